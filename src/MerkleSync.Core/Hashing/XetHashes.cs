@@ -1,5 +1,5 @@
 using System.Buffers.Text;
-using Blake3;
+using Hasher = Blake3.Hasher;
 
 namespace MerkleSync.Core.Hashing;
 

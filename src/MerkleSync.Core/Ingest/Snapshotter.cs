@@ -1,0 +1,48 @@
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Ingest;
+
+/// <summary>Chunks and hashes every file of a directory on all cores and builds the snapshot tree.</summary>
+public static class Snapshotter
+{
+    public static async Task<SnapshotResult> SnapshotAsync(string root, ITreeNodeStore store, CancellationToken cancellationToken)
+    {
+        var scanned = DirectoryScanner.Scan(root);
+        var files = await HashFilesAsync(scanned, cancellationToken).ConfigureAwait(false);
+        var rootId = await TreeBuilder.BuildAsync(files.Select(f => f.Entry), store, cancellationToken).ConfigureAwait(false);
+        return new SnapshotResult(rootId, files);
+    }
+
+    /// <summary>Hashes the files in parallel, largest first so one big file does not finish last alone; keeps input order.</summary>
+    public static async Task<SnapshotFile[]> HashFilesAsync(IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken)
+    {
+        var results = new SnapshotFile[scanned.Count];
+        var order = Enumerable.Range(0, scanned.Count).OrderByDescending(i => scanned[i].Size);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(order, options, async (i, ct) =>
+        {
+            var file = scanned[i];
+            var content = await HashFileAsync(file, ct).ConfigureAwait(false);
+            results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content);
+        }).ConfigureAwait(false);
+        return results;
+    }
+
+    /// <summary>The content of one scanned file; a symlink's content is its target path.</summary>
+    public static async ValueTask<ChunkedContent> HashFileAsync(ScannedFile file, CancellationToken cancellationToken)
+    {
+        if (file.Mode == EntryMode.Symlink)
+        {
+            string target = new FileInfo(file.FullPath).LinkTarget ?? string.Empty;
+            return ContentHasher.Hash(DatasetPath.Utf8.GetBytes(target));
+        }
+
+        await using var stream = OpenForRead(file.FullPath);
+        return await ContentHasher.HashAsync(stream, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens a file for one sequential pass; the chunker does its own large reads, so no FileStream buffer.</summary>
+    public static FileStream OpenForRead(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan | FileOptions.Asynchronous);
+}

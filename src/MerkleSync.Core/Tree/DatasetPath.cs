@@ -1,0 +1,114 @@
+using System.Text;
+using MerkleSync.Core.Errors;
+
+namespace MerkleSync.Core.Tree;
+
+/// <summary>
+/// Paths inside a dataset: relative, '/'-separated, Unicode NFC, no empty, '.' or '..' segments,
+/// no NUL. The same name typed on macOS (NFD) and Linux (NFC) is the same entry.
+/// </summary>
+public static class DatasetPath
+{
+    /// <summary>Longest accepted path in UTF-8 bytes; longer ones are almost surely a bug or an attack.</summary>
+    public const int MaxUtf8Length = 4096;
+
+    /// <summary>Returns the canonical form of <paramref name="path"/> or throws <see cref="InvalidInputException"/>.</summary>
+    public static string Normalize(string path)
+    {
+        string? error = Validate(path, out string normalized);
+        return error is null ? normalized : throw new InvalidInputException($"Invalid dataset path '{Printable(path)}': {error}.");
+    }
+
+    /// <summary>Returns null and the canonical form if <paramref name="path"/> is valid, else the reason.</summary>
+    public static string? Validate(string path, out string normalized)
+    {
+        normalized = string.Empty;
+        if (string.IsNullOrEmpty(path))
+        {
+            return "it is empty";
+        }
+
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            return "it contains a NUL character";
+        }
+
+        if (path[0] == '/' || (path.Length >= 2 && path[1] == ':' && char.IsAsciiLetter(path[0])))
+        {
+            return "it is absolute; paths are relative to the dataset root";
+        }
+
+        if (!path.IsNormalized(NormalizationForm.FormC))
+        {
+            try
+            {
+                path = path.Normalize(NormalizationForm.FormC);
+            }
+            catch (ArgumentException)
+            {
+                return "it is not valid Unicode";
+            }
+        }
+
+        foreach (var segment in path.Split('/'))
+        {
+            switch (segment)
+            {
+                case "":
+                    return "it has an empty segment (a leading, trailing or doubled '/')";
+                case "." or "..":
+                    return $"it has a '{segment}' segment";
+            }
+        }
+
+        int byteCount;
+        try
+        {
+            byteCount = Utf8.GetByteCount(path);
+        }
+        catch (ArgumentException)
+        {
+            return "it is not valid Unicode";
+        }
+
+        if (byteCount > MaxUtf8Length)
+        {
+            return $"it is {byteCount} bytes long; the limit is {MaxUtf8Length}";
+        }
+
+        normalized = path;
+        return null;
+    }
+
+    /// <summary>Orders paths by their UTF-8 bytes (which is Unicode code point order), the canonical entry order.</summary>
+    public static int Compare(string? a, string? b)
+    {
+        if (ReferenceEquals(a, b)) return 0;
+        if (a is null) return -1;
+        if (b is null) return 1;
+
+        int length = Math.Min(a.Length, b.Length);
+        for (int i = 0; i < length; i++)
+        {
+            char x = a[i], y = b[i];
+            if (x != y)
+            {
+                return CodePointOrderKey(x) - CodePointOrderKey(y);
+            }
+        }
+
+        return a.Length - b.Length;
+    }
+
+    /// <summary>A comparer for <see cref="Compare(string?, string?)"/>.</summary>
+    public static IComparer<string> Comparer { get; } = Comparer<string>.Create(Compare);
+
+    /// <summary>Strict UTF-8 (throws on lone surrogates instead of writing U+FFFD).</summary>
+    internal static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    // UTF-16 order puts surrogates (U+D800-DFFF) below U+E000-FFFF, but the code points they encode
+    // are above. Lifting surrogates over that range gives code point order, as in ICU.
+    private static int CodePointOrderKey(char c) => c >= 0xD800 ? (c >= 0xE000 ? c - 0x800 : c + 0x2000) : c;
+
+    private static string Printable(string path) => path.Replace("\0", "\\0", StringComparison.Ordinal);
+}

@@ -1,0 +1,53 @@
+using System.Text;
+using Hasher = Blake3.Hasher;
+using MerkleSync.Core.Hashing;
+
+namespace MerkleSync.Core.Tree;
+
+/// <summary>Constants of the snapshot tree format (docs/format.md, "Snapshot tree").</summary>
+public static class TreeFormat
+{
+    public const byte Version = 1;
+
+    /// <summary>A leaf closes after an entry whose key hash has this many low zero bits (mean 64 entries).</summary>
+    public const int LeafBits = 6;
+
+    /// <summary>Each level above the leaves needs this many more zero bits (mean 32 children).</summary>
+    public const int LevelBits = 5;
+
+    /// <summary>Hard caps (4× the mean) so no crafted path set can make a huge node.</summary>
+    public const int MaxLeafEntries = 256;
+
+    public const int MaxChildren = 128;
+
+    /// <summary>Levels are counted in a byte; 1M entries need about 4.</summary>
+    public const int MaxLevel = 32;
+
+    /// <summary>Key of the node-id hash: BLAKE3 of the ASCII text "MerkleSync tree node v1".</summary>
+    public static readonly byte[] NodeKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync tree node v1")).AsSpan().ToArray();
+
+    /// <summary>Key of the boundary hash: BLAKE3 of the ASCII text "MerkleSync tree boundary v1".</summary>
+    public static readonly byte[] BoundaryKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync tree boundary v1")).AsSpan().ToArray();
+
+    /// <summary>A node's id: keyed BLAKE3 of its encoding.</summary>
+    public static Hash NodeId(ReadOnlySpan<byte> encodedNode) => XetHashes.KeyedHash(NodeKey, encodedNode);
+
+    /// <summary>The 64-bit boundary value of a path: the first 8 bytes (little-endian) of keyed BLAKE3 of its UTF-8.</summary>
+    public static ulong BoundaryHash(string path)
+    {
+        Span<byte> utf8 = path.Length <= 512 ? stackalloc byte[path.Length * 3] : new byte[path.Length * 3];
+        int length = DatasetPath.Utf8.GetBytes(path, utf8);
+        using var hasher = Hasher.NewKeyed(BoundaryKey);
+        hasher.Update(utf8[..length]);
+        Span<byte> digest = stackalloc byte[8];
+        hasher.Finalize(digest);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest);
+    }
+
+    /// <summary>Whether an item whose key has <paramref name="boundaryHash"/> may close a node at <paramref name="level"/>.</summary>
+    public static bool IsBoundary(ulong boundaryHash, int level)
+    {
+        int bits = LeafBits + (LevelBits * level);
+        return bits >= 64 ? boundaryHash == 0 : (boundaryHash & ((1UL << bits) - 1)) == 0;
+    }
+}

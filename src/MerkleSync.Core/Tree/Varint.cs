@@ -1,0 +1,23 @@
+using System.Buffers;
+
+namespace MerkleSync.Core.Tree;
+
+/// <summary>Unsigned LEB128: 7 bits a byte, low bits first, high bit set on all but the last byte.</summary>
+internal static class Varint
+{
+    public const int MaxLength = 10;
+
+    public static void Write(IBufferWriter<byte> writer, ulong value)
+    {
+        Span<byte> span = writer.GetSpan(MaxLength);
+        int i = 0;
+        while (value >= 0x80)
+        {
+            span[i++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        span[i++] = (byte)value;
+        writer.Advance(i);
+    }
+}

@@ -1,0 +1,74 @@
+using FsCheck;
+using FsCheck.Xunit;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Tests.Tree;
+
+public class TreeNodeEncodingTests
+{
+    [Fact]
+    public void Persisted_enum_values_never_change()
+    {
+        Assert.Equal(0, (byte)EntryMode.Regular);
+        Assert.Equal(1, (byte)EntryMode.Executable);
+        Assert.Equal(2, (byte)EntryMode.Symlink);
+        Assert.Equal(1, TreeFormat.Version);
+    }
+
+    [Fact]
+    public void Leaf_encoding_is_byte_exact()
+    {
+        var hash = Hash.FromBytes([.. Enumerable.Repeat((byte)0xAB, 32)]);
+        var node = TreeNode.Leaf([new TreeEntry("a/b", hash, 300, EntryMode.Regular), new TreeEntry("a/c", hash, 1, EntryMode.Executable)]);
+
+        byte[] expected =
+        [
+            1, 0, 2,                                  // version, level, count
+            0, 3, (byte)'a', (byte)'/', (byte)'b',    // shared 0, rest 3, "a/b"
+            0, 0xAC, 0x02, .. Enumerable.Repeat((byte)0xAB, 32), // regular, size 300, hash
+            2, 1, (byte)'c',                          // shares "a/", rest "c"
+            1, 1, .. Enumerable.Repeat((byte)0xAB, 32),
+        ];
+        Assert.Equal(expected, node.Encode());
+    }
+
+    [Property(MaxTest = 200)]
+    public void Encoding_round_trips(NonEmptyString[] names, long[] sizes)
+    {
+        var paths = names.Select(n => DatasetPath.Validate(n.Get.Replace("/", "_", StringComparison.Ordinal), out var p) is null ? p : null)
+            .Where(p => p is not null).Distinct().Order(DatasetPath.Comparer!).Take(TreeFormat.MaxLeafEntries).ToList();
+        var entries = paths.Select((p, i) => new TreeEntry(p!, XetHashes.ChunkHash(BitConverter.GetBytes(i)),
+            Math.Abs(sizes.Length > 0 ? sizes[i % sizes.Length] % long.MaxValue : i), (EntryMode)(i % 3))).ToArray();
+
+        var decoded = TreeNode.Decode(TreeNode.Leaf(entries).Encode());
+
+        Assert.Equal(entries, decoded.Entries);
+    }
+
+    [Property(MaxTest = 300)]
+    public void Decoding_arbitrary_bytes_fails_cleanly_or_round_trips(byte[] bytes)
+    {
+        try
+        {
+            var node = TreeNode.Decode(bytes);
+            Assert.Equal(bytes, node.Encode());
+        }
+        catch (CorruptDataException)
+        {
+        }
+    }
+
+    [Fact]
+    public void Truncated_and_oversized_nodes_are_rejected()
+    {
+        var entry = new TreeEntry("x", Hash.Zero, 1, EntryMode.Regular);
+        byte[] good = TreeNode.Leaf([entry]).Encode();
+
+        Assert.Throws<CorruptDataException>(() => TreeNode.Decode(good.AsSpan(0, good.Length - 1)));
+        Assert.Throws<CorruptDataException>(() => TreeNode.Decode([.. good, 0]));
+        Assert.Throws<CorruptDataException>(() => TreeNode.Decode([1, 0, 0xFF, 0x7F]));
+        Assert.Throws<CorruptDataException>(() => TreeNode.Decode([2, 0, 0]));
+    }
+}
