@@ -39,8 +39,16 @@ public static class Snapshotter
         }
 
         await using var stream = OpenForRead(file.FullPath);
-        return await ContentHasher.HashAsync(stream, cancellationToken).ConfigureAwait(false);
+        return await ContentHasher.HashAsync(stream, cancellationToken, HashThreadsFor(file.Size)).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Large files also hash their chunks on other cores while this one chunks; small files are
+    /// cheaper on one thread, and there are usually many of them to run side by side.
+    /// </summary>
+    private static int HashThreadsFor(long size) => size >= ParallelHashThreshold ? Math.Max(1, Environment.ProcessorCount) : 0;
+
+    private const long ParallelHashThreshold = 16 << 20;
 
     /// <summary>Opens a file for one sequential pass; the chunker does its own large reads, so no FileStream buffer.</summary>
     public static FileStream OpenForRead(string path) =>

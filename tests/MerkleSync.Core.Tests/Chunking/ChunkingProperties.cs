@@ -34,7 +34,7 @@ public class ChunkingProperties
         var stream = new TricklingStream(data, seed.Get, 1 + (maxRead.Get % 70_000));
         var sink = new RecordingSink();
         long total = await StreamChunker.ChunkAsync(stream, sink, CancellationToken.None, bufferSize: 0);
-        var streamed = await ContentHasher.HashAsync(new TricklingStream(data, seed.Get + 1, 1 + (maxRead.Get % 5000)), CancellationToken.None);
+        var streamed = await ContentHasher.HashAsync(new TricklingStream(data, seed.Get + 1, 1 + (maxRead.Get % 5000)), CancellationToken.None, hashThreads: 2);
 
         Assert.Equal(data.Length, total);
         Assert.Equal(expected.Chunks.Select(c => (int)c.Length), sink.Lengths);

@@ -1,0 +1,3 @@
+using MerkleSync.Cli;
+
+return await CliApp.RunAsync(args);
