@@ -1,13 +1,17 @@
-using System.Diagnostics;
 using BenchmarkDotNet.Running;
 using MerkleSync.Core.Bench;
 
-// `throughput FILE`: one pass over a real file, printing GB/s for each stage (used by bench/run.sh);
-// anything else goes to BenchmarkDotNet.
-if (args.Length >= 2 && args[0] == "throughput")
+// `throughput FILE` and `directory DIR`: wall-clock passes over real data (used by bench/run.sh);
+// anything else goes to BenchmarkDotNet (in-memory micro-benchmarks).
+switch (args)
 {
-    await Throughput.RunAsync(args[1]);
-    return;
+    case ["throughput", var file]:
+        await Throughput.FileAsync(file);
+        break;
+    case ["directory", var directory]:
+        await Throughput.DirectoryAsync(directory);
+        break;
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(ChunkingBenchmarks).Assembly).Run(args);
+        break;
 }
-
-BenchmarkSwitcher.FromAssembly(typeof(ChunkingBenchmarks).Assembly).Run(args);

@@ -1,46 +1,60 @@
 using System.Diagnostics;
 using MerkleSync.Core.Chunking;
-using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Bench;
 
-/// <summary>Wall-clock throughput of each stage over one file, best of three passes.</summary>
+/// <summary>Wall-clock throughput of each stage over real files, best of three passes (page cache warm).</summary>
 internal static class Throughput
 {
-    public static async Task RunAsync(string path)
+    public static async Task FileAsync(string path)
     {
         long length = new FileInfo(path).Length;
-        await Measure("chunking only (1 thread)", length, () => ChunkOnly(path));
-        await Measure("chunk + hash (1 thread)", length, () => ChunkAndHash(path));
+        await MeasureAsync("chunking only, 1 thread", length, async () =>
+        {
+            await using var file = Snapshotter.OpenForRead(path);
+            await StreamChunker.ChunkAsync(file, NullSink.Instance, CancellationToken.None);
+        });
+        await MeasureAsync("chunk + hash, 1 thread", length, async () =>
+        {
+            await using var file = Snapshotter.OpenForRead(path);
+            await ContentHasher.HashAsync(file, CancellationToken.None);
+        });
+        await MeasureAsync($"chunk + hash, {Environment.ProcessorCount} threads", length, async () =>
+        {
+            await using var file = Snapshotter.OpenForRead(path);
+            await ContentHasher.HashAsync(file, CancellationToken.None, Environment.ProcessorCount);
+        });
     }
 
-    private static async Task Measure(string name, long length, Func<Task> pass)
+    public static async Task DirectoryAsync(string path)
     {
-        double best = double.MaxValue;
+        var files = DirectoryScanner.Scan(path);
+        long length = files.Sum(f => f.Size);
+        Console.WriteLine($"{files.Count} files, {length} bytes");
+        await MeasureAsync($"snapshot, {Environment.ProcessorCount} cores", length, async () =>
+            await Snapshotter.SnapshotAsync(path, new MemoryTreeNodeStore(), CancellationToken.None));
+    }
+
+    private static async Task MeasureAsync(string name, long length, Func<Task> pass)
+    {
+        double best = double.MaxValue, cpuAtBest = 0;
         for (int i = 0; i < 3; i++)
         {
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             await pass();
-            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            double seconds = clock.Elapsed.TotalSeconds;
+            if (seconds < best)
+            {
+                best = seconds;
+                cpuAtBest = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            }
         }
 
-        Console.WriteLine($"{name,-28} {length / best / 1e9,6:F2} GB/s  ({best:F3} s)");
+        Console.WriteLine($"| {name} | {length / best / 1e9:F2} GB/s | {best:F3} s | {cpuAtBest / best:F2} cores busy |");
     }
-
-    private static async Task ChunkOnly(string path)
-    {
-        await using var file = OpenSequential(path);
-        await StreamChunker.ChunkAsync(file, NullSink.Instance, CancellationToken.None);
-    }
-
-    private static async Task ChunkAndHash(string path)
-    {
-        await using var file = OpenSequential(path);
-        await ContentHasher.HashAsync(file, CancellationToken.None);
-    }
-
-    private static FileStream OpenSequential(string path) =>
-        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
 
     private sealed class NullSink : IChunkSink
     {
