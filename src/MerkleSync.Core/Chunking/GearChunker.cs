@@ -84,6 +84,10 @@ public struct GearChunker
         return -1;
     }
 
+#pragma warning disable IDE0044 // Not readonly on purpose: a readonly static would be folded back into a constant.
+    private static ulong s_boundaryMask = ChunkingParameters.BoundaryMask;
+#pragma warning restore IDE0044
+
     /// <summary>
     /// Rolls the gear hash over <paramref name="data"/> and returns the count of bytes up to and
     /// including the first that leaves the masked bits zero, or -1.
@@ -93,6 +97,7 @@ public struct GearChunker
     {
         ref ulong table = ref MemoryMarshal.GetArrayDataReference(GearTable.Values);
         ref byte start = ref MemoryMarshal.GetReference(data);
+        ulong mask = s_boundaryMask; // a variable, so the JIT keeps it in a register instead of reloading the constant per byte
         ulong h = hash;
         nint length = data.Length;
         nint i = 0;
@@ -101,19 +106,19 @@ public struct GearChunker
         for (; i + 4 <= length; i += 4)
         {
             h = (h << 1) + Unsafe.Add(ref table, Unsafe.Add(ref start, i));
-            if ((h & ChunkingParameters.BoundaryMask) == 0) { hash = h; return (int)i + 1; }
+            if ((h & mask) == 0) { hash = h; return (int)i + 1; }
             h = (h << 1) + Unsafe.Add(ref table, Unsafe.Add(ref start, i + 1));
-            if ((h & ChunkingParameters.BoundaryMask) == 0) { hash = h; return (int)i + 2; }
+            if ((h & mask) == 0) { hash = h; return (int)i + 2; }
             h = (h << 1) + Unsafe.Add(ref table, Unsafe.Add(ref start, i + 2));
-            if ((h & ChunkingParameters.BoundaryMask) == 0) { hash = h; return (int)i + 3; }
+            if ((h & mask) == 0) { hash = h; return (int)i + 3; }
             h = (h << 1) + Unsafe.Add(ref table, Unsafe.Add(ref start, i + 3));
-            if ((h & ChunkingParameters.BoundaryMask) == 0) { hash = h; return (int)i + 4; }
+            if ((h & mask) == 0) { hash = h; return (int)i + 4; }
         }
 
         for (; i < length; i++)
         {
             h = (h << 1) + Unsafe.Add(ref table, Unsafe.Add(ref start, i));
-            if ((h & ChunkingParameters.BoundaryMask) == 0) { hash = h; return (int)i + 1; }
+            if ((h & mask) == 0) { hash = h; return (int)i + 1; }
         }
 
         hash = h;
