@@ -82,10 +82,12 @@ public readonly struct Hash : IEquatable<Hash>, IComparable<Hash>, ISpanFormatta
             ThrowWrongLength(destination.Length);
         }
 
-        WriteWord(destination, _w0);
-        WriteWord(destination[16..], _w1);
-        WriteWord(destination[32..], _w2);
-        WriteWord(destination[48..], _w3);
+        Span<byte> utf8 = stackalloc byte[HexLength];
+        FormatHexUtf8(utf8);
+        for (int i = 0; i < HexLength; i++)
+        {
+            destination[i] = (char)utf8[i];
+        }
     }
 
     /// <summary>The hex form as UTF-8 bytes, as Xet writes it inside its aggregation buffers.</summary>
@@ -164,15 +166,6 @@ public readonly struct Hash : IEquatable<Hash>, IComparable<Hash>, ISpanFormatta
         FormatHex(destination);
         charsWritten = HexLength;
         return true;
-    }
-
-    private static void WriteWord(Span<char> destination, ulong word)
-    {
-        for (int i = 15; i >= 0; i--)
-        {
-            destination[i] = "0123456789abcdef"[(int)(word & 0xF)];
-            word >>= 4;
-        }
     }
 
     private static void WriteWordUtf8(Span<byte> destination, ulong word)
