@@ -4,8 +4,8 @@ using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Ingest;
 
-/// <summary>A file of a snapshot with its chunk list.</summary>
-public sealed record SnapshotFile(TreeEntry Entry, ChunkedContent Content);
+/// <summary>A file of a snapshot with its chunk list and where its bytes are on disk.</summary>
+public sealed record SnapshotFile(TreeEntry Entry, ChunkedContent Content, string SourcePath);
 
 /// <summary>A directory's snapshot: the root (version id), its files and chunk statistics.</summary>
 public sealed record SnapshotResult(Hash Root, IReadOnlyList<SnapshotFile> Files)

@@ -24,7 +24,7 @@ public static class Snapshotter
         {
             var file = scanned[i];
             var content = await HashFileAsync(file, ct).ConfigureAwait(false);
-            results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content);
+            results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath);
         }).ConfigureAwait(false);
         return results;
     }

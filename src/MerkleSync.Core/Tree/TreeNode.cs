@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Serialization;
 
 namespace MerkleSync.Core.Tree;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace MerkleSync.Core.Tree;
+namespace MerkleSync.Core.Serialization;
 
 /// <summary>Unsigned LEB128: 7 bits a byte, low bits first, high bit set on all but the last byte.</summary>
 internal static class Varint
@@ -19,5 +19,18 @@ internal static class Varint
 
         span[i++] = (byte)value;
         writer.Advance(i);
+    }
+
+    public static void WriteString(IBufferWriter<byte> writer, string value)
+    {
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(value);
+        Write(writer, (ulong)utf8.Length);
+        writer.Write(utf8);
+    }
+
+    public static void WriteHash(IBufferWriter<byte> writer, Hashing.Hash hash)
+    {
+        hash.WriteTo(writer.GetSpan(Hashing.Hash.Size));
+        writer.Advance(Hashing.Hash.Size);
     }
 }

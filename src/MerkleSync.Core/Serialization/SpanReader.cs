@@ -1,6 +1,6 @@
 using MerkleSync.Core.Errors;
 
-namespace MerkleSync.Core.Tree;
+namespace MerkleSync.Core.Serialization;
 
 /// <summary>Bounds-checked reads from untrusted bytes; every overrun is a <see cref="CorruptDataException"/>.</summary>
 internal ref struct SpanReader(ReadOnlySpan<byte> data)
@@ -9,6 +9,8 @@ internal ref struct SpanReader(ReadOnlySpan<byte> data)
     private int _position;
 
     public readonly bool AtEnd => _position == _data.Length;
+
+    public readonly int Remaining => _data.Length - _position;
 
     public byte ReadByte()
     {
@@ -71,6 +73,29 @@ internal ref struct SpanReader(ReadOnlySpan<byte> data)
         ulong value = ReadVarint();
         return value <= (ulong)Math.Max(max, 0) ? (int)value : throw new CorruptDataException($"Length {value} exceeds the limit {max}.");
     }
+
+    public Hashing.Hash ReadHash() => Hashing.Hash.FromBytes(ReadBytes(Hashing.Hash.Size));
+
+    public string ReadString(int maxBytes)
+    {
+        var bytes = ReadBytes(ReadLength(maxBytes));
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new CorruptDataException("Text field is not valid UTF-8.", e);
+        }
+    }
+
+    public int ReadInt32Varint()
+    {
+        ulong value = ReadVarint();
+        return value <= int.MaxValue ? (int)value : throw new CorruptDataException("Count does not fit a 32-bit number.");
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, true);
 
     private static CorruptDataException Truncated() => new("Data ends in the middle of a field (truncated).");
 }

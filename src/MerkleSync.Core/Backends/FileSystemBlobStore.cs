@@ -1,0 +1,160 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
+using MerkleSync.Core.Errors;
+
+namespace MerkleSync.Core.Backends;
+
+/// <summary>
+/// Blobs as files under a root folder. Writers stage in <c>tmp/</c> on the same file system and
+/// commit with fsync and rename, so a blob is either absent or whole.
+/// </summary>
+public sealed class FileSystemBlobStore : IBlobStore
+{
+    private const string StagingFolder = "tmp";
+    private readonly string _root;
+
+    public FileSystemBlobStore(string root)
+    {
+        _root = Path.GetFullPath(root);
+        Directory.CreateDirectory(Path.Combine(_root, StagingFolder));
+    }
+
+    /// <summary>Removes staged blobs left by writers that crashed; call when no writer can be running.</summary>
+    public void RemoveAbandonedStaging()
+    {
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(_root, StagingFolder)))
+        {
+            File.Delete(file);
+        }
+    }
+
+    public ValueTask<IBlobWriter> CreateAsync(CancellationToken cancellationToken)
+    {
+        string staging = Path.Combine(_root, StagingFolder, $"{Guid.NewGuid():N}.partial");
+        var stream = new FileStream(staging, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16, FileOptions.Asynchronous);
+        return ValueTask.FromResult<IBlobWriter>(new Writer(this, staging, stream));
+    }
+
+    public async ValueTask<int> ReadAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        using var handle = OpenHandle(key);
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int read = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+
+    public ValueTask<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return ValueTask.FromResult<Stream>(new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new NotFoundException($"Blob '{key}' does not exist.", e);
+        }
+    }
+
+    public ValueTask<long?> GetLengthAsync(string key, CancellationToken cancellationToken)
+    {
+        var info = new FileInfo(PathOf(key));
+        return ValueTask.FromResult<long?>(info.Exists ? info.Length : null);
+    }
+
+    public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        File.Delete(PathOf(key));
+        return ValueTask.CompletedTask;
+    }
+
+    public async IAsyncEnumerable<string> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ValidateKey(prefix.TrimEnd('/'), allowEmpty: true);
+        string directory = Path.Combine(_root, prefix);
+        if (!Directory.Exists(directory))
+        {
+            yield break;
+        }
+
+        foreach (string file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    private SafeFileHandle OpenHandle(string key)
+    {
+        try
+        {
+            return File.OpenHandle(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new NotFoundException($"Blob '{key}' does not exist.", e);
+        }
+    }
+
+    private string PathOf(string key)
+    {
+        ValidateKey(key, allowEmpty: false);
+        return Path.Combine(_root, key);
+    }
+
+    private static void ValidateKey(string key, bool allowEmpty)
+    {
+        if (key.Length == 0 && allowEmpty)
+        {
+            return;
+        }
+
+        foreach (string segment in key.Split('/'))
+        {
+            if (segment.Length == 0 || segment is "." or ".." || segment == StagingFolder || !segment.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-'))
+            {
+                throw new ArgumentException($"Invalid blob key '{key}'.", nameof(key));
+            }
+        }
+    }
+
+    private sealed class Writer(FileSystemBlobStore store, string staging, FileStream stream) : IBlobWriter
+    {
+        private bool _committed;
+
+        public Stream Content => stream;
+
+        public async ValueTask CommitAsync(string key, CancellationToken cancellationToken)
+        {
+            string target = store.PathOf(key);
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            stream.Flush(flushToDisk: true);
+            await stream.DisposeAsync().ConfigureAwait(false);
+            string directory = Path.GetDirectoryName(target)!;
+            Directory.CreateDirectory(directory);
+            File.Move(staging, target, overwrite: true);
+            DirectorySync.Flush(directory);
+            _committed = true;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            if (!_committed)
+            {
+                File.Delete(staging);
+            }
+        }
+    }
+}

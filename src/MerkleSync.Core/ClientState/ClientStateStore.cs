@@ -1,0 +1,164 @@
+using System.Buffers;
+using System.Text;
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Serialization;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.ClientState;
+
+/// <summary>
+/// The client's state in a dataset's <c>.merklesync/</c> folder (RocksDB): the stat cache that
+/// lets unchanged files go unread, remembered remotes, the version each remote branch was last
+/// synced to (with its tree nodes, so <c>status</c> works offline). Deleting the folder loses
+/// nothing but speed.
+/// </summary>
+public sealed class ClientStateStore : IDisposable
+{
+    private const string StatFamily = "stat";
+    private const string RemotesFamily = "remotes";
+    private const string SyncedFamily = "synced";
+    private const string NodesFamily = "nodes";
+    private static readonly string[] Families = ["default", StatFamily, RemotesFamily, SyncedFamily, NodesFamily];
+
+    /// <summary>A file modified this recently may change again within the same timestamp tick, so it is not cached.</summary>
+    private static readonly long RacyWindowNs = 2_000_000_000;
+
+    private readonly RocksStore _db;
+
+    private ClientStateStore(string datasetRoot, RocksStore db)
+    {
+        DatasetRoot = datasetRoot;
+        _db = db;
+        Nodes = new NodeCache(db);
+    }
+
+    public string DatasetRoot { get; }
+
+    public string StateFolder => Path.Combine(DatasetRoot, DirectoryScanner.StateFolderName);
+
+    /// <summary>Where pulls stage files before renaming them into place (same file system as the dataset).</summary>
+    public string StagingFolder => Path.Combine(StateFolder, "tmp");
+
+    /// <summary>Tree nodes of synced versions.</summary>
+    public ITreeNodeStore Nodes { get; }
+
+    public static ClientStateStore Open(string datasetRoot)
+    {
+        string root = Path.GetFullPath(datasetRoot);
+        string folder = Path.Combine(root, DirectoryScanner.StateFolderName);
+        Directory.CreateDirectory(folder);
+        var state = new ClientStateStore(root, RocksStore.Open(Path.Combine(folder, "state"), Families, createIfMissing: true));
+        Directory.CreateDirectory(state.StagingFolder);
+        foreach (string leftover in Directory.EnumerateFiles(state.StagingFolder))
+        {
+            File.Delete(leftover); // from an interrupted pull
+        }
+
+        return state;
+    }
+
+    /// <summary>The cached content of a file if its stat is unchanged since it was cached.</summary>
+    public ChunkedContent? Lookup(string path, FileStat stat)
+    {
+        if (_db.Get(StatFamily, Encoding.UTF8.GetBytes(path)) is not { } value)
+        {
+            return null;
+        }
+
+        var reader = new SpanReader(value);
+        var cached = new FileStat(reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadVarint());
+        if (cached != stat)
+        {
+            return null;
+        }
+
+        var fileHash = reader.ReadHash();
+        int count = reader.ReadLength(value.Length / 33);
+        var chunks = new ChunkRef[count];
+        for (int i = 0; i < count; i++)
+        {
+            chunks[i] = new ChunkRef(reader.ReadHash(), reader.ReadVarint());
+        }
+
+        return new ChunkedContent(fileHash, stat.Size, chunks);
+    }
+
+    /// <summary>Remembers a file's content for its current stat (unless it changed too recently to trust).</summary>
+    public void Remember(string path, FileStat stat, ChunkedContent content, long hashedAtNs)
+    {
+        if (stat.Size != content.Length || hashedAtNs - stat.ModifiedNs < RacyWindowNs || hashedAtNs - stat.ChangedNs < RacyWindowNs)
+        {
+            Forget(path);
+            return;
+        }
+
+        var writer = new ArrayBufferWriter<byte>(64 + (content.Chunks.Length * 36));
+        Varint.Write(writer, (ulong)stat.Size);
+        Varint.Write(writer, (ulong)stat.ModifiedNs);
+        Varint.Write(writer, (ulong)stat.ChangedNs);
+        Varint.Write(writer, stat.Inode);
+        Varint.WriteHash(writer, content.FileHash);
+        Varint.Write(writer, (ulong)content.Chunks.Length);
+        foreach (var chunk in content.Chunks)
+        {
+            Varint.WriteHash(writer, chunk.Hash);
+            Varint.Write(writer, chunk.Length);
+        }
+
+        _db.Put(StatFamily, Encoding.UTF8.GetBytes(path), writer.WrittenSpan, durable: false);
+    }
+
+    public void Forget(string path) => _db.Delete(StatFamily, Encoding.UTF8.GetBytes(path), durable: false);
+
+    public static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+
+    public string? GetRemote(string name) =>
+        _db.Get(RemotesFamily, Encoding.UTF8.GetBytes(name)) is { } url ? Encoding.UTF8.GetString(url) : null;
+
+    public void SetRemote(string name, string url) => _db.Put(RemotesFamily, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(url));
+
+    /// <summary>The version (record id, root) this directory last pushed to or pulled from a remote branch.</summary>
+    public (Hash Id, Hash Root)? GetSynced(string remoteUrl, string branch)
+    {
+        if (_db.Get(SyncedFamily, SyncedKey(remoteUrl, branch)) is not { Length: 64 } value)
+        {
+            return null;
+        }
+
+        return (Hash.FromBytes(value.AsSpan(0, 32)), Hash.FromBytes(value.AsSpan(32)));
+    }
+
+    public void SetSynced(string remoteUrl, string branch, Hash id, Hash root) =>
+        _db.Put(SyncedFamily, SyncedKey(remoteUrl, branch), [.. id.ToArray(), .. root.ToArray()]);
+
+    /// <summary>The last synced (remote, branch), for commands that are not told which.</summary>
+    public (string Remote, string Branch)? LastSynced()
+    {
+        foreach (var (key, _) in _db.Scan(SyncedFamily))
+        {
+            string text = Encoding.UTF8.GetString(key);
+            int split = text.LastIndexOf('\n');
+            return (text[..split], text[(split + 1)..]);
+        }
+
+        return null;
+    }
+
+    public void Dispose() => _db.Dispose();
+
+    private static byte[] SyncedKey(string remoteUrl, string branch) => Encoding.UTF8.GetBytes(remoteUrl + "\n" + branch);
+
+    private sealed class NodeCache(RocksStore db) : ITreeNodeStore
+    {
+        public ValueTask<byte[]?> TryGetAsync(Hash id, CancellationToken cancellationToken) => ValueTask.FromResult(db.Get(NodesFamily, id.ToArray()));
+
+        public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken)
+        {
+            db.Put(NodesFamily, id.ToArray(), encoded, durable: false);
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using MerkleSync.Core.Errors;
+using RocksDbSharp;
+
+namespace MerkleSync.Core.Index;
+
+/// <summary>
+/// A RocksDB database with named column families. Writes that other state depends on go through
+/// <see cref="WriteDurable"/>, which syncs the WAL before returning.
+/// </summary>
+public sealed class RocksStore : IDisposable
+{
+    private readonly RocksDb _db;
+    private readonly Dictionary<string, ColumnFamilyHandle> _families = new(StringComparer.Ordinal);
+    private readonly WriteOptions _durable = new WriteOptions().SetSync(true);
+    private readonly WriteOptions _relaxed = new WriteOptions().SetSync(false);
+
+    private RocksStore(RocksDb db, IEnumerable<string> families)
+    {
+        _db = db;
+        foreach (string name in families)
+        {
+            _families[name] = db.GetColumnFamily(name);
+        }
+    }
+
+    public string Path { get; private init; } = "";
+
+    /// <summary>Opens (creating if asked) the database at <paramref name="path"/> with the given column families.</summary>
+    public static RocksStore Open(string path, IReadOnlyList<string> families, bool createIfMissing)
+    {
+        if (!createIfMissing && !Directory.Exists(path))
+        {
+            throw new NotFoundException($"No database at '{path}'.");
+        }
+
+        var options = new DbOptions()
+            .SetCreateIfMissing(createIfMissing)
+            .SetCreateMissingColumnFamilies(true)
+            .SetKeepLogFileNum(4)
+            .SetMaxOpenFiles(256);
+        var columnFamilies = new ColumnFamilies();
+        foreach (string name in families)
+        {
+            columnFamilies.Add(name, new ColumnFamilyOptions());
+        }
+
+        try
+        {
+            return new RocksStore(RocksDb.Open(options, path, columnFamilies), families) { Path = path };
+        }
+        catch (RocksDbException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ConflictException($"The database at '{path}' is in use by another MerkleSync process; try again when it has finished.", e);
+        }
+    }
+
+    public byte[]? Get(string family, ReadOnlySpan<byte> key) => _db.Get(key.ToArray(), Family(family));
+
+    public bool Has(string family, ReadOnlySpan<byte> key) => _db.HasKey(key, Family(family));
+
+    public void Put(string family, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool durable = true) =>
+        _db.Put(key, value, Family(family), durable ? _durable : _relaxed);
+
+    public void Delete(string family, ReadOnlySpan<byte> key, bool durable = true) =>
+        _db.Remove(key, Family(family), durable ? _durable : _relaxed);
+
+    /// <summary>Applies a batch atomically and syncs it to disk before returning.</summary>
+    public void WriteDurable(Action<Batch> fill)
+    {
+        using var batch = new WriteBatch();
+        fill(new Batch(this, batch));
+        _db.Write(batch, _durable);
+    }
+
+    /// <summary>All (key, value) pairs of a family whose key starts with <paramref name="prefix"/>, in key order.</summary>
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(string family, byte[]? prefix = null)
+    {
+        using var iterator = _db.NewIterator(Family(family));
+        if (prefix is null)
+        {
+            iterator.SeekToFirst();
+        }
+        else
+        {
+            iterator.Seek(prefix);
+        }
+
+        for (; iterator.Valid(); iterator.Next())
+        {
+            byte[] key = iterator.Key();
+            if (prefix is not null && !key.AsSpan().StartsWith(prefix))
+            {
+                yield break;
+            }
+
+            yield return (key, iterator.Value());
+        }
+    }
+
+    public void Dispose()
+    {
+        _db.Dispose();
+    }
+
+    private ColumnFamilyHandle Family(string name) =>
+        _families.TryGetValue(name, out var handle) ? handle : throw new ArgumentException($"Unknown column family '{name}'.", nameof(name));
+
+    /// <summary>Collects writes for <see cref="WriteDurable"/>.</summary>
+    public readonly struct Batch
+    {
+        private readonly RocksStore _store;
+        private readonly WriteBatch _batch;
+
+        internal Batch(RocksStore store, WriteBatch batch)
+        {
+            _store = store;
+            _batch = batch;
+        }
+
+        public void Put(string family, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => _batch.Put(key, value, _store.Family(family));
+
+        public void Delete(string family, ReadOnlySpan<byte> key) => _batch.Delete(key, _store.Family(family));
+    }
+}

@@ -1,0 +1,45 @@
+using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Ingest;
+
+/// <summary>A snapshot plus how many bytes had to be read (the rest came from the stat cache).</summary>
+public sealed record CachedSnapshot(SnapshotResult Snapshot, long BytesRead, int FilesRead);
+
+/// <summary>Snapshots a dataset directory, reading only files whose stat changed since they were cached.</summary>
+public static class CachedSnapshotter
+{
+    public static async Task<CachedSnapshot> SnapshotAsync(string root, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken)
+    {
+        var scanned = DirectoryScanner.Scan(root);
+        var files = new SnapshotFile[scanned.Count];
+        var stats = new FileStat[scanned.Count];
+        var toRead = new List<int>();
+        for (int i = 0; i < scanned.Count; i++)
+        {
+            stats[i] = FileStat.Of(scanned[i].FullPath);
+            if (state.Lookup(scanned[i].Path, stats[i]) is { } cached)
+            {
+                files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, cached.FileHash, cached.Length, scanned[i].Mode), cached, scanned[i].FullPath);
+            }
+            else
+            {
+                toRead.Add(i);
+            }
+        }
+
+        long hashedAt = ClientStateStore.NowNs();
+        var hashed = await Snapshotter.HashFilesAsync([.. toRead.Select(i => scanned[i])], cancellationToken).ConfigureAwait(false);
+        long bytesRead = 0;
+        for (int j = 0; j < toRead.Count; j++)
+        {
+            int i = toRead[j];
+            files[i] = hashed[j];
+            bytesRead += hashed[j].Content.Length;
+            state.Remember(scanned[i].Path, stats[i], hashed[j].Content, hashedAt);
+        }
+
+        var rootId = await TreeBuilder.BuildAsync(files.Select(f => f.Entry), store, cancellationToken).ConfigureAwait(false);
+        return new CachedSnapshot(new SnapshotResult(rootId, files), bytesRead, toRead.Count);
+    }
+}

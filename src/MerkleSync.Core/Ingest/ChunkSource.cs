@@ -1,0 +1,47 @@
+using Microsoft.Win32.SafeHandles;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Ingest;
+
+/// <summary>Random access to a snapshot file's content: a regular file's bytes, or a symlink's target text.</summary>
+public sealed class ChunkSource : IDisposable
+{
+    private readonly SafeFileHandle? _handle;
+    private readonly byte[]? _bytes;
+
+    private ChunkSource(SafeFileHandle? handle, byte[]? bytes)
+    {
+        _handle = handle;
+        _bytes = bytes;
+    }
+
+    public static ChunkSource Open(SnapshotFile file) => file.Entry.Mode == EntryMode.Symlink
+        ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(file.SourcePath).LinkTarget ?? string.Empty))
+        : new ChunkSource(File.OpenHandle(file.SourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous), null);
+
+    public async ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
+    {
+        if (_bytes is not null)
+        {
+            int count = (int)Math.Clamp(_bytes.Length - offset, 0, buffer.Length);
+            _bytes.AsMemory((int)Math.Min(offset, _bytes.Length), count).CopyTo(buffer);
+            return count;
+        }
+
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int read = await RandomAccess.ReadAsync(_handle!, buffer[total..], offset + total, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+
+    public void Dispose() => _handle?.Dispose();
+}

@@ -1,0 +1,125 @@
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using ZstdSharp;
+
+namespace MerkleSync.Core.Packs;
+
+/// <summary>How a chunk's bytes are stored in a pack. Persisted as one byte: values never change meaning.</summary>
+public enum Codec : byte
+{
+    None = 0,
+    Zstd = 1,
+}
+
+/// <summary>
+/// Chooses and applies a chunk's codec: zstd (level 3) when it makes the chunk smaller, else raw.
+/// A cheap probe on the first 8 KiB skips incompressible data (random bytes, already-compressed
+/// formats) without paying for a full attempt.
+/// </summary>
+public static class ChunkCodec
+{
+    private const int Level = 3;
+    private const int ProbeBytes = 8 * 1024;
+
+    [ThreadStatic]
+    private static Compressor? t_compressor;
+
+    [ThreadStatic]
+    private static Decompressor? t_decompressor;
+
+    [ThreadStatic]
+    private static byte[]? t_scratch;
+
+    /// <summary>
+    /// Encodes <paramref name="raw"/> into <paramref name="stored"/> (at least as long as the raw
+    /// chunk) and returns the codec and stored length.
+    /// </summary>
+    public static (Codec Codec, int Length) Encode(ReadOnlySpan<byte> raw, Span<byte> stored)
+    {
+        if (raw.Length >= 256 && LooksCompressible(raw))
+        {
+            var compressor = t_compressor ??= new Compressor(Level);
+            byte[] scratch = t_scratch ??= new byte[Compressor.GetCompressBound(ChunkingParameters.MaximumChunkSize)];
+            int compressed = compressor.Wrap(raw, scratch);
+            if (compressed < raw.Length)
+            {
+                scratch.AsSpan(0, compressed).CopyTo(stored);
+                return (Codec.Zstd, compressed);
+            }
+        }
+
+        raw.CopyTo(stored);
+        return (Codec.None, raw.Length);
+    }
+
+    /// <summary>
+    /// Decodes a stored chunk into <paramref name="raw"/> (exactly <paramref name="rawLength"/> bytes) and
+    /// proves it is the chunk <paramref name="hash"/>; any mismatch is <see cref="CorruptDataException"/>.
+    /// </summary>
+    public static void DecodeVerified(Codec codec, ReadOnlySpan<byte> stored, uint crc32C, Hash hash, int rawLength, Span<byte> raw)
+    {
+        if (Crc32C.Compute(stored) != crc32C)
+        {
+            throw new CorruptDataException($"Chunk {hash}: stored bytes fail their CRC-32C check.");
+        }
+
+        if (rawLength > ChunkingParameters.MaximumChunkSize || raw.Length < rawLength)
+        {
+            throw new CorruptDataException($"Chunk {hash}: raw length {rawLength} is out of range.");
+        }
+
+        raw = raw[..rawLength];
+        switch (codec)
+        {
+            case Codec.None when stored.Length == rawLength:
+                stored.CopyTo(raw);
+                break;
+            case Codec.Zstd:
+                int written;
+                try
+                {
+                    written = (t_decompressor ??= new Decompressor()).Unwrap(stored, raw);
+                }
+                catch (ZstdException e)
+                {
+                    throw new CorruptDataException($"Chunk {hash}: zstd data does not decode ({e.Message}).", e);
+                }
+
+                if (written != rawLength)
+                {
+                    throw new CorruptDataException($"Chunk {hash}: decodes to {written} bytes, not {rawLength}.");
+                }
+
+                break;
+            default:
+                throw new CorruptDataException($"Chunk {hash}: codec {codec} with {stored.Length} stored bytes for {rawLength} raw bytes is invalid.");
+        }
+
+        if (XetHashes.ChunkHash(raw) != hash)
+        {
+            throw new CorruptDataException($"Chunk {hash}: content does not hash to its id.");
+        }
+    }
+
+    // zstd level 1 on a prefix: if even that saves under 3%, the whole chunk is not worth a try.
+    private static bool LooksCompressible(ReadOnlySpan<byte> raw)
+    {
+        if (raw.Length <= ProbeBytes * 2)
+        {
+            return true;
+        }
+
+        var compressor = t_compressor ??= new Compressor(Level);
+        byte[] scratch = t_scratch ??= new byte[Compressor.GetCompressBound(ChunkingParameters.MaximumChunkSize)];
+        compressor.Level = 1;
+        try
+        {
+            return compressor.Wrap(raw[..ProbeBytes], scratch) < ProbeBytes * 97 / 100;
+        }
+        finally
+        {
+            compressor.Level = Level;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Buffers.Binary;
+using System.Text;
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using Hasher = Blake3.Hasher;
+
+namespace MerkleSync.Core.Packs;
+
+/// <summary>One chunk's place in a pack.</summary>
+public readonly record struct PackEntry(Hash ChunkHash, long Offset, int StoredLength, int RawLength, Codec Codec, uint Crc32C);
+
+/// <summary>
+/// The pack file layout (docs/format.md, "Pack files"):
+/// <c>header | stored chunks | index | trailer</c>, the index listing each chunk's hash, offset,
+/// lengths, codec and CRC-32C, the trailer giving the index length and its CRC. A pack's id is keyed
+/// BLAKE3 of all its bytes.
+/// </summary>
+public static class PackFormat
+{
+    public static ReadOnlySpan<byte> HeaderMagic => "MSYNCPK1"u8;
+
+    public static ReadOnlySpan<byte> TrailerMagic => "MSYNCPKE"u8;
+
+    public const int HeaderLength = 8;
+    public const int EntryLength = Hash.Size + 8 + 4 + 4 + 1 + 4;
+    public const int TrailerLength = 4 + 4 + 8;
+
+    /// <summary>Packs are closed once they pass this size.</summary>
+    public const long TargetPackSize = 64L << 20;
+
+    /// <summary>No valid pack has more chunks than fit this size at the minimum; bounds index reads.</summary>
+    public const int MaxEntries = (int)(4 * TargetPackSize / 64);
+
+    /// <summary>Key of the pack-id hash: BLAKE3 of the ASCII text "MerkleSync pack v1".</summary>
+    public static readonly byte[] PackKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync pack v1")).AsSpan().ToArray();
+
+    public static Hasher CreateIdHasher() => Hasher.NewKeyed(PackKey);
+
+    /// <summary>The blob-store key of a pack.</summary>
+    public static string BlobKey(Hash packId)
+    {
+        string hex = packId.ToString();
+        return $"packs/{hex[..2]}/{hex}.pack";
+    }
+
+    /// <summary>Parses a pack blob key back to the id, or null if it is not one.</summary>
+    public static Hash? ParseBlobKey(string key)
+    {
+        const string Prefix = "packs/";
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal) || !key.EndsWith(".pack", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        string name = key[(key.LastIndexOf('/') + 1)..^5];
+        return Hash.TryParse(name, out var id) && BlobKey(id) == key ? id : null;
+    }
+
+    public static void WriteEntry(Span<byte> destination, in PackEntry entry)
+    {
+        entry.ChunkHash.WriteTo(destination);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[32..], entry.Offset);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[40..], entry.StoredLength);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[44..], entry.RawLength);
+        destination[48] = (byte)entry.Codec;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[49..], entry.Crc32C);
+    }
+
+    public static byte[] EncodeIndex(IReadOnlyList<PackEntry> entries)
+    {
+        byte[] index = new byte[4 + (entries.Count * EntryLength)];
+        BinaryPrimitives.WriteInt32LittleEndian(index, entries.Count);
+        for (int i = 0; i < entries.Count; i++)
+        {
+            WriteEntry(index.AsSpan(4 + (i * EntryLength)), entries[i]);
+        }
+
+        return index;
+    }
+
+    /// <summary>
+    /// Decodes and validates an index from untrusted bytes: entries must tile the data region
+    /// [header, <paramref name="dataEnd"/>) in order, with sane lengths and known codecs.
+    /// </summary>
+    public static PackEntry[] DecodeIndex(ReadOnlySpan<byte> index, long dataEnd)
+    {
+        if (index.Length < 4)
+        {
+            throw new CorruptDataException("Pack index is truncated.");
+        }
+
+        int count = BinaryPrimitives.ReadInt32LittleEndian(index);
+        if (count < 0 || count > MaxEntries || index.Length != 4 + ((long)count * EntryLength))
+        {
+            throw new CorruptDataException($"Pack index claims {count} entries in {index.Length} bytes.");
+        }
+
+        var entries = new PackEntry[count];
+        long expectedOffset = HeaderLength;
+        for (int i = 0; i < count; i++)
+        {
+            var e = index.Slice(4 + (i * EntryLength), EntryLength);
+            var entry = new PackEntry(
+                Hash.FromBytes(e[..32]),
+                BinaryPrimitives.ReadInt64LittleEndian(e[32..]),
+                BinaryPrimitives.ReadInt32LittleEndian(e[40..]),
+                BinaryPrimitives.ReadInt32LittleEndian(e[44..]),
+                (Codec)e[48],
+                BinaryPrimitives.ReadUInt32LittleEndian(e[49..]));
+            bool valid = entry.Offset == expectedOffset
+                && entry.RawLength is > 0 and <= ChunkingParameters.MaximumChunkSize
+                && entry.StoredLength > 0
+                && (entry.Codec == Codec.None ? entry.StoredLength == entry.RawLength : entry.Codec == Codec.Zstd && entry.StoredLength < entry.RawLength);
+            if (!valid)
+            {
+                throw new CorruptDataException($"Pack index entry {i} ({entry.ChunkHash}) is inconsistent.");
+            }
+
+            entries[i] = entry;
+            expectedOffset += entry.StoredLength;
+        }
+
+        if (expectedOffset != dataEnd)
+        {
+            throw new CorruptDataException($"Pack index covers {expectedOffset} bytes of data but the data ends at {dataEnd}.");
+        }
+
+        return entries;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using MerkleSync.Core.Backends;
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+
+namespace MerkleSync.Core.Packs;
+
+/// <summary>The outcome of reading a whole pack back: its entries and anything that failed.</summary>
+public sealed record PackCheck(Hash PackId, PackEntry[] Entries, IReadOnlyList<(PackEntry Entry, string Problem)> CorruptChunks, string? PackProblem)
+{
+    public bool IsIntact => PackProblem is null && CorruptChunks.Count == 0;
+}
+
+/// <summary>Reads packs from a blob store, trusting nothing it reads.</summary>
+public static class PackReader
+{
+    /// <summary>Reads and validates a pack's index from its tail (two small ranged reads).</summary>
+    public static async ValueTask<PackEntry[]> ReadIndexAsync(IBlobStore store, Hash packId, CancellationToken cancellationToken)
+    {
+        string key = PackFormat.BlobKey(packId);
+        long length = await store.GetLengthAsync(key, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"Pack {packId} is missing from the store.");
+        return await ReadIndexAsync(store, key, packId, length, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads a whole pack: checks its structure, every chunk (CRC, codec, hash) and that its bytes
+    /// hash to <paramref name="packId"/>. Reports per chunk rather than stopping at the first problem.
+    /// </summary>
+    public static async ValueTask<PackCheck> CheckAsync(IBlobStore store, Hash packId, CancellationToken cancellationToken)
+    {
+        PackEntry[] entries;
+        try
+        {
+            entries = await ReadIndexAsync(store, packId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CorruptDataException e)
+        {
+            return new PackCheck(packId, [], [], e.Message);
+        }
+
+        var corrupt = new List<(PackEntry, string)>();
+        using var idHasher = PackFormat.CreateIdHasher();
+        byte[] stored = ArrayPool<byte>.Shared.Rent(ChunkingParameters.MaximumChunkSize);
+        byte[] raw = ArrayPool<byte>.Shared.Rent(ChunkingParameters.MaximumChunkSize);
+        try
+        {
+            await using var stream = await store.OpenReadAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
+            byte[] header = new byte[PackFormat.HeaderLength];
+            await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
+            idHasher.Update(header);
+            string? problem = header.AsSpan().SequenceEqual(PackFormat.HeaderMagic) ? null : "pack header is not MSYNCPK1";
+            foreach (var entry in entries)
+            {
+                var span = stored.AsMemory(0, entry.StoredLength);
+                await stream.ReadExactlyAsync(span, cancellationToken).ConfigureAwait(false);
+                idHasher.Update(span.Span);
+                try
+                {
+                    ChunkCodec.DecodeVerified(entry.Codec, span.Span, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
+                }
+                catch (CorruptDataException e)
+                {
+                    corrupt.Add((entry, e.Message));
+                }
+            }
+
+            // The index and trailer count toward the id too.
+            byte[] tail = ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(tail, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    idHasher.Update(tail.AsSpan(0, read));
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(tail);
+            }
+
+            Span<byte> id = stackalloc byte[Hash.Size];
+            idHasher.Finalize(id);
+            if (problem is null && Hash.FromBytes(id) != packId)
+            {
+                problem = $"pack bytes hash to {Hash.FromBytes(id)}, not to its id";
+            }
+
+            return new PackCheck(packId, entries, corrupt, problem);
+        }
+        catch (EndOfStreamException)
+        {
+            return new PackCheck(packId, entries, corrupt, "pack is shorter than its index says");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+            ArrayPool<byte>.Shared.Return(raw);
+        }
+    }
+
+    /// <summary>
+    /// Reads the consecutive entries <paramref name="run"/> with one ranged read, verifies each chunk
+    /// and hands its raw bytes to <paramref name="onChunk"/> (valid only during the call).
+    /// </summary>
+    public static async ValueTask ReadChunksAsync(
+        IBlobStore store, Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken)
+    {
+        if (run.IsEmpty)
+        {
+            return;
+        }
+
+        var first = run.Span[0];
+        var last = run.Span[^1];
+        long length = last.Offset + last.StoredLength - first.Offset;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        byte[] raw = ArrayPool<byte>.Shared.Rent(ChunkingParameters.MaximumChunkSize);
+        try
+        {
+            int read = await store.ReadAsync(PackFormat.BlobKey(packId), first.Offset, buffer.AsMemory(0, (int)length), cancellationToken).ConfigureAwait(false);
+            if (read != length)
+            {
+                throw new CorruptDataException($"Pack {packId} is truncated: read {read} of {length} bytes at offset {first.Offset}.");
+            }
+
+            for (int i = 0; i < run.Length; i++)
+            {
+                var entry = run.Span[i];
+                var stored = buffer.AsSpan((int)(entry.Offset - first.Offset), entry.StoredLength);
+                ChunkCodec.DecodeVerified(entry.Codec, stored, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
+                await onChunk(entry, raw.AsMemory(0, entry.RawLength)).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(raw);
+        }
+    }
+
+    private static async ValueTask<PackEntry[]> ReadIndexAsync(IBlobStore store, string key, Hash packId, long length, CancellationToken cancellationToken)
+    {
+        if (length < PackFormat.HeaderLength + 4 + PackFormat.TrailerLength)
+        {
+            throw new CorruptDataException($"Pack {packId} is {length} bytes, too short to be a pack.");
+        }
+
+        byte[] trailer = new byte[PackFormat.TrailerLength];
+        await ReadExactlyAsync(store, key, length - trailer.Length, trailer, cancellationToken).ConfigureAwait(false);
+        if (!trailer.AsSpan(8).SequenceEqual(PackFormat.TrailerMagic))
+        {
+            throw new CorruptDataException($"Pack {packId} has no valid trailer.");
+        }
+
+        int indexLength = BinaryPrimitives.ReadInt32LittleEndian(trailer);
+        long maxIndex = 4 + ((long)PackFormat.MaxEntries * PackFormat.EntryLength);
+        if (indexLength < 4 || indexLength > maxIndex || indexLength > length - PackFormat.HeaderLength - PackFormat.TrailerLength)
+        {
+            throw new CorruptDataException($"Pack {packId} claims an index of {indexLength} bytes.");
+        }
+
+        byte[] index = new byte[indexLength];
+        long indexStart = length - PackFormat.TrailerLength - indexLength;
+        await ReadExactlyAsync(store, key, indexStart, index, cancellationToken).ConfigureAwait(false);
+        if (Crc32C.Compute(index) != BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4)))
+        {
+            throw new CorruptDataException($"Pack {packId} index fails its CRC-32C check.");
+        }
+
+        return PackFormat.DecodeIndex(index, indexStart);
+    }
+
+    private static async ValueTask ReadExactlyAsync(IBlobStore store, string key, long offset, byte[] buffer, CancellationToken cancellationToken)
+    {
+        int read = await store.ReadAsync(key, offset, buffer, cancellationToken).ConfigureAwait(false);
+        if (read != buffer.Length)
+        {
+            throw new CorruptDataException($"Blob '{key}' is truncated at offset {offset + read}.");
+        }
+    }
+}

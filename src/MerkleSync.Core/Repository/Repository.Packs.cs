@@ -1,0 +1,132 @@
+using MerkleSync.Core.Backends;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Packs;
+
+namespace MerkleSync.Core.Repository;
+
+/// <summary>A pack being written into a repository; complete it to make its chunks available.</summary>
+public interface IPackUpload : IAsyncDisposable
+{
+    PackWriter Writer { get; }
+
+    /// <summary>Finishes the pack, stores it durably, then indexes its chunks (in that order).</summary>
+    ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken);
+}
+
+public sealed partial class Repository
+{
+    /// <summary>Starts a pack written straight into the blob store (staged until complete).</summary>
+    public async ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken)
+    {
+        var blob = await Blobs.CreateAsync(cancellationToken).ConfigureAwait(false);
+        return new LocalPackUpload(this, blob);
+    }
+
+    /// <summary>
+    /// Indexes a pack that is already in the blob store. With <paramref name="verifyData"/> every
+    /// chunk is decoded and re-hashed and the pack id checked first (for packs from elsewhere);
+    /// without, the index is read back and must match <paramref name="expected"/> (for packs this
+    /// process just wrote). Chunks already indexed elsewhere keep their location.
+    /// </summary>
+    public async ValueTask<PackRecord> IndexPackAsync(Hash packId, bool verifyData, PackSummary? expected, CancellationToken cancellationToken)
+    {
+        PackEntry[] entries;
+        if (verifyData)
+        {
+            var check = await PackReader.CheckAsync(Blobs, packId, cancellationToken).ConfigureAwait(false);
+            if (!check.IsIntact)
+            {
+                throw new CorruptDataException($"Pack {packId} failed verification: {check.PackProblem ?? check.CorruptChunks[0].Problem}");
+            }
+
+            entries = check.Entries;
+        }
+        else
+        {
+            entries = await PackReader.ReadIndexAsync(Blobs, packId, cancellationToken).ConfigureAwait(false);
+            if (expected is not null && !entries.SequenceEqual(expected.Entries))
+            {
+                throw new CorruptDataException($"Pack {packId} reads back with a different index than was written.");
+            }
+        }
+
+        long length = await Blobs.GetLengthAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"Pack {packId} vanished while being indexed.");
+        var record = new PackRecord(packId, length, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), entries);
+        Db.WriteDurable(batch =>
+        {
+            batch.Put(Families.Packs, Key(packId), record.Encode());
+            for (int i = 0; i < entries.Length; i++)
+            {
+                if (!HasChunk(entries[i].ChunkHash))
+                {
+                    batch.Put(Families.Chunks, Key(entries[i].ChunkHash), new ChunkLocation(packId, i, Published: false).Encode());
+                }
+            }
+        });
+        return record;
+    }
+
+    public bool HasPack(Hash packId) => Db.Has(Families.Packs, Key(packId));
+
+    public IEnumerable<PackRecord> ListPacks() => Db.Scan(Families.Packs).Select(kv => PackRecord.Decode(Hash.FromBytes(kv.Key), kv.Value));
+
+    /// <summary>
+    /// Repairs what a crash can leave: staged blobs are removed; a pack in the store that nothing
+    /// indexes (the crash came between storing and indexing it) is verified and indexed if it
+    /// adds chunks, else removed. Nothing else needs repair, because every write that others
+    /// depend on is ordered after what it depends on: pack before index, index before files,
+    /// everything before the ref.
+    /// </summary>
+    public async Task<RecoveryReport> RecoverAsync(CancellationToken cancellationToken)
+    {
+        ((FileSystemBlobStore)Blobs).RemoveAbandonedStaging();
+        int indexed = 0, dropped = 0;
+        await foreach (string key in Blobs.ListAsync("packs", cancellationToken).ConfigureAwait(false))
+        {
+            if (PackFormat.ParseBlobKey(key) is not { } packId)
+            {
+                continue;
+            }
+
+            if (HasPack(packId))
+            {
+                continue;
+            }
+
+            var check = await PackReader.CheckAsync(Blobs, packId, cancellationToken).ConfigureAwait(false);
+            if (check.IsIntact && check.Entries.Any(e => !HasChunk(e.ChunkHash)))
+            {
+                await IndexPackAsync(packId, verifyData: false, expected: null, cancellationToken).ConfigureAwait(false);
+                indexed++;
+            }
+            else
+            {
+                await Blobs.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+                dropped++;
+            }
+        }
+
+        return new RecoveryReport(indexed, dropped);
+    }
+
+    private sealed class LocalPackUpload(Repository repository, IBlobWriter blob) : IPackUpload
+    {
+        public PackWriter Writer { get; } = new(blob.Content);
+
+        public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
+        {
+            var summary = await Writer.FinishAsync(cancellationToken).ConfigureAwait(false);
+            await blob.CommitAsync(PackFormat.BlobKey(summary.PackId), cancellationToken).ConfigureAwait(false);
+            await repository.IndexPackAsync(summary.PackId, verifyData: false, summary, cancellationToken).ConfigureAwait(false);
+            return summary;
+        }
+
+        public ValueTask DisposeAsync() => blob.DisposeAsync();
+    }
+}
+
+/// <summary>What opening a repository repaired.</summary>
+public sealed record RecoveryReport(int PacksIndexed, int PacksDropped);

@@ -1,0 +1,253 @@
+using System.Collections.Concurrent;
+using System.Text;
+using MerkleSync.Core.Backends;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Repository;
+
+/// <summary>
+/// A dataset repository: packs in a blob store, everything else in RocksDB column families
+/// (docs/format.md, "Repository"). One process opens it at a time; inside that process the
+/// publish lock orders publishes and garbage collection.
+/// </summary>
+public sealed partial class Repository : IDisposable
+{
+    public const int FormatVersion = 1;
+    public const string DatabaseFolder = "index";
+
+    internal static class Families
+    {
+        public const string Meta = "meta";
+        public const string Chunks = "chunks";
+        public const string Packs = "packs";
+        public const string Files = "files";
+        public const string Nodes = "nodes";
+        public const string Versions = "versions";
+        public const string Refs = "refs";
+        public const string Uploads = "uploads";
+
+        public static readonly string[] All = ["default", Meta, Chunks, Packs, Files, Nodes, Versions, Refs, Uploads];
+    }
+
+    private static readonly byte[] FormatKey = "format"u8.ToArray();
+    private readonly ConcurrentDictionary<Hash, PackRecord> _packCache = new();
+
+    private Repository(string path, RocksStore db, FileSystemBlobStore blobs)
+    {
+        Path = path;
+        Db = db;
+        Blobs = blobs;
+        Nodes = new NodeStore(this);
+    }
+
+    public string Path { get; }
+
+    public IBlobStore Blobs { get; }
+
+    /// <summary>The tree nodes of this repository (reads verify ids; puts are ignored: nodes arrive by publish).</summary>
+    public ITreeNodeStore Nodes { get; }
+
+    internal RocksStore Db { get; }
+
+    internal SemaphoreSlim PublishLock { get; } = new(1, 1);
+
+    /// <summary>Creates an empty repository at <paramref name="path"/>.</summary>
+    public static Repository Init(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(System.IO.Path.Combine(full, DatabaseFolder)))
+        {
+            throw new InvalidInputException($"A repository already exists at '{full}'.");
+        }
+
+        Directory.CreateDirectory(full);
+        var db = RocksStore.Open(System.IO.Path.Combine(full, DatabaseFolder), Families.All, createIfMissing: true);
+        db.Put(Families.Meta, FormatKey, [FormatVersion]);
+        return new Repository(full, db, new FileSystemBlobStore(full));
+    }
+
+    /// <summary>Opens an existing repository and repairs what a crash may have left (see <see cref="RecoverAsync"/>).</summary>
+    public static async Task<Repository> OpenAsync(string path, CancellationToken cancellationToken)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(System.IO.Path.Combine(full, DatabaseFolder)))
+        {
+            throw new NotFoundException($"No repository at '{full}'. Create one with: merklesync init file://{full}");
+        }
+
+        var db = RocksStore.Open(System.IO.Path.Combine(full, DatabaseFolder), Families.All, createIfMissing: false);
+        byte[]? format = db.Get(Families.Meta, FormatKey);
+        if (format is not [FormatVersion])
+        {
+            db.Dispose();
+            throw new CorruptDataException($"'{full}' holds repository format {(format is [var v] ? v : "unknown")}; this build reads format {FormatVersion}.");
+        }
+
+        var repository = new Repository(full, db, new FileSystemBlobStore(full));
+        try
+        {
+            await repository.RecoverAsync(cancellationToken).ConfigureAwait(false);
+            return repository;
+        }
+        catch
+        {
+            repository.Dispose();
+            throw;
+        }
+    }
+
+    public bool HasChunk(Hash chunk) => Db.Has(Families.Chunks, Key(chunk));
+
+    public bool HasFile(Hash file) => Db.Has(Families.Files, Key(file));
+
+    public bool HasNode(Hash node) => Db.Has(Families.Nodes, Key(node));
+
+    public ChunkLocation? GetChunkLocation(Hash chunk) =>
+        Db.Get(Families.Chunks, Key(chunk)) is { } value ? ChunkLocation.Decode(value) : null;
+
+    public FileRecord? GetFile(Hash file) =>
+        Db.Get(Families.Files, Key(file)) is { } value ? FileRecord.Decode(value) : null;
+
+    public PackRecord GetPack(Hash packId)
+    {
+        if (_packCache.TryGetValue(packId, out var cached))
+        {
+            return cached;
+        }
+
+        byte[] value = Db.Get(Families.Packs, Key(packId)) ?? throw new NotFoundException($"Pack {packId} is not in the index.");
+        var record = PackRecord.Decode(packId, value);
+        if (_packCache.Count > 4096)
+        {
+            _packCache.Clear(); // a crude bound; pack records are cheap to decode again
+        }
+
+        _packCache[packId] = record;
+        return record;
+    }
+
+    public VersionRecord? GetVersion(Hash id) =>
+        Db.Get(Families.Versions, Key(id)) is { } value ? VersionRecord.Decode(value) : null;
+
+    public IEnumerable<(Hash Id, VersionRecord Record)> ListVersions() =>
+        Db.Scan(Families.Versions).Select(kv => (Hash.FromBytes(kv.Key), VersionRecord.Decode(kv.Value)));
+
+    /// <summary>The record a branch or tag points at, or null.</summary>
+    public Hash? GetRef(RefName name) => Db.Get(Families.Refs, name.Key) is { } value ? Hash.FromBytes(value) : null;
+
+    public IEnumerable<(RefName Name, Hash Id)> ListRefs() =>
+        Db.Scan(Families.Refs).Select(kv => (RefName.FromKey(kv.Key), Hash.FromBytes(kv.Value)));
+
+    /// <summary>Creates or moves a tag; the version must exist.</summary>
+    public void SetTag(string name, Hash versionId)
+    {
+        var tag = RefName.Tag(name);
+        if (GetVersion(versionId) is null)
+        {
+            throw new NotFoundException($"Version record {versionId} does not exist.");
+        }
+
+        Db.Put(Families.Refs, tag.Key, versionId.ToArray());
+    }
+
+    public void DeleteRef(RefName name) => Db.Delete(Families.Refs, name.Key);
+
+    /// <summary>
+    /// Finds a version by branch name, tag name, or a hex prefix (at least 6 digits) of a record id
+    /// or a root hash (the newest record with that root).
+    /// </summary>
+    public (Hash Id, VersionRecord Record) Resolve(string spec)
+    {
+        if (RefName.IsValid(spec))
+        {
+            foreach (var name in new[] { RefName.Branch(spec), RefName.Tag(spec) })
+            {
+                if (GetRef(name) is { } target)
+                {
+                    return (target, GetVersion(target) ?? throw new CorruptDataException($"{name} points at missing version record {target}."));
+                }
+            }
+        }
+
+        string prefix = spec.ToLowerInvariant();
+        if (prefix.Length < 6 || !prefix.All(char.IsAsciiHexDigitLower))
+        {
+            throw new NotFoundException($"No branch, tag or version '{spec}'.");
+        }
+
+        var byId = ListVersions().Where(v => v.Id.ToString().StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        if (byId.Count == 1)
+        {
+            return byId[0];
+        }
+
+        var byRoot = ListVersions().Where(v => v.Record.Root.ToString().StartsWith(prefix, StringComparison.Ordinal))
+            .OrderByDescending(v => v.Record.TimeUnixMs).ToList();
+        if (byId.Count == 0 && byRoot.Count > 0 && byRoot.All(v => v.Record.Root == byRoot[0].Record.Root))
+        {
+            return byRoot[0];
+        }
+
+        throw byId.Count + byRoot.Count == 0
+            ? new NotFoundException($"No branch, tag or version '{spec}'.")
+            : new InvalidInputException($"'{spec}' is ambiguous; give more digits.");
+    }
+
+    /// <summary>The history from <paramref name="head"/> back to the first version.</summary>
+    public IEnumerable<(Hash Id, VersionRecord Record)> History(Hash head)
+    {
+        var seen = new HashSet<Hash>();
+        for (Hash id = head; !id.IsZero && seen.Add(id);)
+        {
+            var record = GetVersion(id) ?? throw new CorruptDataException($"History refers to missing version record {id}.");
+            yield return (id, record);
+            id = record.Parent;
+        }
+    }
+
+    public void Dispose()
+    {
+        Db.Dispose();
+        PublishLock.Dispose();
+    }
+
+    internal static byte[] Key(Hash hash) => hash.ToArray();
+
+    private sealed class NodeStore(Repository repository) : ITreeNodeStore
+    {
+        public ValueTask<byte[]?> TryGetAsync(Hash id, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(repository.Db.Get(Families.Nodes, Key(id)));
+
+        public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>A branch ("b/NAME") or tag ("t/NAME") name as stored in the refs family.</summary>
+public readonly record struct RefName(bool IsTag, string Name)
+{
+    public static RefName Branch(string name) => new(false, Validate(name));
+
+    public static RefName Tag(string name) => new(true, Validate(name));
+
+    public byte[] Key => Encoding.UTF8.GetBytes((IsTag ? "t/" : "b/") + Name);
+
+    public static RefName FromKey(byte[] key)
+    {
+        string text = Encoding.UTF8.GetString(key);
+        return new RefName(text.StartsWith("t/", StringComparison.Ordinal), text[2..]);
+    }
+
+    /// <summary>Names are 1-100 characters of letters, digits, '.', '_', '-' and '/', not starting with '.' or '-'.</summary>
+    public static bool IsValid(string name) =>
+        name.Length is > 0 and <= 100 && name[0] is not ('.' or '-') && !name.Contains("..", StringComparison.Ordinal)
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '/');
+
+    public override string ToString() => (IsTag ? "tag " : "branch ") + Name;
+
+    private static string Validate(string name) => IsValid(name)
+        ? name
+        : throw new InvalidInputException($"'{name}' is not a valid branch or tag name (letters, digits, '.', '_', '-', '/').");
+}

@@ -1,0 +1,122 @@
+using System.Buffers;
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Restore;
+
+/// <summary>
+/// Builds one file of a version in a staging folder: chunks found locally are copied (after
+/// checking their hash), the rest are fetched from packs in runs of consecutive chunks. The file
+/// hash is recomputed from the verified chunks before the file is handed back.
+/// </summary>
+internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder)
+{
+    public long BytesWritten { get; private set; }
+
+    public long PackBytesRead { get; private set; }
+
+    public long ChunkBytesFetched { get; private set; }
+
+    public long BytesReused { get; private set; }
+
+    public async Task<(string Path, ChunkedContent Content)> AssembleAsync(TreeEntry entry, CancellationToken cancellationToken)
+    {
+        string staged = Path.Combine(stagingFolder, $"{Guid.NewGuid():N}.partial");
+        var chunks = new List<ChunkRef>();
+        try
+        {
+            await using (var output = new FileStream(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                if (!entry.FileHash.IsZero)
+                {
+                    var plan = await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
+                    foreach (var (packId, run) in plan.Segments)
+                    {
+                        await WriteSegmentAsync(packId, run, output, chunks, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+
+            var content = new ChunkedContent(XetHashes.FileHash([.. chunks]), chunks.Sum(c => (long)c.Length), [.. chunks]);
+            if (content.FileHash != entry.FileHash || content.Length != entry.Size)
+            {
+                throw new CorruptDataException($"'{entry.Path}' reassembles to {content.FileHash} ({content.Length} bytes), not {entry.FileHash} ({entry.Size} bytes).");
+            }
+
+            local.Add(staged, chunks);
+            BytesWritten += content.Length;
+            return (staged, content);
+        }
+        catch
+        {
+            File.Delete(staged);
+            throw;
+        }
+    }
+
+    private async Task WriteSegmentAsync(Hash packId, PackEntry[] run, FileStream output, List<ChunkRef> chunks, CancellationToken cancellationToken)
+    {
+        int start = 0;
+        while (start < run.Length)
+        {
+            if (local.TryGet(run[start].ChunkHash, out var source))
+            {
+                await CopyLocalAsync(packId, run[start], source, output, cancellationToken).ConfigureAwait(false);
+                chunks.Add(new ChunkRef(run[start].ChunkHash, (ulong)run[start].RawLength));
+                start++;
+                continue;
+            }
+
+            // A run of chunks that must come from the pack: one ranged read.
+            int end = start + 1;
+            while (end < run.Length && !local.TryGet(run[end].ChunkHash, out _))
+            {
+                end++;
+            }
+
+            var fetch = run.AsMemory(start, end - start);
+            PackBytesRead += fetch.Span[^1].Offset + fetch.Span[^1].StoredLength - fetch.Span[0].Offset;
+            await remote.ReadChunksAsync(packId, fetch, async (entry, raw) =>
+            {
+                await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
+                chunks.Add(new ChunkRef(entry.ChunkHash, (ulong)entry.RawLength));
+                ChunkBytesFetched += entry.RawLength;
+            }, cancellationToken).ConfigureAwait(false);
+            start = end;
+        }
+    }
+
+    private async Task CopyLocalAsync(Hash packId, PackEntry entry, (string Path, long Offset, int Length) source, FileStream output, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(source.Length);
+        try
+        {
+            int read;
+            using (var handle = File.OpenHandle(source.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous))
+            {
+                read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, source.Length), source.Offset, cancellationToken).ConfigureAwait(false);
+            }
+
+            var data = buffer.AsMemory(0, source.Length);
+            if (read != source.Length || XetHashes.ChunkHash(data.Span) != entry.ChunkHash)
+            {
+                // The local copy changed since it was indexed: fetch this chunk from its pack instead.
+                PackBytesRead += entry.StoredLength;
+                ChunkBytesFetched += entry.RawLength;
+                await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => output.WriteAsync(raw, cancellationToken), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            await output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            BytesReused += source.Length;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Restore;
+
+public sealed record PullOptions(string? Version = null, string Branch = "main", IReadOnlyList<string>? Paths = null, bool Delete = false);
+
+/// <summary>What a pull did. <see cref="PackBytesRead"/> counts stored bytes read from packs; <see cref="BytesReused"/> came from local files.</summary>
+public sealed record PullResult(
+    Hash VersionId, Hash Root, int FilesWritten, int FilesUnchanged, int FilesDeleted, long BytesWritten, long PackBytesRead, long ChunkBytesFetched,
+    long BytesReused, TimeSpan Elapsed);
+
+/// <summary>
+/// Pull: plan from the version's tree, reuse chunks already in the directory, fetch the rest from
+/// packs in runs, verify every chunk and every file, stage each file and rename it into place.
+/// </summary>
+public static class PullOperation
+{
+    public static async Task<PullResult> PullAsync(IRemote remote, string directory, PullOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(directory);
+        using var state = ClientStateStore.Open(directory);
+        var version = options.Version is { } spec
+            ? await remote.ResolveAsync(spec, cancellationToken).ConfigureAwait(false)
+            : await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false)
+              ?? throw new NotFoundException($"Branch '{options.Branch}' does not exist in {remote.Url}.");
+        string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
+
+        var wanted = new List<TreeEntry>();
+        await foreach (var entry in TreeReader.EnumerateAsync(remote.Nodes, version.Record.Root, cancellationToken).ConfigureAwait(false))
+        {
+            if (Selected(entry.Path, filters))
+            {
+                wanted.Add(entry);
+            }
+        }
+
+        // What the directory holds now (stat cache makes this cheap after a pull or push).
+        var local = await CachedSnapshotter.SnapshotAsync(directory, state, new MemoryTreeNodeStore(), cancellationToken).ConfigureAwait(false);
+        var localByPath = local.Snapshot.Files.ToDictionary(f => f.Entry.Path, StringComparer.Ordinal);
+        var sources = new LocalChunkIndex();
+        foreach (var file in local.Snapshot.Files)
+        {
+            sources.Add(file);
+        }
+
+        var writer = new FileAssembler(remote, sources, state.StagingFolder);
+        var staged = new List<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
+        int unchanged = 0;
+        try
+        {
+            foreach (var entry in wanted)
+            {
+                if (localByPath.TryGetValue(entry.Path, out var existing) && existing.Entry.FileHash == entry.FileHash && existing.Entry.Mode == entry.Mode)
+                {
+                    unchanged++;
+                    continue;
+                }
+
+                var (path, content) = await writer.AssembleAsync(entry, cancellationToken).ConfigureAwait(false);
+                staged.Add((entry, path, content));
+            }
+
+            // Everything verified and staged: now replace files, each by one rename.
+            long hashedAt = ClientStateStore.NowNs();
+            foreach (var (entry, stagedPath, content) in staged)
+            {
+                string target = Target(directory, entry.Path);
+                PrepareTarget(directory, target, options.Delete);
+                if (entry.Mode == EntryMode.Symlink)
+                {
+                    string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
+                    File.Delete(target);
+                    File.CreateSymbolicLink(target, linkTarget);
+                    File.Delete(stagedPath);
+                }
+                else
+                {
+                    SetMode(stagedPath, entry.Mode);
+                    File.Move(stagedPath, target, overwrite: true);
+                }
+
+                state.Remember(entry.Path, FileStat.Of(target), content, hashedAt);
+            }
+        }
+        finally
+        {
+            foreach (var (_, stagedPath, _) in staged)
+            {
+                File.Delete(stagedPath);
+            }
+        }
+
+        int deleted = 0;
+        if (options.Delete)
+        {
+            var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
+            foreach (var file in local.Snapshot.Files.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path)))
+            {
+                File.Delete(Target(directory, file.Entry.Path));
+                state.Forget(file.Entry.Path);
+                deleted++;
+            }
+
+            RemoveEmptyDirectories(directory);
+        }
+
+        await CacheTreeAsync(remote, state, version.Record.Root, cancellationToken).ConfigureAwait(false);
+        state.SetSynced(remote.Url, options.Version is null ? options.Branch : options.Branch, version.Id, version.Record.Root);
+        state.SetRemote("origin", remote.Url);
+        return new PullResult(version.Id, version.Record.Root, staged.Count, unchanged, deleted, writer.BytesWritten, writer.PackBytesRead,
+            writer.ChunkBytesFetched, writer.BytesReused, clock.Elapsed);
+    }
+
+    private static bool Selected(string path, string[] filters) =>
+        filters.Length == 0 || filters.Any(f => path == f || path.StartsWith(f + "/", StringComparison.Ordinal));
+
+    private static string Target(string directory, string datasetPath) => Path.Combine(Path.GetFullPath(directory), datasetPath);
+
+    // The parent chain must be directories; a file in the way is only removed with --delete.
+    private static void PrepareTarget(string directory, string target, bool delete)
+    {
+        string root = Path.GetFullPath(directory);
+        for (string? parent = Path.GetDirectoryName(target); parent is not null && parent.Length > root.Length; parent = Path.GetDirectoryName(parent))
+        {
+            if (File.Exists(parent) || new FileInfo(parent).LinkTarget is not null)
+            {
+                if (!delete)
+                {
+                    throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a file here but a folder in the version; pull with --delete to replace it.");
+                }
+
+                File.Delete(parent);
+            }
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
+        {
+            if (!delete)
+            {
+                throw new InvalidInputException($"'{Path.GetRelativePath(root, target)}' is a folder here but a file in the version; pull with --delete to replace it.");
+            }
+
+            Directory.Delete(target, recursive: true);
+        }
+    }
+
+    private static void SetMode(string path, EntryMode mode)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var current = File.GetUnixFileMode(path);
+        var execute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(path, mode == EntryMode.Executable ? current | (execute & ~UnixFileMode.OtherExecute) | UnixFileMode.UserExecute : current & ~execute);
+    }
+
+    private static void RemoveEmptyDirectories(string directory)
+    {
+        foreach (string sub in Directory.EnumerateDirectories(directory))
+        {
+            if (Path.GetFileName(sub) == DirectoryScanner.StateFolderName || new DirectoryInfo(sub).LinkTarget is not null)
+            {
+                continue;
+            }
+
+            RemoveEmptyDirectories(sub);
+            if (!Directory.EnumerateFileSystemEntries(sub).Any())
+            {
+                Directory.Delete(sub);
+            }
+        }
+    }
+
+    private static async Task CacheTreeAsync(IRemote remote, ClientStateStore state, Hash root, CancellationToken cancellationToken)
+    {
+        var pending = new Stack<Hash>([root]);
+        while (pending.Count > 0)
+        {
+            var id = pending.Pop();
+            if (await state.Nodes.TryGetAsync(id, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                continue; // cached with its whole subtree
+            }
+
+            byte[] bytes = await remote.Nodes.TryGetAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new NotFoundException($"Tree node {id} is missing.");
+            var node = TreeNode.Decode(bytes);
+            foreach (var child in node.Children)
+            {
+                pending.Push(child.NodeId);
+            }
+
+            await state.Nodes.PutAsync(id, bytes, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Repository;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Sync;
+
+/// <summary>A file's content as runs of consecutive chunks in packs, in file order.</summary>
+public sealed record FileReconstruction(Hash FileHash, long Length, IReadOnlyList<(Hash PackId, PackEntry[] Run)> Segments);
+
+/// <summary>A version with its record id.</summary>
+public sealed record VersionRef(Hash Id, VersionRecord Record);
+
+/// <summary>
+/// What push, pull, diff and log need from a repository, wherever it is: in this process
+/// (<c>file://</c>) or behind a server. Push and pull are written once against this.
+/// </summary>
+public interface IRemote : IAsyncDisposable
+{
+    string Url { get; }
+
+    /// <summary>Tree nodes; reads verify node ids.</summary>
+    ITreeNodeStore Nodes { get; }
+
+    ValueTask<VersionRef?> GetBranchAsync(string branch, CancellationToken cancellationToken);
+
+    /// <summary>A branch, tag or (prefix of a) version record id or root hash.</summary>
+    ValueTask<VersionRef> ResolveAsync(string spec, CancellationToken cancellationToken);
+
+    ValueTask<IReadOnlyList<VersionRef>> HistoryAsync(Hash head, int max, CancellationToken cancellationToken);
+
+    ValueTask<IReadOnlyList<(RefName Name, Hash Id)>> ListRefsAsync(CancellationToken cancellationToken);
+
+    /// <summary>For each hash, whether the repository has that file / chunk / tree node.</summary>
+    ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken);
+
+    ValueTask<bool[]> HaveChunksAsync(IReadOnlyList<Hash> chunks, CancellationToken cancellationToken);
+
+    ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken);
+
+    ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken);
+
+    ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken);
+
+    ValueTask<FileReconstruction> GetReconstructionAsync(Hash fileHash, CancellationToken cancellationToken);
+
+    /// <summary>Reads a run of consecutive chunks of one pack, verifying each before handing it over.</summary>
+    ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken);
+
+    ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken);
+}

@@ -1,0 +1,85 @@
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Repository;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Sync;
+
+/// <summary>A repository opened in this process: the <c>file://</c> remote.</summary>
+public sealed class LocalRemote(Repository.Repository repository, string url) : IRemote
+{
+    public string Url => url;
+
+    public Repository.Repository Repository => repository;
+
+    public ITreeNodeStore Nodes => repository.Nodes;
+
+    public ValueTask<VersionRef?> GetBranchAsync(string branch, CancellationToken cancellationToken)
+    {
+        var head = repository.GetRef(RefName.Branch(branch));
+        return ValueTask.FromResult(head is { } id
+            ? new VersionRef(id, repository.GetVersion(id) ?? throw new CorruptDataException($"Branch '{branch}' points at missing version {id}."))
+            : null);
+    }
+
+    public ValueTask<VersionRef> ResolveAsync(string spec, CancellationToken cancellationToken)
+    {
+        var (id, record) = repository.Resolve(spec);
+        return ValueTask.FromResult(new VersionRef(id, record));
+    }
+
+    public ValueTask<IReadOnlyList<VersionRef>> HistoryAsync(Hash head, int max, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IReadOnlyList<VersionRef>>([.. repository.History(head).Take(max).Select(v => new VersionRef(v.Id, v.Record))]);
+
+    public ValueTask<IReadOnlyList<(RefName Name, Hash Id)>> ListRefsAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IReadOnlyList<(RefName, Hash)>>([.. repository.ListRefs()]);
+
+    public ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(files.Select(repository.HasFile).ToArray());
+
+    public ValueTask<bool[]> HaveChunksAsync(IReadOnlyList<Hash> chunks, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(chunks.Select(repository.HasChunk).ToArray());
+
+    public ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(nodes.Select(repository.HasNode).ToArray());
+
+    public ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken) => repository.BeginPackAsync(cancellationToken);
+
+    public async ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        var (id, record) = await repository.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        return new VersionRef(id, record);
+    }
+
+    public ValueTask<FileReconstruction> GetReconstructionAsync(Hash fileHash, CancellationToken cancellationToken)
+    {
+        var file = repository.GetFile(fileHash) ?? throw new NotFoundException($"File {fileHash} is not in the repository.");
+        var segments = file.Segments.Select(s =>
+        {
+            var entries = repository.GetPack(s.PackId).Entries;
+            if (s.FirstIndex < 0 || s.Count <= 0 || s.FirstIndex + s.Count > entries.Length)
+            {
+                throw new CorruptDataException($"File {fileHash} refers to chunks {s.FirstIndex}..{s.FirstIndex + s.Count} of pack {s.PackId}, which has {entries.Length}.");
+            }
+
+            return (s.PackId, entries[s.FirstIndex..(s.FirstIndex + s.Count)]);
+        }).ToList();
+        return ValueTask.FromResult(new FileReconstruction(fileHash, file.Length, segments));
+    }
+
+    public ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken) =>
+        PackReader.ReadChunksAsync(repository.Blobs, packId, run, onChunk, cancellationToken);
+
+    public ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken)
+    {
+        repository.SetTag(name, versionId);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        repository.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

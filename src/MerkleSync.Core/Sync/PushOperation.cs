@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Diagnostics;
+using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Repository;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Sync;
+
+public sealed record PushOptions(string Branch = "main", string Message = "", string? Author = null);
+
+/// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
+public sealed record PushResult(
+    Hash VersionId, Hash Root, bool Published, long Files, long Bytes, long BytesScanned, long NewChunkBytes, long BytesWritten,
+    long ChunksTotal, long ChunksNew, int Packs, TimeSpan Elapsed);
+
+/// <summary>
+/// Push: snapshot (stat cache) → ask which files, chunks and nodes the remote lacks → pack only
+/// missing chunks → publish on top of the branch head the snapshot was compared with.
+/// </summary>
+public static class PushOperation
+{
+    public static async Task<PushResult> PushAsync(string directory, IRemote remote, PushOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        using var state = ClientStateStore.Open(directory);
+        var nodes = new MemoryTreeNodeStore();
+        var (snapshot, bytesScanned, _) = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken).ConfigureAwait(false);
+        var head = await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false);
+        long chunksTotal = snapshot.ChunkCount;
+        if (head?.Record.Root == snapshot.Root)
+        {
+            await RememberAsync(state, remote, options.Branch, head, nodes, cancellationToken).ConfigureAwait(false);
+            return new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed);
+        }
+
+        // Negotiate: files first (one hash stands for all its chunks), then the chunks of missing files.
+        var byHash = new Dictionary<Hash, SnapshotFile>();
+        foreach (var file in snapshot.Files.Where(f => !f.Entry.FileHash.IsZero))
+        {
+            byHash.TryAdd(file.Entry.FileHash, file);
+        }
+
+        var fileHashes = byHash.Keys.ToList();
+        bool[] haveFiles = await remote.HaveFilesAsync(fileHashes, cancellationToken).ConfigureAwait(false);
+        var missingFiles = fileHashes.Where((_, i) => !haveFiles[i]).Select(h => byHash[h]).ToList();
+        var candidateChunks = missingFiles.SelectMany(f => f.Content.Chunks).Select(c => c.Hash).Distinct().ToList();
+        bool[] haveChunks = await remote.HaveChunksAsync(candidateChunks, cancellationToken).ConfigureAwait(false);
+        var missingChunks = candidateChunks.Where((_, i) => !haveChunks[i]).ToHashSet();
+
+        var upload = await UploadChunksAsync(missingFiles, missingChunks, remote, cancellationToken).ConfigureAwait(false);
+
+        var nodeIds = nodes.Ids.ToList();
+        bool[] haveNodes = await remote.HaveNodesAsync(nodeIds, cancellationToken).ConfigureAwait(false);
+        var newNodes = new List<KeyValuePair<Hash, byte[]>>();
+        for (int i = 0; i < nodeIds.Count; i++)
+        {
+            if (!haveNodes[i])
+            {
+                newNodes.Add(new(nodeIds[i], (await nodes.TryGetAsync(nodeIds[i], cancellationToken).ConfigureAwait(false))!));
+            }
+        }
+
+        var request = new PublishRequest(options.Branch, head?.Id, snapshot.Root, newNodes,
+            [.. missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))],
+            options.Author ?? Environment.UserName, options.Message);
+        var published = await remote.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        await RememberAsync(state, remote, options.Branch, published, nodes, cancellationToken).ConfigureAwait(false);
+        return new PushResult(published.Id, snapshot.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
+            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed);
+    }
+
+    private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs);
+
+    /// <summary>
+    /// Reads each missing chunk straight from its offset in the file (no re-chunking), checks it still
+    /// hashes the same, and packs it. A file edited since the snapshot stops the push.
+    /// </summary>
+    private static async Task<UploadTotals> UploadChunksAsync(List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, CancellationToken cancellationToken)
+    {
+        long chunks = 0, raw = 0, stored = 0;
+        int packs = 0;
+        IPackUpload? pack = null;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Chunking.ChunkingParameters.MaximumChunkSize);
+        try
+        {
+            foreach (var file in files)
+            {
+                if (!file.Content.Chunks.Any(c => missing.Contains(c.Hash)))
+                {
+                    continue;
+                }
+
+                using var source = ChunkSource.Open(file);
+                long offset = 0;
+                foreach (var chunk in file.Content.Chunks)
+                {
+                    int length = (int)chunk.Length;
+                    if (missing.Remove(chunk.Hash))
+                    {
+                        var data = buffer.AsMemory(0, length);
+                        int read = await source.ReadAsync(data, offset, cancellationToken).ConfigureAwait(false);
+                        if (read != length || XetHashes.ChunkHash(data.Span) != chunk.Hash)
+                        {
+                            throw new InvalidInputException($"'{file.Entry.Path}' changed while being pushed; run the push again.");
+                        }
+
+                        pack ??= await remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
+                        await pack.Writer.AddAsync(chunk.Hash, data.Span, cancellationToken).ConfigureAwait(false);
+                        chunks++;
+                        raw += length;
+                        if (pack.Writer.Length >= PackFormat.TargetPackSize)
+                        {
+                            stored += (await pack.CompleteAsync(cancellationToken).ConfigureAwait(false)).Length;
+                            await pack.DisposeAsync().ConfigureAwait(false);
+                            pack = null;
+                            packs++;
+                        }
+                    }
+
+                    offset += length;
+                }
+            }
+
+            if (pack is not null)
+            {
+                stored += (await pack.CompleteAsync(cancellationToken).ConfigureAwait(false)).Length;
+                packs++;
+            }
+
+            return new UploadTotals(chunks, raw, stored, packs);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (pack is not null)
+            {
+                await pack.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task RememberAsync(ClientStateStore state, IRemote remote, string branch, VersionRef version, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
+    {
+        foreach (var id in nodes.Ids)
+        {
+            await state.Nodes.PutAsync(id, (await nodes.TryGetAsync(id, cancellationToken).ConfigureAwait(false))!, cancellationToken).ConfigureAwait(false);
+        }
+
+        state.SetSynced(remote.Url, branch, version.Id, version.Record.Root);
+        state.SetRemote("origin", remote.Url);
+    }
+}
