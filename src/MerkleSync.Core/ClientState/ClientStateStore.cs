@@ -89,7 +89,7 @@ public sealed class ClientStateStore : IDisposable
     /// <summary>Remembers a file's content for its current stat (unless it changed too recently to trust).</summary>
     public void Remember(string path, FileStat stat, ChunkedContent content, long hashedAtNs)
     {
-        if (stat.Size != content.Length || hashedAtNs - stat.ModifiedNs < RacyWindowNs || hashedAtNs - stat.ChangedNs < RacyWindowNs)
+        if (stat.Size != content.Length || hashedAtNs - stat.ModifiedNs < RacyWindowNs)
         {
             Forget(path);
             return;

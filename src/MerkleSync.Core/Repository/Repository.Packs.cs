@@ -32,6 +32,22 @@ public sealed partial class Repository
     /// </summary>
     public async ValueTask<PackRecord> IndexPackAsync(Hash packId, bool verifyData, PackSummary? expected, CancellationToken cancellationToken)
     {
+        var entries = await ReadVerifiedEntriesAsync(packId, verifyData, expected, cancellationToken).ConfigureAwait(false);
+
+        // Under the publish lock, so garbage collection never drops a chunk location this adds.
+        await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await WriteIndexAsync(packId, entries, relocate: false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            PublishLock.Release();
+        }
+    }
+
+    private async ValueTask<PackEntry[]> ReadVerifiedEntriesAsync(Hash packId, bool verifyData, PackSummary? expected, CancellationToken cancellationToken)
+    {
         PackEntry[] entries;
         if (verifyData)
         {
@@ -52,6 +68,16 @@ public sealed partial class Repository
             }
         }
 
+        return entries;
+    }
+
+    /// <summary>
+    /// Records a pack and points chunks at it: only chunks not indexed yet, or with
+    /// <paramref name="relocate"/> all of them (garbage collection moving chunks to a new pack).
+    /// Caller holds the publish lock.
+    /// </summary>
+    private async ValueTask<PackRecord> WriteIndexAsync(Hash packId, PackEntry[] entries, bool relocate, CancellationToken cancellationToken)
+    {
         long length = await Blobs.GetLengthAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException($"Pack {packId} vanished while being indexed.");
         var record = new PackRecord(packId, length, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), entries);
@@ -60,9 +86,10 @@ public sealed partial class Repository
             batch.Put(Families.Packs, Key(packId), record.Encode());
             for (int i = 0; i < entries.Length; i++)
             {
-                if (!HasChunk(entries[i].ChunkHash))
+                var existing = GetChunkLocation(entries[i].ChunkHash);
+                if (existing is null || relocate)
                 {
-                    batch.Put(Families.Chunks, Key(entries[i].ChunkHash), new ChunkLocation(packId, i, Published: false).Encode());
+                    batch.Put(Families.Chunks, Key(entries[i].ChunkHash), new ChunkLocation(packId, i, existing?.Published ?? false).Encode());
                 }
             }
         });

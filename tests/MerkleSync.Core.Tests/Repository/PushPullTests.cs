@@ -37,3 +37,101 @@ public class PushPullTests
         Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
     }
 }
+
+public class IncrementalSyncTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Fact]
+    public async Task A_second_push_sends_only_changed_chunks_and_a_pull_reuses_local_ones()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), clone = temp.Sub("clone"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        var first = await PushOperation.PushAsync(source, remote, new PushOptions(Message: "v1"), None);
+        await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
+
+        // Insert 1000 bytes in the middle of the big file, delete one file, add one.
+        string big = Path.Combine(source, "data/big.bin");
+        byte[] content = File.ReadAllBytes(big);
+        File.WriteAllBytes(big, [.. content.AsSpan(0, 350_000), .. DatasetFiles.Random(99, 1000), .. content.AsSpan(350_000)]);
+        File.Delete(Path.Combine(source, "data/other.bin"));
+        DatasetFiles.Write(source, "new/added.txt", DatasetFiles.Text(5, 10_000));
+
+        var second = await PushOperation.PushAsync(source, remote, new PushOptions(Message: "v2"), None);
+
+        Assert.True(second.Published);
+        Assert.InRange(second.ChunksNew, 2, 4); // the edited chunk(s) of big.bin and the new file
+        Assert.InRange(second.NewChunkBytes, 1000, 3 * 131072 + 10_000);
+        var history = await remote.HistoryAsync(second.VersionId, 10, None);
+        Assert.Equal(["v2", "v1"], history.Select(v => v.Record.Message));
+        Assert.Equal(first.VersionId, history[1].Id);
+        Assert.Equal(second.NewChunkBytes, history[0].Record.NewBytes);
+
+        var pulled = await PullOperation.PullAsync(remote, clone, new PullOptions(Delete: true), None);
+
+        Assert.Equal(2, pulled.FilesWritten);
+        Assert.Equal(1, pulled.FilesDeleted);
+        Assert.True(pulled.BytesReused > 600_000, $"reused {pulled.BytesReused}");
+        Assert.True(pulled.ChunkBytesFetched < 3 * 131072 + 10_000, $"fetched {pulled.ChunkBytesFetched}");
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(clone));
+    }
+
+    [Fact]
+    public async Task Pushing_an_unchanged_directory_publishes_nothing_and_reads_nothing()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        foreach (string file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddHours(-1)); // older than the racy window
+        }
+
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        var first = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        var again = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        Assert.False(again.Published);
+        Assert.Equal(first.VersionId, again.VersionId);
+        Assert.Equal(0, again.BytesScanned);
+    }
+
+    [Fact]
+    public async Task A_push_on_a_stale_head_is_a_conflict_and_publishes_nothing()
+    {
+        using var temp = new TempFolder();
+        string a = temp.Sub("a"), b = temp.Sub("b"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(a, seed: 1);
+        DatasetFiles.WriteSample(b, seed: 2);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        var first = await PushOperation.PushAsync(a, remote, new PushOptions(), None);
+        var root = await PushOperation.PushAsync(b, remote, new PushOptions(), None); // b built on the head: fine
+        var local = (LocalRemote)remote;
+
+        var stale = new Core.Repository.PublishRequest("main", first.VersionId, first.Root, [], [], "x", "stale");
+        await Assert.ThrowsAsync<ConflictException>(() => local.Repository.PublishAsync(stale, None));
+
+        Assert.Equal(root.VersionId, (await remote.GetBranchAsync("main", None))!.Id);
+    }
+
+    [Fact]
+    public async Task Pull_by_path_writes_only_that_folder()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), target = temp.Sub("target"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        var pulled = await PullOperation.PullAsync(remote, target, new PullOptions(Paths: ["text"]), None);
+
+        Assert.Equal(2, pulled.FilesWritten);
+        Assert.Equal(["text/nested/deep/notes.txt", "text/table.csv"], DatasetFiles.Describe(target).Keys);
+    }
+}

@@ -1,0 +1,67 @@
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Repository;
+
+/// <summary>Everything some versions reach: their records, tree nodes, and files with the paths that use them.</summary>
+internal sealed class Reachability
+{
+    public Dictionary<Hash, VersionRecord> Versions { get; } = [];
+
+    public HashSet<Hash> Nodes { get; } = [];
+
+    /// <summary>File hash → (version, path) uses, for reporting what a damaged file breaks.</summary>
+    public Dictionary<Hash, List<(Hash Version, string Path, long Size)>> Files { get; } = [];
+
+    public static async Task<Reachability> FromRefsAsync(Repository repository, CancellationToken cancellationToken)
+    {
+        var heads = repository.ListRefs().Select(r => r.Id).Distinct();
+        return await FromVersionsAsync(repository, heads.SelectMany(h => repository.History(h).Select(v => v.Id)), cancellationToken).ConfigureAwait(false);
+    }
+
+    public static async Task<Reachability> FromVersionsAsync(Repository repository, IEnumerable<Hash> versionIds, CancellationToken cancellationToken)
+    {
+        var result = new Reachability();
+        foreach (var id in versionIds.Distinct())
+        {
+            var record = repository.GetVersion(id) ?? throw new Errors.NotFoundException($"Version record {id} is missing.");
+            result.Versions[id] = record;
+            await result.WalkAsync(repository, id, record.Root, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    // Every version's entries are listed (paths differ between versions), but each node is read once per version.
+    private async Task WalkAsync(Repository repository, Hash version, Hash root, CancellationToken cancellationToken)
+    {
+        var pending = new Stack<Hash>([root]);
+        var seenHere = new HashSet<Hash>();
+        while (pending.Count > 0)
+        {
+            var id = pending.Pop();
+            if (!seenHere.Add(id))
+            {
+                continue;
+            }
+
+            Nodes.Add(id);
+            var node = await TreeReader.LoadAsync(repository.Nodes, id, cancellationToken).ConfigureAwait(false);
+            foreach (var child in node.Children)
+            {
+                pending.Push(child.NodeId);
+            }
+
+            foreach (var entry in node.Entries.Where(e => !e.FileHash.IsZero))
+            {
+                if (!Files.TryGetValue(entry.FileHash, out var uses))
+                {
+                    Files[entry.FileHash] = uses = [];
+                }
+
+                uses.Add((version, entry.Path, entry.Size));
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Packs;
+
+namespace MerkleSync.Core.Repository;
+
+/// <param name="Grace">Packs indexed more recently than this are left alone: they may belong to a push that has not published yet.</param>
+/// <param name="RewriteBelow">A pack whose live bytes fall below this fraction is rewritten with only its live chunks.</param>
+public sealed record GcOptions(TimeSpan Grace, double RewriteBelow = 0.5)
+{
+    public static GcOptions Default { get; } = new(TimeSpan.FromHours(1));
+}
+
+public sealed record GcReport(int VersionsRemoved, int FilesRemoved, int NodesRemoved, int PacksDeleted, int PacksRewritten, long BytesFreed, long BytesKept);
+
+public sealed partial class Repository
+{
+    /// <summary>
+    /// Removes what no branch or tag reaches: version records, tree nodes, file records, and chunks
+    /// (dropping packs that hold no live chunk, rewriting packs that hold mostly garbage). Holds the
+    /// publish lock throughout, so no version can start referring to a chunk while it is judged;
+    /// young packs (see <see cref="GcOptions.Grace"/>) are never touched, so uploads of a push in
+    /// flight survive. Order of writes: new pack and its index, then file records that move to it,
+    /// then removal of the old pack's index, then of its blob; a crash anywhere leaves every
+    /// reachable chunk reachable.
+    /// </summary>
+    public async Task<GcReport> CollectGarbageAsync(GcOptions options, CancellationToken cancellationToken)
+    {
+        await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var reach = await Reachability.FromRefsAsync(this, cancellationToken).ConfigureAwait(false);
+
+            // Dead records, nodes and files.
+            var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id)).ToList();
+            var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id)).ToList();
+            var deadFiles = Db.Scan(Families.Files).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Files.ContainsKey(id)).ToList();
+            Db.WriteDurable(batch =>
+            {
+                deadVersions.ForEach(id => batch.Delete(Families.Versions, Key(id)));
+                deadNodes.ForEach(id => batch.Delete(Families.Nodes, Key(id)));
+                deadFiles.ForEach(id => batch.Delete(Families.Files, Key(id)));
+            });
+
+            // Live chunks per pack, and the files that use each pack.
+            var live = new Dictionary<Hash, HashSet<int>>();
+            var filesByPack = new Dictionary<Hash, HashSet<Hash>>();
+            foreach (var fileHash in reach.Files.Keys)
+            {
+                foreach (var segment in GetFile(fileHash)?.Segments ?? [])
+                {
+                    if (!live.TryGetValue(segment.PackId, out var indices))
+                    {
+                        live[segment.PackId] = indices = [];
+                        filesByPack[segment.PackId] = [];
+                    }
+
+                    filesByPack[segment.PackId].Add(fileHash);
+                    for (int i = 0; i < segment.Count; i++)
+                    {
+                        indices.Add(segment.FirstIndex + i);
+                    }
+                }
+            }
+
+            long cutoff = DateTimeOffset.UtcNow.Add(-options.Grace).ToUnixTimeMilliseconds();
+            int deleted = 0, rewritten = 0;
+            long freed = 0, kept = 0;
+            foreach (var pack in ListPacks().ToList())
+            {
+                var used = live.GetValueOrDefault(pack.PackId) ?? [];
+                long liveBytes = used.Sum(i => (long)pack.Entries[i].StoredLength);
+                long storedBytes = pack.Entries.Sum(e => (long)e.StoredLength);
+                if (pack.IndexedAtUnixMs > cutoff || (used.Count > 0 && liveBytes >= storedBytes * options.RewriteBelow))
+                {
+                    kept += pack.BlobLength;
+                    continue;
+                }
+
+                if (used.Count > 0)
+                {
+                    var moved = await CopyLiveChunksAsync(pack, used, cancellationToken).ConfigureAwait(false);
+                    kept += moved.BlobLength;
+                    RewriteFiles(filesByPack[pack.PackId]);
+                    rewritten++;
+                }
+                else
+                {
+                    deleted++;
+                }
+
+                await DropPackAsync(pack, cancellationToken).ConfigureAwait(false);
+                freed += pack.BlobLength;
+            }
+
+            return new GcReport(deadVersions.Count, deadFiles.Count, deadNodes.Count, deleted, rewritten, freed, kept);
+        }
+        finally
+        {
+            PublishLock.Release();
+        }
+    }
+
+    private async Task<PackRecord> CopyLiveChunksAsync(PackRecord pack, HashSet<int> used, CancellationToken cancellationToken)
+    {
+        await using var upload = await Blobs.CreateAsync(cancellationToken).ConfigureAwait(false);
+        var writer = new PackWriter(upload.Content);
+        var order = used.Order().ToArray();
+        byte[] stored = new byte[Chunking.ChunkingParameters.MaximumChunkSize];
+        foreach (int index in order)
+        {
+            var entry = pack.Entries[index];
+            var span = stored.AsMemory(0, entry.StoredLength);
+            int read = await Blobs.ReadAsync(PackFormat.BlobKey(pack.PackId), entry.Offset, span, cancellationToken).ConfigureAwait(false);
+            if (read != entry.StoredLength || Crc32C.Compute(span.Span) != entry.Crc32C)
+            {
+                throw new Errors.CorruptDataException($"Chunk {entry.ChunkHash} in pack {pack.PackId} is damaged; garbage collection stopped before changing anything for it. Run verify --read-data.");
+            }
+
+            await writer.AddEncodedAsync(entry.ChunkHash, entry.RawLength, entry.Codec, span, cancellationToken).ConfigureAwait(false);
+        }
+
+        var summary = await writer.FinishAsync(cancellationToken).ConfigureAwait(false);
+        await upload.CommitAsync(PackFormat.BlobKey(summary.PackId), cancellationToken).ConfigureAwait(false);
+        return await WriteIndexAsync(summary.PackId, [.. summary.Entries], relocate: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    // After chunks moved, a file's segments are rebuilt from the chunks' current locations.
+    private void RewriteFiles(IEnumerable<Hash> files)
+    {
+        Db.WriteDurable(batch =>
+        {
+            foreach (var fileHash in files)
+            {
+                var record = GetFile(fileHash)!;
+                var locations = record.Segments
+                    .SelectMany(s => Enumerable.Range(s.FirstIndex, s.Count).Select(i => GetPack(s.PackId).Entries[i].ChunkHash))
+                    .Select(chunk => GetChunkLocation(chunk)!.Value);
+                batch.Put(Families.Files, Key(fileHash), (record with { Segments = FileRecord.ToSegments(locations) }).Encode());
+            }
+        });
+    }
+
+    private async Task DropPackAsync(PackRecord pack, CancellationToken cancellationToken)
+    {
+        Db.WriteDurable(batch =>
+        {
+            batch.Delete(Families.Packs, Key(pack.PackId));
+            foreach (var entry in pack.Entries)
+            {
+                if (GetChunkLocation(entry.ChunkHash) is { } location && location.PackId == pack.PackId)
+                {
+                    batch.Delete(Families.Chunks, Key(entry.ChunkHash));
+                }
+            }
+        });
+        _packCache.TryRemove(pack.PackId, out _);
+        await Blobs.DeleteAsync(PackFormat.BlobKey(pack.PackId), cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,143 @@
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Repository;
+
+namespace MerkleSync.Core.Verification;
+
+/// <summary>One thing wrong in a repository, with the files and versions it breaks.</summary>
+public sealed record VerifyProblem(string Subject, string Message, IReadOnlyList<string> Paths, IReadOnlyList<Hash> Versions);
+
+public sealed record VerifyReport(int Versions, int Nodes, int Files, long Chunks, int PacksRead, long BytesRead, IReadOnlyList<VerifyProblem> Problems)
+{
+    public bool Ok => Problems.Count == 0;
+}
+
+/// <summary>
+/// Proves versions from data, like <c>restic check</c>: every tree node hashes to its id, every
+/// file's chunk list hashes to the file hash and matches its size, every pack exists with the
+/// length the index expects; with <c>readData</c>, every chunk of every pack is decoded and
+/// re-hashed. Problems are collected, not thrown, and name the files and versions they break.
+/// </summary>
+public static class RepositoryVerifier
+{
+    public static async Task<VerifyReport> VerifyAsync(Repository.Repository repository, Hash? version, bool readData, CancellationToken cancellationToken)
+    {
+        var problems = new List<VerifyProblem>();
+        Reachability reach;
+        try
+        {
+            reach = version is { } id
+                ? await Reachability.FromVersionsAsync(repository, [id], cancellationToken).ConfigureAwait(false)
+                : await Reachability.FromRefsAsync(repository, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is CorruptDataException or NotFoundException)
+        {
+            problems.Add(new VerifyProblem("tree", e.Message, [], version is { } v ? [v] : []));
+            return new VerifyReport(0, 0, 0, 0, 0, 0, problems);
+        }
+
+        // (pack, index) → files using that chunk, to say what a bad chunk breaks.
+        var users = new Dictionary<(Hash Pack, int Index), List<Hash>>();
+        long chunks = 0;
+        foreach (var (fileHash, uses) in reach.Files)
+        {
+            string? problem = CheckFile(repository, fileHash, uses[0].Size, users, ref chunks);
+            if (problem is not null)
+            {
+                problems.Add(Problem("file " + fileHash, problem, uses));
+            }
+        }
+
+        int packsRead = 0;
+        long bytesRead = 0;
+        foreach (var packId in users.Keys.Select(k => k.Pack).Distinct())
+        {
+            var record = repository.GetPack(packId);
+            long? length = await repository.Blobs.GetLengthAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
+            if (length != record.BlobLength)
+            {
+                problems.Add(Problem("pack " + packId, length is null ? "pack file is missing" : $"pack file is {length} bytes, expected {record.BlobLength}",
+                    UsesOfPack(reach, users, packId, null)));
+                continue;
+            }
+
+            if (!readData)
+            {
+                continue;
+            }
+
+            var check = await PackReader.CheckAsync(repository.Blobs, packId, cancellationToken).ConfigureAwait(false);
+            packsRead++;
+            bytesRead += record.BlobLength;
+            if (check.PackProblem is not null)
+            {
+                problems.Add(Problem("pack " + packId, check.PackProblem, check.Entries.Length == 0 ? UsesOfPack(reach, users, packId, null) : []));
+            }
+
+            foreach (var (entry, message) in check.CorruptChunks)
+            {
+                int index = Array.IndexOf(check.Entries, entry);
+                problems.Add(Problem($"chunk {entry.ChunkHash} in pack {packId}", message, UsesOfPack(reach, users, packId, index)));
+            }
+        }
+
+        return new VerifyReport(reach.Versions.Count, reach.Nodes.Count, reach.Files.Count, chunks, packsRead, bytesRead, problems);
+    }
+
+    private static string? CheckFile(Repository.Repository repository, Hash fileHash, long size, Dictionary<(Hash, int), List<Hash>> users, ref long chunks)
+    {
+        if (repository.GetFile(fileHash) is not { } file)
+        {
+            return "file record is missing";
+        }
+
+        var refs = new List<ChunkRef>(file.ChunkCount);
+        foreach (var segment in file.Segments)
+        {
+            PackRecord pack;
+            try
+            {
+                pack = repository.GetPack(segment.PackId);
+            }
+            catch (NotFoundException)
+            {
+                return $"uses pack {segment.PackId}, which is not indexed";
+            }
+
+            if (segment.FirstIndex < 0 || segment.Count <= 0 || segment.FirstIndex + segment.Count > pack.Entries.Length)
+            {
+                return $"refers to chunks outside pack {segment.PackId}";
+            }
+
+            for (int i = segment.FirstIndex; i < segment.FirstIndex + segment.Count; i++)
+            {
+                var entry = pack.Entries[i];
+                refs.Add(new ChunkRef(entry.ChunkHash, (ulong)entry.RawLength));
+                if (!users.TryGetValue((segment.PackId, i), out var list))
+                {
+                    users[(segment.PackId, i)] = list = [];
+                }
+
+                list.Add(fileHash);
+                chunks++;
+            }
+        }
+
+        long length = refs.Sum(r => (long)r.Length);
+        if (length != file.Length || length != size)
+        {
+            return $"chunks add up to {length} bytes; the record says {file.Length} and the tree {size}";
+        }
+
+        var computed = XetHashes.FileHash([.. refs]);
+        return computed == fileHash ? null : $"chunk list hashes to {computed}";
+    }
+
+    private static List<(Hash Version, string Path, long Size)> UsesOfPack(Reachability reach, Dictionary<(Hash Pack, int Index), List<Hash>> users, Hash packId, int? index) =>
+        [.. users.Where(u => u.Key.Pack == packId && (index is null || u.Key.Index == index)).SelectMany(u => u.Value).Distinct().SelectMany(f => reach.Files[f])];
+
+    private static VerifyProblem Problem(string subject, string message, List<(Hash Version, string Path, long Size)> uses) =>
+        new(subject, message, [.. uses.Select(u => u.Path).Distinct().Order(StringComparer.Ordinal)], [.. uses.Select(u => u.Version).Distinct()]);
+}

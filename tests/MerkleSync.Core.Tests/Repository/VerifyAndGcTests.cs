@@ -1,0 +1,171 @@
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Repository;
+using MerkleSync.Core.Restore;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Tests.Support;
+using MerkleSync.Core.Verification;
+
+namespace MerkleSync.Core.Tests.Repository;
+
+public class VerifyAndGcTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    private static async Task<(string Repo, PushResult Pushed)> PushSampleAsync(TempFolder temp)
+    {
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        return (repo, await PushOperation.PushAsync(source, remote, new PushOptions(), None));
+    }
+
+    [Fact]
+    public async Task Verify_with_read_data_passes_on_an_intact_repository()
+    {
+        using var temp = new TempFolder();
+        var (repo, _) = await PushSampleAsync(temp);
+        using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
+
+        var report = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+
+        Assert.True(report.Ok, string.Join("; ", report.Problems.Select(p => p.Message)));
+        Assert.Equal(1, report.Versions);
+        Assert.Equal(6, report.Files); // 7 entries, the empty file needs no record
+        Assert.True(report.PacksRead >= 1);
+    }
+
+    [Fact]
+    public async Task A_flipped_byte_in_a_pack_is_found_and_named_and_never_reaches_a_pulled_file()
+    {
+        using var temp = new TempFolder();
+        var (repo, _) = await PushSampleAsync(temp);
+        string packFile = Directory.EnumerateFiles(Path.Combine(repo, "packs"), "*.pack", SearchOption.AllDirectories).Single();
+        byte[] bytes = File.ReadAllBytes(packFile);
+        bytes[PackFormat.HeaderLength + 1000] ^= 0x01; // inside the first chunk
+        File.WriteAllBytes(packFile, bytes);
+
+        using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
+        {
+            var quick = await RepositoryVerifier.VerifyAsync(repository, null, readData: false, None);
+            var full = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+
+            Assert.True(quick.Ok);
+            Assert.False(full.Ok);
+            var chunkProblem = Assert.Single(full.Problems, p => p.Subject.StartsWith("chunk", StringComparison.Ordinal));
+            Assert.NotEmpty(chunkProblem.Paths);
+            Assert.NotEmpty(chunkProblem.Versions);
+        }
+
+        string target = temp.Sub("target");
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await Assert.ThrowsAsync<CorruptDataException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+        Assert.Empty(Directory.EnumerateFiles(target, "*.bin", SearchOption.AllDirectories));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(target, ".merklesync", "tmp")));
+    }
+
+    [Fact]
+    public async Task Gc_removes_what_no_ref_reaches_and_keeps_what_one_does()
+    {
+        using var temp = new TempFolder();
+        string a = temp.Sub("a"), b = temp.Sub("b"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(a, seed: 1);
+        DatasetFiles.WriteSample(b, seed: 2);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            await PushOperation.PushAsync(a, remote, new PushOptions(Branch: "keep"), None);
+            await PushOperation.PushAsync(b, remote, new PushOptions(Branch: "drop"), None);
+        }
+
+        using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
+        repository.DeleteRef(RefName.Branch("drop"));
+        long before = repository.ListPacks().Sum(p => p.BlobLength);
+
+        var report = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);
+
+        Assert.Equal(1, report.VersionsRemoved);
+        Assert.True(report.PacksDeleted + report.PacksRewritten >= 1);
+        Assert.True(repository.ListPacks().Sum(p => p.BlobLength) < before * 0.6);
+        var verify = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+        Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => p.Message)));
+        Assert.Equal(1, verify.Versions);
+    }
+
+    [Fact]
+    public async Task Gc_rewrites_a_mostly_dead_pack_and_the_survivors_still_pull()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo"), target = temp.Sub("target");
+        DatasetFiles.Write(source, "small.txt", DatasetFiles.Text(1, 20_000));
+        DatasetFiles.Write(source, "large.bin", DatasetFiles.Random(2, 900_000));
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+            File.Delete(Path.Combine(source, "large.bin"));
+            await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        }
+
+        using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
+        {
+            // Forget history: only the second version stays reachable.
+            var head = repository.GetRef(RefName.Branch("main"))!.Value;
+            var record = repository.GetVersion(head)!;
+            var (single, _) = await repository.PublishAsync(new PublishRequest("solo", null, record.Root, [], [], "t", "only v2"), None);
+            repository.DeleteRef(RefName.Branch("main"));
+
+            var report = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);
+
+            Assert.Equal(1, report.PacksRewritten);
+            Assert.True(report.BytesFreed > 800_000);
+        }
+
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            await PullOperation.PullAsync(remote, target, new PullOptions(Branch: "solo"), None);
+        }
+
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
+    public async Task Gc_leaves_young_packs_alone()
+    {
+        using var temp = new TempFolder();
+        var (repo, _) = await PushSampleAsync(temp);
+        using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
+        repository.DeleteRef(RefName.Branch("main"));
+
+        var report = await repository.CollectGarbageAsync(GcOptions.Default, None);
+
+        Assert.Equal(0, report.PacksDeleted);
+        Assert.NotEmpty(repository.ListPacks());
+    }
+
+    [Fact]
+    public async Task A_pack_stored_but_never_indexed_is_indexed_again_on_open()
+    {
+        using var temp = new TempFolder();
+        var (repo, pushed) = await PushSampleAsync(temp);
+        using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
+        {
+            // Simulate a crash between storing a pack and indexing it: remove its index entries.
+            var pack = repository.ListPacks().Single();
+            repository.Db.WriteDurable(batch =>
+            {
+                batch.Delete("packs", pack.PackId.ToArray());
+                foreach (var e in pack.Entries)
+                {
+                    batch.Delete("chunks", e.ChunkHash.ToArray());
+                }
+            });
+        }
+
+        using var reopened = await Core.Repository.Repository.OpenAsync(repo, None);
+        Assert.Single(reopened.ListPacks());
+        var verify = await RepositoryVerifier.VerifyAsync(reopened, pushed.VersionId, readData: true, None);
+        Assert.True(verify.Ok);
+    }
+}
