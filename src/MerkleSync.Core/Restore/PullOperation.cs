@@ -26,13 +26,13 @@ public static class PullOperation
     public static async Task<PullResult> PullAsync(IRemote remote, string directory, PullOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        Directory.CreateDirectory(directory);
-        using var state = ClientStateStore.Open(directory);
         var version = options.Version is { } spec
             ? await remote.ResolveAsync(spec, cancellationToken).ConfigureAwait(false)
             : await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false)
               ?? throw new NotFoundException($"Branch '{options.Branch}' does not exist in {remote.Url}.");
         string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
+        Directory.CreateDirectory(directory);
+        using var state = ClientStateStore.Open(directory);
 
         var wanted = new List<TreeEntry>();
         await foreach (var entry in TreeReader.EnumerateAsync(remote.Nodes, version.Record.Root, cancellationToken).ConfigureAwait(false))

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MerkleSync.Cli.Output;
+using MerkleSync.Core.Sync;
+
+namespace MerkleSync.Cli.Commands;
+
+/// <summary>Arguments and output pieces several verbs share.</summary>
+internal static class CommonOptions
+{
+    public static Argument<string> Remote() => new("REMOTE") { Description = "The repository, e.g. file:///data/repos/my-dataset." };
+
+    public static Option<string> Branch() => new("--branch", "-b") { Description = "Branch name.", DefaultValueFactory = _ => "main" };
+
+    public static JsonObject VersionJson(VersionRef version) => new()
+    {
+        ["version"] = version.Record.Root.ToString(),
+        ["record"] = version.Id.ToString(),
+        ["parent"] = version.Record.Parent.IsZero ? null : version.Record.Parent.ToString(),
+        ["time"] = version.Record.Time.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        ["author"] = version.Record.Author,
+        ["message"] = version.Record.Message,
+        ["files"] = version.Record.Files,
+        ["bytes"] = version.Record.Bytes,
+        ["new_bytes"] = version.Record.NewBytes,
+    };
+
+    public static void PrintVersion(VersionRef version)
+    {
+        var r = version.Record;
+        Console.Out.WriteLine($"version {r.Root}");
+        Console.Out.WriteLine($"record  {version.Id}{(r.Parent.IsZero ? "" : $"  (parent record {r.Parent.ToString()[..12]})")}");
+        Console.Out.WriteLine($"date    {r.Time.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC by {r.Author}");
+        Console.Out.WriteLine($"size    {r.Files} files, {Format.Bytes(r.Bytes)}, {Format.Bytes(r.NewBytes)} new");
+        if (r.Message.Length > 0)
+        {
+            Console.Out.WriteLine();
+            Console.Out.WriteLine("    " + r.Message.Replace("\n", "\n    ", StringComparison.Ordinal));
+        }
+    }
+
+    public static async Task<T> WithRemoteAsync<T>(string url, Func<IRemote, Task<T>> action, CancellationToken cancellationToken)
+    {
+        await using var remote = await RemoteUrl.OpenAsync(url, cancellationToken);
+        return await action(remote);
+    }
+}

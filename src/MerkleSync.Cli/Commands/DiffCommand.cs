@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MerkleSync.Cli.Output;
+using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Cli.Commands;
+
+/// <summary><c>diff REMOTE A B</c> (two versions) or <c>diff DIR REMOTE</c> (a directory against a version).</summary>
+internal static class DiffCommand
+{
+    public static Command Create()
+    {
+        var first = new Argument<string>("REMOTE|DIR") { Description = "A repository (then give two versions) or a dataset directory (then give a repository)." };
+        var second = new Argument<string>("A|REMOTE") { Description = "The old version, or the repository." };
+        var third = new Argument<string?>("B") { Description = "The new version.", Arity = ArgumentArity.ZeroOrOne };
+        var branch = CommonOptions.Branch();
+        var version = new Option<string?>("--version") { Description = "With DIR REMOTE: compare with this version instead of the branch head." };
+        var command = new Command("diff", "Show files added, removed and modified between two versions, or between a directory and a version.\n\nExamples:\n  merklesync diff file:///srv/repos/ds v1-tag main\n  merklesync diff ./data file:///srv/repos/ds")
+        {
+            first, second, third, branch, version,
+        };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
+        {
+            string? b = parse.GetValue(third);
+            bool json = parse.GetValue(CliApp.Json);
+            if (b is not null)
+            {
+                return await CommonOptions.WithRemoteAsync(parse.GetValue(first)!, async r =>
+                {
+                    var oldVersion = await r.ResolveAsync(parse.GetValue(second)!, ct);
+                    var newVersion = await r.ResolveAsync(b, ct);
+                    return await PrintAsync(r.Nodes, oldVersion.Record.Root, newVersion.Record.Root, json, ct);
+                }, ct);
+            }
+
+            string directory = parse.GetValue(first)!;
+            if (!Directory.Exists(directory))
+            {
+                throw new InvalidInputException($"'{directory}' is not a directory; use 'diff REMOTE A B' to compare two versions.");
+            }
+
+            return await CommonOptions.WithRemoteAsync(parse.GetValue(second)!, async r =>
+            {
+                var target = parse.GetValue(version) is { } spec
+                    ? await r.ResolveAsync(spec, ct)
+                    : await r.GetBranchAsync(parse.GetValue(branch)!, ct) ?? throw new NotFoundException($"Branch '{parse.GetValue(branch)}' does not exist in {r.Url}.");
+                using var state = ClientStateStore.Open(directory);
+                var local = new MemoryTreeNodeStore();
+                var snapshot = await CachedSnapshotter.SnapshotAsync(directory, state, local, ct);
+                return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, snapshot.Snapshot.Root, json, ct);
+            }, ct);
+        }));
+        return command;
+    }
+
+    /// <summary>Prints a diff; exit code 0 either way (like <c>git diff --no-exit-code</c>).</summary>
+    public static async Task<int> PrintAsync(ITreeNodeStore nodes, Hash oldRoot, Hash newRoot, bool json, CancellationToken cancellationToken)
+    {
+        var changes = new List<TreeChange>();
+        await foreach (var change in TreeDiff.DiffAsync(nodes, oldRoot, newRoot, cancellationToken))
+        {
+            changes.Add(change);
+        }
+
+        if (json)
+        {
+            JsonOut.Write(new JsonObject
+            {
+                ["old"] = oldRoot.ToString(),
+                ["new"] = newRoot.ToString(),
+                ["changes"] = new JsonArray([.. changes.Select(c => new JsonObject
+                {
+                    ["kind"] = c.Kind.ToString().ToLowerInvariant(),
+                    ["path"] = c.Path,
+                    ["old_hash"] = c.Old?.FileHash.ToString(),
+                    ["new_hash"] = c.New?.FileHash.ToString(),
+                    ["old_size"] = c.Old?.Size,
+                    ["new_size"] = c.New?.Size,
+                })]),
+            });
+            return CliApp.Ok;
+        }
+
+        foreach (var change in changes)
+        {
+            Console.Out.WriteLine(change.Kind switch
+            {
+                ChangeKind.Added => $"+ {change.Path}  ({Format.Bytes(change.New!.Value.Size)})",
+                ChangeKind.Removed => $"- {change.Path}  ({Format.Bytes(change.Old!.Value.Size)})",
+                _ => $"M {change.Path}  ({Format.Bytes(change.Old!.Value.Size)} -> {Format.Bytes(change.New!.Value.Size)})",
+            });
+        }
+
+        Console.Out.WriteLine(changes.Count == 0 ? "No differences." : $"{changes.Count(c => c.Kind == ChangeKind.Added)} added, {changes.Count(c => c.Kind == ChangeKind.Removed)} removed, {changes.Count(c => c.Kind == ChangeKind.Modified)} modified.");
+        return CliApp.Ok;
+    }
+}
+
+/// <summary>Reads nodes from the first store that has them (a local snapshot over a repository).</summary>
+internal sealed class LayeredNodeStore(ITreeNodeStore top, ITreeNodeStore bottom) : ITreeNodeStore
+{
+    public async ValueTask<byte[]?> TryGetAsync(Hash id, CancellationToken cancellationToken) =>
+        await top.TryGetAsync(id, cancellationToken) ?? await bottom.TryGetAsync(id, cancellationToken);
+
+    public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => top.PutAsync(id, encoded, cancellationToken);
+}

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MerkleSync.Cli.Output;
+using MerkleSync.Core.Errors;
+
+namespace MerkleSync.Cli.Commands;
+
+internal static class LogCommand
+{
+    public static Command Create()
+    {
+        var remote = CommonOptions.Remote();
+        var branch = CommonOptions.Branch();
+        var max = new Option<int>("--max-count", "-n") { Description = "Show at most this many versions.", DefaultValueFactory = _ => 50 };
+        var command = new Command("log", "Show the history of a branch: version, parent, who, when, why, size and new bytes.\n\nExample:\n  merklesync log file:///srv/repos/ds -n 5") { remote, branch, max };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
+        {
+            var head = await r.ResolveAsync(parse.GetValue(branch)!, ct);
+            var history = await r.HistoryAsync(head.Id, Math.Max(1, parse.GetValue(max)), ct);
+            if (parse.GetValue(CliApp.Json))
+            {
+                JsonOut.Write(new JsonArray([.. history.Select(CommonOptions.VersionJson)]));
+                return CliApp.Ok;
+            }
+
+            foreach (var version in history)
+            {
+                CommonOptions.PrintVersion(version);
+                Console.Out.WriteLine();
+            }
+
+            return CliApp.Ok;
+        }, ct)));
+        return command;
+    }
+}

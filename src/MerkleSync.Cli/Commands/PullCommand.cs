@@ -1,0 +1,52 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MerkleSync.Cli.Output;
+using MerkleSync.Core.Restore;
+
+namespace MerkleSync.Cli.Commands;
+
+internal static class PullCommand
+{
+    public static Command Create()
+    {
+        var remote = CommonOptions.Remote();
+        var directory = new Argument<string>("DIR") { Description = "Where to write the version (created if missing)." };
+        var branch = CommonOptions.Branch();
+        var version = new Option<string?>("--version") { Description = "A version (root hash, record id or prefix) or tag instead of the branch head." };
+        var paths = new Option<string[]>("--path") { Description = "Only files at or under this path (repeatable).", AllowMultipleArgumentsPerToken = true };
+        var delete = new Option<bool>("--delete") { Description = "Also delete local files that are not in the version (within --path)." };
+        var command = new Command("pull", "Write a version into DIR: unchanged files are skipped, local chunks reused, everything verified, files replaced atomically.\n\nExample:\n  merklesync pull file:///srv/repos/ds ./data --delete")
+        {
+            remote, directory, branch, version, paths, delete,
+        };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
+        {
+            var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete));
+            var result = await PullOperation.PullAsync(r, parse.GetValue(directory)!, options, ct);
+            if (parse.GetValue(CliApp.Json))
+            {
+                JsonOut.Write(new JsonObject
+                {
+                    ["version"] = result.Root.ToString(),
+                    ["record"] = result.VersionId.ToString(),
+                    ["files_written"] = result.FilesWritten,
+                    ["files_unchanged"] = result.FilesUnchanged,
+                    ["files_deleted"] = result.FilesDeleted,
+                    ["bytes_written"] = result.BytesWritten,
+                    ["bytes_reused"] = result.BytesReused,
+                    ["chunk_bytes_fetched"] = result.ChunkBytesFetched,
+                    ["pack_bytes_read"] = result.PackBytesRead,
+                    ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
+                });
+            }
+            else
+            {
+                Console.Out.WriteLine($"Pulled version {result.Root}: {result.FilesWritten} files written, {result.FilesUnchanged} unchanged, {result.FilesDeleted} deleted.");
+                Console.Out.WriteLine($"  {Format.Bytes(result.BytesWritten)} written: {Format.Bytes(result.BytesReused)} from local chunks, {Format.Bytes(result.ChunkBytesFetched)} fetched ({Format.Bytes(result.PackBytesRead)} read from packs), {result.Elapsed.TotalSeconds:F2} s");
+            }
+
+            return CliApp.Ok;
+        }, ct)));
+        return command;
+    }
+}

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MerkleSync.Cli.Output;
+using MerkleSync.Core.Sync;
+
+namespace MerkleSync.Cli.Commands;
+
+internal static class PushCommand
+{
+    public static Command Create()
+    {
+        var directory = new Argument<string>("DIR") { Description = "The dataset directory to snapshot." };
+        var remote = CommonOptions.Remote();
+        var branch = CommonOptions.Branch();
+        var message = new Option<string>("--message", "-m") { Description = "Why this version exists.", DefaultValueFactory = _ => "" };
+        var command = new Command("push", "Snapshot DIR and publish it as a new version of a branch; only chunks the repository lacks are stored.\n\nExample:\n  merklesync push ./data file:///srv/repos/ds -m \"add March logs\"")
+        {
+            directory, remote, branch, message,
+        };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
+        {
+            var result = await PushOperation.PushAsync(parse.GetValue(directory)!, r, new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!), ct);
+            if (parse.GetValue(CliApp.Json))
+            {
+                JsonOut.Write(new JsonObject
+                {
+                    ["version"] = result.Root.ToString(),
+                    ["record"] = result.VersionId.ToString(),
+                    ["root"] = result.Root.ToString(),
+                    ["published"] = result.Published,
+                    ["files"] = result.Files,
+                    ["bytes"] = result.Bytes,
+                    ["bytes_scanned"] = result.BytesScanned,
+                    ["new_chunk_bytes"] = result.NewChunkBytes,
+                    ["bytes_written"] = result.BytesWritten,
+                    ["chunks_total"] = result.ChunksTotal,
+                    ["chunks_new"] = result.ChunksNew,
+                    ["packs"] = result.Packs,
+                    ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
+                });
+            }
+            else if (!result.Published)
+            {
+                Console.Out.WriteLine($"Nothing to push: {r.Url} branch '{parse.GetValue(branch)}' already is version {result.Root}.");
+            }
+            else
+            {
+                Console.Out.WriteLine($"Pushed version {result.Root} to {r.Url} branch '{parse.GetValue(branch)}'.");
+                Console.Out.WriteLine($"  {result.Files} files, {Format.Bytes(result.Bytes)}; read {Format.Bytes(result.BytesScanned)} (the rest unchanged since last time)");
+                Console.Out.WriteLine($"  {result.ChunksNew} of {result.ChunksTotal} chunks new: {Format.Bytes(result.NewChunkBytes)}, stored as {Format.Bytes(result.BytesWritten)} in {result.Packs} pack(s)");
+                Console.Out.WriteLine($"  {result.Elapsed.TotalSeconds:F2} s");
+            }
+
+            return CliApp.Ok;
+        }, ct)));
+        return command;
+    }
+}
