@@ -26,6 +26,12 @@ public static class PushOperation
     public static async Task<PushResult> PushAsync(string directory, IRemote remote, PushOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        _ = RefName.Branch(options.Branch); // reject a bad name before any work
+        if (!Directory.Exists(directory))
+        {
+            throw new InvalidInputException($"Directory '{directory}' does not exist.");
+        }
+
         using var state = ClientStateStore.Open(directory);
         var nodes = new MemoryTreeNodeStore();
         var (snapshot, bytesScanned, _) = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,113 @@
+using System.Text.Json;
+
+namespace MerkleSync.Cli.Tests;
+
+/// <summary>The repository verbs end to end through the real executable and a file:// repository.</summary>
+public class RepositoryVerbTests
+{
+    private static JsonElement Json(CliRunner.Result result)
+    {
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return JsonDocument.Parse(result.Stdout).RootElement;
+    }
+
+    [Fact]
+    public async Task Init_push_log_diff_pull_status_verify_tag_and_gc_work_together()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        string data = Path.Combine(dir.Path, "data");
+        string copy = Path.Combine(dir.Path, "copy");
+        var random = new Random(5);
+        byte[] big = new byte[400_000];
+        random.NextBytes(big);
+        dir.Write("data/big.bin", big);
+        dir.Write("data/notes/readme.txt", "hello\n"u8.ToArray());
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        var first = Json(await CliRunner.RunAsync("push", data, repo, "-m", "first", "--json"));
+        Assert.True(first.GetProperty("published").GetBoolean());
+        Assert.Equal(first.GetProperty("chunks_total").GetInt64(), first.GetProperty("chunks_new").GetInt64());
+
+        dir.Write("data/notes/readme.txt", "hello again\n"u8.ToArray());
+        dir.Write("data/extra.csv", "a,b\n1,2\n"u8.ToArray());
+        var second = Json(await CliRunner.RunAsync("push", data, repo, "-m", "second", "--json"));
+        Assert.Equal(2, second.GetProperty("chunks_new").GetInt64());
+
+        var log = Json(await CliRunner.RunAsync("log", repo, "--json")).EnumerateArray().ToList();
+        Assert.Equal(["second", "first"], log.Select(v => v.GetProperty("message").GetString()));
+        Assert.Equal(log[1].GetProperty("record").GetString(), log[0].GetProperty("parent").GetString());
+
+        var diff = Json(await CliRunner.RunAsync("diff", repo, first.GetProperty("record").GetString()!, "main", "--json"));
+        Assert.Equal(["added extra.csv", "modified notes/readme.txt"],
+            diff.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}"));
+
+        var pulled = Json(await CliRunner.RunAsync("pull", repo, copy, "--json"));
+        Assert.Equal(3, pulled.GetProperty("files_written").GetInt32());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(data, "big.bin")), File.ReadAllBytes(Path.Combine(copy, "big.bin")));
+
+        var clean = Json(await CliRunner.RunAsync("status", copy, "--json"));
+        Assert.Empty(clean.GetProperty("changes").EnumerateArray());
+        File.WriteAllText(Path.Combine(copy, "extra.csv"), "changed");
+        var dirty = Json(await CliRunner.RunAsync("status", copy, "--json"));
+        Assert.Equal("extra.csv", dirty.GetProperty("changes")[0].GetProperty("path").GetString());
+
+        Assert.Equal(0, (await CliRunner.RunAsync("tag", repo, "v1", first.GetProperty("record").GetString()!)).ExitCode);
+        var verify = Json(await CliRunner.RunAsync("verify", repo, "--read-data", "--json"));
+        Assert.True(verify.GetProperty("ok").GetBoolean());
+        Assert.Equal(2, verify.GetProperty("versions").GetInt32());
+
+        var gc = Json(await CliRunner.RunAsync("gc", repo, "--grace", "0s", "--json"));
+        Assert.Equal(0, gc.GetProperty("versions_removed").GetInt32());
+    }
+
+    [Fact]
+    public async Task Verify_exits_3_and_names_the_file_when_a_pack_is_damaged()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        byte[] content = new byte[200_000];
+        new Random(9).NextBytes(content);
+        dir.Write("data/model.bin", content);
+        await CliRunner.RunAsync("init", repo);
+        Json(await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "--json"));
+        string pack = Directory.EnumerateFiles(Path.Combine(dir.Path, "repo", "packs"), "*.pack", SearchOption.AllDirectories).Single();
+        using (var stream = new FileStream(pack, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = 5000;
+            int b = stream.ReadByte();
+            stream.Position = 5000;
+            stream.WriteByte((byte)(b ^ 0xFF));
+        }
+
+        var result = await CliRunner.RunAsync("verify", repo, "--read-data");
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("breaks model.bin", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_input_gets_a_clear_error_and_creates_nothing()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+
+        var noRepo = await CliRunner.RunAsync("push", dir.Path, repo);
+        Assert.Equal(1, noRepo.ExitCode);
+        Assert.Contains("No repository at", noRepo.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "repo")));
+
+        await CliRunner.RunAsync("init", repo);
+        var twice = await CliRunner.RunAsync("init", repo);
+        Assert.Equal(2, twice.ExitCode);
+
+        var badVersion = await CliRunner.RunAsync("pull", repo, Path.Combine(dir.Path, "target"), "--version", "nope");
+        Assert.Equal(1, badVersion.ExitCode);
+        Assert.Contains("No branch, tag or version 'nope'", badVersion.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "target")));
+
+        var badBranch = await CliRunner.RunAsync("push", dir.Path, repo, "--branch", "../x");
+        Assert.Equal(2, badBranch.ExitCode);
+        Assert.Contains("not a valid branch", badBranch.Stderr, StringComparison.Ordinal);
+    }
+}
