@@ -11,6 +11,9 @@ switch (args)
     case ["directory", var directory]:
         await Throughput.DirectoryAsync(directory);
         break;
+    case ["ideal", var v1, var v2]:
+        await ChunkIdeal.PrintAsync(v1, v2);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(ChunkingBenchmarks).Assembly).Run(args);
         break;
