@@ -44,15 +44,29 @@ public sealed class RocksStore : IDisposable
             columnFamilies.Add(name, new ColumnFamilyOptions());
         }
 
-        try
+        // Another process (a push, a gc) may hold the database: wait for it, within a bound.
+        var deadline = DateTime.UtcNow + LockWait;
+        while (true)
         {
-            return new RocksStore(RocksDb.Open(options, path, columnFamilies), families) { Path = path };
-        }
-        catch (RocksDbException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ConflictException($"The database at '{path}' is in use by another MerkleSync process; try again when it has finished.", e);
+            try
+            {
+                return new RocksStore(RocksDb.Open(options, path, columnFamilies), families) { Path = path };
+            }
+            catch (RocksDbException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
+            {
+                if (DateTime.UtcNow >= deadline)
+                {
+                    throw new ConflictException($"The database at '{path}' is in use by another MerkleSync process and stayed busy for {LockWait.TotalSeconds:F0} s; try again when it has finished.", e);
+                }
+
+                Thread.Sleep(200);
+            }
         }
     }
+
+    /// <summary>How long to wait for another process to release the database (MERKLESYNC_LOCK_WAIT_SECONDS overrides).</summary>
+    public static TimeSpan LockWait { get; } = TimeSpan.FromSeconds(
+        int.TryParse(Environment.GetEnvironmentVariable("MERKLESYNC_LOCK_WAIT_SECONDS"), out int seconds) && seconds >= 0 ? seconds : 120);
 
     public byte[]? Get(string family, ReadOnlySpan<byte> key) => _db.Get(key.ToArray(), Family(family));
 

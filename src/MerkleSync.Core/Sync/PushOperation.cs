@@ -10,7 +10,8 @@ using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Sync;
 
-public sealed record PushOptions(string Branch = "main", string Message = "", string? Author = null);
+/// <param name="PackSize">Close a pack once it passes this many bytes (tests use small packs).</param>
+public sealed record PushOptions(string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
@@ -57,7 +58,7 @@ public static class PushOperation
         bool[] haveChunks = await remote.HaveChunksAsync(candidateChunks, cancellationToken).ConfigureAwait(false);
         var missingChunks = candidateChunks.Where((_, i) => !haveChunks[i]).ToHashSet();
 
-        var upload = await UploadChunksAsync(missingFiles, missingChunks, remote, cancellationToken).ConfigureAwait(false);
+        var upload = await UploadChunksAsync(missingFiles, missingChunks, remote, options.PackSize, cancellationToken).ConfigureAwait(false);
 
         var nodeIds = nodes.Ids.ToList();
         bool[] haveNodes = await remote.HaveNodesAsync(nodeIds, cancellationToken).ConfigureAwait(false);
@@ -85,7 +86,7 @@ public static class PushOperation
     /// Reads each missing chunk straight from its offset in the file (no re-chunking), checks it still
     /// hashes the same, and packs it. A file edited since the snapshot stops the push.
     /// </summary>
-    private static async Task<UploadTotals> UploadChunksAsync(List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, CancellationToken cancellationToken)
+    private static async Task<UploadTotals> UploadChunksAsync(List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, CancellationToken cancellationToken)
     {
         long chunks = 0, raw = 0, stored = 0;
         int packs = 0;
@@ -118,7 +119,7 @@ public static class PushOperation
                         await pack.Writer.AddAsync(chunk.Hash, data.Span, cancellationToken).ConfigureAwait(false);
                         chunks++;
                         raw += length;
-                        if (pack.Writer.Length >= PackFormat.TargetPackSize)
+                        if (pack.Writer.Length >= packSize)
                         {
                             stored += (await pack.CompleteAsync(cancellationToken).ConfigureAwait(false)).Length;
                             await pack.DisposeAsync().ConfigureAwait(false);
