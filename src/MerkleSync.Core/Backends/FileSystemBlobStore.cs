@@ -31,7 +31,7 @@ public sealed class FileSystemBlobStore : IBlobStore
     public ValueTask<IBlobWriter> CreateAsync(CancellationToken cancellationToken)
     {
         string staging = Path.Combine(_root, StagingFolder, $"{Guid.NewGuid():N}.partial");
-        var stream = new FileStream(staging, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16, FileOptions.Asynchronous);
+        var stream = new FileStream(staging, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20, FileOptions.Asynchronous);
         return ValueTask.FromResult<IBlobWriter>(new Writer(this, staging, stream));
     }
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.Hashing;
-using Hasher = Blake3.Hasher;
 
 namespace MerkleSync.Core.Packs;
 
@@ -13,8 +12,8 @@ public sealed record PackSummary(Hash PackId, long Length, IReadOnlyList<PackEnt
 }
 
 /// <summary>
-/// Writes one pack to a stream, streaming: chunks go out as they come, the id is hashed on the
-/// way, and only the index (57 bytes a chunk) is kept in memory. Like restic's packer it remembers
+/// Writes one pack to a stream, streaming: chunks go out as they come and only the index
+/// (57 bytes a chunk) is kept in memory. Like restic's packer it remembers
 /// its first failure and refuses further use.
 /// </summary>
 public sealed class PackWriter
@@ -22,7 +21,6 @@ public sealed class PackWriter
     private readonly Stream _destination;
     private readonly List<PackEntry> _entries = [];
     private readonly HashSet<Hash> _hashes = [];
-    private readonly Hasher _idHasher = PackFormat.CreateIdHasher();
     private long _length;
     private Exception? _failure;
     private bool _finished;
@@ -94,11 +92,8 @@ public sealed class PackWriter
             await WriteAsync(trailer, cancellationToken).ConfigureAwait(false);
             await _destination.FlushAsync(cancellationToken).ConfigureAwait(false);
 
-            Span<byte> id = stackalloc byte[Hash.Size];
-            _idHasher.Finalize(id);
-            _idHasher.Dispose();
             _finished = true;
-            return new PackSummary(Hash.FromBytes(id), _length, [.. _entries]);
+            return new PackSummary(PackFormat.PackId(index), _length, [.. _entries]);
         }
         catch (Exception e)
         {
@@ -121,7 +116,6 @@ public sealed class PackWriter
 
     private async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
-        _idHasher.Update(bytes.Span);
         await _destination.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
         _length += bytes.Length;
     }

@@ -82,43 +82,54 @@ public static class PushOperation
 
     private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs);
 
+    private readonly record struct PendingChunk(SnapshotFile File, ChunkRef Chunk, long Offset);
+
+    private readonly record struct EncodedChunk(ChunkRef Chunk, Codec Codec, byte[] Stored, int StoredLength);
+
+    /// <summary>Chunks read, verified and compressed together before they are appended in order.</summary>
+    private const int BatchChunks = 64;
+
     /// <summary>
     /// Reads each missing chunk straight from its offset in the file (no re-chunking), checks it still
-    /// hashes the same, and packs it. A file edited since the snapshot stops the push.
+    /// hashes the same (a file edited since the snapshot stops the push), compresses it, and packs it.
+    /// Reading, hashing and compressing run on all cores a batch at a time, while the previous
+    /// batch is written; pack order stays deterministic.
     /// </summary>
     private static async Task<UploadTotals> UploadChunksAsync(List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, CancellationToken cancellationToken)
     {
-        long chunks = 0, raw = 0, stored = 0;
-        int packs = 0;
-        IPackUpload? pack = null;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Chunking.ChunkingParameters.MaximumChunkSize);
-        try
+        var pending = new List<PendingChunk>();
+        foreach (var file in files)
         {
-            foreach (var file in files)
+            long offset = 0;
+            foreach (var chunk in file.Content.Chunks)
             {
-                if (!file.Content.Chunks.Any(c => missing.Contains(c.Hash)))
+                if (missing.Remove(chunk.Hash))
                 {
-                    continue;
+                    pending.Add(new PendingChunk(file, chunk, offset));
                 }
 
-                using var source = ChunkSource.Open(file);
-                long offset = 0;
-                foreach (var chunk in file.Content.Chunks)
-                {
-                    int length = (int)chunk.Length;
-                    if (missing.Remove(chunk.Hash))
-                    {
-                        var data = buffer.AsMemory(0, length);
-                        int read = await source.ReadAsync(data, offset, cancellationToken).ConfigureAwait(false);
-                        if (read != length || XetHashes.ChunkHash(data.Span) != chunk.Hash)
-                        {
-                            throw new InvalidInputException($"'{file.Entry.Path}' changed while being pushed; run the push again.");
-                        }
+                offset += (long)chunk.Length;
+            }
+        }
 
+        long raw = 0, stored = 0;
+        int packs = 0;
+        IPackUpload? pack = null;
+        try
+        {
+            Task<EncodedChunk[]>? next = pending.Count > 0 ? EncodeBatchAsync(pending, 0, cancellationToken) : null;
+            for (int start = 0; next is not null; start += BatchChunks)
+            {
+                var batch = await next.ConfigureAwait(false);
+                next = start + BatchChunks < pending.Count ? EncodeBatchAsync(pending, start + BatchChunks, cancellationToken) : null;
+                try
+                {
+                    foreach (var encoded in batch)
+                    {
                         pack ??= await remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
-                        await pack.Writer.AddAsync(chunk.Hash, data.Span, cancellationToken).ConfigureAwait(false);
-                        chunks++;
-                        raw += length;
+                        await pack.Writer.AddEncodedAsync(encoded.Chunk.Hash, (int)encoded.Chunk.Length, encoded.Codec,
+                            encoded.Stored.AsMemory(0, encoded.StoredLength), cancellationToken).ConfigureAwait(false);
+                        raw += (long)encoded.Chunk.Length;
                         if (pack.Writer.Length >= packSize)
                         {
                             stored += (await pack.CompleteAsync(cancellationToken).ConfigureAwait(false)).Length;
@@ -127,8 +138,13 @@ public static class PushOperation
                             packs++;
                         }
                     }
-
-                    offset += length;
+                }
+                finally
+                {
+                    foreach (var encoded in batch)
+                    {
+                        ArrayPool<byte>.Shared.Return(encoded.Stored);
+                    }
                 }
             }
 
@@ -138,16 +154,50 @@ public static class PushOperation
                 packs++;
             }
 
-            return new UploadTotals(chunks, raw, stored, packs);
+            return new UploadTotals(pending.Count, raw, stored, packs);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             if (pack is not null)
             {
                 await pack.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private static async Task<EncodedChunk[]> EncodeBatchAsync(List<PendingChunk> pending, int start, CancellationToken cancellationToken)
+    {
+        int count = Math.Min(BatchChunks, pending.Count - start);
+        var results = new EncodedChunk[count];
+        await Parallel.ForAsync(0, count, cancellationToken, async (i, ct) =>
+        {
+            var (file, chunk, offset) = pending[start + i];
+            int length = (int)chunk.Length;
+            byte[] rawBuffer = ArrayPool<byte>.Shared.Rent(length);
+            byte[] storedBuffer = ArrayPool<byte>.Shared.Rent(length);
+            try
+            {
+                using var source = ChunkSource.Open(file);
+                int read = await source.ReadAsync(rawBuffer.AsMemory(0, length), offset, ct).ConfigureAwait(false);
+                if (read != length || XetHashes.ChunkHash(rawBuffer.AsSpan(0, length)) != chunk.Hash)
+                {
+                    throw new InvalidInputException($"'{file.Entry.Path}' changed while being pushed; run the push again.");
+                }
+
+                var (codec, storedLength) = ChunkCodec.Encode(rawBuffer.AsSpan(0, length), storedBuffer);
+                results[i] = new EncodedChunk(chunk, codec, storedBuffer, storedLength);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(storedBuffer);
+                throw;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rawBuffer);
+            }
+        }).ConfigureAwait(false);
+        return results;
     }
 
     private static async Task RememberAsync(ClientStateStore state, IRemote remote, string branch, VersionRef version, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
