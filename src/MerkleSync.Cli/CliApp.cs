@@ -31,6 +31,7 @@ internal static class CliApp
             VerifyCommand.Create(),
             TagCommand.Create(),
             GcCommand.Create(),
+            ServeCommand.Create(),
             HashCommand.Create(),
             SnapshotCommand.Create(),
             DemoCommand.Create(),

@@ -1,8 +1,7 @@
-// The sync server. For now it only answers health checks; the protocol arrives with the
-// repository engine (see docs/format.md).
-var builder = WebApplication.CreateSlimBuilder(args);
-var app = builder.Build();
+using MerkleSync.Server.Hosting;
 
-app.MapGet("/healthz", () => Results.Text("ok\n"));
-
+// Standalone server: MerkleSync.Server --root DIR [--listen URL] [--tokens FILE]
+// (the same server `merklesync serve` starts).
+var settings = ServerSettings.FromArgs(args);
+await using var app = ServerApp.Build(settings);
 await app.RunAsync().ConfigureAwait(false);

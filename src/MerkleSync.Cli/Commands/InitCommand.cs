@@ -10,21 +10,33 @@ internal static class InitCommand
     public static Command Create()
     {
         var remote = CommonOptions.Remote();
-        var command = new Command("init", "Create an empty repository.\n\nExample:\n  merklesync init file:///srv/repos/imagenet") { remote };
-        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
+        var command = new Command("init", "Create an empty repository.\n\nExamples:\n  merklesync init file:///srv/repos/imagenet\n  merklesync init http://127.0.0.1:8470/imagenet") { remote };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
-            string path = RemoteUrl.LocalPath(parse.GetValue(remote)!);
-            MerkleSync.Core.Repository.Repository.Init(path).Dispose();
-            if (parse.GetValue(CliApp.Json))
+            string url = parse.GetValue(remote)!;
+            if (RemoteUrl.IsHttp(url))
             {
-                JsonOut.Write(new JsonObject { ["created"] = "file://" + path });
+                await using var http = (HttpRemote)await RemoteUrl.OpenAsync(url, ct);
+                await http.CreateAsync(ct);
+                url = http.Url;
             }
             else
             {
-                Console.Out.WriteLine($"Created an empty repository at file://{path}");
+                string path = RemoteUrl.LocalPath(url);
+                MerkleSync.Core.Repository.Repository.Init(path).Dispose();
+                url = "file://" + path;
             }
 
-            return Task.FromResult(CliApp.Ok);
+            if (parse.GetValue(CliApp.Json))
+            {
+                JsonOut.Write(new JsonObject { ["created"] = url });
+            }
+            else
+            {
+                Console.Out.WriteLine($"Created an empty repository at {url}");
+            }
+
+            return CliApp.Ok;
         }));
         return command;
     }

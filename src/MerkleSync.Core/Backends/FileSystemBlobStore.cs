@@ -35,6 +35,21 @@ public sealed class FileSystemBlobStore : IBlobStore
         return ValueTask.FromResult<IBlobWriter>(new Writer(this, staging, stream));
     }
 
+    public ValueTask ImportFileAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
+        string target = PathOf(key);
+        using (var file = new FileStream(localPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+        {
+            file.Flush(flushToDisk: true);
+        }
+
+        string directory = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(directory);
+        File.Move(localPath, target, overwrite: true); // same file system when the file is staged under this store
+        DirectorySync.Flush(directory);
+        return ValueTask.CompletedTask;
+    }
+
     public async ValueTask<int> ReadAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         using var handle = OpenHandle(key);

@@ -21,6 +21,12 @@ public interface IBlobStore
     /// <summary>Starts a new blob; its bytes stay invisible until committed.</summary>
     ValueTask<IBlobWriter> CreateAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores the bytes of a local file as a blob, durably and atomically, taking the file (it is
+    /// moved where the store allows, else copied and deleted).
+    /// </summary>
+    ValueTask ImportFileAsync(string key, string localPath, CancellationToken cancellationToken);
+
     /// <summary>Reads up to <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>; returns the count (short only at the end).</summary>
     ValueTask<int> ReadAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken);
 

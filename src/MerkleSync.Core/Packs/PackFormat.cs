@@ -69,6 +69,14 @@ public static class PackFormat
         BinaryPrimitives.WriteUInt32LittleEndian(destination[49..], entry.Crc32C);
     }
 
+    public static PackEntry ReadEntry(ReadOnlySpan<byte> e) => new(
+        Hash.FromBytes(e[..32]),
+        BinaryPrimitives.ReadInt64LittleEndian(e[32..]),
+        BinaryPrimitives.ReadInt32LittleEndian(e[40..]),
+        BinaryPrimitives.ReadInt32LittleEndian(e[44..]),
+        (Codec)e[48],
+        BinaryPrimitives.ReadUInt32LittleEndian(e[49..]));
+
     public static byte[] EncodeIndex(IReadOnlyList<PackEntry> entries)
     {
         byte[] index = new byte[4 + (entries.Count * EntryLength)];
@@ -102,14 +110,7 @@ public static class PackFormat
         long expectedOffset = HeaderLength;
         for (int i = 0; i < count; i++)
         {
-            var e = index.Slice(4 + (i * EntryLength), EntryLength);
-            var entry = new PackEntry(
-                Hash.FromBytes(e[..32]),
-                BinaryPrimitives.ReadInt64LittleEndian(e[32..]),
-                BinaryPrimitives.ReadInt32LittleEndian(e[40..]),
-                BinaryPrimitives.ReadInt32LittleEndian(e[44..]),
-                (Codec)e[48],
-                BinaryPrimitives.ReadUInt32LittleEndian(e[49..]));
+            var entry = ReadEntry(index.Slice(4 + (i * EntryLength), EntryLength));
             bool valid = entry.Offset == expectedOffset
                 && entry.RawLength is > 0 and <= ChunkingParameters.MaximumChunkSize
                 && entry.StoredLength > 0

@@ -110,6 +110,7 @@ public sealed partial class Repository
     public async Task<RecoveryReport> RecoverAsync(CancellationToken cancellationToken)
     {
         ((FileSystemBlobStore)Blobs).RemoveAbandonedStaging();
+        ExpireUploads();
         int indexed = 0, dropped = 0;
         await foreach (string key in Blobs.ListAsync("packs", cancellationToken).ConfigureAwait(false))
         {

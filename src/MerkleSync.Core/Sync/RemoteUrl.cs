@@ -2,7 +2,7 @@ using MerkleSync.Core.Errors;
 
 namespace MerkleSync.Core.Sync;
 
-/// <summary>Opens a remote from its URL. Only <c>file://</c> exists so far.</summary>
+/// <summary>Opens a remote from its URL: <c>file:///path/DATASET</c> or <c>http(s)://host:port/DATASET</c>.</summary>
 public static class RemoteUrl
 {
     /// <summary>The local path of a <c>file://</c> URL (a plain path is accepted too).</summary>
@@ -16,16 +16,22 @@ public static class RemoteUrl
 
         if (url.Contains("://", StringComparison.Ordinal))
         {
-            throw new InvalidInputException($"'{url}' is not a supported remote; use file:///path/to/repo/DATASET.");
+            throw new InvalidInputException($"'{url}' is not a supported remote; use file:///path/to/repo/DATASET or http://host:port/DATASET.");
         }
 
         return Path.GetFullPath(url);
     }
 
-    public static string Normalize(string url) => "file://" + LocalPath(url);
+    public static bool IsHttp(string url) => url.StartsWith("http://", StringComparison.Ordinal) || url.StartsWith("https://", StringComparison.Ordinal);
 
+    /// <summary>Opens a remote; HTTP remotes authenticate with the MERKLESYNC_TOKEN environment variable.</summary>
     public static async Task<IRemote> OpenAsync(string url, CancellationToken cancellationToken)
     {
+        if (IsHttp(url))
+        {
+            return new HttpRemote(new Uri(url), Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN"));
+        }
+
         string path = LocalPath(url);
         var repository = await Repository.Repository.OpenAsync(path, cancellationToken).ConfigureAwait(false);
         return new LocalRemote(repository, "file://" + path);

@@ -1,0 +1,210 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Serialization;
+
+namespace MerkleSync.Core.Repository;
+
+/// <summary>A resumable pack upload (tus): how long the pack will be and how much has arrived.</summary>
+public sealed record UploadState(string Id, long Length, long Offset, long CreatedUnixMs);
+
+/// <summary>The bytes of a PATCH did not match the checksum the client sent (tus status 460).</summary>
+public sealed class ChecksumMismatchException(string message) : MerkleSyncException(message);
+
+public sealed partial class Repository
+{
+    /// <summary>Largest pack an upload may announce (4× the target size).</summary>
+    public const long MaxUploadLength = 4 * PackFormat.TargetPackSize;
+
+    /// <summary>Uploads untouched for this long are removed when the repository opens.</summary>
+    public static readonly TimeSpan UploadExpiry = TimeSpan.FromHours(24);
+
+    private string UploadFolder => System.IO.Path.Combine(Path, "tmp", "uploads");
+
+    private string UploadPath(string id) => System.IO.Path.Combine(UploadFolder, id + ".partial");
+
+    public UploadState CreateUpload(long length)
+    {
+        if (length is < PackFormat.HeaderLength + 4 + PackFormat.TrailerLength or > MaxUploadLength)
+        {
+            throw new InvalidInputException($"A pack upload must be between {PackFormat.HeaderLength + 4 + PackFormat.TrailerLength} and {MaxUploadLength} bytes; {length} was announced.");
+        }
+
+        string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Directory.CreateDirectory(UploadFolder);
+        File.WriteAllBytes(UploadPath(id), []);
+        var state = new UploadState(id, length, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var value = new ArrayBufferWriter<byte>(16);
+        Varint.Write(value, (ulong)length);
+        Varint.Write(value, (ulong)state.CreatedUnixMs);
+        Db.Put(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id), value.WrittenSpan);
+        return state;
+    }
+
+    public UploadState? GetUpload(string id)
+    {
+        if (!IsUploadId(id) || Db.Get(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id)) is not { } value || !File.Exists(UploadPath(id)))
+        {
+            return null;
+        }
+
+        var reader = new SpanReader(value);
+        return new UploadState(id, reader.ReadInt64Varint(), new FileInfo(UploadPath(id)).Length, reader.ReadInt64Varint());
+    }
+
+    /// <summary>
+    /// Appends a PATCH body at <paramref name="offset"/> (which must be where the upload stands).
+    /// With a checksum (tus "sha1"/"sha256", base64), bytes that do not match are cut off again.
+    /// Returns the new offset. Bytes beyond the announced length are refused.
+    /// </summary>
+    public async Task<long> AppendUploadAsync(string id, long offset, Stream body, (string Algorithm, byte[] Digest)? checksum, CancellationToken cancellationToken)
+    {
+        var state = GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
+        if (offset != state.Offset)
+        {
+            throw new ConflictException($"Upload {id} is at offset {state.Offset}, not {offset}.");
+        }
+
+        using var hash = checksum?.Algorithm switch
+        {
+            null => null,
+            "sha1" => IncrementalHash.CreateHash(HashAlgorithmName.SHA1),
+            "sha256" => IncrementalHash.CreateHash(HashAlgorithmName.SHA256),
+            var other => throw new InvalidInputException($"Checksum algorithm '{other}' is not supported; use sha1 or sha256."),
+        };
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        long position = offset;
+        try
+        {
+            await using var file = new FileStream(UploadPath(id), FileMode.Open, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+            file.Position = offset;
+            try
+            {
+                int read;
+                while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    if (position + read > state.Length)
+                    {
+                        throw new InvalidInputException($"Upload {id} would exceed its announced length of {state.Length} bytes.");
+                    }
+
+                    hash?.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    position += read;
+                }
+            }
+            catch (Exception) when (hash is not null)
+            {
+                // With a checksum the PATCH is all or nothing.
+                file.SetLength(offset);
+                throw;
+            }
+
+            if (hash is not null && !hash.GetHashAndReset().AsSpan().SequenceEqual(checksum!.Value.Digest))
+            {
+                file.SetLength(offset);
+                throw new ChecksumMismatchException($"Upload {id}: the bytes at offset {offset} do not match their {checksum.Value.Algorithm} checksum.");
+            }
+
+            file.Flush(flushToDisk: true);
+            return position;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Turns a complete upload into a stored, fully verified, indexed pack. A pack that fails any
+    /// check is removed and reported; nothing of it is indexed.
+    /// </summary>
+    public async Task<PackRecord> FinishUploadAsync(string id, CancellationToken cancellationToken)
+    {
+        var state = GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
+        if (state.Offset != state.Length)
+        {
+            throw new InvalidInputException($"Upload {id} has {state.Offset} of {state.Length} bytes.");
+        }
+
+        Hash packId;
+        try
+        {
+            packId = await ReadPackIdAsync(UploadPath(id), state.Length, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CorruptDataException)
+        {
+            DeleteUpload(id);
+            throw;
+        }
+
+        await Blobs.ImportFileAsync(PackFormat.BlobKey(packId), UploadPath(id), cancellationToken).ConfigureAwait(false);
+        Db.Delete(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id));
+        try
+        {
+            return await IndexPackAsync(packId, verifyData: true, expected: null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CorruptDataException)
+        {
+            if (!HasPack(packId))
+            {
+                await Blobs.DeleteAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    public void DeleteUpload(string id)
+    {
+        if (!IsUploadId(id))
+        {
+            return;
+        }
+
+        File.Delete(UploadPath(id));
+        Db.Delete(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id));
+    }
+
+    /// <summary>Removes uploads older than <see cref="UploadExpiry"/>.</summary>
+    internal void ExpireUploads()
+    {
+        long cutoff = DateTimeOffset.UtcNow.Add(-UploadExpiry).ToUnixTimeMilliseconds();
+        foreach (var (key, _) in Db.Scan(Families.Uploads).ToList())
+        {
+            string id = System.Text.Encoding.ASCII.GetString(key);
+            if (GetUpload(id) is not { } state || state.CreatedUnixMs < cutoff)
+            {
+                DeleteUpload(id);
+            }
+        }
+    }
+
+    private static bool IsUploadId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
+
+    // The id of a pack in a local file: keyed hash of its index, read from the tail.
+    private static async Task<Hash> ReadPackIdAsync(string path, long length, CancellationToken cancellationToken)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        byte[] trailer = new byte[PackFormat.TrailerLength];
+        await RandomAccess.ReadAsync(handle, trailer, length - trailer.Length, cancellationToken).ConfigureAwait(false);
+        int indexLength = BinaryPrimitives.ReadInt32LittleEndian(trailer);
+        if (!trailer.AsSpan(8).SequenceEqual(PackFormat.TrailerMagic) || indexLength < 4 || indexLength > length - PackFormat.HeaderLength - PackFormat.TrailerLength)
+        {
+            throw new CorruptDataException("The uploaded pack has no valid trailer.");
+        }
+
+        byte[] index = new byte[indexLength];
+        int read = await RandomAccess.ReadAsync(handle, index, length - PackFormat.TrailerLength - indexLength, cancellationToken).ConfigureAwait(false);
+        if (read != indexLength || Crc32C.Compute(index) != BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4)))
+        {
+            throw new CorruptDataException("The uploaded pack's index fails its CRC-32C check.");
+        }
+
+        return PackFormat.PackId(index);
+    }
+}

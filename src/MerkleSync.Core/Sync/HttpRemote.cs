@@ -1,0 +1,369 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Repository;
+using MerkleSync.Core.Sync.Protocol;
+using MerkleSync.Core.Tree;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+
+namespace MerkleSync.Core.Sync;
+
+/// <summary>
+/// A repository behind a MerkleSync server (<c>http(s)://host:port/DATASET</c>). Transient failures
+/// (timeouts, 429 with Retry-After, 5xx) are retried by a resilience pipeline with exponential
+/// backoff and jitter; other 4xx are final. Every byte read is verified before use.
+/// </summary>
+public sealed class HttpRemote : IRemote
+{
+    /// <summary>PATCH size for pack uploads; a failed PATCH resumes from the server's offset.</summary>
+    private const int UploadPieceBytes = 8 << 20;
+
+    private readonly HttpClient _http;
+    private readonly string _api;
+
+    public HttpRemote(Uri url, string? token, HttpMessageHandler? transport = null)
+    {
+        string path = url.AbsolutePath.TrimEnd('/');
+        int split = path.LastIndexOf('/');
+        string dataset = path[(split + 1)..];
+        if (dataset.Length == 0)
+        {
+            throw new InvalidInputException($"'{url}' names no dataset; use http://host:port/DATASET.");
+        }
+
+        Url = url.GetLeftPart(UriPartial.Path).TrimEnd('/');
+        _api = $"{url.GetLeftPart(UriPartial.Authority)}{path[..split]}/v1/datasets/{dataset}";
+        var retry = new HttpRetryStrategyOptions
+        {
+            MaxRetryAttempts = 6,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(200),
+            ShouldRetryAfterHeader = true,
+        };
+        var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage>()
+            .AddRetry(retry)
+            .AddTimeout(TimeSpan.FromMinutes(5))
+            .Build();
+        _http = new HttpClient(new ResilienceHandler(pipeline) { InnerHandler = transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } })
+        {
+            Timeout = Timeout.InfiniteTimeSpan, // the pipeline's timeout applies per attempt chain
+        };
+        if (token is not null)
+        {
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        Nodes = new RemoteNodes(this);
+    }
+
+    public string Url { get; }
+
+    public ITreeNodeStore Nodes { get; }
+
+    /// <summary>Creates the dataset on the server.</summary>
+    public async Task CreateAsync(CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsync(_api, null, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<VersionRef?> GetBranchAsync(string branch, CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"{_api}/branches/{RefName.Branch(branch).Name}", cancellationToken).ConfigureAwait(false);
+        var json = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
+        return json?["record"] is null ? null : WireFormat.ParseVersion(json);
+    }
+
+    public async ValueTask<VersionRef> ResolveAsync(string spec, CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"{_api}/resolve/{Uri.EscapeDataString(spec)}", cancellationToken).ConfigureAwait(false);
+        return WireFormat.ParseVersion(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false));
+    }
+
+    public async ValueTask<IReadOnlyList<VersionRef>> HistoryAsync(Hash head, int max, CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"{_api}/history/{head}?max={max}", cancellationToken).ConfigureAwait(false);
+        var history = (await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false))!.AsArray().Select(WireFormat.ParseVersion).ToList();
+        for (int i = 0; i + 1 < history.Count; i++)
+        {
+            if (history[i].Record.Parent != history[i + 1].Id)
+            {
+                throw new CorruptDataException("The server's history does not link up.");
+            }
+        }
+
+        return history;
+    }
+
+    public async ValueTask<IReadOnlyList<(RefName Name, Hash Id)>> ListRefsAsync(CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"{_api}/refs", cancellationToken).ConfigureAwait(false);
+        return [.. (await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false))!.AsArray().Select(r =>
+            (new RefName(r!["kind"]!.GetValue<string>() == "tag", r["name"]!.GetValue<string>()), Hash.Parse(r["record"]!.GetValue<string>())))];
+    }
+
+    public ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken) => HaveAsync("files", files, cancellationToken);
+
+    public ValueTask<bool[]> HaveChunksAsync(IReadOnlyList<Hash> chunks, CancellationToken cancellationToken) => HaveAsync("chunks", chunks, cancellationToken);
+
+    public ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken) => HaveAsync("nodes", nodes, cancellationToken);
+
+    public ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IPackUpload>(new HttpPackUpload(this));
+
+    public async ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        using var content = new ByteArrayContent(WireFormat.EncodePublish(request));
+        content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
+        using var response = await _http.PostAsync($"{_api}/publish", content, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Conflict && await GetBranchAsync(request.Branch, cancellationToken).ConfigureAwait(false) is { } head
+            && head.Record.Root == request.Root && head.Record.Parent == (request.ExpectedHead ?? Hash.Zero))
+        {
+            return head; // a retry after a lost response found our own publish
+        }
+
+        return WireFormat.ParseVersion(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false));
+    }
+
+    public async ValueTask<FileReconstruction> GetReconstructionAsync(Hash fileHash, CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"{_api}/files/{fileHash}", cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        var plan = WireFormat.DecodeReconstruction(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+        return plan.FileHash == fileHash ? plan : throw new CorruptDataException($"Asked for file {fileHash}, got {plan.FileHash}.");
+    }
+
+    /// <summary>
+    /// One ranged GET for a run of chunks. A server that ignores Range (200 with the whole pack)
+    /// is read up to the range; a short body is an error; every chunk is verified before use.
+    /// </summary>
+    public async ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken)
+    {
+        if (run.IsEmpty)
+        {
+            return;
+        }
+
+        long start = run.Span[0].Offset;
+        long end = run.Span[^1].Offset + run.Span[^1].StoredLength;
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{_api}/packs/{packId}");
+        request.Headers.Range = new RangeHeaderValue(start, end - 1);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        long skip = response.StatusCode == HttpStatusCode.PartialContent
+            ? (response.Content.Headers.ContentRange?.From == start ? 0 : throw new CorruptDataException($"Pack {packId}: the server answered a different range."))
+            : start;
+        byte[] buffer = new byte[end - start];
+        await using (var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                if (skip > 0)
+                {
+                    await SkipAsync(body, skip, cancellationToken).ConfigureAwait(false);
+                }
+
+                await body.ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new CorruptDataException($"Pack {packId}: the server's body ended early.", e);
+            }
+        }
+
+        byte[] raw = new byte[Chunking.ChunkingParameters.MaximumChunkSize];
+        foreach (var entry in run.ToArray())
+        {
+            ChunkCodec.DecodeVerified(entry.Codec, buffer.AsSpan((int)(entry.Offset - start), entry.StoredLength), entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
+            await onChunk(entry, raw.AsMemory(0, entry.RawLength)).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken)
+    {
+        using var response = await _http.PutAsync($"{_api}/tags/{RefName.Tag(name).Name}", JsonContent(new JsonObject { ["record"] = versionId.ToString() }), cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask<bool[]> HaveAsync(string kind, IReadOnlyList<Hash> hashes, CancellationToken cancellationToken)
+    {
+        var have = new bool[hashes.Count];
+        for (int start = 0; start < hashes.Count; start += WireFormat.MaxHashesPerRequest)
+        {
+            var batch = hashes.Skip(start).Take(WireFormat.MaxHashesPerRequest).ToList();
+            using var content = new ByteArrayContent(WireFormat.EncodeHashes(batch));
+            content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
+            using var response = await _http.PostAsync($"{_api}/missing/{kind}", content, cancellationToken).ConfigureAwait(false);
+            await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            WireFormat.DecodeHave(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false), batch.Count).CopyTo(have, start);
+        }
+
+        return have;
+    }
+
+    private static async Task SkipAsync(Stream body, long count, CancellationToken cancellationToken)
+    {
+        byte[] scratch = new byte[1 << 16];
+        while (count > 0)
+        {
+            int read = await body.ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new EndOfStreamException();
+            }
+
+            count -= read;
+        }
+    }
+
+    private static StringContent JsonContent(JsonNode node) => new(node.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+
+    private static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Turns an error status into the engine's exception for it, with the server's message.</summary>
+    private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        string message;
+        try
+        {
+            message = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false))?["error"]?.GetValue<string>() ?? response.ReasonPhrase ?? "";
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            message = response.ReasonPhrase ?? "";
+        }
+
+        string text = $"server answered {(int)response.StatusCode}: {message}";
+        throw (int)response.StatusCode switch
+        {
+            400 or 413 or 460 => new InvalidInputException(text),
+            401 => new InvalidInputException($"{text}. Set MERKLESYNC_TOKEN to a token the server knows."),
+            403 => new InvalidInputException(text),
+            404 => new NotFoundException(text),
+            409 => new ConflictException(text),
+            422 => new CorruptDataException(text),
+            _ => new IOException(text),
+        };
+    }
+
+    private sealed class RemoteNodes(HttpRemote remote) : ITreeNodeStore
+    {
+        private readonly ConcurrentDictionary<Hash, byte[]> _cache = new();
+
+        public async ValueTask<byte[]?> TryGetAsync(Hash id, CancellationToken cancellationToken)
+        {
+            if (_cache.TryGetValue(id, out var cached))
+            {
+                return cached;
+            }
+
+            using var response = await remote._http.GetAsync($"{remote._api}/nodes/{id}", cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return null;
+            }
+
+            await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            byte[] bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            if (TreeFormat.NodeId(bytes) != id)
+            {
+                throw new CorruptDataException($"Server sent bytes for tree node {id} that hash to something else.");
+            }
+
+            _cache[id] = bytes;
+            return bytes;
+        }
+
+        public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A pack spooled to a temporary file, then sent with tus, resuming from the server's offset after a failure.</summary>
+    private sealed class HttpPackUpload : IPackUpload
+    {
+        private readonly HttpRemote _remote;
+        private readonly string _spool = Path.Combine(Path.GetTempPath(), $"merklesync-pack-{Guid.NewGuid():N}.tmp");
+        private readonly FileStream _file;
+
+        public HttpPackUpload(HttpRemote remote)
+        {
+            _remote = remote;
+            _file = new FileStream(_spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+            Writer = new PackWriter(_file);
+        }
+
+        public PackWriter Writer { get; }
+
+        public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
+        {
+            var summary = await Writer.FinishAsync(cancellationToken).ConfigureAwait(false);
+            var http = _remote._http;
+            using var create = new HttpRequestMessage(HttpMethod.Post, $"{_remote._api}/uploads");
+            create.Headers.Add("Tus-Resumable", "1.0.0");
+            create.Headers.Add("Upload-Length", summary.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            using var created = await http.SendAsync(create, cancellationToken).ConfigureAwait(false);
+            await EnsureAsync(created, cancellationToken).ConfigureAwait(false);
+            var location = new Uri(new Uri(_remote._api), created.Headers.Location ?? throw new CorruptDataException("Upload creation returned no Location."));
+
+            long offset = 0;
+            string? packId = null;
+            byte[] piece = new byte[UploadPieceBytes];
+            for (int failures = 0; offset < summary.Length;)
+            {
+                int length = (int)Math.Min(piece.Length, summary.Length - offset);
+                _file.Position = offset;
+                await _file.ReadExactlyAsync(piece.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                using var patch = new HttpRequestMessage(HttpMethod.Patch, location) { Content = new ByteArrayContent(piece, 0, length) };
+                patch.Headers.Add("Tus-Resumable", "1.0.0");
+                patch.Headers.Add("Upload-Offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                patch.Headers.Add("Upload-Checksum", "sha256 " + Convert.ToBase64String(SHA256.HashData(piece.AsSpan(0, length))));
+                patch.Content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
+                try
+                {
+                    using var response = await http.SendAsync(patch, cancellationToken).ConfigureAwait(false);
+                    await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+                    offset = long.Parse(response.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
+                    packId = response.Headers.TryGetValues("MerkleSync-Pack-Id", out var ids) ? ids.Single() : packId;
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException or ConflictException && ++failures <= 8)
+                {
+                    // tus resume: ask where the server stands and continue from there.
+                    using var head = new HttpRequestMessage(HttpMethod.Head, location);
+                    head.Headers.Add("Tus-Resumable", "1.0.0");
+                    using var state = await http.SendAsync(head, cancellationToken).ConfigureAwait(false);
+                    await EnsureAsync(state, cancellationToken).ConfigureAwait(false);
+                    offset = long.Parse(state.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+
+            if (packId != summary.PackId.ToString())
+            {
+                throw new CorruptDataException($"The server stored pack {packId ?? "(none)"} where {summary.PackId} was sent.");
+            }
+
+            return summary;
+        }
+
+        public async ValueTask DisposeAsync() => await _file.DisposeAsync().ConfigureAwait(false);
+    }
+}

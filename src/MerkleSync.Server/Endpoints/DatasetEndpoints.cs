@@ -1,0 +1,129 @@
+using System.Text.Json.Nodes;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Repository;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Sync.Protocol;
+using MerkleSync.Server.Hosting;
+
+namespace MerkleSync.Server.Endpoints;
+
+/// <summary>The dataset API under <c>/v1/datasets/{dataset}</c> (docs/format.md, "Sync protocol").</summary>
+internal static class DatasetEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        var ds = app.MapGroup("/v1/datasets/{dataset}");
+
+        ds.MapPost("", (string dataset, DatasetRegistry registry) =>
+        {
+            registry.Create(dataset);
+            return Results.Created($"/v1/datasets/{dataset}", new Dictionary<string, string> { ["dataset"] = dataset });
+        });
+
+        ds.MapGet("/refs", async (string dataset, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            return Results.Json(new JsonArray([.. repository.ListRefs().Select(r => new JsonObject
+            {
+                ["kind"] = r.Name.IsTag ? "tag" : "branch",
+                ["name"] = r.Name.Name,
+                ["record"] = r.Id.ToString(),
+            })]));
+        });
+
+        ds.MapGet("/branches/{*name}", async (string dataset, string name, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            // A missing branch is an answer, not an error: a first push starts one.
+            return repository.GetRef(RefName.Branch(name)) is { } id
+                ? Results.Json(WireFormat.VersionJson(new VersionRef(id, repository.GetVersion(id)!)))
+                : Results.Json(new JsonObject { ["branch"] = name, ["record"] = null });
+        });
+
+        ds.MapGet("/resolve/{*spec}", async (string dataset, string spec, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var (id, record) = (await registry.GetAsync(dataset, ct)).Resolve(spec);
+            return Results.Json(WireFormat.VersionJson(new VersionRef(id, record)));
+        });
+
+        ds.MapGet("/history/{record}", async (string dataset, string record, int? max, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var history = repository.History(ParseHash(record)).Take(Math.Clamp(max ?? 100, 1, 10_000));
+            return Results.Json(new JsonArray([.. history.Select(v => (JsonNode)WireFormat.VersionJson(new VersionRef(v.Id, v.Record)))]));
+        });
+
+        ds.MapPut("/tags/{*name}", async (string dataset, string name, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            ErrorMapping.LimitBody(context, 1024);
+            var body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: ct);
+            repository.SetTag(name, ParseHash(body?["record"]?.GetValue<string>() ?? ""));
+            return Results.NoContent();
+        });
+
+        ds.MapPost("/missing/{kind}", async (string dataset, string kind, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            Func<Hash, bool> has = kind switch
+            {
+                "files" => repository.HasFile,
+                "chunks" => repository.HasChunk,
+                "nodes" => repository.HasNode,
+                _ => throw new NotFoundException($"Unknown kind '{kind}'; use files, chunks or nodes."),
+            };
+            var hashes = WireFormat.DecodeHashes(await ReadBodyAsync(context, WireFormat.MaxHashesPerRequest * Hash.Size, ct));
+            return Results.Bytes(WireFormat.EncodeMissing([.. hashes.Select(has)]), WireFormat.BinaryType);
+        });
+
+        ds.MapPost("/publish", async (string dataset, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var request = WireFormat.DecodePublish(await ReadBodyAsync(context, WireFormat.MaxPublishBytes, ct));
+            // Provenance comes from who authenticated, not from what the client claims.
+            string author = context.Items[AccessLog.UserItem] as string is { } user && user != "-" && user != "anonymous" ? user : request.Author;
+            var (id, record) = await repository.PublishAsync(request with { Author = author }, ct);
+            return Results.Json(WireFormat.VersionJson(new VersionRef(id, record)));
+        });
+
+        ds.MapGet("/nodes/{id}", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var node = await (await registry.GetAsync(dataset, ct)).Nodes.TryGetAsync(ParseHash(id), ct)
+                ?? throw new NotFoundException($"Tree node {id} does not exist.");
+            return Results.Bytes(node, WireFormat.BinaryType);
+        });
+
+        ds.MapGet("/files/{hash}", async (string dataset, string hash, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var plan = await new LocalRemote(repository, "").GetReconstructionAsync(ParseHash(hash), ct);
+            return Results.Bytes(WireFormat.EncodeReconstruction(plan), WireFormat.BinaryType);
+        });
+
+        ds.MapGet("/packs/{id}", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var packId = ParseHash(id);
+            if (!repository.HasPack(packId))
+            {
+                throw new NotFoundException($"Pack {id} does not exist.");
+            }
+
+            var stream = await repository.Blobs.OpenReadAsync(PackFormat.BlobKey(packId), ct);
+            return Results.Stream(stream, WireFormat.BinaryType, enableRangeProcessing: true);
+        });
+    }
+
+    public static Hash ParseHash(string text) =>
+        Hash.TryParse(text, out var hash) ? hash : throw new InvalidInputException($"'{text}' is not a 64-digit hex hash.");
+
+    private static async Task<byte[]> ReadBodyAsync(HttpContext context, int maxBytes, CancellationToken ct)
+    {
+        ErrorMapping.LimitBody(context, maxBytes);
+        using var buffer = new MemoryStream();
+        await context.Request.Body.CopyToAsync(buffer, ct);
+        return buffer.ToArray();
+    }
+}

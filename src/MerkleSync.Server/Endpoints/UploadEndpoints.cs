@@ -1,0 +1,124 @@
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Repository;
+using MerkleSync.Server.Hosting;
+
+namespace MerkleSync.Server.Endpoints;
+
+/// <summary>
+/// Pack uploads as tus 1.0 (core, creation, checksum, termination), so any tus client can send a
+/// pack and resume it at a byte offset. The last PATCH returns only after the server has verified
+/// every chunk in the pack and indexed it; a bad pack gets 422 and nothing is indexed.
+/// </summary>
+internal static class UploadEndpoints
+{
+    private const string TusVersion = "1.0.0";
+
+    public static void Map(WebApplication app)
+    {
+        var uploads = app.MapGroup("/v1/datasets/{dataset}/uploads").AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            http.Response.Headers["Tus-Resumable"] = TusVersion;
+            if (!HttpMethods.IsOptions(http.Request.Method) && http.Request.Headers["Tus-Resumable"] != TusVersion)
+            {
+                http.Response.Headers["Tus-Version"] = TusVersion;
+                return Results.StatusCode(StatusCodes.Status412PreconditionFailed);
+            }
+
+            return await next(context);
+        });
+
+        uploads.MapMethods("", ["OPTIONS"], (HttpContext http) =>
+        {
+            http.Response.Headers["Tus-Version"] = TusVersion;
+            http.Response.Headers["Tus-Extension"] = "creation,checksum,termination";
+            http.Response.Headers["Tus-Max-Size"] = Repository.MaxUploadLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            http.Response.Headers["Tus-Checksum-Algorithm"] = "sha1,sha256";
+            return Results.NoContent();
+        });
+
+        uploads.MapPost("", async (string dataset, HttpContext http, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            if (!long.TryParse(http.Request.Headers["Upload-Length"], out long length))
+            {
+                throw new InvalidInputException("Upload-Length is required (deferred length is not supported).");
+            }
+
+            var upload = repository.CreateUpload(length);
+            http.Response.Headers.Location = $"/v1/datasets/{dataset}/uploads/{upload.Id}";
+            return Results.StatusCode(StatusCodes.Status201Created);
+        });
+
+        uploads.MapMethods("/{id}", ["HEAD"], async (string dataset, string id, HttpContext http, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var upload = (await registry.GetAsync(dataset, ct)).GetUpload(id);
+            http.Response.Headers.CacheControl = "no-store";
+            if (upload is null)
+            {
+                return Results.NotFound();
+            }
+
+            http.Response.Headers["Upload-Offset"] = upload.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            http.Response.Headers["Upload-Length"] = upload.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Ok();
+        });
+
+        uploads.MapPatch("/{id}", async (string dataset, string id, HttpContext http, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            if (http.Request.ContentType != "application/offset+octet-stream")
+            {
+                return Results.StatusCode(StatusCodes.Status415UnsupportedMediaType);
+            }
+
+            if (!long.TryParse(http.Request.Headers["Upload-Offset"], out long offset))
+            {
+                throw new InvalidInputException("Upload-Offset is required.");
+            }
+
+            var upload = repository.GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
+            ErrorMapping.LimitBody(http, upload.Length - offset);
+            long newOffset = await repository.AppendUploadAsync(id, offset, http.Request.Body, ParseChecksum(http.Request.Headers["Upload-Checksum"]), ct);
+            if (newOffset == upload.Length)
+            {
+                var pack = await repository.FinishUploadAsync(id, ct);
+                http.Response.Headers["MerkleSync-Pack-Id"] = pack.PackId.ToString();
+            }
+
+            http.Response.Headers["Upload-Offset"] = newOffset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.NoContent();
+        });
+
+        uploads.MapDelete("/{id}", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            if (repository.GetUpload(id) is null)
+            {
+                return Results.NotFound();
+            }
+
+            repository.DeleteUpload(id);
+            return Results.NoContent();
+        });
+    }
+
+    // "Upload-Checksum: sha1 <base64>"
+    private static (string, byte[])? ParseChecksum(string? header)
+    {
+        if (string.IsNullOrEmpty(header))
+        {
+            return null;
+        }
+
+        string[] parts = header.Split(' ', 2, StringSplitOptions.TrimEntries);
+        try
+        {
+            return parts.Length == 2 ? (parts[0], Convert.FromBase64String(parts[1])) : throw new FormatException();
+        }
+        catch (FormatException)
+        {
+            throw new InvalidInputException("Upload-Checksum must be '<algorithm> <base64 digest>'.");
+        }
+    }
+}

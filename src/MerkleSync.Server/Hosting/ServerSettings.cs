@@ -1,0 +1,28 @@
+using MerkleSync.Core.Errors;
+
+namespace MerkleSync.Server.Hosting;
+
+/// <summary>How a server is started: where datasets live, where it listens, who may use it.</summary>
+public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile)
+{
+    public const string DefaultListen = "http://127.0.0.1:8470";
+
+    public static ServerSettings FromArgs(string[] args)
+    {
+        string? root = null, tokens = null;
+        var listen = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new InvalidInputException($"{args[i]} needs a value.");
+            switch (args[i])
+            {
+                case "--root": root = Next(); break;
+                case "--listen": listen.Add(Next()); break;
+                case "--tokens": tokens = Next(); break;
+                default: throw new InvalidInputException($"Unknown argument '{args[i]}'. Usage: --root DIR [--listen URL] [--tokens FILE]");
+            }
+        }
+
+        return new ServerSettings(root ?? throw new InvalidInputException("--root DIR is required."), listen.Count > 0 ? listen : [DefaultListen], tokens);
+    }
+}

@@ -1,0 +1,154 @@
+using System.Net;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Restore;
+using MerkleSync.Core.Sync;
+
+namespace MerkleSync.Server.Tests;
+
+/// <summary>Push and pull through a real server on loopback, exactly as with file:// remotes.</summary>
+public class SyncOverHttpTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Fact]
+    public async Task Push_and_pull_over_http_round_trip_and_a_second_push_sends_only_new_chunks()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "a/big.bin", Files.Random(1, 900_000));
+        Files.Write(source, "b/small.txt", "hello"u8.ToArray());
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+
+        var first = await PushOperation.PushAsync(source, remote, new PushOptions(Message: "one"), None);
+        Files.Write(source, "b/small.txt", "hello, world"u8.ToArray());
+        var second = await PushOperation.PushAsync(source, remote, new PushOptions(Message: "two"), None);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Assert.Equal(first.ChunksTotal, first.ChunksNew);
+        Assert.Equal(1, second.ChunksNew);
+        Files.AssertSameTree(source, target);
+        var history = await remote.HistoryAsync(second.VersionId, 10, None);
+        Assert.Equal(["two", "one"], history.Select(h => h.Record.Message));
+    }
+
+    [Fact]
+    public async Task A_stale_publish_gets_409_and_a_conflict()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        Files.Write(source, "x.bin", Files.Random(2, 10_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        var first = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        Files.Write(source, "y.bin", Files.Random(3, 10_000));
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        var stale = new Core.Repository.PublishRequest("main", first.VersionId, first.Root, [], [], "me", "stale");
+        await Assert.ThrowsAsync<ConflictException>(async () => await remote.PublishAsync(stale, None));
+    }
+
+    [Fact]
+    public async Task A_proxy_that_ignores_Range_still_gives_correct_files()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(4, 700_000));
+        Files.Write(source, "other.bin", Files.Random(5, 300_000));
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new MisbehavingProxy(stripRange: true, truncate: false));
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Files.AssertSameTree(source, target);
+    }
+
+    [Fact]
+    public async Task A_truncated_body_fails_the_pull_and_writes_no_file()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(6, 700_000));
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new MisbehavingProxy(stripRange: false, truncate: true));
+        await Assert.ThrowsAnyAsync<Exception>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+
+        Assert.False(File.Exists(Path.Combine(target, "big.bin")));
+    }
+
+    [Fact]
+    public async Task Tokens_gate_reads_and_writes_and_the_author_is_the_token_name()
+    {
+        const string Tokens = """
+            {"tokens": [
+              {"name": "writer", "token": "writer-token-0123456789", "datasets": {"*": "write"}},
+              {"name": "reader", "token": "reader-token-0123456789", "datasets": {"ds": "read"}}
+            ]}
+            """;
+        await using var server = await TestServer.StartAsync(Tokens);
+        string source = Files.NewFolder();
+        Files.Write(source, "x.bin", Files.Random(7, 5_000));
+        using var anonymous = new HttpClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"{server.BaseUrl}/v1/datasets/ds/refs")).StatusCode);
+
+        await using (var writer = new HttpRemote(new Uri(server.DatasetUrl("ds")), "writer-token-0123456789"))
+        {
+            await writer.CreateAsync(None);
+            var pushed = await PushOperation.PushAsync(source, writer, new PushOptions(Author: "claims-to-be-someone-else"), None);
+            var history = await writer.HistoryAsync(pushed.VersionId, 1, None);
+            Assert.Equal("writer", history[0].Record.Author);
+        }
+
+        await using var reader = new HttpRemote(new Uri(server.DatasetUrl("ds")), "reader-token-0123456789");
+        Assert.NotNull(await reader.GetBranchAsync("main", None));
+        Files.Write(source, "y.bin", Files.Random(8, 5_000));
+        var denied = await Assert.ThrowsAsync<InvalidInputException>(() => PushOperation.PushAsync(source, reader, new PushOptions(), None));
+        Assert.Contains("403", denied.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_tokens_the_server_refuses_to_listen_beyond_loopback()
+    {
+        var settings = new Hosting.ServerSettings(Files.NewFolder(), ["http://0.0.0.0:0"], null);
+
+        var error = Assert.Throws<InvalidInputException>(() => Hosting.ServerApp.Build(settings));
+        Assert.Contains("loopback", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Stands between client and server like a broken proxy.</summary>
+    private sealed class MisbehavingProxy(bool stripRange, bool truncate) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            bool isPack = request.RequestUri!.AbsolutePath.Contains("/packs/", StringComparison.Ordinal);
+            if (stripRange && isPack)
+            {
+                request.Headers.Range = null;
+            }
+
+            var response = await base.SendAsync(request, cancellationToken);
+            if (truncate && isPack)
+            {
+                byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                var cut = new ByteArrayContent(body, 0, body.Length / 2);
+                foreach (var header in response.Content.Headers.Where(h => h.Key != "Content-Length"))
+                {
+                    cut.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                }
+
+                response.Content = cut;
+            }
+
+            return response;
+        }
+    }
+}

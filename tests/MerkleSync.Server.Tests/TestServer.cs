@@ -1,0 +1,54 @@
+using MerkleSync.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MerkleSync.Server.Tests;
+
+/// <summary>A real Kestrel server on a free loopback port, over a temporary root.</summary>
+internal sealed class TestServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestServer(WebApplication app, string root)
+    {
+        _app = app;
+        Root = root;
+        BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    }
+
+    public string Root { get; }
+
+    public string BaseUrl { get; }
+
+    public string DatasetUrl(string dataset) => $"{BaseUrl}/{dataset}";
+
+    public static async Task<TestServer> StartAsync(string? tokensJson = null)
+    {
+        string root = Directory.CreateTempSubdirectory("merklesync-server-").FullName;
+        string? tokens = null;
+        if (tokensJson is not null)
+        {
+            tokens = Path.Combine(root, "tokens.json");
+            await File.WriteAllTextAsync(tokens, tokensJson);
+        }
+
+        var app = ServerApp.Build(new ServerSettings(Path.Combine(root, "datasets"), ["http://127.0.0.1:0"], tokens));
+        await app.StartAsync();
+        return new TestServer(app, root);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
