@@ -36,6 +36,8 @@ internal static class PullCommand
                     ["bytes_reused"] = result.BytesReused,
                     ["chunk_bytes_fetched"] = result.ChunkBytesFetched,
                     ["pack_bytes_read"] = result.PackBytesRead,
+                    ["wire_bytes_sent"] = result.Wire.Sent,
+                    ["wire_bytes_received"] = result.Wire.Received,
                     ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
                 });
             }

@@ -37,6 +37,8 @@ internal static class PushCommand
                     ["chunks_total"] = result.ChunksTotal,
                     ["chunks_new"] = result.ChunksNew,
                     ["packs"] = result.Packs,
+                    ["wire_bytes_sent"] = result.Wire.Sent,
+                    ["wire_bytes_received"] = result.Wire.Received,
                     ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
                 });
             }
@@ -49,7 +51,9 @@ internal static class PushCommand
                 Console.Out.WriteLine($"Pushed version {result.Root} to {r.Url} branch '{parse.GetValue(branch)}'.");
                 Console.Out.WriteLine($"  {result.Files} files, {Format.Bytes(result.Bytes)}; read {Format.Bytes(result.BytesScanned)} (the rest unchanged since last time)");
                 Console.Out.WriteLine($"  {result.ChunksNew} of {result.ChunksTotal} chunks new: {Format.Bytes(result.NewChunkBytes)}, stored as {Format.Bytes(result.BytesWritten)} in {result.Packs} pack(s)");
-                Console.Out.WriteLine($"  {result.Elapsed.TotalSeconds:F2} s");
+                Console.Out.WriteLine(result.Wire.Sent > 0
+                    ? $"  {result.Elapsed.TotalSeconds:F2} s; {Format.Bytes(result.Wire.Sent)} sent, {Format.Bytes(result.Wire.Received)} received over the network"
+                    : $"  {result.Elapsed.TotalSeconds:F2} s");
             }
 
             return CliApp.Ok;

@@ -15,7 +15,11 @@ public sealed record PullOptions(string? Version = null, string Branch = "main",
 /// <summary>What a pull did. <see cref="PackBytesRead"/> counts stored bytes read from packs; <see cref="BytesReused"/> came from local files.</summary>
 public sealed record PullResult(
     Hash VersionId, Hash Root, int FilesWritten, int FilesUnchanged, int FilesDeleted, long BytesWritten, long PackBytesRead, long ChunkBytesFetched,
-    long BytesReused, TimeSpan Elapsed);
+    long BytesReused, TimeSpan Elapsed)
+{
+    /// <summary>Bytes sent and received over the network by this pull (0 for local remotes).</summary>
+    public (long Sent, long Received) Wire { get; init; }
+}
 
 /// <summary>
 /// Pull: plan from the version's tree, reuse chunks already in the directory, fetch the rest from
@@ -26,6 +30,7 @@ public static class PullOperation
     public static async Task<PullResult> PullAsync(IRemote remote, string directory, PullOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var wireAtStart = remote.WireBytes;
         var version = options.Version is { } spec
             ? await remote.ResolveAsync(spec, cancellationToken).ConfigureAwait(false)
             : await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false)
@@ -117,7 +122,10 @@ public static class PullOperation
         state.SetSynced(remote.Url, options.Version is null ? options.Branch : options.Branch, version.Id, version.Record.Root);
         state.SetRemote("origin", remote.Url);
         return new PullResult(version.Id, version.Record.Root, staged.Count, unchanged, deleted, writer.BytesWritten, writer.PackBytesRead,
-            writer.ChunkBytesFetched, writer.BytesReused, clock.Elapsed);
+            writer.ChunkBytesFetched, writer.BytesReused, clock.Elapsed)
+        {
+            Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+        };
     }
 
     private static bool Selected(string path, string[] filters) =>

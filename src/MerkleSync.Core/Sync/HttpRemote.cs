@@ -25,6 +25,7 @@ public sealed class HttpRemote : IRemote
     private const int UploadPieceBytes = 8 << 20;
 
     private readonly HttpClient _http;
+    private readonly WireCounter _wire;
     private readonly string _api;
 
     public HttpRemote(Uri url, string? token, HttpMessageHandler? transport = null)
@@ -51,7 +52,8 @@ public sealed class HttpRemote : IRemote
             .AddRetry(retry)
             .AddTimeout(TimeSpan.FromMinutes(5))
             .Build();
-        _http = new HttpClient(new ResilienceHandler(pipeline) { InnerHandler = transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } })
+        _wire = new WireCounter(transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+        _http = new HttpClient(new ResilienceHandler(pipeline) { InnerHandler = _wire })
         {
             Timeout = Timeout.InfiniteTimeSpan, // the pipeline's timeout applies per attempt chain
         };
@@ -66,6 +68,8 @@ public sealed class HttpRemote : IRemote
     public string Url { get; }
 
     public ITreeNodeStore Nodes { get; }
+
+    public (long Sent, long Received) WireBytes => (_wire.Sent, _wire.Received);
 
     /// <summary>Creates the dataset on the server.</summary>
     public async Task CreateAsync(CancellationToken cancellationToken)

@@ -20,6 +20,9 @@ public interface IRemote : IAsyncDisposable
 {
     string Url { get; }
 
+    /// <summary>Bytes sent and received over the network so far, headers included (0 for local remotes).</summary>
+    (long Sent, long Received) WireBytes { get; }
+
     /// <summary>Tree nodes; reads verify node ids.</summary>
     ITreeNodeStore Nodes { get; }
 

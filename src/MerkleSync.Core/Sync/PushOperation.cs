@@ -16,7 +16,11 @@ public sealed record PushOptions(string Branch = "main", string Message = "", st
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
     Hash VersionId, Hash Root, bool Published, long Files, long Bytes, long BytesScanned, long NewChunkBytes, long BytesWritten,
-    long ChunksTotal, long ChunksNew, int Packs, TimeSpan Elapsed);
+    long ChunksTotal, long ChunksNew, int Packs, TimeSpan Elapsed)
+{
+    /// <summary>Bytes sent and received over the network by this push (0 for local remotes).</summary>
+    public (long Sent, long Received) Wire { get; init; }
+}
 
 /// <summary>
 /// Push: snapshot (stat cache) → ask which files, chunks and nodes the remote lacks → pack only
@@ -27,6 +31,7 @@ public static class PushOperation
     public static async Task<PushResult> PushAsync(string directory, IRemote remote, PushOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var wireAtStart = remote.WireBytes;
         _ = RefName.Branch(options.Branch); // reject a bad name before any work
         if (!Directory.Exists(directory))
         {
@@ -41,7 +46,10 @@ public static class PushOperation
         if (head?.Record.Root == snapshot.Root)
         {
             await RememberAsync(state, remote, options.Branch, head, nodes, cancellationToken).ConfigureAwait(false);
-            return new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed);
+            return new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed)
+            {
+                Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+            };
         }
 
         // Negotiate: files first (one hash stands for all its chunks), then the chunks of missing files.
@@ -77,7 +85,10 @@ public static class PushOperation
         var published = await remote.PublishAsync(request, cancellationToken).ConfigureAwait(false);
         await RememberAsync(state, remote, options.Branch, published, nodes, cancellationToken).ConfigureAwait(false);
         return new PushResult(published.Id, snapshot.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
-            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed);
+            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed)
+        {
+            Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+        };
     }
 
     private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs);
