@@ -124,6 +124,64 @@ public class SyncOverHttpTests
         Assert.Contains("loopback", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_download_that_stalls_is_aborted_and_retried()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(9, 500_000));
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+        }
+
+        var stalling = new StallOnce();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, stalling, stallTimeout: TimeSpan.FromSeconds(1));
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Assert.True(stalling.Stalled);
+        Files.AssertSameTree(source, target);
+    }
+
+    /// <summary>The first pack download sends headers, then no body bytes at all.</summary>
+    private sealed class StallOnce() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        public bool Stalled { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (!Stalled && request.RequestUri!.AbsolutePath.Contains("/packs/", StringComparison.Ordinal))
+            {
+                Stalled = true;
+                response.Content = new StreamContent(new NeverStream());
+            }
+
+            return response;
+        }
+
+        private sealed class NeverStream : Stream
+        {
+            public override bool CanRead => true;
+            public override bool CanSeek => false;
+            public override bool CanWrite => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+                return 0;
+            }
+        }
+    }
+
     /// <summary>Stands between client and server like a broken proxy.</summary>
     private sealed class MisbehavingProxy(bool stripRange, bool truncate) : DelegatingHandler(new SocketsHttpHandler())
     {

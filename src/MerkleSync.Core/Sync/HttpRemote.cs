@@ -28,7 +28,7 @@ public sealed class HttpRemote : IRemote
     private readonly WireCounter _wire;
     private readonly string _api;
 
-    public HttpRemote(Uri url, string? token, HttpMessageHandler? transport = null)
+    public HttpRemote(Uri url, string? token, HttpMessageHandler? transport = null, TimeSpan? stallTimeout = null)
     {
         string path = url.AbsolutePath.TrimEnd('/');
         int split = path.LastIndexOf('/');
@@ -53,7 +53,8 @@ public sealed class HttpRemote : IRemote
             .AddTimeout(TimeSpan.FromMinutes(5))
             .Build();
         _wire = new WireCounter(transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
-        _http = new HttpClient(new ResilienceHandler(pipeline) { InnerHandler = _wire })
+        var watchdog = new TransferWatchdog(_wire, stallTimeout ?? TransferWatchdog.DefaultStallTimeout);
+        _http = new HttpClient(new ResilienceHandler(pipeline) { InnerHandler = watchdog })
         {
             Timeout = Timeout.InfiniteTimeSpan, // the pipeline's timeout applies per attempt chain
         };
@@ -158,7 +159,7 @@ public sealed class HttpRemote : IRemote
         long end = run.Span[^1].Offset + run.Span[^1].StoredLength;
         using var request = new HttpRequestMessage(HttpMethod.Get, $"{_api}/packs/{packId}");
         request.Headers.Range = new RangeHeaderValue(start, end - 1);
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
         long skip = response.StatusCode == HttpStatusCode.PartialContent
             ? (response.Content.Headers.ContentRange?.From == start ? 0 : throw new CorruptDataException($"Pack {packId}: the server answered a different range."))

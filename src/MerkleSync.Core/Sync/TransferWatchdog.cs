@@ -1,0 +1,147 @@
+using System.Net;
+
+namespace MerkleSync.Core.Sync;
+
+/// <summary>
+/// Aborts a transfer that moves no bytes for <see cref="StallTimeout"/>: users of other tools report
+/// downloads frozen for hours with no error. Sits inside the retry pipeline and reads each response
+/// body there, so a stall in either direction surfaces as a transient <see cref="HttpRequestException"/>
+/// that the pipeline retries (uploads then resume from the server's offset).
+/// </summary>
+internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallTimeout) : DelegatingHandler(inner)
+{
+    public TimeSpan StallTimeout { get; } = stallTimeout;
+
+    /// <summary>MERKLESYNC_STALL_SECONDS, default 60.</summary>
+    public static TimeSpan DefaultStallTimeout { get; } = TimeSpan.FromSeconds(
+        double.TryParse(Environment.GetEnvironmentVariable("MERKLESYNC_STALL_SECONDS"), out double seconds) && seconds > 0 ? seconds : 60);
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        using var watch = new Watch(StallTimeout, cancellationToken);
+        if (request.Content is { } content)
+        {
+            request.Content = new ProgressContent(content, watch);
+        }
+
+        try
+        {
+            var response = await base.SendAsync(request, watch.Token).ConfigureAwait(false);
+            watch.Progress();
+            var body = new MemoryStream();
+            byte[] buffer = new byte[1 << 16];
+            await using (var stream = await response.Content.ReadAsStreamAsync(watch.Token).ConfigureAwait(false))
+            {
+                int read;
+                while ((read = await stream.ReadAsync(buffer, watch.Token).ConfigureAwait(false)) > 0)
+                {
+                    watch.Progress();
+                    body.Write(buffer, 0, read);
+                }
+            }
+
+            var buffered = new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length);
+            foreach (var header in response.Content.Headers)
+            {
+                buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+
+            response.Content.Dispose();
+            response.Content = buffered;
+            return response;
+        }
+        catch (OperationCanceledException e) when (watch.Stalled && !cancellationToken.IsCancellationRequested)
+        {
+            throw new HttpRequestException(HttpRequestError.Unknown, $"Transfer stalled: no bytes moved for {StallTimeout.TotalSeconds:F0} s.", e, HttpStatusCode.RequestTimeout);
+        }
+    }
+
+    /// <summary>Cancels its token when <see cref="Progress"/> has not been called for the timeout.</summary>
+    private sealed class Watch : IDisposable
+    {
+        private readonly CancellationTokenSource _source;
+        private readonly Timer _timer;
+        private readonly TimeSpan _timeout;
+        private long _lastProgress = Environment.TickCount64;
+
+        public Watch(TimeSpan timeout, CancellationToken outer)
+        {
+            _timeout = timeout;
+            _source = CancellationTokenSource.CreateLinkedTokenSource(outer);
+            var period = TimeSpan.FromMilliseconds(Math.Max(50, timeout.TotalMilliseconds / 4));
+            _timer = new Timer(_ => Check(), null, period, period);
+        }
+
+        public CancellationToken Token => _source.Token;
+
+        public bool Stalled { get; private set; }
+
+        public void Progress() => Interlocked.Exchange(ref _lastProgress, Environment.TickCount64);
+
+        public void Dispose()
+        {
+            _timer.Dispose();
+            _source.Dispose();
+        }
+
+        private void Check()
+        {
+            if (Environment.TickCount64 - Interlocked.Read(ref _lastProgress) > _timeout.TotalMilliseconds)
+            {
+                Stalled = true;
+                try
+                {
+                    _source.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+        }
+    }
+
+    /// <summary>Request content that reports progress as it is written to the connection.</summary>
+    private sealed class ProgressContent : HttpContent
+    {
+        private readonly HttpContent _inner;
+        private readonly Watch _watch;
+
+        public ProgressContent(HttpContent inner, Watch watch)
+        {
+            _inner = inner;
+            _watch = watch;
+            foreach (var header in inner.Headers)
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await using var source = await _inner.ReadAsStreamAsync().ConfigureAwait(false);
+            byte[] buffer = new byte[1 << 16];
+            int read;
+            while ((read = await source.ReadAsync(buffer, _watch.Token).ConfigureAwait(false)) > 0)
+            {
+                await stream.WriteAsync(buffer.AsMemory(0, read), _watch.Token).ConfigureAwait(false);
+                _watch.Progress();
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _inner.Headers.ContentLength ?? 0;
+            return _inner.Headers.ContentLength is not null;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}
