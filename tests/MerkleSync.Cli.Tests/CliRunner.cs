@@ -7,6 +7,26 @@ internal static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>
+    /// The CLI as its own project built it (same configuration as the tests): its deps file and
+    /// folder are what a user runs, which a copy beside the tests (with ASP.NET assemblies
+    /// deduplicated against the test's framework) is not.
+    /// </summary>
+    private static readonly string CliPath = FindCli();
+
+    private static string FindCli()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        string configuration = directory.Parent!.Name; // bin/<configuration>/net10.0/
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MerkleSync.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        string path = Path.Combine(directory!.FullName, "src", "MerkleSync.Cli", "bin", configuration, "net10.0", "merklesync.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException("Build src/MerkleSync.Cli first.", path);
+    }
+
     public static async Task<Result> RunAsync(params string[] args)
     {
         using var process = Start(args);
@@ -25,7 +45,7 @@ internal static class CliRunner
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "merklesync.dll"));
+        start.ArgumentList.Add(CliPath);
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);

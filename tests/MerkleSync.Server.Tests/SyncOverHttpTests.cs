@@ -144,6 +144,45 @@ public class SyncOverHttpTests
         Files.AssertSameTree(source, target);
     }
 
+    [Fact]
+    public async Task A_push_that_dies_mid_pack_resumes_the_pack_from_the_server_offset()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(10, 30_000_000));
+        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await setup.CreateAsync(None);
+        }
+
+        // The process "dies" at the second PATCH of the first pack (8 MiB pieces of a ~20 MiB pack).
+        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(2)))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
+        }
+
+        Assert.Single(Directory.EnumerateFiles(Path.Combine(source, ".merklesync", "uploads")));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        var resumed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 20 << 20), None);
+
+        Assert.Equal(1, resumed.ResumedPacks);
+        // Only what the server lacked was sent again: the pack's last 12 MiB and the second pack's 10 MB.
+        Assert.InRange(resumed.Wire.Sent, 20_000_000, 24_000_000);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(source, ".merklesync", "uploads")));
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    private sealed class DieAtPatch(int patchNumber) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _patches;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            request.Method == HttpMethod.Patch && Interlocked.Increment(ref _patches) == patchNumber
+                ? throw new InvalidOperationException("simulated crash")
+                : base.SendAsync(request, cancellationToken);
+    }
+
     /// <summary>The first pack download sends headers, then no body bytes at all.</summary>
     private sealed class StallOnce() : DelegatingHandler(new SocketsHttpHandler())
     {

@@ -15,8 +15,11 @@ internal static class GcCommand
         var command = new Command("gc", "Remove versions, files and chunks that no branch or tag reaches; rewrite packs that are mostly garbage.\n\nExample:\n  merklesync gc file:///srv/repos/ds") { remote, grace };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
-            await using var r = (LocalRemote)await RemoteUrl.OpenAsync(parse.GetValue(remote)!, ct);
-            var report = await r.Repository.CollectGarbageAsync(new GcOptions(Duration.Parse(parse.GetValue(grace)!)), ct);
+            await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, ct);
+            var graceTime = Duration.Parse(parse.GetValue(grace)!);
+            var report = r is LocalRemote local
+                ? await local.Repository.CollectGarbageAsync(new GcOptions(graceTime), ct)
+                : await ((HttpRemote)r).CollectGarbageAsync(graceTime, ct);
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject

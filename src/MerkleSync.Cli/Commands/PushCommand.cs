@@ -37,6 +37,7 @@ internal static class PushCommand
                     ["chunks_total"] = result.ChunksTotal,
                     ["chunks_new"] = result.ChunksNew,
                     ["packs"] = result.Packs,
+                    ["resumed_packs"] = result.ResumedPacks,
                     ["wire_bytes_sent"] = result.Wire.Sent,
                     ["wire_bytes_received"] = result.Wire.Received,
                     ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),

@@ -19,9 +19,19 @@ internal static class VerifyCommand
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
-            await using var r = (LocalRemote)await RemoteUrl.OpenAsync(parse.GetValue(remote)!, ct);
-            var target = parse.GetValue(version) is { } spec ? (await r.ResolveAsync(spec, ct)).Id : (MerkleSync.Core.Hashing.Hash?)null;
-            var report = await RepositoryVerifier.VerifyAsync(r.Repository, target, parse.GetValue(readData), ct);
+            await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, ct);
+            var target = parse.GetValue(version) is { } spec ? await r.ResolveAsync(spec, ct) : null;
+            VerifyReport report;
+            if (r is LocalRemote local)
+            {
+                // In-process: also checks packs, index records and lengths the protocol does not expose.
+                report = await RepositoryVerifier.VerifyAsync(local.Repository, target?.Id, parse.GetValue(readData), ct);
+            }
+            else
+            {
+                var versions = target is not null ? [target] : await ReachableAsync(r, ct);
+                report = await RemoteVerifier.VerifyAsync(r, versions, parse.GetValue(readData), ct);
+            }
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject
@@ -66,5 +76,19 @@ internal static class VerifyCommand
             return report.Ok ? CliApp.Ok : CliApp.VerificationFailed;
         }));
         return command;
+    }
+
+    private static async Task<IReadOnlyList<VersionRef>> ReachableAsync(IRemote remote, CancellationToken cancellationToken)
+    {
+        var versions = new Dictionary<MerkleSync.Core.Hashing.Hash, VersionRef>();
+        foreach (var (_, id) in await remote.ListRefsAsync(cancellationToken))
+        {
+            foreach (var version in await remote.HistoryAsync(id, 100_000, cancellationToken))
+            {
+                versions.TryAdd(version.Id, version);
+            }
+        }
+
+        return [.. versions.Values];
     }
 }

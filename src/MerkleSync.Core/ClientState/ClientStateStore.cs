@@ -15,13 +15,14 @@ namespace MerkleSync.Core.ClientState;
 /// synced to (with its tree nodes, so <c>status</c> works offline). Deleting the folder loses
 /// nothing but speed.
 /// </summary>
-public sealed class ClientStateStore : IDisposable
+public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 {
     private const string StatFamily = "stat";
     private const string RemotesFamily = "remotes";
     private const string SyncedFamily = "synced";
     private const string NodesFamily = "nodes";
-    private static readonly string[] Families = ["default", StatFamily, RemotesFamily, SyncedFamily, NodesFamily];
+    private const string UploadsFamily = "uploads";
+    private static readonly string[] Families = ["default", StatFamily, RemotesFamily, SyncedFamily, NodesFamily, UploadsFamily];
 
     /// <summary>A file modified this recently may change again within the same timestamp tick, so it is not cached.</summary>
     private static readonly long RacyWindowNs = 2_000_000_000;
@@ -52,6 +53,7 @@ public sealed class ClientStateStore : IDisposable
         Directory.CreateDirectory(folder);
         var state = new ClientStateStore(root, RocksStore.Open(Path.Combine(folder, "state"), Families, createIfMissing: true));
         Directory.CreateDirectory(state.StagingFolder);
+        Directory.CreateDirectory(state.SpoolFolder);
         foreach (string leftover in Directory.EnumerateFiles(state.StagingFolder))
         {
             File.Delete(leftover); // from an interrupted pull
@@ -146,6 +148,16 @@ public sealed class ClientStateStore : IDisposable
 
         return null;
     }
+
+    public string SpoolFolder => Path.Combine(StateFolder, "uploads");
+
+    public void Save(Sync.UploadCheckpoint checkpoint) =>
+        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes(checkpoint.Name), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(checkpoint));
+
+    public void Remove(string name) => _db.Delete(UploadsFamily, Encoding.UTF8.GetBytes(name));
+
+    public IReadOnlyList<Sync.UploadCheckpoint> List() =>
+        [.. _db.Scan(UploadsFamily).Select(kv => System.Text.Json.JsonSerializer.Deserialize<Sync.UploadCheckpoint>(kv.Value)!)];
 
     public void Dispose() => _db.Dispose();
 

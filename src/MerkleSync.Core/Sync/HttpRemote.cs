@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
@@ -196,6 +197,14 @@ public sealed class HttpRemote : IRemote
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Runs garbage collection on the server (write access).</summary>
+    public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsync($"{_api}/gc?graceSeconds={grace.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}", null, cancellationToken).ConfigureAwait(false);
+        var json = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
+        return json.Deserialize<GcReport>(JsonSerializerOptions.Web) ?? throw new CorruptDataException("The server sent no gc report.");
+    }
+
     public ValueTask DisposeAsync()
     {
         _http.Dispose();
@@ -303,17 +312,110 @@ public sealed class HttpRemote : IRemote
         public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
-    /// <summary>A pack spooled to a temporary file, then sent with tus, resuming from the server's offset after a failure.</summary>
+    public async ValueTask<int> ResumeUploadsAsync(IUploadCheckpoints checkpoints, CancellationToken cancellationToken)
+    {
+        _checkpoints = checkpoints;
+        int resumed = 0;
+        var known = checkpoints.List().Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (string orphan in Directory.EnumerateFiles(checkpoints.SpoolFolder).Where(f => !known.Contains(Path.GetFileName(f))))
+        {
+            File.Delete(orphan); // spooled by a run killed before its upload was created: its chunks are negotiated again
+        }
+
+        foreach (var checkpoint in checkpoints.List().Where(c => c.RemoteUrl == Url))
+        {
+            string spool = Path.Combine(checkpoints.SpoolFolder, checkpoint.Name);
+            try
+            {
+                if (File.Exists(spool))
+                {
+                    await using var file = new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous);
+                    var location = new Uri(checkpoint.UploadUrl);
+                    long offset = await UploadOffsetAsync(location, cancellationToken).ConfigureAwait(false);
+                    string? packId = await SendPackAsync(location, file, checkpoint.Length, offset, cancellationToken).ConfigureAwait(false);
+                    if (packId != checkpoint.PackId)
+                    {
+                        throw new CorruptDataException($"The server stored pack {packId ?? "(none)"} where {checkpoint.PackId} was resumed.");
+                    }
+
+                    resumed++;
+                }
+            }
+            catch (NotFoundException)
+            {
+                // The server dropped the upload (expired); its chunks are negotiated again.
+            }
+
+            checkpoints.Remove(checkpoint.Name);
+            File.Delete(spool);
+        }
+
+        return resumed;
+    }
+
+    private IUploadCheckpoints? _checkpoints;
+
+    private async Task<long> UploadOffsetAsync(Uri location, CancellationToken cancellationToken)
+    {
+        using var head = new HttpRequestMessage(HttpMethod.Head, location);
+        head.Headers.Add("Tus-Resumable", "1.0.0");
+        using var state = await _http.SendAsync(head, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(state, cancellationToken).ConfigureAwait(false);
+        return long.Parse(state.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Sends a pack file from <paramref name="offset"/> in PATCHes with SHA-256 checksums; after a
+    /// failed PATCH asks the server where it stands (tus HEAD) and continues from there. Returns the
+    /// pack id the server confirmed.
+    /// </summary>
+    private async Task<string?> SendPackAsync(Uri location, FileStream file, long length, long offset, CancellationToken cancellationToken)
+    {
+        string? packId = null;
+        byte[] piece = new byte[(int)Math.Min(UploadPieceBytes, Math.Max(1, length))];
+        for (int failures = 0; offset < length;)
+        {
+            int count = (int)Math.Min(piece.Length, length - offset);
+            file.Position = offset;
+            await file.ReadExactlyAsync(piece.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+            using var patch = new HttpRequestMessage(HttpMethod.Patch, location) { Content = new ByteArrayContent(piece, 0, count) };
+            patch.Headers.Add("Tus-Resumable", "1.0.0");
+            patch.Headers.Add("Upload-Offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            patch.Headers.Add("Upload-Checksum", "sha256 " + Convert.ToBase64String(SHA256.HashData(piece.AsSpan(0, count))));
+            patch.Content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
+            try
+            {
+                using var response = await _http.SendAsync(patch, cancellationToken).ConfigureAwait(false);
+                await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+                offset = long.Parse(response.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
+                packId = response.Headers.TryGetValues("MerkleSync-Pack-Id", out var ids) ? ids.Single() : packId;
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException or ConflictException && ++failures <= 8)
+            {
+                offset = await UploadOffsetAsync(location, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return packId;
+    }
+
+    /// <summary>
+    /// A pack spooled to a file, then sent with tus. With checkpoints the spool lives in the dataset's
+    /// state folder and the upload URL is recorded before sending, so a killed run can resume it.
+    /// </summary>
     private sealed class HttpPackUpload : IPackUpload
     {
         private readonly HttpRemote _remote;
-        private readonly string _spool = Path.Combine(Path.GetTempPath(), $"merklesync-pack-{Guid.NewGuid():N}.tmp");
+        private readonly string _name = $"{Guid.NewGuid():N}.pack";
+        private readonly string _spool;
         private readonly FileStream _file;
+        private bool _keep;
 
         public HttpPackUpload(HttpRemote remote)
         {
             _remote = remote;
-            _file = new FileStream(_spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+            _spool = Path.Combine(remote._checkpoints?.SpoolFolder ?? Path.GetTempPath(), _name);
+            _file = new FileStream(_spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 20, FileOptions.Asynchronous);
             Writer = new PackWriter(_file);
         }
 
@@ -322,53 +424,37 @@ public sealed class HttpRemote : IRemote
         public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
         {
             var summary = await Writer.FinishAsync(cancellationToken).ConfigureAwait(false);
-            var http = _remote._http;
             using var create = new HttpRequestMessage(HttpMethod.Post, $"{_remote._api}/uploads");
             create.Headers.Add("Tus-Resumable", "1.0.0");
             create.Headers.Add("Upload-Length", summary.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            using var created = await http.SendAsync(create, cancellationToken).ConfigureAwait(false);
+            using var created = await _remote._http.SendAsync(create, cancellationToken).ConfigureAwait(false);
             await EnsureAsync(created, cancellationToken).ConfigureAwait(false);
             var location = new Uri(new Uri(_remote._api), created.Headers.Location ?? throw new CorruptDataException("Upload creation returned no Location."));
-
-            long offset = 0;
-            string? packId = null;
-            byte[] piece = new byte[UploadPieceBytes];
-            for (int failures = 0; offset < summary.Length;)
+            if (_remote._checkpoints is { } checkpoints)
             {
-                int length = (int)Math.Min(piece.Length, summary.Length - offset);
-                _file.Position = offset;
-                await _file.ReadExactlyAsync(piece.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                using var patch = new HttpRequestMessage(HttpMethod.Patch, location) { Content = new ByteArrayContent(piece, 0, length) };
-                patch.Headers.Add("Tus-Resumable", "1.0.0");
-                patch.Headers.Add("Upload-Offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                patch.Headers.Add("Upload-Checksum", "sha256 " + Convert.ToBase64String(SHA256.HashData(piece.AsSpan(0, length))));
-                patch.Content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
-                try
-                {
-                    using var response = await http.SendAsync(patch, cancellationToken).ConfigureAwait(false);
-                    await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
-                    offset = long.Parse(response.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
-                    packId = response.Headers.TryGetValues("MerkleSync-Pack-Id", out var ids) ? ids.Single() : packId;
-                }
-                catch (Exception e) when (e is IOException or HttpRequestException or ConflictException && ++failures <= 8)
-                {
-                    // tus resume: ask where the server stands and continue from there.
-                    using var head = new HttpRequestMessage(HttpMethod.Head, location);
-                    head.Headers.Add("Tus-Resumable", "1.0.0");
-                    using var state = await http.SendAsync(head, cancellationToken).ConfigureAwait(false);
-                    await EnsureAsync(state, cancellationToken).ConfigureAwait(false);
-                    offset = long.Parse(state.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
-                }
+                _file.Flush(flushToDisk: true);
+                checkpoints.Save(new UploadCheckpoint(_name, _remote.Url, location.ToString(), summary.PackId.ToString(), summary.Length));
+                _keep = true;
             }
 
+            string? packId = await _remote.SendPackAsync(location, _file, summary.Length, 0, cancellationToken).ConfigureAwait(false);
             if (packId != summary.PackId.ToString())
             {
                 throw new CorruptDataException($"The server stored pack {packId ?? "(none)"} where {summary.PackId} was sent.");
             }
 
+            _remote._checkpoints?.Remove(_name);
+            _keep = false;
             return summary;
         }
 
-        public async ValueTask DisposeAsync() => await _file.DisposeAsync().ConfigureAwait(false);
+        public async ValueTask DisposeAsync()
+        {
+            await _file.DisposeAsync().ConfigureAwait(false);
+            if (!_keep)
+            {
+                File.Delete(_spool);
+            }
+        }
     }
 }

@@ -44,6 +44,13 @@ public interface IRemote : IAsyncDisposable
 
     ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Finishes pack uploads an earlier, interrupted run left in <paramref name="checkpoints"/>, from
+    /// the offset the server has, and keeps checkpoints there for the packs of this run. Returns how
+    /// many packs were resumed. Remotes without a network leg resume nothing.
+    /// </summary>
+    ValueTask<int> ResumeUploadsAsync(IUploadCheckpoints checkpoints, CancellationToken cancellationToken);
+
     ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken);
 
     ValueTask<FileReconstruction> GetReconstructionAsync(Hash fileHash, CancellationToken cancellationToken);

@@ -48,6 +48,9 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
 
     public ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken) => repository.BeginPackAsync(cancellationToken);
 
+    /// <summary>Packs written in-process are complete or absent; crash recovery on open handles the rest.</summary>
+    public ValueTask<int> ResumeUploadsAsync(IUploadCheckpoints checkpoints, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+
     public async ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         var (id, record) = await repository.PublishAsync(request, cancellationToken).ConfigureAwait(false);

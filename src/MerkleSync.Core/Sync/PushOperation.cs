@@ -20,6 +20,9 @@ public sealed record PushResult(
 {
     /// <summary>Bytes sent and received over the network by this push (0 for local remotes).</summary>
     public (long Sent, long Received) Wire { get; init; }
+
+    /// <summary>Packs an interrupted earlier push left half-sent, finished from their offset.</summary>
+    public int ResumedPacks { get; init; }
 }
 
 /// <summary>
@@ -39,6 +42,7 @@ public static class PushOperation
         }
 
         using var state = ClientStateStore.Open(directory);
+        int resumed = await remote.ResumeUploadsAsync(state, cancellationToken).ConfigureAwait(false);
         var nodes = new MemoryTreeNodeStore();
         var (snapshot, bytesScanned, _) = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken).ConfigureAwait(false);
         var head = await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false);
@@ -49,6 +53,7 @@ public static class PushOperation
             return new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed)
             {
                 Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+                ResumedPacks = resumed,
             };
         }
 
@@ -88,6 +93,7 @@ public static class PushOperation
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed)
         {
             Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+            ResumedPacks = resumed,
         };
     }
 

@@ -88,6 +88,13 @@ internal static class DatasetEndpoints
             return Results.Json(WireFormat.VersionJson(new VersionRef(id, record)));
         });
 
+        ds.MapPost("/gc", async (string dataset, double? graceSeconds, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var report = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.FromSeconds(Math.Max(0, graceSeconds ?? 3600))), ct);
+            return Results.Json(report);
+        });
+
         ds.MapGet("/nodes/{id}", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
         {
             var node = await (await registry.GetAsync(dataset, ct)).Nodes.TryGetAsync(ParseHash(id), ct)
