@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Sync;
@@ -84,7 +85,19 @@ internal static class DatasetEndpoints
             var request = WireFormat.DecodePublish(await ReadBodyAsync(context, WireFormat.MaxPublishBytes, ct));
             // Provenance comes from who authenticated, not from what the client claims.
             string author = context.Items[AccessLog.UserItem] as string is { } user && user != "-" && user != "anonymous" ? user : request.Author;
-            var (id, record) = await repository.PublishAsync(request with { Author = author }, ct);
+            (Hash Id, VersionRecord Record) published;
+            try
+            {
+                published = await repository.PublishAsync(request with { Author = author }, ct);
+            }
+            catch (ConflictException)
+            {
+                ServerMetrics.PublishConflicts.Inc(1);
+                throw;
+            }
+
+            ServerMetrics.Publishes.Inc(1);
+            var (id, record) = published;
             return Results.Json(WireFormat.VersionJson(new VersionRef(id, record)));
         });
 

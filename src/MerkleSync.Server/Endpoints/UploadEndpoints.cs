@@ -1,4 +1,5 @@
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Index;
 using MerkleSync.Core.Repository;
 using MerkleSync.Server.Hosting;
 
@@ -54,6 +55,7 @@ internal static class UploadEndpoints
         {
             var upload = (await registry.GetAsync(dataset, ct)).GetUpload(id);
             http.Response.Headers.CacheControl = "no-store";
+            ServerMetrics.UploadResumes.Inc(1);
             if (upload is null)
             {
                 return Results.NotFound();
@@ -79,10 +81,33 @@ internal static class UploadEndpoints
 
             var upload = repository.GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
             ErrorMapping.LimitBody(http, upload.Length - offset);
-            long newOffset = await repository.AppendUploadAsync(id, offset, http.Request.Body, ParseChecksum(http.Request.Headers["Upload-Checksum"]), ct);
+            long newOffset;
+            try
+            {
+                newOffset = await repository.AppendUploadAsync(id, offset, http.Request.Body, ParseChecksum(http.Request.Headers["Upload-Checksum"]), ct);
+            }
+            catch (ChecksumMismatchException)
+            {
+                ServerMetrics.ChecksumMismatches.Inc(1);
+                throw;
+            }
+
             if (newOffset == upload.Length)
             {
-                var pack = await repository.FinishUploadAsync(id, ct);
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                PackRecord pack;
+                try
+                {
+                    pack = await repository.FinishUploadAsync(id, ct);
+                }
+                catch (MerkleSyncException)
+                {
+                    ServerMetrics.UploadsRejected.Inc(1);
+                    throw;
+                }
+
+                ServerMetrics.UploadsCompleted.Inc(1);
+                ServerMetrics.VerifySecondsPerGb.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds / Math.Max(1e-9, upload.Length / 1e9));
                 http.Response.Headers["MerkleSync-Pack-Id"] = pack.PackId.ToString();
             }
 

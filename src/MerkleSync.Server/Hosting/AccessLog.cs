@@ -19,6 +19,8 @@ internal static partial class AccessLog
         finally
         {
             context.Response.Body = counting.Inner;
+            ServerMetrics.BytesIn.Inc(context.Request.ContentLength ?? 0);
+            ServerMetrics.BytesOut.Inc(counting.Written);
             if (logger.IsEnabled(LogLevel.Information))
             {
                 string user = context.Items[UserItem] as string ?? "-";

@@ -4,6 +4,7 @@ using MerkleSync.Core.Repository;
 using MerkleSync.Server.Endpoints;
 using MerkleSync.Server.Security;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Prometheus;
 
 namespace MerkleSync.Server.Hosting;
 
@@ -34,6 +35,7 @@ public static partial class ServerApp
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         builder.Services.AddSingleton(new DatasetRegistry(settings.Root));
+        builder.Services.AddOpenApi();
         if (tokens is not null)
         {
             builder.Services.AddSingleton(tokens);
@@ -49,7 +51,10 @@ public static partial class ServerApp
         app.Use(AccessLog.Middleware(logger));
         app.Use(ErrorMapping.Middleware);
         app.Use(Security.Authorization.Middleware(tokens));
+        app.UseHttpMetrics();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapMetrics("/metrics");
+        app.MapOpenApi("/openapi/v1.json");
         DatasetEndpoints.Map(app);
         UploadEndpoints.Map(app);
         app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<DatasetRegistry>().DisposeAsync().AsTask().GetAwaiter().GetResult());
