@@ -60,6 +60,7 @@ internal static class CliApp
             string message = e switch
             {
                 MerkleSyncException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException => e.Message,
+                HttpRequestException http => $"cannot reach the server: {http.Message}{(http.InnerException is { } inner ? $" ({inner.Message})" : "")}",
                 _ => $"unexpected {e.GetType().Name}: {e.Message}",
             };
             await Console.Error.WriteLineAsync($"merklesync: error: {message}").ConfigureAwait(false);

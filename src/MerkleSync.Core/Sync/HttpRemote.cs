@@ -29,7 +29,7 @@ public sealed class HttpRemote : IRemote
     private readonly WireCounter _wire;
     private readonly string _api;
 
-    public HttpRemote(Uri url, string? token, HttpMessageHandler? transport = null, TimeSpan? stallTimeout = null)
+    public HttpRemote(Uri url, string? token, HttpMessageHandler? transport = null, TimeSpan? stallTimeout = null, string? caCertFile = null)
     {
         string path = url.AbsolutePath.TrimEnd('/');
         int split = path.LastIndexOf('/');
@@ -48,12 +48,16 @@ public sealed class HttpRemote : IRemote
             UseJitter = true,
             Delay = TimeSpan.FromMilliseconds(200),
             ShouldRetryAfterHeader = true,
+            // A certificate problem will not fix itself; everything else transient is retried.
+            ShouldHandle = args => args.Outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError }
+                ? ValueTask.FromResult(false)
+                : ValueTask.FromResult(HttpClientResiliencePredicates.IsTransient(args.Outcome)),
         };
         var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage>()
             .AddRetry(retry)
             .AddTimeout(TimeSpan.FromMinutes(5))
             .Build();
-        _wire = new WireCounter(transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+        _wire = new WireCounter(transport ?? CreateTransport(caCertFile));
         var watchdog = new TransferWatchdog(_wire, stallTimeout ?? TransferWatchdog.DefaultStallTimeout);
         _http = new HttpClient(new ResilienceHandler(pipeline) { InnerHandler = watchdog })
         {
@@ -70,6 +74,37 @@ public sealed class HttpRemote : IRemote
     public string Url { get; }
 
     public ITreeNodeStore Nodes { get; }
+
+    /// <summary>TLS 1.2+ only; trusts the system store, plus <paramref name="caCertFile"/> (PEM) as an extra root if given.</summary>
+    private static SocketsHttpHandler CreateTransport(string? caCertFile)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        handler.SslOptions.EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+        if (caCertFile is not null)
+        {
+            var ca = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(caCertFile);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (errors == System.Net.Security.SslPolicyErrors.None)
+                {
+                    return true;
+                }
+
+                if (errors != System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors || certificate is null)
+                {
+                    return false; // a name mismatch or no certificate is never accepted
+                }
+
+                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return chain.Build(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+            };
+        }
+
+        return handler;
+    }
 
     public (long Sent, long Received) WireBytes => (_wire.Sent, _wire.Received);
 

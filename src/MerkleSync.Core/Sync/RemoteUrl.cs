@@ -24,12 +24,15 @@ public static class RemoteUrl
 
     public static bool IsHttp(string url) => url.StartsWith("http://", StringComparison.Ordinal) || url.StartsWith("https://", StringComparison.Ordinal);
 
-    /// <summary>Opens a remote; HTTP remotes authenticate with the MERKLESYNC_TOKEN environment variable.</summary>
+    /// <summary>
+    /// Opens a remote. HTTP remotes authenticate with the MERKLESYNC_TOKEN environment variable and
+    /// trust, besides the system store, the CA certificate named by MERKLESYNC_CA_CERT (PEM).
+    /// </summary>
     public static async Task<IRemote> OpenAsync(string url, CancellationToken cancellationToken)
     {
         if (IsHttp(url))
         {
-            return new HttpRemote(new Uri(url), Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN"));
+            return new HttpRemote(new Uri(url), Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN"), caCertFile: Environment.GetEnvironmentVariable("MERKLESYNC_CA_CERT"));
         }
 
         string path = LocalPath(url);

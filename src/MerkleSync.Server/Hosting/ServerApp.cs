@@ -1,4 +1,7 @@
 using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Repository;
 using MerkleSync.Server.Endpoints;
@@ -19,9 +22,16 @@ public static partial class ServerApp
             throw new InvalidInputException("Without --tokens the server only listens on loopback addresses (127.0.0.1, [::1], localhost); give a token file to serve other hosts.");
         }
 
+        var certificate = LoadCertificate(settings);
+        if (certificate is null && settings.Listen.Any(url => url.StartsWith("https:", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new InvalidInputException("An https:// listen URL needs --tls-cert and --tls-key.");
+        }
+
         Directory.CreateDirectory(settings.Root);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls([.. settings.Listen]);
+        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves https:// URLs out otherwise
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -29,6 +39,14 @@ public static partial class ServerApp
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(30);
             kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(2);
             kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(30));
+            if (certificate is not null)
+            {
+                kestrel.ConfigureHttpsDefaults(https =>
+                {
+                    https.ServerCertificate = certificate;
+                    https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                });
+            }
         });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
@@ -59,6 +77,30 @@ public static partial class ServerApp
         UploadEndpoints.Map(app);
         app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<DatasetRegistry>().DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
+    }
+
+    private static X509Certificate2? LoadCertificate(ServerSettings settings)
+    {
+        if (settings.TlsCertFile is null && settings.TlsKeyFile is null)
+        {
+            return null;
+        }
+
+        if (settings.TlsCertFile is null || settings.TlsKeyFile is null)
+        {
+            throw new InvalidInputException("--tls-cert and --tls-key go together.");
+        }
+
+        try
+        {
+            // Round-trip through PKCS#12 so the private key is usable by SslStream on every platform.
+            using var pem = X509Certificate2.CreateFromPemFile(settings.TlsCertFile, settings.TlsKeyFile);
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (Exception e) when (e is CryptographicException or IOException)
+        {
+            throw new InvalidInputException($"Cannot load the TLS certificate: {e.Message}", e);
+        }
     }
 
     private static bool IsLoopback(string url)

@@ -3,13 +3,13 @@ using MerkleSync.Core.Errors;
 namespace MerkleSync.Server.Hosting;
 
 /// <summary>How a server is started: where datasets live, where it listens, who may use it.</summary>
-public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile)
+public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile, string? TlsCertFile = null, string? TlsKeyFile = null)
 {
     public const string DefaultListen = "http://127.0.0.1:8470";
 
     public static ServerSettings FromArgs(string[] args)
     {
-        string? root = null, tokens = null;
+        string? root = null, tokens = null, cert = null, key = null;
         var listen = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
@@ -19,10 +19,12 @@ public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, s
                 case "--root": root = Next(); break;
                 case "--listen": listen.Add(Next()); break;
                 case "--tokens": tokens = Next(); break;
-                default: throw new InvalidInputException($"Unknown argument '{args[i]}'. Usage: --root DIR [--listen URL] [--tokens FILE]");
+                case "--tls-cert": cert = Next(); break;
+                case "--tls-key": key = Next(); break;
+                default: throw new InvalidInputException($"Unknown argument '{args[i]}'. Usage: --root DIR [--listen URL] [--tokens FILE] [--tls-cert PEM --tls-key PEM]");
             }
         }
 
-        return new ServerSettings(root ?? throw new InvalidInputException("--root DIR is required."), listen.Count > 0 ? listen : [DefaultListen], tokens);
+        return new ServerSettings(root ?? throw new InvalidInputException("--root DIR is required."), listen.Count > 0 ? listen : [DefaultListen], tokens, cert, key);
     }
 }
