@@ -110,7 +110,9 @@ public sealed partial class Repository
                 throw new ChecksumMismatchException($"Upload {id}: the bytes at offset {offset} do not match their {checksum.Value.Algorithm} checksum.");
             }
 
-            file.Flush(flushToDisk: true);
+            // No fsync here: after a crash the offset is the file's length, whatever reached the disk,
+            // and the client resumes from it. The pack is synced once, when it is imported.
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
             return position;
         }
         finally

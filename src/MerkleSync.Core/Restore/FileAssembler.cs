@@ -15,6 +15,9 @@ namespace MerkleSync.Core.Restore;
 /// </summary>
 internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder)
 {
+    /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
+    private const long MaxReadBytes = 8 << 20;
+
     public long BytesWritten { get; private set; }
 
     public long PackBytesRead { get; private set; }
@@ -71,9 +74,9 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
                 continue;
             }
 
-            // A run of chunks that must come from the pack: one ranged read.
+            // A run of chunks that must come from the pack: one ranged read, of bounded size.
             int end = start + 1;
-            while (end < run.Length && !local.TryGet(run[end].ChunkHash, out _))
+            while (end < run.Length && !local.TryGet(run[end].ChunkHash, out _) && run[end].Offset + run[end].StoredLength - run[start].Offset <= MaxReadBytes)
             {
                 end++;
             }

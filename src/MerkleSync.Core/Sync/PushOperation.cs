@@ -129,9 +129,27 @@ public static class PushOperation
             }
         }
 
-        long raw = 0, stored = 0;
-        int packs = 0;
+        long raw = 0;
         IPackUpload? pack = null;
+        var completing = new Queue<(IPackUpload Upload, Task<PackSummary> Done)>();
+        long stored = 0;
+        int packs = 0;
+
+        // A finished pack is sent (and, remotely, verified) while the next one is filled.
+        async Task CompleteOldestAsync()
+        {
+            var (upload, done) = completing.Dequeue();
+            try
+            {
+                stored += (await done.ConfigureAwait(false)).Length;
+                packs++;
+            }
+            finally
+            {
+                await upload.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
         try
         {
             Task<EncodedChunk[]>? next = pending.Count > 0 ? EncodeBatchAsync(pending, 0, cancellationToken) : null;
@@ -149,10 +167,12 @@ public static class PushOperation
                         raw += (long)encoded.Chunk.Length;
                         if (pack.Writer.Length >= packSize)
                         {
-                            stored += (await pack.CompleteAsync(cancellationToken).ConfigureAwait(false)).Length;
-                            await pack.DisposeAsync().ConfigureAwait(false);
+                            completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask()));
                             pack = null;
-                            packs++;
+                            if (completing.Count >= PacksInFlight)
+                            {
+                                await CompleteOldestAsync().ConfigureAwait(false);
+                            }
                         }
                     }
                 }
@@ -167,8 +187,13 @@ public static class PushOperation
 
             if (pack is not null)
             {
-                stored += (await pack.CompleteAsync(cancellationToken).ConfigureAwait(false)).Length;
-                packs++;
+                completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask()));
+                pack = null;
+            }
+
+            while (completing.Count > 0)
+            {
+                await CompleteOldestAsync().ConfigureAwait(false);
             }
 
             return new UploadTotals(pending.Count, raw, stored, packs);
@@ -179,8 +204,26 @@ public static class PushOperation
             {
                 await pack.DisposeAsync().ConfigureAwait(false);
             }
+
+            while (completing.Count > 0)
+            {
+                var (upload, done) = completing.Dequeue();
+                try
+                {
+                    await done.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The first failure is already on its way to the caller.
+                }
+
+                await upload.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
+
+    /// <summary>Packs being sent while the next is filled: two keep the link and the disk busy without much memory.</summary>
+    private const int PacksInFlight = 2;
 
     private static async Task<EncodedChunk[]> EncodeBatchAsync(List<PendingChunk> pending, int start, CancellationToken cancellationToken)
     {

@@ -28,7 +28,7 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         {
             var response = await base.SendAsync(request, watch.Token).ConfigureAwait(false);
             watch.Progress();
-            var body = new MemoryStream();
+            var body = new MemoryStream((int)Math.Clamp(response.Content.Headers.ContentLength ?? 0, 0, 64 << 20));
             byte[] buffer = new byte[1 << 16];
             await using (var stream = await response.Content.ReadAsStreamAsync(watch.Token).ConfigureAwait(false))
             {
