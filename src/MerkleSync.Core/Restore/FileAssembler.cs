@@ -16,15 +16,20 @@ namespace MerkleSync.Core.Restore;
 internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder)
 {
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
-    private const long MaxReadBytes = 8 << 20;
+    private const long MaxReadBytes = 4 << 20;
 
-    public long BytesWritten { get; private set; }
+    private long _bytesWritten;
+    private long _packBytesRead;
+    private long _chunkBytesFetched;
+    private long _bytesReused;
 
-    public long PackBytesRead { get; private set; }
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
 
-    public long ChunkBytesFetched { get; private set; }
+    public long PackBytesRead => Interlocked.Read(ref _packBytesRead);
 
-    public long BytesReused { get; private set; }
+    public long ChunkBytesFetched => Interlocked.Read(ref _chunkBytesFetched);
+
+    public long BytesReused => Interlocked.Read(ref _bytesReused);
 
     public async Task<(string Path, ChunkedContent Content)> AssembleAsync(TreeEntry entry, CancellationToken cancellationToken)
     {
@@ -51,7 +56,7 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
             }
 
             local.Add(staged, chunks);
-            BytesWritten += content.Length;
+            Interlocked.Add(ref _bytesWritten, content.Length);
             return (staged, content);
         }
         catch
@@ -82,12 +87,12 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
             }
 
             var fetch = run.AsMemory(start, end - start);
-            PackBytesRead += fetch.Span[^1].Offset + fetch.Span[^1].StoredLength - fetch.Span[0].Offset;
+            Interlocked.Add(ref _packBytesRead, fetch.Span[^1].Offset + fetch.Span[^1].StoredLength - fetch.Span[0].Offset);
             await remote.ReadChunksAsync(packId, fetch, async (entry, raw) =>
             {
                 await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
                 chunks.Add(new ChunkRef(entry.ChunkHash, (ulong)entry.RawLength));
-                ChunkBytesFetched += entry.RawLength;
+                Interlocked.Add(ref _chunkBytesFetched, entry.RawLength);
             }, cancellationToken).ConfigureAwait(false);
             start = end;
         }
@@ -108,14 +113,14 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
             if (read != source.Length || XetHashes.ChunkHash(data.Span) != entry.ChunkHash)
             {
                 // The local copy changed since it was indexed: fetch this chunk from its pack instead.
-                PackBytesRead += entry.StoredLength;
-                ChunkBytesFetched += entry.RawLength;
+                Interlocked.Add(ref _packBytesRead, entry.StoredLength);
+                Interlocked.Add(ref _chunkBytesFetched, entry.RawLength);
                 await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => output.WriteAsync(raw, cancellationToken), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             await output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-            BytesReused += source.Length;
+            Interlocked.Add(ref _bytesReused, source.Length);
         }
         finally
         {

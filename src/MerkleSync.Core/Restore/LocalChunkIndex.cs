@@ -1,12 +1,13 @@
+using System.Collections.Concurrent;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 
 namespace MerkleSync.Core.Restore;
 
-/// <summary>Chunks available on local disk: which file holds each, at which offset.</summary>
+/// <summary>Chunks available on local disk: which file holds each, at which offset. Safe for concurrent use.</summary>
 internal sealed class LocalChunkIndex
 {
-    private readonly Dictionary<Hash, (string Path, long Offset, int Length)> _chunks = [];
+    private readonly ConcurrentDictionary<Hash, (string Path, long Offset, int Length)> _chunks = new();
 
     public void Add(SnapshotFile file)
     {

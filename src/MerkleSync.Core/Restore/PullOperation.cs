@@ -58,25 +58,22 @@ public static class PullOperation
         }
 
         var writer = new FileAssembler(remote, sources, state.StagingFolder);
-        var staged = new List<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
-        int unchanged = 0;
+        var staged = new System.Collections.Concurrent.ConcurrentBag<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
+        var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();
+        int unchanged = wanted.Count - toWrite.Count;
         try
         {
-            foreach (var entry in wanted)
+            // Several files at once keep the network, the CPU (verification) and the disk busy together.
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken };
+            await Parallel.ForEachAsync(toWrite.OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
             {
-                if (localByPath.TryGetValue(entry.Path, out var existing) && existing.Entry.FileHash == entry.FileHash && existing.Entry.Mode == entry.Mode)
-                {
-                    unchanged++;
-                    continue;
-                }
-
-                var (path, content) = await writer.AssembleAsync(entry, cancellationToken).ConfigureAwait(false);
+                var (path, content) = await writer.AssembleAsync(entry, ct).ConfigureAwait(false);
                 staged.Add((entry, path, content));
-            }
+            }).ConfigureAwait(false);
 
             // Everything verified and staged: now replace files, each by one rename.
             long hashedAt = ClientStateStore.NowNs();
-            foreach (var (entry, stagedPath, content) in staged)
+            foreach (var (entry, stagedPath, content) in staged.OrderBy(s => s.Entry.Path, DatasetPath.Comparer))
             {
                 string target = Target(directory, entry.Path);
                 PrepareTarget(directory, target, options.Delete);
