@@ -80,14 +80,17 @@ public class HashAndSnapshotTests
     }
 
     [Fact]
-    public async Task Demo_runs_and_reports_few_new_chunks()
+    public async Task Demo_pushes_twice_through_a_local_server_and_only_changed_chunks_travel()
     {
         var result = await CliRunner.RunAsync("demo", "--size", "8MiB", "--json");
 
-        Assert.Equal(0, result.ExitCode);
+        Assert.True(result.ExitCode == 0, result.Stderr);
         var demo = JsonDocument.Parse(result.Stdout).RootElement;
-        long newBytes = demo.GetProperty("new_chunk_bytes").GetInt64();
-        Assert.InRange(newBytes, demo.GetProperty("edited_bytes").GetInt64(), demo.GetProperty("v2").GetProperty("bytes").GetInt64() / 4);
-        Assert.NotEqual(demo.GetProperty("v1").GetProperty("root").GetString(), demo.GetProperty("v2").GetProperty("root").GetString());
+        var v2 = demo.GetProperty("v2");
+        Assert.InRange(v2.GetProperty("new_chunk_bytes").GetInt64(), demo.GetProperty("edited_bytes").GetInt64(), v2.GetProperty("bytes").GetInt64() / 4);
+        Assert.InRange(v2.GetProperty("wire_bytes_sent").GetInt64(), v2.GetProperty("new_chunk_bytes").GetInt64() / 2, v2.GetProperty("bytes").GetInt64() / 3);
+        Assert.True(v2.GetProperty("bytes_scanned").GetInt64() < v2.GetProperty("bytes").GetInt64());
+        Assert.NotEqual(demo.GetProperty("v1").GetProperty("version").GetString(), v2.GetProperty("version").GetString());
+        Assert.True(demo.GetProperty("pulled_root_verified").GetBoolean());
     }
 }

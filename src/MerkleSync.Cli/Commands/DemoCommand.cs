@@ -1,17 +1,21 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Demo;
 using MerkleSync.Cli.Output;
-using MerkleSync.Core.Hashing;
-using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Restore;
+using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
+using MerkleSync.Server.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MerkleSync.Cli.Commands;
 
 /// <summary>
-/// <c>merklesync demo</c>: generates two versions of a dataset, snapshots both and shows that only
-/// the chunks changed between them are new, and what the tree diff reports.
+/// <c>merklesync demo</c>: starts a server on a loopback port, pushes a generated dataset, edits it,
+/// pushes again and shows that only the changed chunks travel, diffs the versions, pulls the new
+/// one into a fresh folder and verifies it.
 /// </summary>
 internal static class DemoCommand
 {
@@ -19,8 +23,8 @@ internal static class DemoCommand
     {
         var size = new Option<string>("--size") { Description = "Size of the generated dataset (e.g. 64MiB, 1GiB).", DefaultValueFactory = _ => "64MiB" };
         var seed = new Option<int>("--seed") { Description = "Seed of the generator; the same seed gives the same bytes.", DefaultValueFactory = _ => 7 };
-        var keep = new Option<string?>("--dir") { Description = "Write the dataset here and keep it (default: a temporary folder, removed after)." };
-        var command = new Command("demo", "Generate a dataset, change it, and show that only the changed chunks are new.\n\nExample:\n  merklesync demo --size 256MiB")
+        var keep = new Option<string?>("--dir") { Description = "Work in this folder and keep it (default: a temporary folder, removed after)." };
+        var command = new Command("demo", "Push a generated dataset twice to a server on a loopback port and show that only changed chunks travel.\n\nExample:\n  merklesync demo --size 256MiB")
         {
             size,
             seed,
@@ -34,74 +38,89 @@ internal static class DemoCommand
     private static async Task<int> RunAsync(long size, int seed, string? directory, bool json, CancellationToken cancellationToken)
     {
         string root = directory ?? Path.Combine(Path.GetTempPath(), $"merklesync-demo-{Environment.ProcessId}");
-        string v1 = Path.Combine(root, "v1"), v2 = Path.Combine(root, "v2");
+        string data = Path.Combine(root, "data"), clone = Path.Combine(root, "clone");
+        void Say(string line)
+        {
+            if (!json)
+            {
+                Console.Out.WriteLine(line);
+            }
+        }
+
         try
         {
-            var dataset = new DemoDataset(size, seed);
-            Log(json, $"Generating a {Format.Bytes(size)} dataset in {root} ...");
-            RecreateDirectory(v1);
-            dataset.WriteV1(v1);
-            CopyDirectory(v1, v2);
-            long editedBytes = dataset.ApplyV2Edits(v2);
-
-            var store = new MemoryTreeNodeStore();
-            var clock = Stopwatch.StartNew();
-            var first = await Snapshotter.SnapshotAsync(v1, store, cancellationToken);
-            var firstStats = SnapshotStats.Of(first, store, clock.Elapsed);
-            clock.Restart();
-            var second = await Snapshotter.SnapshotAsync(v2, store, cancellationToken);
-            var secondStats = SnapshotStats.Of(second, store, clock.Elapsed);
-
-            var known = first.Files.SelectMany(f => f.Content.Chunks).Select(c => c.Hash).ToHashSet();
-            var fresh = new Dictionary<Hash, ulong>();
-            foreach (var chunk in second.Files.SelectMany(f => f.Content.Chunks).Where(c => !known.Contains(c.Hash)))
+            foreach (string folder in new[] { data, clone, Path.Combine(root, "server") })
             {
-                fresh.TryAdd(chunk.Hash, chunk.Length);
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
             }
 
-            long freshBytes = fresh.Values.Sum(l => (long)l);
+            var dataset = new DemoDataset(size, seed);
+            Say($"Generating a {Format.Bytes(size)} dataset in {data} ...");
+            dataset.WriteV1(data);
+
+            await using var server = ServerApp.Build(new ServerSettings(Path.Combine(root, "server"), ["http://127.0.0.1:0"], null, Quiet: true));
+            await server.StartAsync(cancellationToken);
+            string url = server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/demo";
+            Say($"Started a server at {url}");
+            await using var remote = new HttpRemote(new Uri(url), token: null);
+            await remote.CreateAsync(cancellationToken);
+
+            var first = await PushOperation.PushAsync(data, remote, new PushOptions(Message: "v1: generated"), cancellationToken);
+            Say($"push v1: {first.ChunksNew} of {first.ChunksTotal} chunks new, {Format.Bytes(first.Wire.Sent)} sent ({first.Elapsed.TotalSeconds:F2} s)");
+
+            long editedBytes = dataset.ApplyV2Edits(data);
+            Say($"Edited the dataset: {Format.Bytes(editedBytes)} of new bytes in insertions, overwrites, new, deleted, appended and renamed files.");
+            var second = await PushOperation.PushAsync(data, remote, new PushOptions(Message: "v2: edited"), cancellationToken);
+            Say($"push v2: read {Format.Bytes(second.BytesScanned)} of {Format.Bytes(second.Bytes)} (unchanged files skipped), {second.ChunksNew} of {second.ChunksTotal} chunks new, "
+                + $"{Format.Bytes(second.Wire.Sent)} sent ({100.0 * second.Wire.Sent / Math.Max(1, second.Bytes):F1}% of the dataset, {second.Elapsed.TotalSeconds:F2} s)");
+
             var changes = new List<TreeChange>();
-            await foreach (var change in TreeDiff.DiffAsync(store, first.Root, second.Root, cancellationToken))
+            await foreach (var change in TreeDiff.DiffAsync(remote.Nodes, first.Root, second.Root, cancellationToken))
             {
                 changes.Add(change);
             }
+
+            int added = changes.Count(c => c.Kind == ChangeKind.Added), removed = changes.Count(c => c.Kind == ChangeKind.Removed), modified = changes.Count(c => c.Kind == ChangeKind.Modified);
+            Say($"diff v1 -> v2: {added} added, {removed} removed, {modified} modified");
+            foreach (var change in changes.Take(6))
+            {
+                Say($"  {(change.Kind == ChangeKind.Added ? '+' : change.Kind == ChangeKind.Removed ? '-' : 'M')} {change.Path}");
+            }
+
+            var pulled = await PullOperation.PullAsync(remote, clone, new PullOptions(), cancellationToken);
+            var check = await MerkleSync.Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", cancellationToken)], readData: false, cancellationToken);
+            bool same = pulled.Root == second.Root && check.Ok;
+            Say($"pull v2 into {clone}: {pulled.FilesWritten} files, {Format.Bytes(pulled.BytesWritten)} ({pulled.Elapsed.TotalSeconds:F2} s); root {(same ? "verified" : "MISMATCH")}: {pulled.Root}");
 
             if (json)
             {
                 JsonOut.Write(new JsonObject
                 {
-                    ["v1"] = firstStats.ToJson(),
-                    ["v2"] = secondStats.ToJson(),
+                    ["server"] = url,
+                    ["v1"] = new JsonObject { ["version"] = first.Root.ToString(), ["bytes"] = first.Bytes, ["chunks"] = first.ChunksTotal, ["chunks_new"] = first.ChunksNew, ["wire_bytes_sent"] = first.Wire.Sent },
+                    ["v2"] = new JsonObject
+                    {
+                        ["version"] = second.Root.ToString(), ["bytes"] = second.Bytes, ["bytes_scanned"] = second.BytesScanned, ["chunks"] = second.ChunksTotal,
+                        ["chunks_new"] = second.ChunksNew, ["new_chunk_bytes"] = second.NewChunkBytes, ["wire_bytes_sent"] = second.Wire.Sent,
+                    },
                     ["edited_bytes"] = editedBytes,
-                    ["new_chunks"] = fresh.Count,
-                    ["new_chunk_bytes"] = freshBytes,
-                    ["added"] = changes.Count(c => c.Kind == ChangeKind.Added),
-                    ["removed"] = changes.Count(c => c.Kind == ChangeKind.Removed),
-                    ["modified"] = changes.Count(c => c.Kind == ChangeKind.Modified),
+                    ["added"] = added,
+                    ["removed"] = removed,
+                    ["modified"] = modified,
+                    ["pulled_root_verified"] = same,
                 });
-                return CliApp.Ok;
             }
-
-            Console.Out.WriteLine();
-            PrintVersion("v1", firstStats);
-            PrintVersion("v2", secondStats);
-            Console.Out.WriteLine();
-            Console.Out.WriteLine($"diff v1 -> v2: {changes.Count(c => c.Kind == ChangeKind.Added)} added, {changes.Count(c => c.Kind == ChangeKind.Removed)} removed, {changes.Count(c => c.Kind == ChangeKind.Modified)} modified");
-            foreach (var change in changes.Take(8))
+            else
             {
-                Console.Out.WriteLine($"  {Symbol(change.Kind)} {change.Path}");
+                Say("");
+                Say($"Only the changed chunks travelled: v2 sent {Format.Bytes(second.Wire.Sent)} for a {Format.Bytes(second.Bytes)} dataset with {Format.Bytes(editedBytes)} of edits.");
             }
 
-            if (changes.Count > 8)
-            {
-                Console.Out.WriteLine($"  ... and {changes.Count - 8} more");
-            }
-
-            Console.Out.WriteLine();
-            Console.Out.WriteLine($"v2 has {fresh.Count} chunks that v1 lacks: {Format.Bytes(freshBytes)} of {Format.Bytes(secondStats.Bytes)} "
-                + $"({100.0 * freshBytes / Math.Max(1, secondStats.Bytes):F1}%), for {Format.Bytes(editedBytes)} of edited bytes.");
-            Console.Out.WriteLine("Only those chunks need to be stored or sent for v2; everything else is shared with v1.");
-            return CliApp.Ok;
+            await server.StopAsync(cancellationToken);
+            return same ? CliApp.Ok : CliApp.VerificationFailed;
         }
         finally
         {
@@ -109,45 +128,6 @@ internal static class DemoCommand
             {
                 Directory.Delete(root, recursive: true);
             }
-        }
-    }
-
-    private static void PrintVersion(string name, SnapshotStats stats) =>
-        Console.Out.WriteLine($"{name}  {stats.Root}  {stats.Files} files  {Format.Bytes(stats.Bytes)}  {stats.Chunks} chunks  ({stats.Elapsed.TotalSeconds:F2} s, {Format.Rate(stats.Bytes, stats.Elapsed)})");
-
-    private static char Symbol(ChangeKind kind) => kind switch
-    {
-        ChangeKind.Added => '+',
-        ChangeKind.Removed => '-',
-        _ => 'M',
-    };
-
-    private static void Log(bool json, string line)
-    {
-        if (!json)
-        {
-            Console.Out.WriteLine(line);
-        }
-    }
-
-    private static void RecreateDirectory(string path)
-    {
-        if (Directory.Exists(path))
-        {
-            Directory.Delete(path, recursive: true);
-        }
-
-        Directory.CreateDirectory(path);
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        RecreateDirectory(to);
-        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            string target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
         }
     }
 }

@@ -29,6 +29,14 @@ internal sealed class DemoDataset(long totalBytes, int seed)
             WriteFile(directory, SmallFileName(i), SmallFileContent(random, i, size));
             remaining -= size;
         }
+
+        // Like a dataset that has been around a while (and like gen_versions.py's fixed times):
+        // files older than the stat cache's racy window, so unchanged ones are not read again.
+        var past = DateTime.UtcNow.AddHours(-1);
+        foreach (string file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            File.SetLastWriteTimeUtc(file, past);
+        }
     }
 
     /// <summary>Applies the v2 edits to a copy of v1 in place; returns the bytes that are new in v2.</summary>
@@ -62,7 +70,8 @@ internal sealed class DemoDataset(long totalBytes, int seed)
         }
 
         var small = Directory.GetFiles(directory, "*", SearchOption.AllDirectories)
-            .Where(f => !f.Contains("shard-", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+            .Where(f => !f.Contains("shard-", StringComparison.Ordinal) && !f.Contains(Path.DirectorySeparatorChar + ".merklesync" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).ToList();
         for (int i = 0; i < small.Count; i++)
         {
             switch (random.Next(0, 100))

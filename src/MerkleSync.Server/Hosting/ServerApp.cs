@@ -52,6 +52,11 @@ public static partial class ServerApp
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        if (settings.Quiet)
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        }
         builder.Services.AddSingleton(new DatasetRegistry(settings.Root));
         builder.Services.AddOpenApi();
         if (tokens is not null)

@@ -3,7 +3,8 @@ using MerkleSync.Core.Errors;
 namespace MerkleSync.Server.Hosting;
 
 /// <summary>How a server is started: where datasets live, where it listens, who may use it.</summary>
-public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile, string? TlsCertFile = null, string? TlsKeyFile = null)
+/// <param name="Quiet">Log warnings and errors only (an embedded server, as in <c>merklesync demo</c>).</param>
+public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile, string? TlsCertFile = null, string? TlsKeyFile = null, bool Quiet = false)
 {
     public const string DefaultListen = "http://127.0.0.1:8470";
 
