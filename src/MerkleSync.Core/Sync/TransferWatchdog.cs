@@ -101,47 +101,18 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
     }
 
     /// <summary>Request content that reports progress as it is written to the connection.</summary>
-    private sealed class ProgressContent : HttpContent
+    private sealed class ProgressContent(HttpContent inner, Watch watch) : DelegatingContent(inner)
     {
-        private readonly HttpContent _inner;
-        private readonly Watch _watch;
-
-        public ProgressContent(HttpContent inner, Watch watch)
-        {
-            _inner = inner;
-            _watch = watch;
-            foreach (var header in inner.Headers)
-            {
-                Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-        }
-
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {
-            await using var source = await _inner.ReadAsStreamAsync().ConfigureAwait(false);
+            await using var source = await Inner.ReadAsStreamAsync().ConfigureAwait(false);
             byte[] buffer = new byte[1 << 16];
             int read;
-            while ((read = await source.ReadAsync(buffer, _watch.Token).ConfigureAwait(false)) > 0)
+            while ((read = await source.ReadAsync(buffer, watch.Token).ConfigureAwait(false)) > 0)
             {
-                await stream.WriteAsync(buffer.AsMemory(0, read), _watch.Token).ConfigureAwait(false);
-                _watch.Progress();
+                await stream.WriteAsync(buffer.AsMemory(0, read), watch.Token).ConfigureAwait(false);
+                watch.Progress();
             }
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = _inner.Headers.ContentLength ?? 0;
-            return _inner.Headers.ContentLength is not null;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _inner.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 }

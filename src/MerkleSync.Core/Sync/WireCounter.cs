@@ -33,42 +33,13 @@ internal sealed class WireCounter : DelegatingHandler
 
     private static long HeaderBytes(HttpHeaders headers) => headers.Sum(h => h.Key.Length + 4 + h.Value.Sum(v => (long)v.Length + 2));
 
-    private sealed class CountingContent : HttpContent
+    private sealed class CountingContent(HttpContent inner, WireCounter counter) : DelegatingContent(inner)
     {
-        private readonly HttpContent _inner;
-        private readonly WireCounter _counter;
-
-        public CountingContent(HttpContent inner, WireCounter counter)
-        {
-            _inner = inner;
-            _counter = counter;
-            foreach (var header in inner.Headers)
-            {
-                Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-        }
-
         protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
             await (await CreateContentReadStreamAsync().ConfigureAwait(false)).CopyToAsync(stream).ConfigureAwait(false);
 
         protected override async Task<Stream> CreateContentReadStreamAsync() =>
-            new CountingStream(await _inner.ReadAsStreamAsync().ConfigureAwait(false), _counter);
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = _inner.Headers.ContentLength ?? 0;
-            return _inner.Headers.ContentLength is not null;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
+            new CountingStream(await Inner.ReadAsStreamAsync().ConfigureAwait(false), counter);
     }
 
     private sealed class CountingStream(Stream inner, WireCounter counter) : Stream
