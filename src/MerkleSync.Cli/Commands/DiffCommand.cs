@@ -100,12 +100,3 @@ internal static class DiffCommand
         return CliApp.Ok;
     }
 }
-
-/// <summary>Reads nodes from the first store that has them (a local snapshot over a repository).</summary>
-internal sealed class LayeredNodeStore(ITreeNodeStore top, ITreeNodeStore bottom) : ITreeNodeStore
-{
-    public async ValueTask<byte[]?> TryGetAsync(Hash id, CancellationToken cancellationToken) =>
-        await top.TryGetAsync(id, cancellationToken) ?? await bottom.TryGetAsync(id, cancellationToken);
-
-    public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => top.PutAsync(id, encoded, cancellationToken);
-}

@@ -13,14 +13,15 @@ internal static class PushCommand
         var remote = CommonOptions.Remote();
         var branch = CommonOptions.Branch();
         var message = new Option<string>("--message", "-m") { Description = "Why this version exists.", DefaultValueFactory = _ => "" };
+        var rebase = new Option<bool>("--rebase") { Description = "If the branch moved since DIR last synced, put DIR's changes on top of it (refused if a path changed on both sides)." };
         var packSize = new Option<string>("--pack-size") { Description = "Close packs once they pass this size.", DefaultValueFactory = _ => "64MiB", Hidden = true };
         var command = new Command("push", "Snapshot DIR and publish it as a new version of a branch; only chunks the repository lacks are stored.\n\nExample:\n  merklesync push ./data file:///srv/repos/ds -m \"add March logs\"")
         {
-            directory, remote, branch, message, packSize,
+            directory, remote, branch, message, rebase, packSize,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
-            var result = await PushOperation.PushAsync(parse.GetValue(directory)!, r, new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!)), ct);
+            var result = await PushOperation.PushAsync(parse.GetValue(directory)!, r, new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase)), ct);
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject

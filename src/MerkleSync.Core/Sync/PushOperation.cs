@@ -11,7 +11,8 @@ using MerkleSync.Core.Tree;
 namespace MerkleSync.Core.Sync;
 
 /// <param name="PackSize">Close a pack once it passes this many bytes (tests use small packs).</param>
-public sealed record PushOptions(string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize);
+/// <param name="Rebase">When the branch moved since this directory last synced, replay this directory's changes on top of it (if no path changed on both sides).</param>
+public sealed record PushOptions(string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
@@ -46,6 +47,7 @@ public static class PushOperation
         var nodes = new MemoryTreeNodeStore();
         var (snapshot, bytesScanned, _) = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken).ConfigureAwait(false);
         var head = await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false);
+        var synced = state.GetSynced(remote.Url, options.Branch);
         long chunksTotal = snapshot.ChunkCount;
         if (head?.Record.Root == snapshot.Root)
         {
@@ -73,23 +75,10 @@ public static class PushOperation
 
         var upload = await UploadChunksAsync(missingFiles, missingChunks, remote, options.PackSize, cancellationToken).ConfigureAwait(false);
 
-        var nodeIds = nodes.Ids.ToList();
-        bool[] haveNodes = await remote.HaveNodesAsync(nodeIds, cancellationToken).ConfigureAwait(false);
-        var newNodes = new List<KeyValuePair<Hash, byte[]>>();
-        for (int i = 0; i < nodeIds.Count; i++)
-        {
-            if (!haveNodes[i])
-            {
-                newNodes.Add(new(nodeIds[i], (await nodes.TryGetAsync(nodeIds[i], cancellationToken).ConfigureAwait(false))!));
-            }
-        }
-
-        var request = new PublishRequest(options.Branch, head?.Id, snapshot.Root, newNodes,
-            [.. missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))],
-            options.Author ?? Environment.UserName, options.Message);
-        var published = await remote.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        var files = missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
+        var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, files, options, cancellationToken).ConfigureAwait(false);
         await RememberAsync(state, remote, options.Branch, published, nodes, cancellationToken).ConfigureAwait(false);
-        return new PushResult(published.Id, snapshot.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
+        return new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed)
         {
             Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
@@ -98,6 +87,103 @@ public static class PushOperation
     }
 
     private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs);
+
+    /// <summary>
+    /// Publishes the snapshot as the branch's next version, but only on top of the version this
+    /// directory was last synced with: if someone else published since, the push is a conflict
+    /// (their changes are not in this directory), unless <see cref="PushOptions.Rebase"/> replays
+    /// this directory's changes on top of theirs. A branch the directory never synced with counts
+    /// as based on an empty version. Bounded: a rebase is tried at most three times.
+    /// </summary>
+    private static async Task<VersionRef> PublishOnBaseAsync(
+        IRemote remote, ClientStateStore state, MemoryTreeNodeStore nodes, Hash root, VersionRef? head, (Hash Id, Hash Root)? synced,
+        List<NewFile> files, PushOptions options, CancellationToken cancellationToken)
+    {
+        string author = options.Author ?? Environment.UserName;
+        for (int attempt = 0; ; attempt++)
+        {
+            var target = root;
+            if (head is not null && head.Id != synced?.Id)
+            {
+                if (!options.Rebase || attempt >= 3)
+                {
+                    throw new ConflictException(
+                        $"Branch '{options.Branch}' is at version {head.Record.Root}, published after this directory last synced{(synced is { } s ? $" (at {s.Root})" : " (it never did)")}: "
+                        + "pushing would drop those changes. Pull first, or push with --rebase to put this directory's changes on top.");
+                }
+
+                target = await RebaseAsync(remote, state, nodes, root, head, synced?.Root, cancellationToken).ConfigureAwait(false);
+            }
+
+            var nodeIds = nodes.Ids.ToList();
+            bool[] haveNodes = await remote.HaveNodesAsync(nodeIds, cancellationToken).ConfigureAwait(false);
+            var newNodes = new List<KeyValuePair<Hash, byte[]>>();
+            for (int i = 0; i < nodeIds.Count; i++)
+            {
+                if (!haveNodes[i])
+                {
+                    newNodes.Add(new(nodeIds[i], (await nodes.TryGetAsync(nodeIds[i], cancellationToken).ConfigureAwait(false))!));
+                }
+            }
+
+            try
+            {
+                return await remote.PublishAsync(new PublishRequest(options.Branch, head?.Id, target, newNodes, files, author, options.Message), cancellationToken).ConfigureAwait(false);
+            }
+            catch (ConflictException) when (options.Rebase && attempt < 3)
+            {
+                // Someone published between our look and our publish: look again and replay.
+                head = await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Our changes (base → ours) applied to their version; a path changed differently on both sides is a conflict.</summary>
+    private static async Task<Hash> RebaseAsync(
+        IRemote remote, ClientStateStore state, MemoryTreeNodeStore nodes, Hash ours, VersionRef theirs, Hash? baseRoot, CancellationToken cancellationToken)
+    {
+        var store = new LayeredNodeStore(nodes, state.Nodes, remote.Nodes);
+        var @base = baseRoot ?? await TreeBuilder.BuildAsync([], nodes, cancellationToken).ConfigureAwait(false);
+        var mine = new Dictionary<string, TreeChange>(StringComparer.Ordinal);
+        await foreach (var change in TreeDiff.DiffAsync(store, @base, ours, cancellationToken).ConfigureAwait(false))
+        {
+            mine[change.Path] = change;
+        }
+
+        var conflicts = new List<string>();
+        await foreach (var change in TreeDiff.DiffAsync(store, @base, theirs.Record.Root, cancellationToken).ConfigureAwait(false))
+        {
+            if (mine.TryGetValue(change.Path, out var my) && my.New != change.New)
+            {
+                conflicts.Add(change.Path);
+            }
+        }
+
+        if (conflicts.Count > 0)
+        {
+            throw new ConflictException($"Cannot rebase: {conflicts.Count} path(s) changed both here and in version {theirs.Record.Root}, e.g. {string.Join(", ", conflicts.Take(5))}. Pull and resolve, then push.");
+        }
+
+        var merged = new SortedDictionary<string, TreeEntry>(DatasetPath.Comparer);
+        await foreach (var entry in TreeReader.EnumerateAsync(store, theirs.Record.Root, cancellationToken).ConfigureAwait(false))
+        {
+            merged[entry.Path] = entry;
+        }
+
+        foreach (var change in mine.Values)
+        {
+            if (change.New is { } entry)
+            {
+                merged[change.Path] = entry;
+            }
+            else
+            {
+                merged.Remove(change.Path);
+            }
+        }
+
+        return await TreeBuilder.BuildAsync(merged.Values, nodes, cancellationToken).ConfigureAwait(false);
+    }
 
     private readonly record struct PendingChunk(SnapshotFile File, ChunkRef Chunk, long Offset);
 

@@ -101,22 +101,70 @@ public class IncrementalSyncTests
     }
 
     [Fact]
-    public async Task A_push_on_a_stale_head_is_a_conflict_and_publishes_nothing()
+    public async Task A_publish_on_a_stale_head_is_a_conflict_and_publishes_nothing()
     {
         using var temp = new TempFolder();
-        string a = temp.Sub("a"), b = temp.Sub("b"), repo = temp.Sub("repo");
+        string a = temp.Sub("a"), repo = temp.Sub("repo");
         DatasetFiles.WriteSample(a, seed: 1);
-        DatasetFiles.WriteSample(b, seed: 2);
         Core.Repository.Repository.Init(repo).Dispose();
         await using var remote = await RemoteUrl.OpenAsync(repo, None);
         var first = await PushOperation.PushAsync(a, remote, new PushOptions(), None);
-        var root = await PushOperation.PushAsync(b, remote, new PushOptions(), None); // b built on the head: fine
+        DatasetFiles.Write(a, "more.txt", DatasetFiles.Text(3, 100));
+        var second = await PushOperation.PushAsync(a, remote, new PushOptions(), None);
         var local = (LocalRemote)remote;
 
         var stale = new Core.Repository.PublishRequest("main", first.VersionId, first.Root, [], [], "x", "stale");
         await Assert.ThrowsAsync<ConflictException>(() => local.Repository.PublishAsync(stale, None));
 
-        Assert.Equal(root.VersionId, (await remote.GetBranchAsync("main", None))!.Id);
+        Assert.Equal(second.VersionId, (await remote.GetBranchAsync("main", None))!.Id);
+    }
+
+    [Fact]
+    public async Task A_push_from_a_directory_behind_the_branch_is_refused_and_rebase_replays_it_on_top()
+    {
+        using var temp = new TempFolder();
+        string alice = temp.Sub("alice"), bob = temp.Sub("bob"), check = temp.Sub("check"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(alice);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(alice, remote, new PushOptions(Message: "v1"), None);
+        await PullOperation.PullAsync(remote, bob, new PullOptions(), None);
+
+        DatasetFiles.Write(alice, "text/table.csv", DatasetFiles.Text(50, 1000));      // Alice edits one file...
+        await PushOperation.PushAsync(alice, remote, new PushOptions(Message: "alice"), None);
+        DatasetFiles.Write(bob, "bob/new.bin", DatasetFiles.Random(51, 5000));         // ...Bob adds another
+        File.Delete(Path.Combine(bob, "data/other.bin"));
+
+        var refused = await Assert.ThrowsAsync<ConflictException>(() => PushOperation.PushAsync(bob, remote, new PushOptions(Message: "bob"), None));
+        Assert.Contains("--rebase", refused.Message, StringComparison.Ordinal);
+
+        var rebased = await PushOperation.PushAsync(bob, remote, new PushOptions(Message: "bob", Rebase: true), None);
+        await PullOperation.PullAsync(remote, check, new PullOptions(), None);
+        var files = DatasetFiles.Describe(check);
+        Assert.Equal(DatasetFiles.Describe(alice)["text/table.csv"], files["text/table.csv"]);
+        Assert.True(files.ContainsKey("bob/new.bin"));
+        Assert.False(files.ContainsKey("data/other.bin"));
+        var history = await remote.HistoryAsync(rebased.VersionId, 10, None);
+        Assert.Equal(["bob", "alice", "v1"], history.Select(v => v.Record.Message));
+    }
+
+    [Fact]
+    public async Task Rebase_refuses_when_both_sides_changed_the_same_path()
+    {
+        using var temp = new TempFolder();
+        string alice = temp.Sub("alice"), bob = temp.Sub("bob"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(alice);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(alice, remote, new PushOptions(), None);
+        await PullOperation.PullAsync(remote, bob, new PullOptions(), None);
+        DatasetFiles.Write(alice, "empty.txt", "alice"u8.ToArray());
+        await PushOperation.PushAsync(alice, remote, new PushOptions(), None);
+        DatasetFiles.Write(bob, "empty.txt", "bob"u8.ToArray());
+
+        var conflict = await Assert.ThrowsAsync<ConflictException>(() => PushOperation.PushAsync(bob, remote, new PushOptions(Rebase: true), None));
+
+        Assert.Contains("empty.txt", conflict.Message, StringComparison.Ordinal);
     }
 
     [Fact]
