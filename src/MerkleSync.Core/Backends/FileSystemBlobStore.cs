@@ -86,6 +86,8 @@ public sealed class FileSystemBlobStore : IBlobStore
         return ValueTask.FromResult<long?>(info.Exists ? info.Length : null);
     }
 
+    public string? LocalPath(string key) => PathOf(key);
+
     public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
     {
         File.Delete(PathOf(key));

@@ -36,6 +36,9 @@ public interface IBlobStore
     /// <summary>The blob's length, or null if there is no such blob.</summary>
     ValueTask<long?> GetLengthAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>The blob's path if this store keeps blobs as local files (lets a server send them with sendfile), else null.</summary>
+    string? LocalPath(string key);
+
     /// <summary>Removes a blob; removing a missing one is not an error.</summary>
     ValueTask DeleteAsync(string key, CancellationToken cancellationToken);
 

@@ -54,32 +54,33 @@ public static class ChunkCodec
     }
 
     /// <summary>
-    /// Decodes a stored chunk into <paramref name="raw"/> (exactly <paramref name="rawLength"/> bytes) and
-    /// proves it is the chunk <paramref name="hash"/>; any mismatch is <see cref="CorruptDataException"/>.
+    /// Decodes a stored chunk and proves it is the chunk <paramref name="hash"/>; returns its raw bytes:
+    /// <paramref name="stored"/> itself for raw chunks (no copy), else the decoded prefix of
+    /// <paramref name="scratch"/>. Any mismatch is a <see cref="CorruptDataException"/>.
     /// </summary>
-    public static void DecodeVerified(Codec codec, ReadOnlySpan<byte> stored, uint crc32C, Hash hash, int rawLength, Span<byte> raw)
+    public static ReadOnlyMemory<byte> DecodeVerified(Codec codec, ReadOnlyMemory<byte> stored, uint crc32C, Hash hash, int rawLength, Memory<byte> scratch)
     {
-        if (Crc32C.Compute(stored) != crc32C)
+        if (Crc32C.Compute(stored.Span) != crc32C)
         {
             throw new CorruptDataException($"Chunk {hash}: stored bytes fail their CRC-32C check.");
         }
 
-        if (rawLength > ChunkingParameters.MaximumChunkSize || raw.Length < rawLength)
+        if (rawLength > ChunkingParameters.MaximumChunkSize || (codec != Codec.None && scratch.Length < rawLength))
         {
             throw new CorruptDataException($"Chunk {hash}: raw length {rawLength} is out of range.");
         }
 
-        raw = raw[..rawLength];
+        ReadOnlyMemory<byte> raw;
         switch (codec)
         {
             case Codec.None when stored.Length == rawLength:
-                stored.CopyTo(raw);
+                raw = stored;
                 break;
             case Codec.Zstd:
                 int written;
                 try
                 {
-                    written = (t_decompressor ??= new Decompressor()).Unwrap(stored, raw);
+                    written = (t_decompressor ??= new Decompressor()).Unwrap(stored.Span, scratch.Span[..rawLength]);
                 }
                 catch (ZstdException e)
                 {
@@ -91,15 +92,18 @@ public static class ChunkCodec
                     throw new CorruptDataException($"Chunk {hash}: decodes to {written} bytes, not {rawLength}.");
                 }
 
+                raw = scratch[..rawLength];
                 break;
             default:
                 throw new CorruptDataException($"Chunk {hash}: codec {codec} with {stored.Length} stored bytes for {rawLength} raw bytes is invalid.");
         }
 
-        if (XetHashes.ChunkHash(raw) != hash)
+        if (XetHashes.ChunkHash(raw.Span) != hash)
         {
             throw new CorruptDataException($"Chunk {hash}: content does not hash to its id.");
         }
+
+        return raw;
     }
 
     // zstd level 1 on a prefix: if even that saves under 3%, the whole chunk is not worth a try.

@@ -56,7 +56,7 @@ public static class PackReader
                 await stream.ReadExactlyAsync(span, cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    ChunkCodec.DecodeVerified(entry.Codec, span.Span, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
+                    ChunkCodec.DecodeVerified(entry.Codec, span, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
                 }
                 catch (CorruptDataException e)
                 {
@@ -105,9 +105,8 @@ public static class PackReader
             for (int i = 0; i < run.Length; i++)
             {
                 var entry = run.Span[i];
-                var stored = buffer.AsSpan((int)(entry.Offset - first.Offset), entry.StoredLength);
-                ChunkCodec.DecodeVerified(entry.Codec, stored, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
-                await onChunk(entry, raw.AsMemory(0, entry.RawLength)).ConfigureAwait(false);
+                var stored = buffer.AsMemory((int)(entry.Offset - first.Offset), entry.StoredLength);
+                await onChunk(entry, ChunkCodec.DecodeVerified(entry.Codec, stored, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw)).ConfigureAwait(false);
             }
         }
         finally

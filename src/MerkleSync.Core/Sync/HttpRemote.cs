@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
@@ -200,29 +201,38 @@ public sealed class HttpRemote : IRemote
         long skip = response.StatusCode == HttpStatusCode.PartialContent
             ? (response.Content.Headers.ContentRange?.From == start ? 0 : throw new CorruptDataException($"Pack {packId}: the server answered a different range."))
             : start;
-        byte[] buffer = new byte[end - start];
-        await using (var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
+        int length = (int)(end - start);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        byte[] raw = ArrayPool<byte>.Shared.Rent(Chunking.ChunkingParameters.MaximumChunkSize);
+        try
         {
-            try
+            await using (var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (skip > 0)
+                try
                 {
-                    await SkipAsync(body, skip, cancellationToken).ConfigureAwait(false);
-                }
+                    if (skip > 0)
+                    {
+                        await SkipAsync(body, skip, cancellationToken).ConfigureAwait(false);
+                    }
 
-                await body.ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
+                    await body.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                }
+                catch (EndOfStreamException e)
+                {
+                    throw new CorruptDataException($"Pack {packId}: the server's body ended early.", e);
+                }
             }
-            catch (EndOfStreamException e)
+
+            foreach (var entry in run.ToArray())
             {
-                throw new CorruptDataException($"Pack {packId}: the server's body ended early.", e);
+                var stored = buffer.AsMemory((int)(entry.Offset - start), entry.StoredLength);
+                await onChunk(entry, ChunkCodec.DecodeVerified(entry.Codec, stored, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw)).ConfigureAwait(false);
             }
         }
-
-        byte[] raw = new byte[Chunking.ChunkingParameters.MaximumChunkSize];
-        foreach (var entry in run.ToArray())
+        finally
         {
-            ChunkCodec.DecodeVerified(entry.Codec, buffer.AsSpan((int)(entry.Offset - start), entry.StoredLength), entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
-            await onChunk(entry, raw.AsMemory(0, entry.RawLength)).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(raw);
         }
     }
 

@@ -131,7 +131,13 @@ internal static class DatasetEndpoints
                 throw new NotFoundException($"Pack {id} does not exist.");
             }
 
-            var stream = await repository.Blobs.OpenReadAsync(PackFormat.BlobKey(packId), ct);
+            string key = PackFormat.BlobKey(packId);
+            if (repository.Blobs.LocalPath(key) is { } path)
+            {
+                return Results.File(path, WireFormat.BinaryType, enableRangeProcessing: true);
+            }
+
+            var stream = await repository.Blobs.OpenReadAsync(key, ct);
             return Results.Stream(stream, WireFormat.BinaryType, enableRangeProcessing: true);
         });
     }
