@@ -184,6 +184,43 @@ public class SyncOverHttpTests
                 : base.SendAsync(request, cancellationToken);
     }
 
+    [Fact]
+    public async Task A_server_that_answers_429_slows_the_push_down_and_the_push_still_succeeds()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(12, 30_000_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new ThrottleEveryOtherPatch());
+        await remote.CreateAsync(None);
+
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 32 << 20), None);
+
+        Assert.True(pushed.Pacing.Throttles > 0);
+        Assert.True(pushed.Pacing.Backoffs > 0);
+        // Each refused PATCH is retried once and then goes through: a retried request carries its body again.
+        Assert.Equal(pushed.Pacing.Throttles, pushed.Pacing.Retries);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    /// <summary>Refuses every other PATCH with 429 and Retry-After: 0, as a busy server would.</summary>
+    private sealed class ThrottleEveryOtherPatch() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _patches;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Method == HttpMethod.Patch && Interlocked.Increment(ref _patches) % 2 == 1)
+            {
+                var busy = new HttpResponseMessage(HttpStatusCode.TooManyRequests) { Content = new StringContent("{\"error\": \"busy\"}") };
+                busy.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.Zero);
+                return Task.FromResult(busy);
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
     /// <summary>The first pack download sends headers, then no body bytes at all.</summary>
     private sealed class StallOnce() : DelegatingHandler(new SocketsHttpHandler())
     {

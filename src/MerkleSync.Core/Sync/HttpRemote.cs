@@ -28,6 +28,8 @@ public sealed class HttpRemote : IRemote
 
     private readonly HttpClient _http;
     private readonly WireCounter _wire;
+    private long _retries;
+    private long _throttles;
     private readonly string _api;
 
     public HttpRemote(Uri url, string? token, HttpMessageHandler? transport = null, TimeSpan? stallTimeout = null, string? caCertFile = null)
@@ -53,6 +55,16 @@ public sealed class HttpRemote : IRemote
             ShouldHandle = args => args.Outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError }
                 ? ValueTask.FromResult(false)
                 : ValueTask.FromResult(HttpClientResiliencePredicates.IsTransient(args.Outcome)),
+            OnRetry = args =>
+            {
+                Interlocked.Increment(ref _retries);
+                if (args.Outcome.Result?.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
+                {
+                    Interlocked.Increment(ref _throttles);
+                }
+
+                return ValueTask.CompletedTask;
+            },
         };
         var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage>()
             .AddRetry(retry)
@@ -108,6 +120,8 @@ public sealed class HttpRemote : IRemote
     }
 
     public (long Sent, long Received) WireBytes => (_wire.Sent, _wire.Received);
+
+    public (long Retries, long Throttles) Retries => (Interlocked.Read(ref _retries), Interlocked.Read(ref _throttles));
 
     /// <summary>Creates the dataset on the server.</summary>
     public async Task CreateAsync(CancellationToken cancellationToken)

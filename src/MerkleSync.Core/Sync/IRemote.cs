@@ -23,6 +23,9 @@ public interface IRemote : IAsyncDisposable
     /// <summary>Bytes sent and received over the network so far, headers included (0 for local remotes).</summary>
     (long Sent, long Received) WireBytes { get; }
 
+    /// <summary>Requests retried so far, and how many of those retries were the server asking to slow down (429/503).</summary>
+    (long Retries, long Throttles) Retries { get; }
+
     /// <summary>Tree nodes; reads verify node ids.</summary>
     ITreeNodeStore Nodes { get; }
 

@@ -17,6 +17,8 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
 
     public (long Sent, long Received) WireBytes => (0, 0);
 
+    public (long Retries, long Throttles) Retries => (0, 0);
+
     public ValueTask<VersionRef?> GetBranchAsync(string branch, CancellationToken cancellationToken)
     {
         var head = repository.GetRef(RefName.Branch(branch));

@@ -24,6 +24,9 @@ public sealed record PushResult(
 
     /// <summary>Packs an interrupted earlier push left half-sent, finished from their offset.</summary>
     public int ResumedPacks { get; init; }
+
+    /// <summary>Requests retried, retries the server asked for (429/503), and times the push slowed down because of them.</summary>
+    public (long Retries, long Throttles, int Backoffs) Pacing { get; init; }
 }
 
 /// <summary>
@@ -36,6 +39,7 @@ public static class PushOperation
     {
         var clock = Stopwatch.StartNew();
         var wireAtStart = remote.WireBytes;
+        var retriesAtStart = remote.Retries;
         _ = RefName.Branch(options.Branch); // reject a bad name before any work
         if (!Directory.Exists(directory))
         {
@@ -83,10 +87,11 @@ public static class PushOperation
         {
             Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
             ResumedPacks = resumed,
+            Pacing = (remote.Retries.Retries - retriesAtStart.Retries, remote.Retries.Throttles - retriesAtStart.Throttles, upload.Backoffs),
         };
     }
 
-    private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs);
+    private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0);
 
     /// <summary>
     /// Publishes the snapshot as the branch's next version, but only on top of the version this
@@ -222,6 +227,7 @@ public static class PushOperation
         int packs = 0;
 
         // A finished pack is sent (and, remotely, verified) while the next one is filled.
+        var pacer = new UploadPacer(packSize);
         async Task CompleteOldestAsync()
         {
             var (upload, done) = completing.Dequeue();
@@ -229,6 +235,7 @@ public static class PushOperation
             {
                 stored += (await done.ConfigureAwait(false)).Length;
                 packs++;
+                pacer.OnPackCompleted(remote.Retries.Throttles);
             }
             finally
             {
@@ -251,11 +258,11 @@ public static class PushOperation
                         await pack.Writer.AddEncodedAsync(encoded.Chunk.Hash, (int)encoded.Chunk.Length, encoded.Codec,
                             encoded.Stored.AsMemory(0, encoded.StoredLength), cancellationToken).ConfigureAwait(false);
                         raw += (long)encoded.Chunk.Length;
-                        if (pack.Writer.Length >= packSize)
+                        if (pack.Writer.Length >= pacer.PackSize)
                         {
                             completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask()));
                             pack = null;
-                            if (completing.Count >= PacksInFlight)
+                            while (completing.Count >= pacer.InFlight)
                             {
                                 await CompleteOldestAsync().ConfigureAwait(false);
                             }
@@ -282,7 +289,7 @@ public static class PushOperation
                 await CompleteOldestAsync().ConfigureAwait(false);
             }
 
-            return new UploadTotals(pending.Count, raw, stored, packs);
+            return new UploadTotals(pending.Count, raw, stored, packs, pacer.Backoffs);
         }
         finally
         {
@@ -307,9 +314,6 @@ public static class PushOperation
             }
         }
     }
-
-    /// <summary>Packs being sent while the next is filled: two keep the link and the disk busy without much memory.</summary>
-    private const int PacksInFlight = 2;
 
     private static async Task<EncodedChunk[]> EncodeBatchAsync(List<PendingChunk> pending, int start, CancellationToken cancellationToken)
     {

@@ -19,9 +19,12 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         using var watch = new Watch(StallTimeout, cancellationToken);
-        if (request.Content is { } content)
+        var original = request.Content;
+        if (original is not null)
         {
-            request.Content = new ProgressContent(content, watch);
+            // Wrapped for this attempt only: a retry must see the original content, not a wrapper
+            // bound to this attempt's (then disposed) watch.
+            request.Content = new ProgressContent(original, watch);
         }
 
         try
@@ -53,6 +56,13 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         catch (OperationCanceledException e) when (watch.Stalled && !cancellationToken.IsCancellationRequested)
         {
             throw new HttpRequestException(HttpRequestError.Unknown, $"Transfer stalled: no bytes moved for {StallTimeout.TotalSeconds:F0} s.", e, HttpStatusCode.RequestTimeout);
+        }
+        finally
+        {
+            if (original is not null)
+            {
+                request.Content = original;
+            }
         }
     }
 
