@@ -45,6 +45,7 @@ public sealed partial class Repository
             var nodes = VerifyNodes(request.Nodes);
             var (files, newBytes, published) = VerifyFiles(request.Files);
             var counts = await VerifyTreeAsync(request.Root, nodes, files, cancellationToken).ConfigureAwait(false);
+            await VerifyCanonicalAsync(request.Root, nodes, cancellationToken).ConfigureAwait(false);
 
             var record = new VersionRecord(request.Root, head ?? Hash.Zero, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 request.Author, request.Message, counts.Entries, counts.Bytes, newBytes);
@@ -224,4 +225,35 @@ public sealed partial class Repository
     }
 
     private readonly record struct Subtree(long Entries, long Bytes, string FirstPath, string LastPath);
+
+    /// <summary>
+    /// Rebuilds the tree from its entries and requires the same root: the same entries must always
+    /// give the same version id, so a client may not publish a valid but differently shaped tree.
+    /// Costs a walk of all entries (about a second per million).
+    /// </summary>
+    private async Task VerifyCanonicalAsync(Hash root, Dictionary<Hash, (byte[] Bytes, TreeNode Node)> nodes, CancellationToken cancellationToken)
+    {
+        var source = new LayeredNodeStore(new ProvidedNodes(nodes), Nodes);
+        var rebuilt = await TreeBuilder.BuildAsync(
+            TreeReader.EnumerateAsync(source, root, cancellationToken), new DiscardingNodeStore(), cancellationToken).ConfigureAwait(false);
+        if (rebuilt != root)
+        {
+            throw new CorruptDataException($"Tree {root} is not in canonical form: its entries build {rebuilt}.");
+        }
+    }
+
+    private sealed class ProvidedNodes(Dictionary<Hash, (byte[] Bytes, TreeNode Node)> nodes) : ITreeNodeStore
+    {
+        public ValueTask<byte[]?> TryGetAsync(Hash id, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(nodes.TryGetValue(id, out var node) ? node.Bytes : null);
+
+        public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
+    private sealed class DiscardingNodeStore : ITreeNodeStore
+    {
+        public ValueTask<byte[]?> TryGetAsync(Hash id, CancellationToken cancellationToken) => ValueTask.FromResult<byte[]?>(null);
+
+        public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
 }

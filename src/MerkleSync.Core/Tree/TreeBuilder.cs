@@ -10,7 +10,13 @@ namespace MerkleSync.Core.Tree;
 /// </summary>
 public static class TreeBuilder
 {
-    public static async ValueTask<Hash> BuildAsync(IEnumerable<TreeEntry> sortedEntries, ITreeNodeStore store, CancellationToken cancellationToken)
+    public static ValueTask<Hash> BuildAsync(IEnumerable<TreeEntry> sortedEntries, ITreeNodeStore store, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sortedEntries);
+        return BuildAsync(sortedEntries.ToAsyncEnumerable(), store, cancellationToken);
+    }
+
+    public static async ValueTask<Hash> BuildAsync(IAsyncEnumerable<TreeEntry> sortedEntries, ITreeNodeStore store, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sortedEntries);
         ArgumentNullException.ThrowIfNull(store);
@@ -18,7 +24,7 @@ public static class TreeBuilder
         var level = new List<(TreeChild Child, ulong Boundary)>();
         var leaf = new List<TreeEntry>(TreeFormat.MaxLeafEntries);
         string? previous = null;
-        foreach (var entry in sortedEntries)
+        await foreach (var entry in sortedEntries.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             if (previous is not null && DatasetPath.Compare(previous, entry.Path) >= 0)
             {
