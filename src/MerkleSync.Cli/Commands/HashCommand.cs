@@ -67,6 +67,6 @@ internal static class HashCommand
         }
 
         var mode = info.LinkTarget is not null ? EntryMode.Symlink : EntryMode.Regular;
-        return [new ScannedFile(path, info.FullName, mode, info.Length, info.LastWriteTimeUtc)];
+        return [new ScannedFile(path, info.FullName, mode, info.Length)];
     }
 }

@@ -4,7 +4,7 @@ using MerkleSync.Core.Tree;
 namespace MerkleSync.Core.Ingest;
 
 /// <summary>A file found by a scan, before its content is read.</summary>
-public sealed record ScannedFile(string Path, string FullPath, EntryMode Mode, long Size, DateTime LastWriteUtc);
+public sealed record ScannedFile(string Path, string FullPath, EntryMode Mode, long Size);
 
 /// <summary>Lists the files of a dataset directory in canonical path order, without reading them.</summary>
 public static class DirectoryScanner
@@ -44,7 +44,7 @@ public static class DirectoryScanner
                 if (item.LinkTarget is { } target)
                 {
                     // Symlinks are recorded as links, never followed: a link out of the dataset stays a link.
-                    files.Add(new ScannedFile(path, item.FullName, EntryMode.Symlink, DatasetPath.Utf8.GetByteCount(target), item.LastWriteTimeUtc));
+                    files.Add(new ScannedFile(path, item.FullName, EntryMode.Symlink, DatasetPath.Utf8.GetByteCount(target)));
                 }
                 else if (item is DirectoryInfo subdirectory)
                 {
@@ -52,7 +52,7 @@ public static class DirectoryScanner
                 }
                 else if (item is FileInfo file)
                 {
-                    files.Add(new ScannedFile(path, file.FullName, ModeOf(file), file.Length, file.LastWriteTimeUtc));
+                    files.Add(new ScannedFile(path, file.FullName, ModeOf(file), file.Length));
                 }
             }
         }
