@@ -8,7 +8,7 @@ namespace MerkleSync.Cli.Commands;
 /// <summary>Arguments and output pieces several verbs share.</summary>
 internal static class CommonOptions
 {
-    public static Argument<string> Remote() => new("REMOTE") { Description = "The repository, e.g. file:///data/repos/my-dataset." };
+    public static Argument<string> Remote() => new("REMOTE") { Description = "The repository: a URL (file:///srv/repos/ds, http://host:8470/ds) or a remote name (see 'merklesync remote')." };
 
     public static Option<string> Branch() => new("--branch", "-b") { Description = "Branch name.", DefaultValueFactory = _ => "main" };
 
@@ -39,9 +39,10 @@ internal static class CommonOptions
         }
     }
 
-    public static async Task<T> WithRemoteAsync<T>(string url, Func<IRemote, Task<T>> action, CancellationToken cancellationToken)
+    /// <summary>Opens the remote (a URL, or a name from <paramref name="datasetDirectory"/>'s remotes) for <paramref name="action"/>.</summary>
+    public static async Task<T> WithRemoteAsync<T>(string remote, Func<IRemote, Task<T>> action, CancellationToken cancellationToken, string? datasetDirectory = null)
     {
-        await using var remote = await RemoteUrl.OpenAsync(url, cancellationToken);
-        return await action(remote);
+        await using var opened = await RemoteUrl.OpenAsync(RemoteUrl.Resolve(remote, datasetDirectory), cancellationToken);
+        return await action(opened);
     }
 }

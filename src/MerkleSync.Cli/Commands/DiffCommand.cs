@@ -53,7 +53,7 @@ internal static class DiffCommand
                 var local = new MemoryTreeNodeStore();
                 var snapshot = await CachedSnapshotter.SnapshotAsync(directory, state, local, ct);
                 return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, snapshot.Snapshot.Root, json, ct);
-            }, ct);
+            }, ct, directory);
         }));
         return command;
     }

@@ -48,7 +48,7 @@ internal static class PullCommand
             }
 
             return CliApp.Ok;
-        }, ct)));
+        }, ct, parse.GetValue(directory))));
         return command;
     }
 }

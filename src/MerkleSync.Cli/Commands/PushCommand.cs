@@ -62,7 +62,7 @@ internal static class PushCommand
             }
 
             return CliApp.Ok;
-        }, ct)));
+        }, ct, parse.GetValue(directory))));
         return command;
     }
 }

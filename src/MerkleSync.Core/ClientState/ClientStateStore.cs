@@ -122,6 +122,20 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public void SetRemote(string name, string url) => _db.Put(RemotesFamily, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(url));
 
+    public bool RemoveRemote(string name)
+    {
+        bool existed = GetRemote(name) is not null;
+        _db.Delete(RemotesFamily, Encoding.UTF8.GetBytes(name));
+        return existed;
+    }
+
+    public IReadOnlyList<(string Name, string Url)> ListRemotes() =>
+        [.. _db.Scan(RemotesFamily).Select(kv => (Encoding.UTF8.GetString(kv.Key), Encoding.UTF8.GetString(kv.Value)))];
+
+    /// <summary>Whether <paramref name="datasetRoot"/> has client state (without creating any).</summary>
+    public static bool Exists(string datasetRoot) =>
+        Directory.Exists(Path.Combine(Path.GetFullPath(datasetRoot), DirectoryScanner.StateFolderName, "state"));
+
     /// <summary>The version (record id, root) this directory last pushed to or pulled from a remote branch.</summary>
     public (Hash Id, Hash Root)? GetSynced(string remoteUrl, string branch)
     {

@@ -16,7 +16,7 @@ namespace MerkleSync.Core.Restore;
 internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder)
 {
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
-    private const long MaxReadBytes = 4 << 20;
+    private const long MaxReadBytes = RemoteExtensions.MaxReadBytes;
 
     private long _bytesWritten;
     private long _packBytesRead;

@@ -22,6 +22,32 @@ public static class RemoteUrl
         return Path.GetFullPath(url);
     }
 
+    /// <summary>
+    /// A remote argument as a URL: URLs pass through; a name (letters, digits, '.', '_', '-') is
+    /// looked up among the named remotes of <paramref name="datasetDirectory"/> (default: the
+    /// current directory); anything else is a local path.
+    /// </summary>
+    public static string Resolve(string remote, string? datasetDirectory = null)
+    {
+        if (remote.Contains("://", StringComparison.Ordinal) || remote.Contains('/', StringComparison.Ordinal) || !remote.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        {
+            return remote;
+        }
+
+        string dir = datasetDirectory ?? ".";
+        if (ClientState.ClientStateStore.Exists(dir))
+        {
+            using var state = ClientState.ClientStateStore.Open(dir);
+            if (state.GetRemote(remote) is { } url)
+            {
+                return url;
+            }
+        }
+
+        return Directory.Exists(remote) ? remote : throw new InvalidInputException(
+            $"'{remote}' is neither a URL, a folder, nor a remote named in '{Path.GetFullPath(dir)}'. Add it with: merklesync remote add {remote} URL");
+    }
+
     public static bool IsHttp(string url) => url.StartsWith("http://", StringComparison.Ordinal) || url.StartsWith("https://", StringComparison.Ordinal);
 
     /// <summary>

@@ -32,6 +32,32 @@ public static class TreeReader
         return node;
     }
 
+    /// <summary>The entry at <paramref name="path"/>, reading one node per level (children are found by their last path).</summary>
+    public static async ValueTask<TreeEntry?> FindAsync(ITreeNodeStore store, Hash root, string path, CancellationToken cancellationToken)
+    {
+        var node = await LoadAsync(store, root, cancellationToken).ConfigureAwait(false);
+        while (!node.IsLeaf)
+        {
+            var child = node.Children.FirstOrDefault(c => DatasetPath.Compare(c.LastPath, path) >= 0);
+            if (child == default)
+            {
+                return null;
+            }
+
+            node = await LoadChildAsync(store, node, child, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var entry in node.Entries)
+        {
+            if (entry.Path == path)
+            {
+                return entry;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>All entries of the tree at <paramref name="root"/>, in path order.</summary>
     public static async IAsyncEnumerable<TreeEntry> EnumerateAsync(
         ITreeNodeStore store, Hash root, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -95,7 +95,7 @@ public static class RemoteVerifier
             {
                 try
                 {
-                    await remote.ReadChunksAsync(packId, run, (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
+                    await remote.ReadChunksInPiecesAsync(packId, run, (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
                 }
                 catch (CorruptDataException e)
                 {
