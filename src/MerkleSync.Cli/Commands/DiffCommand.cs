@@ -20,21 +20,23 @@ internal static class DiffCommand
         var third = new Argument<string?>("B") { Description = "The new version.", Arity = ArgumentArity.ZeroOrOne };
         var branch = CommonOptions.Branch();
         var version = new Option<string?>("--version") { Description = "With DIR REMOTE: compare with this version instead of the branch head." };
+        var stat = new Option<bool>("--stat") { Description = "Only the summary: counts and bytes." };
         var command = new Command("diff", "Show files added, removed and modified between two versions, or between a directory and a version.\n\nExamples:\n  merklesync diff file:///srv/repos/ds v1-tag main\n  merklesync diff ./data file:///srv/repos/ds")
         {
-            first, second, third, branch, version,
+            first, second, third, branch, version, stat,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             string? b = parse.GetValue(third);
             bool json = parse.GetValue(CliApp.Json);
+            bool statOnly = parse.GetValue(stat);
             if (b is not null)
             {
                 return await CommonOptions.WithRemoteAsync(parse.GetValue(first)!, async r =>
                 {
                     var oldVersion = await r.ResolveAsync(parse.GetValue(second)!, ct);
                     var newVersion = await r.ResolveAsync(b, ct);
-                    return await PrintAsync(r.Nodes, oldVersion.Record.Root, newVersion.Record.Root, json, ct);
+                    return await PrintAsync(r.Nodes, oldVersion.Record.Root, newVersion.Record.Root, json, ct, statOnly);
                 }, ct);
             }
 
@@ -52,31 +54,47 @@ internal static class DiffCommand
                 using var state = ClientStateStore.Open(directory);
                 var local = new MemoryTreeNodeStore();
                 var snapshot = await CachedSnapshotter.SnapshotAsync(directory, state, local, ct);
-                return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, snapshot.Snapshot.Root, json, ct);
+                return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, snapshot.Snapshot.Root, json, ct, statOnly);
             }, ct, directory);
         }));
         return command;
     }
 
-    /// <summary>Prints a diff; exit code 0 either way (like <c>git diff --no-exit-code</c>).</summary>
-    public static async Task<int> PrintAsync(ITreeNodeStore nodes, Hash oldRoot, Hash newRoot, bool json, CancellationToken cancellationToken)
+    /// <summary>Prints a diff (renames paired up); exit code 0 either way, like <c>git diff</c>.</summary>
+    public static async Task<int> PrintAsync(ITreeNodeStore nodes, Hash oldRoot, Hash newRoot, bool json, CancellationToken cancellationToken, bool statOnly = false)
     {
-        var changes = new List<TreeChange>();
+        var raw = new List<TreeChange>();
         await foreach (var change in TreeDiff.DiffAsync(nodes, oldRoot, newRoot, cancellationToken))
         {
-            changes.Add(change);
+            raw.Add(change);
         }
 
+        var changes = RenameDetection.Pair(raw);
+        int Count(ChangeKind kind) => changes.Count(c => c.Kind == kind);
+        long added = changes.Where(c => c.Kind == ChangeKind.Added).Sum(c => c.New!.Value.Size);
+        long removed = changes.Where(c => c.Kind == ChangeKind.Removed).Sum(c => c.Old!.Value.Size);
+        long modified = changes.Where(c => c.Kind == ChangeKind.Modified).Sum(c => c.New!.Value.Size);
         if (json)
         {
             JsonOut.Write(new JsonObject
             {
                 ["old"] = oldRoot.ToString(),
                 ["new"] = newRoot.ToString(),
-                ["changes"] = new JsonArray([.. changes.Select(c => new JsonObject
+                ["summary"] = new JsonObject
+                {
+                    ["added"] = Count(ChangeKind.Added),
+                    ["removed"] = Count(ChangeKind.Removed),
+                    ["modified"] = Count(ChangeKind.Modified),
+                    ["renamed"] = Count(ChangeKind.Renamed),
+                    ["bytes_added"] = added,
+                    ["bytes_removed"] = removed,
+                    ["bytes_modified"] = modified,
+                },
+                ["changes"] = statOnly ? new JsonArray() : new JsonArray([.. changes.Select(c => new JsonObject
                 {
                     ["kind"] = c.Kind.ToString().ToLowerInvariant(),
                     ["path"] = c.Path,
+                    ["old_path"] = c.Kind == ChangeKind.Renamed ? c.Old!.Value.Path : null,
                     ["old_hash"] = c.Old?.FileHash.ToString(),
                     ["new_hash"] = c.New?.FileHash.ToString(),
                     ["old_size"] = c.Old?.Size,
@@ -86,17 +104,24 @@ internal static class DiffCommand
             return CliApp.Ok;
         }
 
-        foreach (var change in changes)
+        if (!statOnly)
         {
-            Console.Out.WriteLine(change.Kind switch
+            foreach (var change in changes)
             {
-                ChangeKind.Added => $"+ {change.Path}  ({Format.Bytes(change.New!.Value.Size)})",
-                ChangeKind.Removed => $"- {change.Path}  ({Format.Bytes(change.Old!.Value.Size)})",
-                _ => $"M {change.Path}  ({Format.Bytes(change.Old!.Value.Size)} -> {Format.Bytes(change.New!.Value.Size)})",
-            });
+                Console.Out.WriteLine(change.Kind switch
+                {
+                    ChangeKind.Added => $"+ {change.Path}  ({Format.Bytes(change.New!.Value.Size)})",
+                    ChangeKind.Removed => $"- {change.Path}  ({Format.Bytes(change.Old!.Value.Size)})",
+                    ChangeKind.Renamed => $"R {change.Old!.Value.Path} -> {change.Path}  ({Format.Bytes(change.New!.Value.Size)})",
+                    _ => $"M {change.Path}  ({Format.Bytes(change.Old!.Value.Size)} -> {Format.Bytes(change.New!.Value.Size)})",
+                });
+            }
         }
 
-        Console.Out.WriteLine(changes.Count == 0 ? "No differences." : $"{changes.Count(c => c.Kind == ChangeKind.Added)} added, {changes.Count(c => c.Kind == ChangeKind.Removed)} removed, {changes.Count(c => c.Kind == ChangeKind.Modified)} modified.");
+        Console.Out.WriteLine(changes.Count == 0
+            ? "No differences."
+            : $"{Count(ChangeKind.Added)} added ({Format.Bytes(added)}), {Count(ChangeKind.Removed)} removed ({Format.Bytes(removed)}), "
+              + $"{Count(ChangeKind.Modified)} modified ({Format.Bytes(modified)}), {Count(ChangeKind.Renamed)} renamed.");
         return CliApp.Ok;
     }
 }

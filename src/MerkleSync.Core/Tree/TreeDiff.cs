@@ -8,10 +8,50 @@ public enum ChangeKind
     Added,
     Removed,
     Modified,
+
+    /// <summary>Same content at a new path: <see cref="TreeChange.Old"/> holds the old path.</summary>
+    Renamed,
 }
 
 /// <summary>One difference between two snapshots. <see cref="Old"/> is null when added, <see cref="New"/> when removed.</summary>
 public sealed record TreeChange(ChangeKind Kind, string Path, TreeEntry? Old, TreeEntry? New);
+
+/// <summary>Pairs a removed and an added entry with the same (non-empty) content into a rename.</summary>
+public static class RenameDetection
+{
+    public static List<TreeChange> Pair(IReadOnlyList<TreeChange> changes)
+    {
+        var removedByHash = new Dictionary<Hash, Queue<TreeChange>>();
+        foreach (var change in changes.Where(c => c.Kind == ChangeKind.Removed && !c.Old!.Value.FileHash.IsZero))
+        {
+            if (!removedByHash.TryGetValue(change.Old!.Value.FileHash, out var queue))
+            {
+                removedByHash[change.Old!.Value.FileHash] = queue = new Queue<TreeChange>();
+            }
+
+            queue.Enqueue(change);
+        }
+
+        var paired = new HashSet<TreeChange>(ReferenceEqualityComparer.Instance);
+        var result = new List<TreeChange>(changes.Count);
+        foreach (var change in changes)
+        {
+            if (change.Kind == ChangeKind.Added && removedByHash.TryGetValue(change.New!.Value.FileHash, out var queue) && queue.Count > 0)
+            {
+                var removed = queue.Dequeue();
+                paired.Add(removed);
+                result.Add(new TreeChange(ChangeKind.Renamed, change.Path, removed.Old, change.New));
+            }
+            else
+            {
+                result.Add(change);
+            }
+        }
+
+        result.RemoveAll(paired.Contains);
+        return result;
+    }
+}
 
 /// <summary>
 /// Differences between two snapshot trees. Subtrees with equal ids at the same position are skipped

@@ -164,3 +164,22 @@ public class TreeTests
         public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => _inner.PutAsync(id, encoded, cancellationToken);
     }
 }
+
+public class RenameDetectionTests
+{
+    [Fact]
+    public async Task Same_content_at_a_new_path_is_a_rename_but_empty_files_are_not_paired()
+    {
+        var store = new MemoryTreeNodeStore();
+        var content = XetHashes.ChunkHash("payload"u8);
+        var a = await TreeBuilder.BuildAsync([new("empty-a", Hash.Zero, 0, EntryMode.Regular), new("old/name.bin", content, 7, EntryMode.Regular)], store, CancellationToken.None);
+        var b = await TreeBuilder.BuildAsync([new("empty-b", Hash.Zero, 0, EntryMode.Regular), new("new/name.bin", content, 7, EntryMode.Regular)], store, CancellationToken.None);
+
+        var changes = RenameDetection.Pair(await TreeTestData.DiffAsync(store, a, b));
+
+        var rename = Assert.Single(changes, c => c.Kind == ChangeKind.Renamed);
+        Assert.Equal("old/name.bin", rename.Old!.Value.Path);
+        Assert.Equal("new/name.bin", rename.Path);
+        Assert.Equal([ChangeKind.Added, ChangeKind.Removed], changes.Where(c => c.Kind != ChangeKind.Renamed).Select(c => c.Kind).Order());
+    }
+}
