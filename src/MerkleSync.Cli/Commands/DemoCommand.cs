@@ -83,11 +83,19 @@ internal static class DemoCommand
                 changes.Add(change);
             }
 
-            int added = changes.Count(c => c.Kind == ChangeKind.Added), removed = changes.Count(c => c.Kind == ChangeKind.Removed), modified = changes.Count(c => c.Kind == ChangeKind.Modified);
-            Say($"diff v1 -> v2: {added} added, {removed} removed, {modified} modified");
+            changes = RenameDetection.Pair(changes);
+            int added = changes.Count(c => c.Kind == ChangeKind.Added), removed = changes.Count(c => c.Kind == ChangeKind.Removed);
+            int modified = changes.Count(c => c.Kind == ChangeKind.Modified), renamed = changes.Count(c => c.Kind == ChangeKind.Renamed);
+            Say($"diff v1 -> v2: {added} added, {removed} removed, {modified} modified, {renamed} renamed");
             foreach (var change in changes.Take(6))
             {
-                Say($"  {(change.Kind == ChangeKind.Added ? '+' : change.Kind == ChangeKind.Removed ? '-' : 'M')} {change.Path}");
+                Say(change.Kind switch
+                {
+                    ChangeKind.Added => $"  + {change.Path}",
+                    ChangeKind.Removed => $"  - {change.Path}",
+                    ChangeKind.Renamed => $"  R {change.Old!.Value.Path} -> {change.Path}",
+                    _ => $"  M {change.Path}",
+                });
             }
 
             var pulled = await PullOperation.PullAsync(remote, clone, new PullOptions(), cancellationToken);
@@ -110,6 +118,7 @@ internal static class DemoCommand
                     ["added"] = added,
                     ["removed"] = removed,
                     ["modified"] = modified,
+                    ["renamed"] = renamed,
                     ["pulled_root_verified"] = same,
                 });
             }
