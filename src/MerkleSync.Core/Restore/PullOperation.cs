@@ -116,7 +116,12 @@ public static class PullOperation
         }
 
         await CacheTreeAsync(remote, state, version.Record.Root, cancellationToken).ConfigureAwait(false);
-        state.SetSynced(remote.Url, options.Version is null ? options.Branch : options.Branch, version.Id, version.Record.Root);
+        if (filters.Length == 0)
+        {
+            // A partial pull is not a base to push from: pushing it would delete everything it left out.
+            state.SetSynced(remote.Url, options.Branch, version.Id, version.Record.Root);
+        }
+
         state.SetRemote("origin", remote.Url);
         return new PullResult(version.Id, version.Record.Root, staged.Count, unchanged, deleted, writer.BytesWritten, writer.PackBytesRead,
             writer.ChunkBytesFetched, writer.BytesReused, clock.Elapsed)

@@ -181,5 +181,11 @@ public class IncrementalSyncTests
 
         Assert.Equal(2, pulled.FilesWritten);
         Assert.Equal(["text/nested/deep/notes.txt", "text/table.csv"], DatasetFiles.Describe(target).Keys);
+
+        // Pushing the partial copy must not delete what it left out: refused, and --rebase keeps it all.
+        DatasetFiles.Write(target, "text/extra.txt", DatasetFiles.Text(9, 500));
+        await Assert.ThrowsAsync<ConflictException>(() => PushOperation.PushAsync(target, remote, new PushOptions(), None));
+        var merged = await PushOperation.PushAsync(target, remote, new PushOptions(Rebase: true), None);
+        Assert.Equal(8, (await remote.HistoryAsync(merged.VersionId, 1, None))[0].Record.Files); // 7 sample files and the new one
     }
 }
