@@ -15,13 +15,14 @@ internal static class PullCommand
         var version = new Option<string?>("--version") { Description = "A version (root hash, record id or prefix) or tag instead of the branch head." };
         var paths = new Option<string[]>("--path") { Description = "Only files at or under this path (repeatable).", AllowMultipleArgumentsPerToken = true };
         var delete = new Option<bool>("--delete") { Description = "Also delete local files that are not in the version (within --path)." };
+        var force = new Option<bool>("--force") { Description = "Overwrite or delete local files even if they changed since the last push or pull." };
         var command = new Command("pull", "Write a version into DIR: unchanged files are skipped, local chunks reused, everything verified, files replaced atomically.\n\nExample:\n  merklesync pull file:///srv/repos/ds ./data --delete")
         {
-            remote, directory, branch, version, paths, delete,
+            remote, directory, branch, version, paths, delete, force,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
-            var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete));
+            var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete), parse.GetValue(force));
             var result = await PullOperation.PullAsync(r, parse.GetValue(directory)!, options, ct);
             if (parse.GetValue(CliApp.Json))
             {

@@ -10,7 +10,8 @@ using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Restore;
 
-public sealed record PullOptions(string? Version = null, string Branch = "main", IReadOnlyList<string>? Paths = null, bool Delete = false);
+/// <param name="Force">Overwrite or delete local files even if they changed since the directory last synced.</param>
+public sealed record PullOptions(string? Version = null, string Branch = "main", IReadOnlyList<string>? Paths = null, bool Delete = false, bool Force = false);
 
 /// <summary>What a pull did. <see cref="PackBytesRead"/> counts stored bytes read from packs; <see cref="BytesReused"/> came from local files.</summary>
 public sealed record PullResult(
@@ -61,6 +62,14 @@ public static class PullOperation
         var staged = new System.Collections.Concurrent.ConcurrentBag<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
         var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();
         int unchanged = wanted.Count - toWrite.Count;
+        var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
+        var toDelete = options.Delete ? local.Snapshot.Files.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path)).ToList() : [];
+        if (!options.Force && state.GetSynced(remote.Url, options.Branch) is { } synced)
+        {
+            await RefuseToLoseLocalChangesAsync(remote, state, synced.Root, toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => localByPath[e.Path])
+                .Concat(toDelete), cancellationToken).ConfigureAwait(false);
+        }
+
         try
         {
             // Several files at once keep the network, the CPU (verification) and the disk busy together.
@@ -101,19 +110,18 @@ public static class PullOperation
             }
         }
 
-        int deleted = 0;
+        foreach (var file in toDelete)
+        {
+            File.Delete(Target(directory, file.Entry.Path));
+            state.Forget(file.Entry.Path);
+        }
+
         if (options.Delete)
         {
-            var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
-            foreach (var file in local.Snapshot.Files.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path)))
-            {
-                File.Delete(Target(directory, file.Entry.Path));
-                state.Forget(file.Entry.Path);
-                deleted++;
-            }
-
             RemoveEmptyDirectories(directory);
         }
+
+        int deleted = toDelete.Count;
 
         await CacheTreeAsync(remote, state, version.Record.Root, cancellationToken).ConfigureAwait(false);
         if (filters.Length == 0)
@@ -128,6 +136,30 @@ public static class PullOperation
         {
             Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
         };
+    }
+
+    /// <summary>
+    /// Files the pull would overwrite or delete must be as they were at the last sync; a file
+    /// edited (or created) since then would be lost, so the pull stops first and says which.
+    /// </summary>
+    private static async Task RefuseToLoseLocalChangesAsync(IRemote remote, ClientStateStore state, Hash syncedRoot, IEnumerable<SnapshotFile> affected, CancellationToken cancellationToken)
+    {
+        var nodes = new LayeredNodeStore(state.Nodes, remote.Nodes);
+        var changed = new List<string>();
+        foreach (var file in affected)
+        {
+            var synced = await TreeReader.FindAsync(nodes, syncedRoot, file.Entry.Path, cancellationToken).ConfigureAwait(false);
+            if (synced is null || synced.Value.FileHash != file.Entry.FileHash)
+            {
+                changed.Add(file.Entry.Path);
+            }
+        }
+
+        if (changed.Count > 0)
+        {
+            throw new ConflictException(
+                $"The pull would overwrite or delete {changed.Count} file(s) changed here since the last sync, e.g. {string.Join(", ", changed.Take(5))}. Push them first, or pull with --force to discard them.");
+        }
     }
 
     private static bool Selected(string path, string[] filters) =>

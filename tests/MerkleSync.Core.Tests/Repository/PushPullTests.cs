@@ -168,6 +168,31 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task Pull_refuses_to_overwrite_or_delete_local_changes_unless_forced()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), clone = temp.Sub("clone"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
+
+        DatasetFiles.Write(source, "text/table.csv", DatasetFiles.Text(60, 2000));
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        DatasetFiles.Write(clone, "text/table.csv", "my unpushed edit"u8.ToArray());
+        DatasetFiles.Write(clone, "notes-only-here.txt", "mine"u8.ToArray());
+
+        var refused = await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(remote, clone, new PullOptions(Delete: true), None));
+        Assert.Contains("text/table.csv", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("notes-only-here.txt", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("my unpushed edit", File.ReadAllText(Path.Combine(clone, "text/table.csv")));
+
+        await PullOperation.PullAsync(remote, clone, new PullOptions(Delete: true, Force: true), None);
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(clone));
+    }
+
+    [Fact]
     public async Task Pull_by_path_writes_only_that_folder()
     {
         using var temp = new TempFolder();
