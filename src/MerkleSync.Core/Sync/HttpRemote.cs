@@ -216,36 +216,28 @@ public sealed class HttpRemote : IRemote
             ? (response.Content.Headers.ContentRange?.From == start ? 0 : throw new CorruptDataException($"Pack {packId}: the server answered a different range."))
             : start;
         int length = (int)(end - start);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        if (response.Content is not TransferWatchdog.BufferedContent body)
+        {
+            throw new InvalidOperationException("Responses are buffered by the transfer watchdog.");
+        }
+
+        if (body.Bytes.Length < skip + length)
+        {
+            throw new CorruptDataException($"Pack {packId}: the server's body ended early ({body.Bytes.Length} of {skip + length} bytes).");
+        }
+
+        var range = body.Bytes.Slice((int)skip, length);
         byte[] raw = ArrayPool<byte>.Shared.Rent(Chunking.ChunkingParameters.MaximumChunkSize);
         try
         {
-            await using (var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    if (skip > 0)
-                    {
-                        await SkipAsync(body, skip, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await body.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                }
-                catch (EndOfStreamException e)
-                {
-                    throw new CorruptDataException($"Pack {packId}: the server's body ended early.", e);
-                }
-            }
-
             foreach (var entry in run.ToArray())
             {
-                var stored = buffer.AsMemory((int)(entry.Offset - start), entry.StoredLength);
+                var stored = range.Slice((int)(entry.Offset - start), entry.StoredLength);
                 await onChunk(entry, ChunkCodec.DecodeVerified(entry.Codec, stored, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw)).ConfigureAwait(false);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             ArrayPool<byte>.Shared.Return(raw);
         }
     }
@@ -284,21 +276,6 @@ public sealed class HttpRemote : IRemote
         }
 
         return have;
-    }
-
-    private static async Task SkipAsync(Stream body, long count, CancellationToken cancellationToken)
-    {
-        byte[] scratch = new byte[1 << 16];
-        while (count > 0)
-        {
-            int read = await body.ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                throw new EndOfStreamException();
-            }
-
-            count -= read;
-        }
     }
 
     private static StringContent JsonContent(JsonNode node) => new(node.ToJsonString(), System.Text.Encoding.UTF8, "application/json");

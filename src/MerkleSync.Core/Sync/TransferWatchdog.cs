@@ -43,7 +43,7 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
                 }
             }
 
-            var buffered = new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length);
+            var buffered = new BufferedContent(body.GetBuffer(), (int)body.Length);
             foreach (var header in response.Content.Headers)
             {
                 buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
@@ -64,6 +64,12 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
                 request.Content = original;
             }
         }
+    }
+
+    /// <summary>A response body already read in full; its bytes can be used without another copy.</summary>
+    internal sealed class BufferedContent(byte[] buffer, int length) : ByteArrayContent(buffer, 0, length)
+    {
+        public ReadOnlyMemory<byte> Bytes { get; } = buffer.AsMemory(0, length);
     }
 
     /// <summary>Cancels its token when <see cref="Progress"/> has not been called for the timeout.</summary>
