@@ -37,17 +37,23 @@ public sealed class FileSystemBlobStore : IBlobStore
 
     public ValueTask ImportFileAsync(string key, string localPath, CancellationToken cancellationToken)
     {
-        string target = PathOf(key);
         using (var file = new FileStream(localPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
         {
             file.Flush(flushToDisk: true);
         }
 
+        MoveIntoPlace(localPath, key); // same file system when the file is staged under this store
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Renames a synced file to its key and syncs the folder, so the blob appears whole and stays.</summary>
+    private void MoveIntoPlace(string syncedFile, string key)
+    {
+        string target = PathOf(key);
         string directory = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(directory);
-        File.Move(localPath, target, overwrite: true); // same file system when the file is staged under this store
+        File.Move(syncedFile, target, overwrite: true);
         DirectorySync.Flush(directory);
-        return ValueTask.CompletedTask;
     }
 
     public async ValueTask<int> ReadAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
@@ -154,14 +160,10 @@ public sealed class FileSystemBlobStore : IBlobStore
 
         public async ValueTask CommitAsync(string key, CancellationToken cancellationToken)
         {
-            string target = store.PathOf(key);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
             stream.Flush(flushToDisk: true);
             await stream.DisposeAsync().ConfigureAwait(false);
-            string directory = Path.GetDirectoryName(target)!;
-            Directory.CreateDirectory(directory);
-            File.Move(staging, target, overwrite: true);
-            DirectorySync.Flush(directory);
+            store.MoveIntoPlace(staging, key);
             _committed = true;
         }
 

@@ -118,39 +118,51 @@ public static class PackReader
 
     private static async ValueTask<PackEntry[]> ReadIndexAsync(IBlobStore store, string key, Hash packId, long length, CancellationToken cancellationToken)
     {
-        if (length < PackFormat.HeaderLength + 4 + PackFormat.TrailerLength)
-        {
-            throw new CorruptDataException($"Pack {packId} is {length} bytes, too short to be a pack.");
-        }
-
-        byte[] trailer = new byte[PackFormat.TrailerLength];
-        await ReadExactlyAsync(store, key, length - trailer.Length, trailer, cancellationToken).ConfigureAwait(false);
-        if (!trailer.AsSpan(8).SequenceEqual(PackFormat.TrailerMagic))
-        {
-            throw new CorruptDataException($"Pack {packId} has no valid trailer.");
-        }
-
-        int indexLength = BinaryPrimitives.ReadInt32LittleEndian(trailer);
-        long maxIndex = 4 + ((long)PackFormat.MaxEntries * PackFormat.EntryLength);
-        if (indexLength < 4 || indexLength > maxIndex || indexLength > length - PackFormat.HeaderLength - PackFormat.TrailerLength)
-        {
-            throw new CorruptDataException($"Pack {packId} claims an index of {indexLength} bytes.");
-        }
-
-        byte[] index = new byte[indexLength];
-        long indexStart = length - PackFormat.TrailerLength - indexLength;
-        await ReadExactlyAsync(store, key, indexStart, index, cancellationToken).ConfigureAwait(false);
-        if (Crc32C.Compute(index) != BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4)))
-        {
-            throw new CorruptDataException($"Pack {packId} index fails its CRC-32C check.");
-        }
-
+        var (index, indexStart) = await ReadTailAsync(
+            async (offset, buffer, ct) => { await ReadExactlyAsync(store, key, offset, buffer, ct).ConfigureAwait(false); }, length, $"Pack {packId}", cancellationToken).ConfigureAwait(false);
         if (PackFormat.PackId(index) != packId)
         {
             throw new CorruptDataException($"Pack {packId} has an index that hashes to {PackFormat.PackId(index)}, not to its id.");
         }
 
         return PackFormat.DecodeIndex(index, indexStart);
+    }
+
+    /// <summary>
+    /// Reads and checks a pack's trailer and index bytes (length, magic, bounds, CRC) through
+    /// <paramref name="readExactly"/>, from wherever the pack is. <paramref name="name"/> starts error messages.
+    /// </summary>
+    internal static async ValueTask<(byte[] Index, long IndexStart)> ReadTailAsync(
+        Func<long, byte[], CancellationToken, ValueTask> readExactly, long length, string name, CancellationToken cancellationToken)
+    {
+        if (length < PackFormat.HeaderLength + 4 + PackFormat.TrailerLength)
+        {
+            throw new CorruptDataException($"{name} is {length} bytes, too short to be a pack.");
+        }
+
+        byte[] trailer = new byte[PackFormat.TrailerLength];
+        await readExactly(length - trailer.Length, trailer, cancellationToken).ConfigureAwait(false);
+        if (!trailer.AsSpan(8).SequenceEqual(PackFormat.TrailerMagic))
+        {
+            throw new CorruptDataException($"{name} has no valid trailer.");
+        }
+
+        int indexLength = BinaryPrimitives.ReadInt32LittleEndian(trailer);
+        long maxIndex = 4 + ((long)PackFormat.MaxEntries * PackFormat.EntryLength);
+        if (indexLength < 4 || indexLength > maxIndex || indexLength > length - PackFormat.HeaderLength - PackFormat.TrailerLength)
+        {
+            throw new CorruptDataException($"{name} claims an index of {indexLength} bytes.");
+        }
+
+        byte[] index = new byte[indexLength];
+        long indexStart = length - PackFormat.TrailerLength - indexLength;
+        await readExactly(indexStart, index, cancellationToken).ConfigureAwait(false);
+        if (Crc32C.Compute(index) != BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4)))
+        {
+            throw new CorruptDataException($"{name}'s index fails its CRC-32C check.");
+        }
+
+        return (index, indexStart);
     }
 
     private static async ValueTask ReadExactlyAsync(IBlobStore store, string key, long offset, byte[] buffer, CancellationToken cancellationToken)

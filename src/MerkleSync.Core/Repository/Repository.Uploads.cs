@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
@@ -192,21 +191,13 @@ public sealed partial class Repository
     private static async Task<Hash> ReadPackIdAsync(string path, long length, CancellationToken cancellationToken)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
-        byte[] trailer = new byte[PackFormat.TrailerLength];
-        await RandomAccess.ReadAsync(handle, trailer, length - trailer.Length, cancellationToken).ConfigureAwait(false);
-        int indexLength = BinaryPrimitives.ReadInt32LittleEndian(trailer);
-        if (!trailer.AsSpan(8).SequenceEqual(PackFormat.TrailerMagic) || indexLength < 4 || indexLength > length - PackFormat.HeaderLength - PackFormat.TrailerLength)
+        var (index, _) = await PackReader.ReadTailAsync(async (offset, buffer, ct) =>
         {
-            throw new CorruptDataException("The uploaded pack has no valid trailer.");
-        }
-
-        byte[] index = new byte[indexLength];
-        int read = await RandomAccess.ReadAsync(handle, index, length - PackFormat.TrailerLength - indexLength, cancellationToken).ConfigureAwait(false);
-        if (read != indexLength || Crc32C.Compute(index) != BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4)))
-        {
-            throw new CorruptDataException("The uploaded pack's index fails its CRC-32C check.");
-        }
-
+            if (await RandomAccess.ReadAsync(handle, buffer, offset, ct).ConfigureAwait(false) != buffer.Length)
+            {
+                throw new CorruptDataException("The uploaded pack is truncated.");
+            }
+        }, length, "The uploaded pack", cancellationToken).ConfigureAwait(false);
         return PackFormat.PackId(index);
     }
 }
