@@ -1,9 +1,6 @@
 using System.Text.Json;
 using MerkleSync.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace MerkleSync.Cli.Tests;
 
@@ -16,7 +13,7 @@ public class HttpCrashTests
         using var dir = new TempDirectory();
         await using var app = ServerApp.Build(new ServerSettings(Path.Combine(dir.Path, "server"), ["http://127.0.0.1:0"], null));
         await app.StartAsync();
-        string baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        string baseUrl = ServerApp.BaseUrl(app);
         string remote = $"{baseUrl}/ds";
         string data = Path.Combine(dir.Path, "data");
         var random = new Random(21);

@@ -1,8 +1,5 @@
 using MerkleSync.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace MerkleSync.Server.Tests;
 
@@ -15,7 +12,7 @@ internal sealed class TestServer : IAsyncDisposable
     {
         _app = app;
         Root = root;
-        BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = ServerApp.BaseUrl(app);
     }
 
     public string Root { get; }

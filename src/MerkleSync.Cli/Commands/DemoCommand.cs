@@ -6,9 +6,6 @@ using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
 using MerkleSync.Server.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace MerkleSync.Cli.Commands;
 
@@ -63,7 +60,7 @@ internal static class DemoCommand
 
             await using var server = ServerApp.Build(new ServerSettings(Path.Combine(root, "server"), ["http://127.0.0.1:0"], null, Quiet: true));
             await server.StartAsync(cancellationToken);
-            string url = server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/demo";
+            string url = ServerApp.BaseUrl(server) + "/demo";
             Say($"Started a server at {url}");
             await using var remote = new HttpRemote(new Uri(url), token: null);
             await remote.CreateAsync(cancellationToken);

@@ -85,6 +85,11 @@ public static partial class ServerApp
         return app;
     }
 
+    /// <summary>The first address a started server listens on (with its real port when it was given port 0).</summary>
+    public static string BaseUrl(WebApplication app) =>
+        app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+
     private static X509Certificate2? LoadCertificate(ServerSettings settings)
     {
         if (settings.TlsCertFile is null && settings.TlsKeyFile is null)
