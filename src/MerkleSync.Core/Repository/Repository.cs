@@ -178,13 +178,14 @@ public sealed partial class Repository : IDisposable
             throw new NotFoundException($"No branch, tag or version '{spec}'.");
         }
 
-        var byId = ListVersions().Where(v => v.Id.ToString().StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        var versions = ListVersions().ToList(); // one scan serves both lookups
+        var byId = versions.Where(v => v.Id.ToString().StartsWith(prefix, StringComparison.Ordinal)).ToList();
         if (byId.Count == 1)
         {
             return byId[0];
         }
 
-        var byRoot = ListVersions().Where(v => v.Record.Root.ToString().StartsWith(prefix, StringComparison.Ordinal))
+        var byRoot = versions.Where(v => v.Record.Root.ToString().StartsWith(prefix, StringComparison.Ordinal))
             .OrderByDescending(v => v.Record.TimeUnixMs).ToList();
         if (byId.Count == 0 && byRoot.Count > 0 && byRoot.All(v => v.Record.Root == byRoot[0].Record.Root))
         {

@@ -53,14 +53,20 @@ public static class PushOperation
         var head = await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false);
         var synced = state.GetSynced(remote.Url, options.Branch);
         long chunksTotal = snapshot.ChunkCount;
+
+        // What this push cost on the network, measured from its start.
+        PushResult WithTransferCounters(PushResult result, int backoffs) => result with
+        {
+            Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+            ResumedPacks = resumed,
+            Pacing = (remote.Retries.Retries - retriesAtStart.Retries, remote.Retries.Throttles - retriesAtStart.Throttles, backoffs),
+        };
+
         if (head?.Record.Root == snapshot.Root)
         {
             await RememberAsync(state, remote, options.Branch, head, nodes, cancellationToken).ConfigureAwait(false);
-            return new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed)
-            {
-                Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
-                ResumedPacks = resumed,
-            };
+            return WithTransferCounters(
+                new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), 0);
         }
 
         // Negotiate: files first (one hash stands for all its chunks), then the chunks of missing files.
@@ -82,13 +88,8 @@ public static class PushOperation
         var files = missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, files, options, cancellationToken).ConfigureAwait(false);
         await RememberAsync(state, remote, options.Branch, published, nodes, cancellationToken).ConfigureAwait(false);
-        return new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
-            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed)
-        {
-            Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
-            ResumedPacks = resumed,
-            Pacing = (remote.Retries.Retries - retriesAtStart.Retries, remote.Retries.Throttles - retriesAtStart.Throttles, upload.Backoffs),
-        };
+        return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
+            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), upload.Backoffs);
     }
 
     private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0);

@@ -43,12 +43,7 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
                 }
             }
 
-            var buffered = new BufferedContent(body.GetBuffer(), (int)body.Length);
-            foreach (var header in response.Content.Headers)
-            {
-                buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-
+            var buffered = new BufferedContent(body.GetBuffer(), (int)body.Length, response.Content);
             response.Content.Dispose();
             response.Content = buffered;
             return response;
@@ -67,9 +62,19 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
     }
 
     /// <summary>A response body already read in full; its bytes can be used without another copy.</summary>
-    internal sealed class BufferedContent(byte[] buffer, int length) : ByteArrayContent(buffer, 0, length)
+    internal sealed class BufferedContent : ByteArrayContent
     {
-        public ReadOnlyMemory<byte> Bytes { get; } = buffer.AsMemory(0, length);
+        public BufferedContent(byte[] buffer, int length, HttpContent original)
+            : base(buffer, 0, length)
+        {
+            Bytes = buffer.AsMemory(0, length);
+            foreach (var header in original.Headers)
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        public ReadOnlyMemory<byte> Bytes { get; }
     }
 
     /// <summary>Cancels its token when <see cref="Progress"/> has not been called for the timeout.</summary>

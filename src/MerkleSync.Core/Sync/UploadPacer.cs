@@ -10,6 +10,7 @@ internal sealed class UploadPacer(long maxPackSize)
     public const int MaxInFlight = 4;
     private const long MinPackSize = 8L << 20;
 
+    private readonly long _smallestPack = Math.Min(MinPackSize, maxPackSize);
     private long _throttlesSeen;
 
     public int InFlight { get; private set; } = 2;
@@ -25,7 +26,7 @@ internal sealed class UploadPacer(long maxPackSize)
         {
             _throttlesSeen = throttlesSoFar;
             InFlight = Math.Max(1, InFlight / 2);
-            PackSize = Math.Max(Math.Min(MinPackSize, maxPackSize), PackSize / 2);
+            PackSize = Math.Max(_smallestPack, PackSize / 2);
             Backoffs++;
         }
         else
