@@ -22,6 +22,7 @@ internal static class CliApp
         {
             Json,
             Verbose,
+            Output.ProgressDisplay.Quiet,
             InitCommand.Create(),
             PushCommand.Create(),
             PullCommand.Create(),
@@ -39,7 +40,9 @@ internal static class CliApp
             HashCommand.Create(),
             SnapshotCommand.Create(),
             DemoCommand.Create(),
+            BranchCommand.Create(),
         };
+        HelpExamples.Install(root);
 
         var parse = root.Parse(args);
         return await parse.InvokeAsync().ConfigureAwait(false);

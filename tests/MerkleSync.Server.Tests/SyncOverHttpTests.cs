@@ -49,6 +49,29 @@ public class SyncOverHttpTests
     }
 
     [Fact]
+    public async Task Branches_move_by_compare_and_swap_and_bad_bodies_get_400()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        Files.Write(source, "x.bin", Files.Random(4, 10_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        var first = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        await remote.UpdateBranchAsync("dev", first.VersionId, null, None);
+        Assert.Equal(first.VersionId, (await remote.GetBranchAsync("dev", None))!.Id);
+        await Assert.ThrowsAsync<ConflictException>(async () => await remote.UpdateBranchAsync("dev", first.VersionId, null, None));
+        await remote.UpdateBranchAsync("dev", null, first.VersionId, None);
+        Assert.Null(await remote.GetBranchAsync("dev", None));
+
+        using var client = new HttpClient();
+        string url = $"{server.BaseUrl}/v1/datasets/ds/branches/dev";
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PutAsync(url, new StringContent("{not json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PutAsync(url, new StringContent("{\"record\": 7}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.PutAsync(url, new StringContent($"{{\"record\": \"{new string('0', 64)}\"}}"))).StatusCode);
+    }
+
+    [Fact]
     public async Task A_proxy_that_ignores_Range_still_gives_correct_files()
     {
         await using var server = await TestServer.StartAsync();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Restore;
 
 namespace MerkleSync.Cli.Commands;
@@ -22,8 +23,9 @@ internal static class PullCommand
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
-            var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete), parse.GetValue(force));
-            var result = await PullOperation.PullAsync(r, parse.GetValue(directory)!, options, ct);
+            var progress = new OperationProgress();
+            var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete), parse.GetValue(force), progress);
+            var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PullOperation.PullAsync(r, parse.GetValue(directory)!, options, ct));
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject
@@ -42,7 +44,7 @@ internal static class PullCommand
                     ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
                 });
             }
-            else
+            else if (!parse.GetValue(ProgressDisplay.Quiet))
             {
                 Console.Out.WriteLine($"Pulled version {result.Root}: {result.FilesWritten} files written, {result.FilesUnchanged} unchanged, {result.FilesDeleted} deleted.");
                 Console.Out.WriteLine($"  {Format.Bytes(result.BytesWritten)} written: {Format.Bytes(result.BytesReused)} from local chunks, {Format.Bytes(result.ChunkBytesFetched)} fetched ({Format.Bytes(result.PackBytesRead)} read from packs), {result.Elapsed.TotalSeconds:F2} s");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Sync;
 
 namespace MerkleSync.Cli.Commands;
@@ -21,7 +22,9 @@ internal static class PushCommand
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
-            var result = await PushOperation.PushAsync(parse.GetValue(directory)!, r, new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase)), ct);
+            var progress = new OperationProgress();
+            var options = new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase), Progress: progress);
+            var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PushOperation.PushAsync(parse.GetValue(directory)!, r, options, ct));
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject
@@ -46,6 +49,10 @@ internal static class PushCommand
                     ["wire_bytes_received"] = result.Wire.Received,
                     ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
                 });
+            }
+            else if (parse.GetValue(ProgressDisplay.Quiet))
+            {
+                return CliApp.Ok;
             }
             else if (!result.Published)
             {

@@ -13,7 +13,7 @@ internal static class VerifyCommand
         var remote = CommonOptions.Remote();
         var version = new Argument<string?>("VERSION") { Description = "One version (default: every version a branch or tag reaches).", Arity = ArgumentArity.ZeroOrOne };
         var readData = new Option<bool>("--read-data") { Description = "Also read every pack and re-hash every chunk." };
-        var command = new Command("verify", "Prove versions from their data: tree nodes, file hashes, pack presence; with --read-data every chunk. Exit code 3 if anything is wrong.\n\nExample:\n  merklesync verify file:///srv/repos/ds --read-data")
+        var command = new Command("verify", "Prove versions from their data: tree nodes, file hashes, pack presence; with --read-data every chunk. Given a VERSION, also print its provenance chain back to the first version. Exit code 3 if anything is wrong.\n\nExamples:\n  merklesync verify file:///srv/repos/ds --read-data\n  merklesync verify origin 3f2a9c --read-data")
         {
             remote, version, readData,
         };
@@ -32,11 +32,14 @@ internal static class VerifyCommand
                 var versions = target is not null ? [target] : await ReachableAsync(r, ct);
                 report = await RemoteVerifier.VerifyAsync(r, versions, parse.GetValue(readData), ct);
             }
+
+            var (chain, chainProblem) = target is null ? ([], null) : await ProvenanceAsync(r, target, ct);
+            bool ok = report.Ok && chainProblem is null;
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject
                 {
-                    ["ok"] = report.Ok,
+                    ["ok"] = ok,
                     ["versions"] = report.Versions,
                     ["nodes"] = report.Nodes,
                     ["files"] = report.Files,
@@ -50,6 +53,8 @@ internal static class VerifyCommand
                         ["paths"] = new JsonArray([.. p.Paths.Select(x => (JsonNode)x)]),
                         ["versions"] = new JsonArray([.. p.Versions.Select(x => (JsonNode)x.ToString())]),
                     })]),
+                    ["provenance"] = new JsonArray([.. chain.Select(v => (JsonNode)CommonOptions.VersionJson(v))]),
+                    ["provenance_problem"] = chainProblem,
                 });
             }
             else
@@ -70,12 +75,50 @@ internal static class VerifyCommand
                     }
                 }
 
-                Console.Out.WriteLine(report.Ok ? "No problems found." : $"{report.Problems.Count} problem(s) found.");
+                if (target is not null)
+                {
+                    Console.Out.WriteLine($"Provenance of version {target.Record.Root} (each record hashes to its id and names its parent):");
+                    foreach (var v in chain)
+                    {
+                        var record = v.Record;
+                        Console.Out.WriteLine($"  {record.Root.ToString()[..12]}  record {v.Id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {record.Author}  {record.Message.Split('\n', 2)[0]}");
+                    }
+
+                    if (chainProblem is not null)
+                    {
+                        Console.Out.WriteLine($"PROBLEM provenance: {chainProblem}");
+                    }
+                }
+
+                int problems = report.Problems.Count + (chainProblem is null ? 0 : 1);
+                Console.Out.WriteLine(ok ? "No problems found." : $"{problems} problem(s) found.");
             }
 
-            return report.Ok ? CliApp.Ok : CliApp.VerificationFailed;
+            return ok ? CliApp.Ok : CliApp.VerificationFailed;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The version's records back to the first one. Each record was already checked to hash to its
+    /// id when it was read; this checks that each one is the parent the previous one names and that
+    /// the chain ends at a first version.
+    /// </summary>
+    private static async Task<(IReadOnlyList<VersionRef> Chain, string? Problem)> ProvenanceAsync(IRemote remote, VersionRef target, CancellationToken cancellationToken)
+    {
+        var chain = await remote.HistoryAsync(target.Id, 100_000, cancellationToken);
+        var expected = target.Id;
+        foreach (var version in chain)
+        {
+            if (version.Id != expected)
+            {
+                return (chain, $"the history names record {version.Id} where the parent {expected} was expected.");
+            }
+
+            expected = version.Record.Parent;
+        }
+
+        return (chain, expected.IsZero ? null : $"the chain stops at record {chain[^1].Id}, whose parent {expected} was not returned.");
     }
 
     private static async Task<IReadOnlyList<VersionRef>> ReachableAsync(IRemote remote, CancellationToken cancellationToken)

@@ -150,6 +150,20 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public void SetSynced(string remoteUrl, string branch, Hash id, Hash root) =>
         _db.Put(SyncedFamily, SyncedKey(remoteUrl, branch), [.. id.ToArray(), .. root.ToArray()]);
 
+    /// <summary>The synced version with record id <paramref name="recordId"/> on any branch of the remote, if this directory synced it.</summary>
+    public (Hash Id, Hash Root)? FindSynced(string remoteUrl, Hash recordId)
+    {
+        foreach (var (key, value) in _db.Scan(SyncedFamily, Encoding.UTF8.GetBytes(remoteUrl + "\n")))
+        {
+            if (value.Length == 64 && Hash.FromBytes(value.AsSpan(0, 32)) == recordId)
+            {
+                return (recordId, Hash.FromBytes(value.AsSpan(32)));
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The last synced (remote, branch), for commands that are not told which.</summary>
     public (string Remote, string Branch)? LastSynced()
     {

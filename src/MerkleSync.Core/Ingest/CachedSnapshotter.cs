@@ -1,4 +1,5 @@
 using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Ingest;
@@ -9,8 +10,9 @@ public sealed record CachedSnapshot(SnapshotResult Snapshot, long BytesRead, int
 /// <summary>Snapshots a dataset directory, reading only files whose stat changed since they were cached.</summary>
 public static class CachedSnapshotter
 {
-    public static async Task<CachedSnapshot> SnapshotAsync(string root, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken)
+    public static async Task<CachedSnapshot> SnapshotAsync(string root, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null)
     {
+        progress?.Enter(Stage.Scanning);
         var scanned = DirectoryScanner.Scan(root);
         var files = new SnapshotFile[scanned.Count];
         var stats = new FileStat[scanned.Count];
@@ -28,8 +30,11 @@ public static class CachedSnapshotter
             }
         }
 
+        progress?.SetDataset(scanned.Count, scanned.Sum(f => f.Size));
+        progress?.SetToRead(toRead.Sum(i => scanned[i].Size));
+        progress?.Enter(Stage.Hashing);
         long hashedAt = ClientStateStore.NowNs();
-        var hashed = await Snapshotter.HashFilesAsync([.. toRead.Select(i => scanned[i])], cancellationToken).ConfigureAwait(false);
+        var hashed = await Snapshotter.HashFilesAsync([.. toRead.Select(i => scanned[i])], cancellationToken, progress).ConfigureAwait(false);
         long bytesRead = 0;
         for (int j = 0; j < toRead.Count; j++)
         {

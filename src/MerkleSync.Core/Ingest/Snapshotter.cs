@@ -1,4 +1,5 @@
 using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Ingest;
@@ -15,7 +16,7 @@ public static class Snapshotter
     }
 
     /// <summary>Hashes the files in parallel, largest first so one big file does not finish last alone; keeps input order.</summary>
-    public static async Task<SnapshotFile[]> HashFilesAsync(IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken)
+    public static async Task<SnapshotFile[]> HashFilesAsync(IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken, OperationProgress? progress = null)
     {
         var results = new SnapshotFile[scanned.Count];
         var order = Enumerable.Range(0, scanned.Count).OrderByDescending(i => scanned[i].Size);
@@ -23,14 +24,14 @@ public static class Snapshotter
         await Parallel.ForEachAsync(order, options, async (i, ct) =>
         {
             var file = scanned[i];
-            var content = await HashFileAsync(file, ct).ConfigureAwait(false);
+            var content = await HashFileAsync(file, ct, progress).ConfigureAwait(false);
             results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath);
         }).ConfigureAwait(false);
         return results;
     }
 
     /// <summary>The content of one scanned file; a symlink's content is its target path.</summary>
-    public static async ValueTask<ChunkedContent> HashFileAsync(ScannedFile file, CancellationToken cancellationToken)
+    public static async ValueTask<ChunkedContent> HashFileAsync(ScannedFile file, CancellationToken cancellationToken, OperationProgress? progress = null)
     {
         if (file.Mode == EntryMode.Symlink)
         {
@@ -38,7 +39,7 @@ public static class Snapshotter
             return ContentHasher.Hash(DatasetPath.Utf8.GetBytes(target));
         }
 
-        await using var stream = OpenForRead(file.FullPath);
+        await using Stream stream = progress is null ? OpenForRead(file.FullPath) : new ReadCountingStream(OpenForRead(file.FullPath), progress.AddRead);
         return await ContentHasher.HashAsync(stream, cancellationToken, HashThreadsFor(file.Size)).ConfigureAwait(false);
     }
 

@@ -78,6 +78,46 @@ public sealed partial class Repository
         }
     }
 
+    /// <summary>
+    /// Creates, moves or (with a null <paramref name="target"/>) deletes a branch by
+    /// compare-and-swap: the branch must be at <paramref name="expected"/> (null: must not exist),
+    /// else a <see cref="ConflictException"/>. Serialised with publishes.
+    /// </summary>
+    public async Task UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken)
+    {
+        var branch = RefName.Branch(name);
+        if (target is { } version && GetVersion(version) is null)
+        {
+            throw new NotFoundException($"Version record {version} does not exist.");
+        }
+
+        await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var head = GetRef(branch);
+            if (head != expected)
+            {
+                throw new ConflictException($"Branch '{name}' is at {Describe(head)}, not at {Describe(expected)}.");
+            }
+
+            Db.WriteDurable(batch =>
+            {
+                if (target is { } id)
+                {
+                    batch.Put(Families.Refs, branch.Key, id.ToArray());
+                }
+                else
+                {
+                    batch.Delete(Families.Refs, branch.Key);
+                }
+            });
+        }
+        finally
+        {
+            PublishLock.Release();
+        }
+    }
+
     private static string Describe(Hash? head) => head is { } h ? $"version {h}" : "no version (a new branch)";
 
     private static Dictionary<Hash, (byte[] Bytes, TreeNode Node)> VerifyNodes(IReadOnlyList<KeyValuePair<Hash, byte[]>> provided)

@@ -3,6 +3,7 @@ using MerkleSync.Core.Chunking;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Packs;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
 
@@ -13,7 +14,7 @@ namespace MerkleSync.Core.Restore;
 /// checking their hash), the rest are fetched from packs in runs of consecutive chunks. The file
 /// hash is recomputed from the verified chunks before the file is handed back.
 /// </summary>
-internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder)
+internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress)
 {
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
     private const long MaxReadBytes = RemoteExtensions.MaxReadBytes;
@@ -93,6 +94,7 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
                 await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
                 chunks.Add(new ChunkRef(entry.ChunkHash, (ulong)entry.RawLength));
                 Interlocked.Add(ref _chunkBytesFetched, entry.RawLength);
+                progress.AddTransferred(entry.RawLength);
             }, cancellationToken).ConfigureAwait(false);
             start = end;
         }
@@ -115,12 +117,14 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
                 // The local copy changed since it was indexed: fetch this chunk from its pack instead.
                 Interlocked.Add(ref _packBytesRead, entry.StoredLength);
                 Interlocked.Add(ref _chunkBytesFetched, entry.RawLength);
+                progress.AddTransferred(entry.RawLength);
                 await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => output.WriteAsync(raw, cancellationToken), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             await output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _bytesReused, source.Length);
+            progress.AddTransferred(source.Length);
         }
         finally
         {

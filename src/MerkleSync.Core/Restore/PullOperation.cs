@@ -5,13 +5,16 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Restore;
 
 /// <param name="Force">Overwrite or delete local files even if they changed since the directory last synced.</param>
-public sealed record PullOptions(string? Version = null, string Branch = "main", IReadOnlyList<string>? Paths = null, bool Delete = false, bool Force = false);
+/// <param name="Progress">Counters for a display to read while the pull runs.</param>
+public sealed record PullOptions(
+    string? Version = null, string Branch = "main", IReadOnlyList<string>? Paths = null, bool Delete = false, bool Force = false, OperationProgress? Progress = null);
 
 /// <summary>What a pull did. <see cref="PackBytesRead"/> counts stored bytes read from packs; <see cref="BytesReused"/> came from local files.</summary>
 public sealed record PullResult(
@@ -31,6 +34,8 @@ public static class PullOperation
     public static async Task<PullResult> PullAsync(IRemote remote, string directory, PullOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var progress = options.Progress ?? new OperationProgress();
+        progress.Enter(Stage.Planning);
         var wireAtStart = remote.WireBytes;
         var version = options.Version is { } spec
             ? await remote.ResolveAsync(spec, cancellationToken).ConfigureAwait(false)
@@ -50,7 +55,7 @@ public static class PullOperation
         }
 
         // What the directory holds now (stat cache makes this cheap after a pull or push).
-        var local = await CachedSnapshotter.SnapshotAsync(directory, state, new MemoryTreeNodeStore(), cancellationToken).ConfigureAwait(false);
+        var local = await CachedSnapshotter.SnapshotAsync(directory, state, new MemoryTreeNodeStore(), cancellationToken, progress).ConfigureAwait(false);
         var localByPath = local.Snapshot.Files.ToDictionary(f => f.Entry.Path, StringComparer.Ordinal);
         var sources = new LocalChunkIndex();
         foreach (var file in local.Snapshot.Files)
@@ -58,7 +63,7 @@ public static class PullOperation
             sources.Add(file);
         }
 
-        var writer = new FileAssembler(remote, sources, state.StagingFolder);
+        var writer = new FileAssembler(remote, sources, state.StagingFolder, progress);
         var staged = new System.Collections.Concurrent.ConcurrentBag<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
         var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();
         int unchanged = wanted.Count - toWrite.Count;
@@ -70,6 +75,10 @@ public static class PullOperation
                 .Concat(toDelete), cancellationToken).ConfigureAwait(false);
         }
 
+        long wantedBytes = wanted.Sum(e => e.Size), writeBytes = toWrite.Sum(e => e.Size);
+        progress.SetDataset(wanted.Count, wantedBytes);
+        progress.SetToTransfer(writeBytes, wantedBytes - writeBytes);
+        progress.Enter(Stage.Downloading);
         try
         {
             // Several files at once keep the network, the CPU (verification) and the disk busy together.
@@ -81,6 +90,7 @@ public static class PullOperation
             }).ConfigureAwait(false);
 
             // Everything verified and staged: now replace files, each by one rename.
+            progress.Enter(Stage.Replacing);
             long hashedAt = ClientStateStore.NowNs();
             foreach (var (entry, stagedPath, content) in staged.OrderBy(s => s.Entry.Path, DatasetPath.Comparer))
             {
@@ -131,6 +141,7 @@ public static class PullOperation
         }
 
         state.SetRemote("origin", remote.Url);
+        progress.Enter(Stage.Done);
         return new PullResult(version.Id, version.Record.Root, staged.Count, unchanged, deleted, writer.BytesWritten, writer.PackBytesRead,
             writer.ChunkBytesFetched, writer.BytesReused, clock.Elapsed)
         {

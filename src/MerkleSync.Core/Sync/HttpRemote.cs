@@ -248,6 +248,13 @@ public sealed class HttpRemote : IRemote
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject { ["record"] = target?.ToString(), ["expected"] = expected?.ToString() };
+        using var response = await _http.PutAsync($"{_api}/branches/{RefName.Branch(name).Name}", JsonContent(body), cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Runs garbage collection on the server (write access).</summary>
     public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, CancellationToken cancellationToken)
     {

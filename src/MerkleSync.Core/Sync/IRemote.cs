@@ -62,4 +62,7 @@ public interface IRemote : IAsyncDisposable
     ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken);
 
     ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken);
+
+    /// <summary>Creates, moves or (target null) deletes a branch if it is at <paramref name="expected"/> (null: absent); else a conflict.</summary>
+    ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken);
 }

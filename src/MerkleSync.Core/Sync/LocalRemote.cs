@@ -84,6 +84,9 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
         return ValueTask.CompletedTask;
     }
 
+    public async ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
+        await repository.UpdateBranchAsync(name, target, expected, cancellationToken).ConfigureAwait(false);
+
     public ValueTask DisposeAsync()
     {
         repository.Dispose();

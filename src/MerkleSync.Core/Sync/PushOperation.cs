@@ -5,6 +5,7 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Tree;
 
@@ -12,7 +13,9 @@ namespace MerkleSync.Core.Sync;
 
 /// <param name="PackSize">Close a pack once it passes this many bytes (tests use small packs).</param>
 /// <param name="Rebase">When the branch moved since this directory last synced, replay this directory's changes on top of it (if no path changed on both sides).</param>
-public sealed record PushOptions(string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false);
+/// <param name="Progress">Counters for a display to read while the push runs.</param>
+public sealed record PushOptions(
+    string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false, OperationProgress? Progress = null);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
@@ -46,12 +49,16 @@ public static class PushOperation
             throw new InvalidInputException($"Directory '{directory}' does not exist.");
         }
 
+        var progress = options.Progress ?? new OperationProgress();
         using var state = ClientStateStore.Open(directory);
         int resumed = await remote.ResumeUploadsAsync(state, cancellationToken).ConfigureAwait(false);
         var nodes = new MemoryTreeNodeStore();
-        var (snapshot, bytesScanned, _) = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken).ConfigureAwait(false);
+        var (snapshot, bytesScanned, _) = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken, progress).ConfigureAwait(false);
+        progress.Enter(Stage.Negotiating);
         var head = await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false);
-        var synced = state.GetSynced(remote.Url, options.Branch);
+        // A branch this directory never synced with but that starts at a version it did sync (made
+        // by 'merklesync branch') is based on that version.
+        var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
         long chunksTotal = snapshot.ChunkCount;
 
         // What this push cost on the network, measured from its start.
@@ -64,6 +71,7 @@ public static class PushOperation
 
         if (head?.Record.Root == snapshot.Root)
         {
+            progress.Enter(Stage.Done);
             await RememberAsync(state, remote, options.Branch, head, nodes, cancellationToken).ConfigureAwait(false);
             return WithTransferCounters(
                 new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), 0);
@@ -83,11 +91,13 @@ public static class PushOperation
         bool[] haveChunks = await remote.HaveChunksAsync(candidateChunks, cancellationToken).ConfigureAwait(false);
         var missingChunks = candidateChunks.Where((_, i) => !haveChunks[i]).ToHashSet();
 
-        var upload = await UploadChunksAsync(missingFiles, missingChunks, remote, options.PackSize, cancellationToken).ConfigureAwait(false);
+        var upload = await UploadChunksAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
+        progress.Enter(Stage.Publishing);
 
         var files = missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, files, options, cancellationToken).ConfigureAwait(false);
         await RememberAsync(state, remote, options.Branch, published, nodes, cancellationToken).ConfigureAwait(false);
+        progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), upload.Backoffs);
     }
@@ -204,7 +214,8 @@ public static class PushOperation
     /// Reading, hashing and compressing run on all cores a batch at a time, while the previous
     /// batch is written; pack order stays deterministic.
     /// </summary>
-    private static async Task<UploadTotals> UploadChunksAsync(List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, CancellationToken cancellationToken)
+    private static async Task<UploadTotals> UploadChunksAsync(
+        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, CancellationToken cancellationToken)
     {
         var pending = new List<PendingChunk>();
         foreach (var file in files)
@@ -221,9 +232,14 @@ public static class PushOperation
             }
         }
 
+        long toSend = pending.Sum(p => (long)p.Chunk.Length);
+        progress.SetToTransfer(toSend, progress.Bytes - toSend);
+        progress.Enter(Stage.Uploading);
+
         long raw = 0;
+        long rawInPack = 0;
         IPackUpload? pack = null;
-        var completing = new Queue<(IPackUpload Upload, Task<PackSummary> Done)>();
+        var completing = new Queue<(IPackUpload Upload, Task<PackSummary> Done, long Raw)>();
         long stored = 0;
         int packs = 0;
 
@@ -231,10 +247,11 @@ public static class PushOperation
         var pacer = new UploadPacer(packSize);
         async Task CompleteOldestAsync()
         {
-            var (upload, done) = completing.Dequeue();
+            var (upload, done, rawBytes) = completing.Dequeue();
             try
             {
                 stored += (await done.ConfigureAwait(false)).Length;
+                progress.AddTransferred(rawBytes); // counted once the remote confirmed the pack
                 packs++;
                 pacer.OnPackCompleted(remote.Retries.Throttles);
             }
@@ -259,10 +276,12 @@ public static class PushOperation
                         await pack.Writer.AddEncodedAsync(encoded.Chunk.Hash, (int)encoded.Chunk.Length, encoded.Codec,
                             encoded.Stored.AsMemory(0, encoded.StoredLength), cancellationToken).ConfigureAwait(false);
                         raw += (long)encoded.Chunk.Length;
+                        rawInPack += (long)encoded.Chunk.Length;
                         if (pack.Writer.Length >= pacer.PackSize)
                         {
-                            completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask()));
+                            completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
                             pack = null;
+                            rawInPack = 0;
                             while (completing.Count >= pacer.InFlight)
                             {
                                 await CompleteOldestAsync().ConfigureAwait(false);
@@ -281,7 +300,7 @@ public static class PushOperation
 
             if (pack is not null)
             {
-                completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask()));
+                completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
                 pack = null;
             }
 
@@ -301,7 +320,7 @@ public static class PushOperation
 
             while (completing.Count > 0)
             {
-                var (upload, done) = completing.Dequeue();
+                var (upload, done, _) = completing.Dequeue();
                 try
                 {
                     await done.ConfigureAwait(false);

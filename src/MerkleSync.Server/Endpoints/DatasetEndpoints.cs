@@ -43,6 +43,15 @@ internal static class DatasetEndpoints
                 : Results.Json(new JsonObject { ["branch"] = name, ["record"] = null });
         });
 
+        // Create, move (record set) or delete (record null) a branch, by compare-and-swap on "expected".
+        ds.MapPut("/branches/{*name}", async (string dataset, string name, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var body = await ReadSmallJsonAsync(context, ct);
+            await repository.UpdateBranchAsync(name, OptionalHash(body, "record"), OptionalHash(body, "expected"), ct);
+            return Results.NoContent();
+        });
+
         ds.MapGet("/resolve/{*spec}", async (string dataset, string spec, DatasetRegistry registry, CancellationToken ct) =>
         {
             var (id, record) = (await registry.GetAsync(dataset, ct)).Resolve(spec);
@@ -59,9 +68,8 @@ internal static class DatasetEndpoints
         ds.MapPut("/tags/{*name}", async (string dataset, string name, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            ErrorMapping.LimitBody(context, 1024);
-            var body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: ct);
-            repository.SetTag(name, ParseHash(body?["record"]?.GetValue<string>() ?? ""));
+            var body = await ReadSmallJsonAsync(context, ct);
+            repository.SetTag(name, OptionalHash(body, "record") ?? throw new InvalidInputException("The body needs a \"record\" hash."));
             return Results.NoContent();
         });
 
@@ -144,6 +152,26 @@ internal static class DatasetEndpoints
 
     public static Hash ParseHash(string text) =>
         Hash.TryParse(text, out var hash) ? hash : throw new InvalidInputException($"'{text}' is not a 64-digit hex hash.");
+
+    /// <summary>A JSON object body of at most 1 KiB; anything else is a 400, not a 500.</summary>
+    private static async Task<JsonObject> ReadSmallJsonAsync(HttpContext context, CancellationToken ct)
+    {
+        try
+        {
+            return JsonNode.Parse(await ReadBodyAsync(context, 1024, ct)) as JsonObject ?? throw new InvalidInputException("The body must be a JSON object.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidInputException($"The body is not valid JSON: {e.Message}");
+        }
+    }
+
+    private static Hash? OptionalHash(JsonObject body, string field) => body[field] switch
+    {
+        null => null,
+        JsonValue value when value.TryGetValue(out string? text) => ParseHash(text),
+        _ => throw new InvalidInputException($"\"{field}\" must be a hash string or null."),
+    };
 
     private static async Task<byte[]> ReadBodyAsync(HttpContext context, int maxBytes, CancellationToken ct)
     {

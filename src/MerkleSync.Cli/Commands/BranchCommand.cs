@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MerkleSync.Cli.Output;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Sync;
+
+namespace MerkleSync.Cli.Commands;
+
+/// <summary>List, create, move and delete branches; every change is a compare-and-swap on the branch head.</summary>
+internal static class BranchCommand
+{
+    public static Command Create()
+    {
+        var remote = CommonOptions.Remote();
+        var name = new Argument<string?>("NAME") { Description = "The branch to create, move or delete; without it, list the branches.", Arity = ArgumentArity.ZeroOrOne };
+        var from = new Argument<string>("FROM") { Description = "Branch, tag or version the new branch starts at.", DefaultValueFactory = _ => "main" };
+        var delete = new Option<bool>("--delete", "-d") { Description = "Delete the branch (its versions stay reachable from other branches and tags that contain them)." };
+        var force = new Option<bool>("--force", "-f") { Description = "Move an existing branch to FROM." };
+        var command = new Command("branch", "List branches, or create, move or delete one.\n\nExamples:\n  merklesync branch origin\n  merklesync branch origin experiment main\n  merklesync branch origin experiment --delete")
+        {
+            remote, name, from, delete, force,
+        };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
+        {
+            bool json = parse.GetValue(CliApp.Json);
+            if (parse.GetValue(name) is not { } branch)
+            {
+                return await ListAsync(r, json, ct);
+            }
+
+            var head = await r.GetBranchAsync(branch, ct);
+            if (parse.GetValue(delete))
+            {
+                if (head is null)
+                {
+                    throw new NotFoundException($"No branch '{branch}'.");
+                }
+
+                await r.UpdateBranchAsync(branch, null, head.Id, ct);
+                Report(json, branch, "deleted", head, $"Deleted branch '{branch}' (was version {head.Record.Root}).");
+                return CliApp.Ok;
+            }
+
+            if (head is not null && !parse.GetValue(force))
+            {
+                throw new ConflictException($"Branch '{branch}' already exists (at version {head.Record.Root}); use --force to move it.");
+            }
+
+            var target = await r.ResolveAsync(parse.GetValue(from)!, ct);
+            await r.UpdateBranchAsync(branch, target.Id, head?.Id, ct);
+            Report(json, branch, head is null ? "created" : "moved", target,
+                $"{(head is null ? "Created" : "Moved")} branch '{branch}' at version {target.Record.Root}.");
+            return CliApp.Ok;
+        }, ct)));
+        return command;
+    }
+
+    private static async Task<int> ListAsync(IRemote remote, bool json, CancellationToken ct)
+    {
+        var branches = new List<(string Name, VersionRef Head)>();
+        foreach (var (refName, _) in await remote.ListRefsAsync(ct))
+        {
+            if (!refName.IsTag && await remote.GetBranchAsync(refName.Name, ct) is { } head)
+            {
+                branches.Add((refName.Name, head));
+            }
+        }
+
+        if (json)
+        {
+            JsonOut.Write(new JsonArray([.. branches.Select(b => (JsonNode)Describe(b.Name, b.Head))]));
+            return CliApp.Ok;
+        }
+
+        if (branches.Count == 0)
+        {
+            Console.Out.WriteLine($"No branches yet in {remote.Url}: the first push creates 'main'.");
+        }
+
+        foreach (var (branchName, head) in branches)
+        {
+            var r = head.Record;
+            Console.Out.WriteLine($"{branchName,-20} {r.Root.ToString()[..12]}  {r.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {r.Author}  {Format.Bytes(r.Bytes)}  {FirstLine(r.Message)}");
+        }
+
+        return CliApp.Ok;
+    }
+
+    private static JsonObject Describe(string branch, VersionRef head)
+    {
+        var json = CommonOptions.VersionJson(head);
+        json.Insert(0, "branch", branch);
+        return json;
+    }
+
+    private static void Report(bool json, string branch, string action, VersionRef version, string text)
+    {
+        if (json)
+        {
+            var result = Describe(branch, version);
+            result.Insert(1, "action", action);
+            JsonOut.Write(result);
+        }
+        else
+        {
+            Console.Out.WriteLine(text);
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0];
+}

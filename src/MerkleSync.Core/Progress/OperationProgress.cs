@@ -1,0 +1,81 @@
+namespace MerkleSync.Core.Progress;
+
+/// <summary>The steps of a push or pull, in the order they run.</summary>
+public enum Stage
+{
+    Starting,
+    Scanning,
+    Hashing,
+    Negotiating,
+    Uploading,
+    Publishing,
+    Planning,
+    Downloading,
+    Replacing,
+    Done,
+}
+
+/// <summary>
+/// Counters a push or pull updates as it works and a display reads whenever it redraws (lock-free,
+/// safe from any thread). Totals count only the work that will really be done, so a rate and an
+/// ETA computed from them stay honest under deduplication: files the stat cache vouches for are not
+/// "to read", and chunks the other side already has are not "to transfer".
+/// </summary>
+public sealed class OperationProgress
+{
+    private int _stage;
+    private long _files;
+    private long _bytes;
+    private long _bytesToRead;
+    private long _bytesRead;
+    private long _bytesToTransfer;
+    private long _bytesTransferred;
+    private long _bytesDeduplicated;
+
+    public Stage Stage => (Stage)Volatile.Read(ref _stage);
+
+    /// <summary>Files and bytes in the dataset (or the version being pulled).</summary>
+    public long Files => Interlocked.Read(ref _files);
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Bytes of changed or new files that must be read and hashed, and how many have been.</summary>
+    public long BytesToRead => Interlocked.Read(ref _bytesToRead);
+
+    public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+    /// <summary>Raw chunk bytes to upload (push) or to place into files (pull), and how many are done.</summary>
+    public long BytesToTransfer => Interlocked.Read(ref _bytesToTransfer);
+
+    public long BytesTransferred => Interlocked.Read(ref _bytesTransferred);
+
+    /// <summary>Bytes not transferred because the other side already had them.</summary>
+    public long BytesDeduplicated => Interlocked.Read(ref _bytesDeduplicated);
+
+    /// <summary>Raised on the operation's thread as each stage begins, after its totals are set.</summary>
+    public event Action<Stage>? StageEntered;
+
+    public void Enter(Stage stage)
+    {
+        Volatile.Write(ref _stage, (int)stage);
+        StageEntered?.Invoke(stage);
+    }
+
+    public void SetDataset(long files, long bytes)
+    {
+        Interlocked.Exchange(ref _files, files);
+        Interlocked.Exchange(ref _bytes, bytes);
+    }
+
+    public void SetToRead(long bytes) => Interlocked.Exchange(ref _bytesToRead, bytes);
+
+    public void AddRead(long bytes) => Interlocked.Add(ref _bytesRead, bytes);
+
+    public void SetToTransfer(long bytes, long deduplicated)
+    {
+        Interlocked.Exchange(ref _bytesToTransfer, bytes);
+        Interlocked.Exchange(ref _bytesDeduplicated, deduplicated);
+    }
+
+    public void AddTransferred(long bytes) => Interlocked.Add(ref _bytesTransferred, bytes);
+}

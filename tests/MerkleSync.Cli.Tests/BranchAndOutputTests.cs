@@ -1,0 +1,98 @@
+using System.Text.Json;
+
+namespace MerkleSync.Cli.Tests;
+
+public class BranchAndOutputTests
+{
+    [Fact]
+    public async Task Branches_are_created_listed_pushed_to_and_deleted_by_compare_and_swap()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data");
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        dir.Write("data/a.txt", "first\n"u8.ToArray());
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        var first = JsonDocument.Parse((await CliRunner.RunAsync("push", data, repo, "--json")).Stdout).RootElement;
+
+        var created = await CliRunner.RunAsync("branch", repo, "experiment", "main", "--json");
+        Assert.True(created.ExitCode == 0, created.Stderr);
+        var createdJson = JsonDocument.Parse(created.Stdout).RootElement;
+        Assert.Equal("created", createdJson.GetProperty("action").GetString());
+        Assert.Equal(first.GetProperty("version").GetString(), createdJson.GetProperty("version").GetString());
+
+        var again = await CliRunner.RunAsync("branch", repo, "experiment");
+        Assert.Equal(4, again.ExitCode);
+        Assert.Contains("already exists", again.Stderr, StringComparison.Ordinal);
+
+        // A push to the new branch starts from the version it was created at.
+        dir.Write("data/b.txt", "second\n"u8.ToArray());
+        var pushed = await CliRunner.RunAsync("push", data, repo, "--branch", "experiment", "--json");
+        Assert.True(pushed.ExitCode == 0, pushed.Stderr);
+        var log = JsonDocument.Parse((await CliRunner.RunAsync("log", repo, "--branch", "experiment", "--json")).Stdout).RootElement;
+        Assert.Equal(first.GetProperty("record").GetString(), log[0].GetProperty("parent").GetString());
+
+        // verify VERSION proves the data and prints the provenance chain back to the first version.
+        string version = JsonDocument.Parse(pushed.Stdout).RootElement.GetProperty("version").GetString()!;
+        var verify = await CliRunner.RunAsync("verify", repo, version, "--read-data", "--json");
+        Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
+        var chain = JsonDocument.Parse(verify.Stdout).RootElement.GetProperty("provenance");
+        Assert.Equal(2, chain.GetArrayLength());
+        Assert.Equal(first.GetProperty("record").GetString(), chain[1].GetProperty("record").GetString());
+        Assert.Equal(JsonValueKind.Null, chain[1].GetProperty("parent").ValueKind);
+        Assert.Contains("Provenance of version", (await CliRunner.RunAsync("verify", repo, "experiment")).Stdout, StringComparison.Ordinal);
+
+        var list = JsonDocument.Parse((await CliRunner.RunAsync("branch", repo, "--json")).Stdout).RootElement;
+        Assert.Equal(["experiment", "main"], list.EnumerateArray().Select(b => b.GetProperty("branch").GetString()).Order(StringComparer.Ordinal));
+
+        var moved = await CliRunner.RunAsync("branch", repo, "main", "experiment", "--force");
+        Assert.True(moved.ExitCode == 0, moved.Stderr);
+        Assert.Contains("Moved branch 'main'", moved.Stdout, StringComparison.Ordinal);
+
+        var deleted = await CliRunner.RunAsync("branch", repo, "experiment", "--delete");
+        Assert.True(deleted.ExitCode == 0, deleted.Stderr);
+        Assert.Contains("Deleted branch 'experiment'", deleted.Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, (await CliRunner.RunAsync("branch", repo, "experiment", "--delete")).ExitCode);
+        Assert.Equal(2, (await CliRunner.RunAsync("branch", repo, "bad name!")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Progress_goes_to_stderr_one_line_per_step_and_quiet_prints_nothing()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data");
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        byte[] big = new byte[500_000];
+        new Random(5).NextBytes(big);
+        dir.Write("data/big.bin", big);
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+
+        var push = await CliRunner.RunAsync("push", data, repo);
+        Assert.True(push.ExitCode == 0, push.Stderr);
+        Assert.Contains("hashing 488.3 KiB of changed or new files", push.Stderr, StringComparison.Ordinal);
+        Assert.Contains("uploading 488.3 KiB of new chunks; 0 B already there", push.Stderr, StringComparison.Ordinal);
+        Assert.Contains("publishing", push.Stderr, StringComparison.Ordinal);
+        Assert.StartsWith("Pushed version", push.Stdout, StringComparison.Ordinal);
+
+        var pull = await CliRunner.RunAsync("pull", repo, Path.Combine(dir.Path, "copy"), "--quiet");
+        Assert.Equal(0, pull.ExitCode);
+        Assert.Equal("", pull.Stdout + pull.Stderr);
+        Assert.Equal(big, await File.ReadAllBytesAsync(Path.Combine(dir.Path, "copy", "big.bin")));
+
+        var json = await CliRunner.RunAsync("push", data, repo, "--json");
+        Assert.Equal("", json.Stderr);
+        Assert.False(JsonDocument.Parse(json.Stdout).RootElement.GetProperty("published").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Examples_show_on_a_verbs_own_help_page_but_not_in_the_command_list()
+    {
+        var top = await CliRunner.RunAsync("--help");
+        Assert.Equal(0, top.ExitCode);
+        Assert.Contains("branch <REMOTE>", top.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Example", top.Stdout, StringComparison.Ordinal);
+
+        var push = await CliRunner.RunAsync("push", "--help");
+        Assert.Contains("Example:", push.Stdout, StringComparison.Ordinal);
+        Assert.Contains("merklesync push ./data", push.Stdout, StringComparison.Ordinal);
+    }
+}
