@@ -1,4 +1,7 @@
+using System.Net.Http.Headers;
 using System.Text.Json;
+using MerkleSync.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
 
 namespace MerkleSync.Cli.Tests;
 
@@ -40,5 +43,44 @@ public class BrowseAndRemoteTests
         var unknown = await CliRunner.RunAsync("log", "nosuchremote");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("merklesync remote add nosuchremote", unknown.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_token_stored_with_a_remote_is_used_and_never_printed()
+    {
+        using var dir = new TempDirectory();
+        const string Secret = "alice-secret-0123456789";
+        string tokens = dir.Write("tokens.json", System.Text.Encoding.UTF8.GetBytes(
+            $$$"""{"tokens": [{"name": "alice", "token": "{{{Secret}}}", "datasets": {"*": "write"}}]}"""));
+        await using var app = ServerApp.Build(new ServerSettings(Path.Combine(dir.Path, "server"), ["http://127.0.0.1:0"], tokens, Quiet: true));
+        await app.StartAsync();
+        string url = $"{ServerApp.BaseUrl(app)}/ds";
+        using (var client = new HttpClient())
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Secret);
+            Assert.True((await client.PostAsync($"{ServerApp.BaseUrl(app)}/v1/datasets/ds", null)).IsSuccessStatusCode);
+        }
+
+        string data = Path.Combine(dir.Path, "data");
+        dir.Write("data/a.txt", "hello\n"u8.ToArray());
+        var add = await CliRunner.RunWithInputAsync(Secret + "\n", "remote", "add", "origin", url, "--dir", data, "--token-stdin");
+        Assert.True(add.ExitCode == 0, add.Stderr);
+
+        var push = await CliRunner.RunAsync("push", data, "origin", "--json");
+        Assert.True(push.ExitCode == 0, push.Stderr);
+        var list = await CliRunner.RunAsync("remote", "list", "--dir", data, "--json");
+        Assert.True(JsonDocument.Parse(list.Stdout).RootElement[0].GetProperty("token").GetBoolean());
+        foreach (var output in new[] { add, push, list })
+        {
+            Assert.DoesNotContain(Secret, output.Stdout + output.Stderr, StringComparison.Ordinal);
+        }
+
+        // Another directory has no token for that server: refused, with the status in the message.
+        string other = Path.Combine(dir.Path, "other");
+        dir.Write("other/b.txt", "bye\n"u8.ToArray());
+        var refused = await CliRunner.RunAsync("push", other, url);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("401", refused.Stderr, StringComparison.Ordinal);
+        await app.StopAsync();
     }
 }

@@ -27,9 +27,18 @@ internal static class CliRunner
         return File.Exists(path) ? path : throw new FileNotFoundException("Build src/MerkleSync.Cli first.", path);
     }
 
-    public static async Task<Result> RunAsync(params string[] args)
+    public static Task<Result> RunAsync(params string[] args) => RunWithInputAsync(null, args);
+
+    /// <summary>Runs merklesync with <paramref name="input"/> on its standard input (closed after).</summary>
+    public static async Task<Result> RunWithInputAsync(string? input, params string[] args)
     {
         using var process = Start(args);
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+        }
+
+        process.StandardInput.Close();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
         var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
@@ -42,6 +51,7 @@ internal static class CliRunner
     {
         var start = new ProcessStartInfo("dotnet")
         {
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

@@ -42,7 +42,7 @@ internal static class CommonOptions
     /// <summary>Opens the remote (a URL, or a name from <paramref name="datasetDirectory"/>'s remotes) for <paramref name="action"/>.</summary>
     public static async Task<T> WithRemoteAsync<T>(string remote, Func<IRemote, Task<T>> action, CancellationToken cancellationToken, string? datasetDirectory = null)
     {
-        await using var opened = await RemoteUrl.OpenAsync(RemoteUrl.Resolve(remote, datasetDirectory), cancellationToken);
+        await using var opened = await RemoteUrl.OpenAsync(remote, datasetDirectory, cancellationToken);
         return await action(opened);
     }
 }

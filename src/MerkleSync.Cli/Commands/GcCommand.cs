@@ -15,7 +15,7 @@ internal static class GcCommand
         var command = new Command("gc", "Remove versions, files and chunks that no branch or tag reaches; rewrite packs that are mostly garbage.\n\nExample:\n  merklesync gc file:///srv/repos/ds") { remote, grace };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
-            await using var r = await RemoteUrl.OpenAsync(RemoteUrl.Resolve(parse.GetValue(remote)!), ct);
+            await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
             var graceTime = Duration.Parse(parse.GetValue(grace)!);
             var report = r is LocalRemote local
                 ? await local.Repository.CollectGarbageAsync(new GcOptions(graceTime), ct)

@@ -16,7 +16,7 @@ internal static class InitCommand
             string url = parse.GetValue(remote)!;
             if (RemoteUrl.IsHttp(url))
             {
-                await using var http = (HttpRemote)await RemoteUrl.OpenAsync(url, ct);
+                await using var http = (HttpRemote)await RemoteUrl.OpenAsync(url, null, ct);
                 await http.CreateAsync(ct);
                 url = http.Url;
             }

@@ -17,7 +17,8 @@ internal static class RemoteCommand
 
         var name = new Argument<string>("NAME") { Description = "Letters, digits, '.', '_' or '-'." };
         var url = new Argument<string>("URL") { Description = "file:///path/DATASET or http(s)://host:port/DATASET." };
-        var add = new Command("add", "Add or change a named remote.") { name, url };
+        var tokenStdin = new Option<bool>("--token-stdin") { Description = "Read a bearer token for this server from standard input and keep it in DIR's state (MERKLESYNC_TOKEN still wins)." };
+        var add = new Command("add", "Add or change a named remote.") { name, url, tokenStdin };
         add.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
             string remoteName = parse.GetValue(name)!;
@@ -30,15 +31,32 @@ internal static class RemoteCommand
             target = RemoteUrl.IsHttp(target) ? target.TrimEnd('/') : "file://" + RemoteUrl.LocalPath(target);
             using var state = ClientStateStore.Open(parse.GetValue(dir)!);
             state.SetRemote(remoteName, target);
-            return Print(parse, new JsonObject { ["name"] = remoteName, ["url"] = target }, $"{remoteName}  {target}");
+            if (parse.GetValue(tokenStdin))
+            {
+                string token = Console.In.ReadLine()?.Trim() ?? "";
+                if (!RemoteUrl.IsHttp(target) || token.Length == 0)
+                {
+                    throw new InvalidInputException(token.Length == 0 ? "--token-stdin read no token from standard input." : "Tokens are for http(s):// remotes only.");
+                }
+
+                state.SetToken(target, token);
+            }
+
+            return Print(parse, RemoteJson(state, remoteName, target), $"{remoteName}  {target}{(state.GetToken(target) is null ? "" : "  (token stored)")}");
         }));
 
         var list = new Command("list", "List named remotes.");
         list.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
-            var remotes = ClientStateStore.Exists(parse.GetValue(dir)!) ? Remotes(parse.GetValue(dir)!) : [];
-            return Print(parse, new JsonArray([.. remotes.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["url"] = r.Url })]),
-                string.Join('\n', remotes.Select(r => $"{r.Name}  {r.Url}")));
+            if (!ClientStateStore.Exists(parse.GetValue(dir)!))
+            {
+                return Print(parse, new JsonArray(), "");
+            }
+
+            using var state = ClientStateStore.Open(parse.GetValue(dir)!);
+            var remotes = state.ListRemotes();
+            return Print(parse, new JsonArray([.. remotes.Select(r => (JsonNode)RemoteJson(state, r.Name, r.Url))]),
+                string.Join('\n', remotes.Select(r => $"{r.Name}  {r.Url}{(state.GetToken(r.Url) is null ? "" : "  (token stored)")}")));
         }));
 
         var removeName = new Argument<string>("NAME");
@@ -46,7 +64,14 @@ internal static class RemoteCommand
         remove.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
             using var state = ClientStateStore.Open(parse.GetValue(dir)!);
-            return state.RemoveRemote(parse.GetValue(removeName)!)
+            string? removedUrl = state.GetRemote(parse.GetValue(removeName)!);
+            bool removed = state.RemoveRemote(parse.GetValue(removeName)!);
+            if (removedUrl is not null && state.ListRemotes().All(r => r.Url != removedUrl))
+            {
+                state.SetToken(removedUrl, null); // no name uses that server any more
+            }
+
+            return removed
                 ? Print(parse, new JsonObject { ["removed"] = parse.GetValue(removeName) }, $"Removed {parse.GetValue(removeName)}.")
                 : throw new InvalidInputException($"No remote named '{parse.GetValue(removeName)}'.");
         }));
@@ -57,11 +82,9 @@ internal static class RemoteCommand
         return command;
     }
 
-    private static IReadOnlyList<(string Name, string Url)> Remotes(string dir)
-    {
-        using var state = ClientStateStore.Open(dir);
-        return state.ListRemotes();
-    }
+    /// <summary>A remote as JSON: whether a token is stored, never the token.</summary>
+    private static JsonObject RemoteJson(ClientStateStore state, string name, string url) =>
+        new() { ["name"] = name, ["url"] = url, ["token"] = state.GetToken(url) is not null };
 
     private static Task<int> Print(ParseResult parse, JsonNode json, string text)
     {

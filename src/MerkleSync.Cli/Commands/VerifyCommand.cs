@@ -19,7 +19,7 @@ internal static class VerifyCommand
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
-            await using var r = await RemoteUrl.OpenAsync(RemoteUrl.Resolve(parse.GetValue(remote)!), ct);
+            await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
             var target = parse.GetValue(version) is { } spec ? await r.ResolveAsync(spec, ct) : null;
             VerifyReport report;
             if (r is LocalRemote local)

@@ -19,10 +19,11 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 {
     private const string StatFamily = "stat";
     private const string RemotesFamily = "remotes";
+    private const string TokensFamily = "tokens";
     private const string SyncedFamily = "synced";
     private const string NodesFamily = "nodes";
     private const string UploadsFamily = "uploads";
-    private static readonly string[] Families = ["default", StatFamily, RemotesFamily, SyncedFamily, NodesFamily, UploadsFamily];
+    private static readonly string[] Families = ["default", StatFamily, RemotesFamily, SyncedFamily, NodesFamily, UploadsFamily, TokensFamily];
 
     /// <summary>A file modified this recently may change again within the same timestamp tick, so it is not cached.</summary>
     private static readonly long RacyWindowNs = 2_000_000_000;
@@ -127,6 +128,22 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         bool existed = GetRemote(name) is not null;
         _db.Delete(RemotesFamily, Encoding.UTF8.GetBytes(name));
         return existed;
+    }
+
+    /// <summary>The bearer token stored for a server URL (by <c>remote add --token-stdin</c>), if any.</summary>
+    public string? GetToken(string url) =>
+        _db.Get(TokensFamily, Encoding.UTF8.GetBytes(url)) is { } token ? Encoding.UTF8.GetString(token) : null;
+
+    public void SetToken(string url, string? token)
+    {
+        if (token is null)
+        {
+            _db.Delete(TokensFamily, Encoding.UTF8.GetBytes(url));
+        }
+        else
+        {
+            _db.Put(TokensFamily, Encoding.UTF8.GetBytes(url), Encoding.UTF8.GetBytes(token));
+        }
     }
 
     public IReadOnlyList<(string Name, string Url)> ListRemotes() =>

@@ -48,17 +48,34 @@ public static class RemoteUrl
             $"'{remote}' is neither a URL, a folder, nor a remote named in '{Path.GetFullPath(dir)}'. Add it with: merklesync remote add {remote} URL");
     }
 
+    public static Task<IRemote> OpenAsync(string url, CancellationToken cancellationToken) => OpenAsync(url, null, cancellationToken);
+
+    private static string? StoredToken(string url, string datasetDirectory)
+    {
+        if (!ClientState.ClientStateStore.Exists(datasetDirectory))
+        {
+            return null;
+        }
+
+        using var state = ClientState.ClientStateStore.Open(datasetDirectory);
+        return state.GetToken(url.TrimEnd('/'));
+    }
+
     public static bool IsHttp(string url) => url.StartsWith("http://", StringComparison.Ordinal) || url.StartsWith("https://", StringComparison.Ordinal);
 
     /// <summary>
-    /// Opens a remote. HTTP remotes authenticate with the MERKLESYNC_TOKEN environment variable and
-    /// trust, besides the system store, the CA certificate named by MERKLESYNC_CA_CERT (PEM).
+    /// Opens a remote given as a URL or a name (see <see cref="Resolve"/>). HTTP remotes
+    /// authenticate with the MERKLESYNC_TOKEN environment variable, else with the token stored for
+    /// the URL in <paramref name="datasetDirectory"/>'s state, and trust, besides the system store,
+    /// the CA certificate named by MERKLESYNC_CA_CERT (PEM).
     /// </summary>
-    public static async Task<IRemote> OpenAsync(string url, CancellationToken cancellationToken)
+    public static async Task<IRemote> OpenAsync(string remote, string? datasetDirectory, CancellationToken cancellationToken)
     {
+        string url = Resolve(remote, datasetDirectory);
         if (IsHttp(url))
         {
-            return new HttpRemote(new Uri(url), Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN"), caCertFile: Environment.GetEnvironmentVariable("MERKLESYNC_CA_CERT"));
+            string? token = Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : StoredToken(url, datasetDirectory ?? ".");
+            return new HttpRemote(new Uri(url), token, caCertFile: Environment.GetEnvironmentVariable("MERKLESYNC_CA_CERT"));
         }
 
         string path = LocalPath(url);
