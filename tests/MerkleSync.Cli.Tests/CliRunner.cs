@@ -7,23 +7,33 @@ internal static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>The build configuration of these tests (bin/&lt;configuration&gt;/net10.0/), which the CLI was built in too.</summary>
+    public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
     /// <summary>
     /// The CLI as its own project built it (same configuration as the tests): its deps file and
     /// folder are what a user runs, which a copy beside the tests (with ASP.NET assemblies
-    /// deduplicated against the test's framework) is not.
+    /// deduplicated against the test's framework) is not. Declared after the two properties it
+    /// uses: static initialisers run in textual order.
     /// </summary>
     private static readonly string CliPath = FindCli();
 
-    private static string FindCli()
+    private static string FindRepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        string configuration = directory.Parent!.Name; // bin/<configuration>/net10.0/
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MerkleSync.sln")))
         {
             directory = directory.Parent;
         }
 
-        string path = Path.Combine(directory!.FullName, "src", "MerkleSync.Cli", "bin", configuration, "net10.0", "merklesync.dll");
+        return directory?.FullName ?? throw new DirectoryNotFoundException("MerkleSync.sln not found above the test folder.");
+    }
+
+    private static string FindCli()
+    {
+        string path = Path.Combine(RepositoryRoot, "src", "MerkleSync.Cli", "bin", Configuration, "net10.0", "merklesync.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("Build src/MerkleSync.Cli first.", path);
     }
 

@@ -165,6 +165,7 @@ internal static class ProgressDisplay
         Stage.Negotiating => "asking the remote which files and chunks it lacks",
         Stage.Planning => "reading the version's tree",
         Stage.Replacing => "replacing files",
+        Stage.Hashing when progress.BytesToRead == 0 => null,
         Stage.Hashing => $"hashing {Format.Bytes(progress.BytesToRead)} of changed or new files ({progress.Files} files, {Format.Bytes(progress.Bytes)} in all)",
         Stage.Uploading => $"uploading {Format.Bytes(progress.BytesToTransfer)} of new chunks; {Format.Bytes(progress.BytesDeduplicated)} already there",
         Stage.Downloading => $"writing {Format.Bytes(progress.BytesToTransfer)} of files; {Format.Bytes(progress.BytesDeduplicated)} already in place",

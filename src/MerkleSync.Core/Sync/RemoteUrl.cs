@@ -24,8 +24,8 @@ public static class RemoteUrl
 
     /// <summary>
     /// A remote argument as a URL: URLs pass through; a name (letters, digits, '.', '_', '-') is
-    /// looked up among the named remotes of <paramref name="datasetDirectory"/> (default: the
-    /// current directory); anything else is a local path.
+    /// looked up among the named remotes of <paramref name="datasetDirectory"/>, then of the
+    /// current directory; anything else is a local path.
     /// </summary>
     public static string Resolve(string remote, string? datasetDirectory = null)
     {
@@ -34,8 +34,8 @@ public static class RemoteUrl
             return remote;
         }
 
-        string dir = datasetDirectory ?? ".";
-        if (ClientState.ClientStateStore.Exists(dir))
+        var folders = StateFolders(datasetDirectory);
+        foreach (string dir in folders.Where(ClientState.ClientStateStore.Exists))
         {
             using var state = ClientState.ClientStateStore.Open(dir);
             if (state.GetRemote(remote) is { } url)
@@ -45,21 +45,28 @@ public static class RemoteUrl
         }
 
         return Directory.Exists(remote) ? remote : throw new InvalidInputException(
-            $"'{remote}' is neither a URL, a folder, nor a remote named in '{Path.GetFullPath(dir)}'. Add it with: merklesync remote add {remote} URL");
+            $"'{remote}' is neither a URL, a folder, nor a remote named in {string.Join(" or ", folders.Select(f => $"'{f}'"))}. Add it with: merklesync remote add {remote} URL");
     }
 
     public static Task<IRemote> OpenAsync(string url, CancellationToken cancellationToken) => OpenAsync(url, null, cancellationToken);
 
-    private static string? StoredToken(string url, string datasetDirectory)
+    private static string? StoredToken(string url, string? datasetDirectory)
     {
-        if (!ClientState.ClientStateStore.Exists(datasetDirectory))
+        foreach (string dir in StateFolders(datasetDirectory).Where(ClientState.ClientStateStore.Exists))
         {
-            return null;
+            using var state = ClientState.ClientStateStore.Open(dir);
+            if (state.GetToken(url.TrimEnd('/')) is { } token)
+            {
+                return token;
+            }
         }
 
-        using var state = ClientState.ClientStateStore.Open(datasetDirectory);
-        return state.GetToken(url.TrimEnd('/'));
+        return null;
     }
+
+    /// <summary>Where remote names and tokens are looked up: the dataset directory, then the current one (to pull into a new folder).</summary>
+    private static string[] StateFolders(string? datasetDirectory) =>
+        [.. new[] { datasetDirectory ?? ".", "." }.Select(Path.GetFullPath).Distinct(StringComparer.Ordinal)];
 
     public static bool IsHttp(string url) => url.StartsWith("http://", StringComparison.Ordinal) || url.StartsWith("https://", StringComparison.Ordinal);
 
@@ -74,7 +81,7 @@ public static class RemoteUrl
         string url = Resolve(remote, datasetDirectory);
         if (IsHttp(url))
         {
-            string? token = Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : StoredToken(url, datasetDirectory ?? ".");
+            string? token = Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : StoredToken(url, datasetDirectory);
             return new HttpRemote(new Uri(url), token, caCertFile: Environment.GetEnvironmentVariable("MERKLESYNC_CA_CERT"));
         }
 
