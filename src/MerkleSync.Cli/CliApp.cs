@@ -24,28 +24,31 @@ internal static class CliApp
             Verbose,
             Output.ProgressDisplay.Quiet,
             InitCommand.Create(),
+            RemoteCommand.Create(),
             PushCommand.Create(),
             PullCommand.Create(),
             StatusCommand.Create(),
             DiffCommand.Create(),
             LogCommand.Create(),
-            VerifyCommand.Create(),
-            TagCommand.Create(),
-            GcCommand.Create(),
-            ServeCommand.Create(),
-            RemoteCommand.Create(),
             BrowseCommands.Show(),
             BrowseCommands.List(),
             BrowseCommands.Cat(),
+            VerifyCommand.Create(),
+            TagCommand.Create(),
+            BranchCommand.Create(),
+            GcCommand.Create(),
+            ServeCommand.Create(),
             HashCommand.Create(),
             SnapshotCommand.Create(),
             DemoCommand.Create(),
-            BranchCommand.Create(),
+            CompletionCommand.Create(),
         };
         HelpExamples.Install(root);
 
         var parse = root.Parse(args);
-        return await parse.InvokeAsync().ConfigureAwait(false);
+        int code = await parse.InvokeAsync().ConfigureAwait(false);
+        // System.CommandLine exits 1 on a parse error (not on --help with one); usage errors are 2 here.
+        return parse.Action is System.CommandLine.Invocation.ParseErrorAction ? Usage : code;
     }
 
     /// <summary>Runs a command body, turning known errors into a one-line message and an exit code.</summary>

@@ -95,4 +95,14 @@ public class BranchAndOutputTests
         Assert.Contains("Example:", push.Stdout, StringComparison.Ordinal);
         Assert.Contains("merklesync push ./data", push.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Tab_completion_script_asks_merklesync_itself()
+    {
+        var script = await CliRunner.RunAsync("completion", "bash");
+        Assert.Contains("complete -o default -F _merklesync_complete merklesync", script.Stdout, StringComparison.Ordinal);
+        Assert.Equal(["pull", "push"], (await CliRunner.RunAsync("[suggest:13]", "merklesync pu")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["--branch"], (await CliRunner.RunAsync("[suggest:20]", "merklesync push --br")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(2, (await CliRunner.RunAsync("completion", "fish")).ExitCode);
+    }
 }
