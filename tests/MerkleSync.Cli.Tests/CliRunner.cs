@@ -40,16 +40,19 @@ internal static class CliRunner
     public static Task<Result> RunAsync(params string[] args) => RunWithInputAsync(null, args);
 
     /// <summary>Runs merklesync with <paramref name="input"/> on its standard input (closed after).</summary>
-    public static async Task<Result> RunWithInputAsync(string? input, params string[] args)
+    public static Task<Result> RunWithInputAsync(string? input, params string[] args) => RunProgramAsync(input, "dotnet", [CliPath, .. args]);
+
+    /// <summary>Runs any program to its end (at most 3 minutes) and collects its output.</summary>
+    public static async Task<Result> RunProgramAsync(string? input, string program, params string[] args)
     {
-        using var process = Start(args);
+        using var process = StartProgram(program, args);
         if (input is not null)
         {
             await process.StandardInput.WriteAsync(input);
         }
 
         process.StandardInput.Close();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
         var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
         await process.WaitForExitAsync(timeout.Token);
@@ -57,15 +60,16 @@ internal static class CliRunner
     }
 
     /// <summary>Starts merklesync without waiting (output is discarded), e.g. to kill it mid-way.</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => StartProgram("dotnet", [CliPath, .. args]);
+
+    private static Process StartProgram(string program, string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.ArgumentList.Add(CliPath);
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace MerkleSync.Cli.Tests;
 
 /// <summary>The CLI ships as a .NET tool: pack the build the other tests use, install it, run it.</summary>
@@ -22,18 +20,8 @@ public class ToolPackageTests
 
     private static async Task<string> RunAsync(string program, params string[] args)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)}: {await stdout}{await stderr}");
-        return await stdout;
+        var result = await CliRunner.RunProgramAsync(null, program, args);
+        Assert.True(result.ExitCode == 0, $"{program} {string.Join(' ', args)}: {result.Stdout}{result.Stderr}");
+        return result.Stdout;
     }
 }
