@@ -80,7 +80,7 @@ internal static class BranchCommand
         foreach (var (branchName, head) in branches)
         {
             var r = head.Record;
-            Console.Out.WriteLine($"{branchName,-20} {r.Root.ToString()[..12]}  {r.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {r.Author}  {Format.Bytes(r.Bytes)}  {FirstLine(r.Message)}");
+            Console.Out.WriteLine($"{branchName,-20} {r.Root.ToString()[..12]}  {r.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {r.Author}  {Format.Bytes(r.Bytes)}  {Format.FirstLine(r.Message)}");
         }
 
         return CliApp.Ok;
@@ -106,6 +106,4 @@ internal static class BranchCommand
             Console.Out.WriteLine(text);
         }
     }
-
-    private static string FirstLine(string message) => message.Split('\n', 2)[0];
 }

@@ -50,26 +50,29 @@ internal static class PushCommand
                     ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
                 });
             }
-            else if (parse.GetValue(ProgressDisplay.Quiet))
+            else if (!parse.GetValue(ProgressDisplay.Quiet))
             {
-                return CliApp.Ok;
-            }
-            else if (!result.Published)
-            {
-                Console.Out.WriteLine($"Nothing to push: {r.Url} branch '{parse.GetValue(branch)}' already is version {result.Root}.");
-            }
-            else
-            {
-                Console.Out.WriteLine($"Pushed version {result.Root} to {r.Url} branch '{parse.GetValue(branch)}'.");
-                Console.Out.WriteLine($"  {result.Files} files, {Format.Bytes(result.Bytes)}; read {Format.Bytes(result.BytesScanned)} (the rest unchanged since last time)");
-                Console.Out.WriteLine($"  {result.ChunksNew} of {result.ChunksTotal} chunks new: {Format.Bytes(result.NewChunkBytes)}, stored as {Format.Bytes(result.BytesWritten)} in {result.Packs} pack(s)");
-                Console.Out.WriteLine(result.Wire.Sent > 0
-                    ? $"  {result.Elapsed.TotalSeconds:F2} s; {Format.Bytes(result.Wire.Sent)} sent, {Format.Bytes(result.Wire.Received)} received over the network"
-                    : $"  {result.Elapsed.TotalSeconds:F2} s");
+                PrintSummary(result, r.Url, parse.GetValue(branch)!);
             }
 
             return CliApp.Ok;
         }, ct, parse.GetValue(directory))));
         return command;
+    }
+
+    private static void PrintSummary(PushResult result, string url, string branch)
+    {
+        if (!result.Published)
+        {
+            Console.Out.WriteLine($"Nothing to push: {url} branch '{branch}' already is version {result.Root}.");
+            return;
+        }
+
+        Console.Out.WriteLine($"Pushed version {result.Root} to {url} branch '{branch}'.");
+        Console.Out.WriteLine($"  {result.Files} files, {Format.Bytes(result.Bytes)}; read {Format.Bytes(result.BytesScanned)} (the rest unchanged since last time)");
+        Console.Out.WriteLine($"  {result.ChunksNew} of {result.ChunksTotal} chunks new: {Format.Bytes(result.NewChunkBytes)}, stored as {Format.Bytes(result.BytesWritten)} in {result.Packs} pack(s)");
+        Console.Out.WriteLine(result.Wire.Sent > 0
+            ? $"  {result.Elapsed.TotalSeconds:F2} s; {Format.Bytes(result.Wire.Sent)} sent, {Format.Bytes(result.Wire.Received)} received over the network"
+            : $"  {result.Elapsed.TotalSeconds:F2} s");
     }
 }

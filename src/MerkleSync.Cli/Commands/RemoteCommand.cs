@@ -64,14 +64,13 @@ internal static class RemoteCommand
         remove.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
             using var state = ClientStateStore.Open(parse.GetValue(dir)!);
-            string? removedUrl = state.GetRemote(parse.GetValue(removeName)!);
-            bool removed = state.RemoveRemote(parse.GetValue(removeName)!);
+            string? removedUrl = state.RemoveRemote(parse.GetValue(removeName)!);
             if (removedUrl is not null && state.ListRemotes().All(r => r.Url != removedUrl))
             {
                 state.SetToken(removedUrl, null); // no name uses that server any more
             }
 
-            return removed
+            return removedUrl is not null
                 ? Print(parse, new JsonObject { ["removed"] = parse.GetValue(removeName) }, $"Removed {parse.GetValue(removeName)}.")
                 : throw new InvalidInputException($"No remote named '{parse.GetValue(removeName)}'.");
         }));

@@ -81,7 +81,7 @@ internal static class VerifyCommand
                     foreach (var v in chain)
                     {
                         var record = v.Record;
-                        Console.Out.WriteLine($"  {record.Root.ToString()[..12]}  record {v.Id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {record.Author}  {record.Message.Split('\n', 2)[0]}");
+                        Console.Out.WriteLine($"  {record.Root.ToString()[..12]}  record {v.Id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {record.Author}  {Format.FirstLine(record.Message)}");
                     }
 
                     if (chainProblem is not null)

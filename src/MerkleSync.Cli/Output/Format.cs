@@ -21,5 +21,8 @@ internal static class Format
     public static string Rate(long bytes, TimeSpan elapsed) =>
         elapsed.TotalSeconds <= 0 ? "-" : Bytes((long)(bytes / elapsed.TotalSeconds)) + "/s";
 
+    /// <summary>A version message's first line, for one-line listings.</summary>
+    public static string FirstLine(string message) => message.Split('\n', 2)[0];
+
     public static string Ratio(double value) => value.ToString("F2", CultureInfo.InvariantCulture);
 }

@@ -15,18 +15,16 @@ internal static class ProgressDisplay
 {
     public static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "Print no progress and no summary; errors still go to standard error.", Recursive = true };
 
-    public static bool IsQuiet(ParseResult parse) => parse.GetValue(Quiet) || parse.GetValue(CliApp.Json);
-
     public static async Task<T> RunAsync<T>(ParseResult parse, OperationProgress progress, Func<(long Sent, long Received)> wire, Func<Task<T>> operation)
     {
-        if (IsQuiet(parse))
+        if (parse.GetValue(Quiet) || parse.GetValue(CliApp.Json))
         {
             return await operation();
         }
 
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         bool live = !Console.IsErrorRedirected && console.Profile.Capabilities.Interactive && Environment.GetEnvironmentVariable("TERM") != "dumb";
-        return live ? await LiveAsync(console, progress, wire, operation) : await PlainAsync(progress, wire, operation);
+        return live ? await LiveAsync(console, progress, operation) : await PlainAsync(progress, wire, operation);
     }
 
     private static async Task<T> PlainAsync<T>(OperationProgress progress, Func<(long Sent, long Received)> wire, Func<Task<T>> operation)
@@ -51,7 +49,7 @@ internal static class ProgressDisplay
         }
     }
 
-    private static async Task<T> LiveAsync<T>(IAnsiConsole console, OperationProgress progress, Func<(long Sent, long Received)> wire, Func<Task<T>> operation)
+    private static async Task<T> LiveAsync<T>(IAnsiConsole console, OperationProgress progress, Func<Task<T>> operation)
     {
         return await console.Progress()
             .AutoClear(false)

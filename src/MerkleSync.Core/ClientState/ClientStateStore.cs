@@ -123,11 +123,12 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public void SetRemote(string name, string url) => _db.Put(RemotesFamily, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(url));
 
-    public bool RemoveRemote(string name)
+    /// <summary>Forgets a named remote; returns the URL it named, or null if there was none.</summary>
+    public string? RemoveRemote(string name)
     {
-        bool existed = GetRemote(name) is not null;
+        string? url = GetRemote(name);
         _db.Delete(RemotesFamily, Encoding.UTF8.GetBytes(name));
-        return existed;
+        return url;
     }
 
     /// <summary>The bearer token stored for a server URL (by <c>remote add --token-stdin</c>), if any.</summary>

@@ -93,8 +93,7 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
             {
                 await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
                 chunks.Add(new ChunkRef(entry.ChunkHash, (ulong)entry.RawLength));
-                Interlocked.Add(ref _chunkBytesFetched, entry.RawLength);
-                progress.AddTransferred(entry.RawLength);
+                CountFetched(entry.RawLength);
             }, cancellationToken).ConfigureAwait(false);
             start = end;
         }
@@ -116,8 +115,7 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
             {
                 // The local copy changed since it was indexed: fetch this chunk from its pack instead.
                 Interlocked.Add(ref _packBytesRead, entry.StoredLength);
-                Interlocked.Add(ref _chunkBytesFetched, entry.RawLength);
-                progress.AddTransferred(entry.RawLength);
+                CountFetched(entry.RawLength);
                 await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => output.WriteAsync(raw, cancellationToken), cancellationToken).ConfigureAwait(false);
                 return;
             }
@@ -130,5 +128,12 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>A chunk placed from a pack: the pull's result and its progress count it alike.</summary>
+    private void CountFetched(long rawBytes)
+    {
+        Interlocked.Add(ref _chunkBytesFetched, rawBytes);
+        progress.AddTransferred(rawBytes);
     }
 }

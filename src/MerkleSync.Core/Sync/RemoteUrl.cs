@@ -34,30 +34,22 @@ public static class RemoteUrl
             return remote;
         }
 
-        var folders = StateFolders(datasetDirectory);
-        foreach (string dir in folders.Where(ClientState.ClientStateStore.Exists))
-        {
-            using var state = ClientState.ClientStateStore.Open(dir);
-            if (state.GetRemote(remote) is { } url)
-            {
-                return url;
-            }
-        }
-
-        return Directory.Exists(remote) ? remote : throw new InvalidInputException(
-            $"'{remote}' is neither a URL, a folder, nor a remote named in {string.Join(" or ", folders.Select(f => $"'{f}'"))}. Add it with: merklesync remote add {remote} URL");
+        return FromState(datasetDirectory, state => state.GetRemote(remote))
+            ?? (Directory.Exists(remote) ? remote : throw new InvalidInputException(
+                $"'{remote}' is neither a URL, a folder, nor a remote named in {string.Join(" or ", StateFolders(datasetDirectory).Select(f => $"'{f}'"))}. Add it with: merklesync remote add {remote} URL"));
     }
 
     public static Task<IRemote> OpenAsync(string url, CancellationToken cancellationToken) => OpenAsync(url, null, cancellationToken);
 
-    private static string? StoredToken(string url, string? datasetDirectory)
+    /// <summary>The first value <paramref name="read"/> finds in the client state of <see cref="StateFolders"/>.</summary>
+    private static string? FromState(string? datasetDirectory, Func<ClientState.ClientStateStore, string?> read)
     {
         foreach (string dir in StateFolders(datasetDirectory).Where(ClientState.ClientStateStore.Exists))
         {
             using var state = ClientState.ClientStateStore.Open(dir);
-            if (state.GetToken(url.TrimEnd('/')) is { } token)
+            if (read(state) is { } value)
             {
-                return token;
+                return value;
             }
         }
 
@@ -81,7 +73,7 @@ public static class RemoteUrl
         string url = Resolve(remote, datasetDirectory);
         if (IsHttp(url))
         {
-            string? token = Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : StoredToken(url, datasetDirectory);
+            string? token = Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : FromState(datasetDirectory, state => state.GetToken(url.TrimEnd('/')));
             return new HttpRemote(new Uri(url), token, caCertFile: Environment.GetEnvironmentVariable("MERKLESYNC_CA_CERT"));
         }
 
