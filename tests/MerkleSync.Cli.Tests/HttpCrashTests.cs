@@ -42,7 +42,10 @@ public class HttpCrashTests
         Assert.True(final.ExitCode == 0, final.Stderr);
         var result = JsonDocument.Parse(final.Stdout).RootElement;
         Assert.True(result.GetProperty("resumed_packs").GetInt32() >= 0);
-        Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, ".merklesync", "uploads")));
+        using (var state = MerkleSync.Core.ClientState.ClientStateStore.Open(data))
+        {
+            Assert.Empty(state.List()); // every upload finished or given up
+        }
 
         var verify = await CliRunner.RunAsync("verify", remote, "--read-data", "--json");
         Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);

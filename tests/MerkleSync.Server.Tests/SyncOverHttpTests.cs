@@ -184,7 +184,7 @@ public class SyncOverHttpTests
             await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
         }
 
-        Assert.Single(Directory.EnumerateFiles(Path.Combine(source, ".merklesync", "uploads")));
+        Assert.NotEmpty(UploadCheckpoints(source));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
         var resumed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 20 << 20), None);
 
@@ -192,9 +192,41 @@ public class SyncOverHttpTests
         // Only what the server lacked was sent again (packs are sent two at a time, so which PATCH
         // "died" varies; either way at least one 8 MiB piece had arrived and was not sent twice).
         Assert.InRange(resumed.Wire.Sent, 1, 30_000_000 - (8 << 20) + 100_000);
-        Assert.Empty(Directory.EnumerateFiles(Path.Combine(source, ".merklesync", "uploads")));
+        Assert.Empty(UploadCheckpoints(source));
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         Files.AssertSameTree(source, target);
+    }
+
+    [Fact]
+    public async Task A_half_sent_pack_whose_source_changed_is_given_up_and_the_push_sends_the_new_content()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(13, 30_000_000));
+        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await setup.CreateAsync(None);
+        }
+
+        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(2)))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
+        }
+
+        Files.Write(source, "big.bin", Files.Random(14, 30_000_000)); // the pack cannot be rebuilt from this
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 20 << 20), None);
+
+        Assert.Equal(0, pushed.ResumedPacks);
+        Assert.Empty(UploadCheckpoints(source));
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    private static IReadOnlyList<UploadCheckpoint> UploadCheckpoints(string dataset)
+    {
+        using var state = MerkleSync.Core.ClientState.ClientStateStore.Open(dataset);
+        return state.List();
     }
 
     private sealed class DieAtPatch(int patchNumber) : DelegatingHandler(new SocketsHttpHandler())

@@ -41,7 +41,7 @@ public class TusUploadTests
         return new Uri(new Uri(uploads), response.Headers.Location!);
     }
 
-    private static Task<HttpResponseMessage> PatchAsync(HttpClient client, Uri upload, long offset, ReadOnlyMemory<byte> bytes, string? checksum = null)
+    private static Task<HttpResponseMessage> PatchAsync(HttpClient client, Uri upload, long offset, ReadOnlyMemory<byte> bytes, string? checksum = null, long? length = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Patch, upload) { Content = new ByteArrayContent(bytes.ToArray()) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
@@ -49,6 +49,11 @@ public class TusUploadTests
         if (checksum is not null)
         {
             request.Headers.Add("Upload-Checksum", checksum);
+        }
+
+        if (length is not null)
+        {
+            request.Headers.Add("Upload-Length", length.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
         return client.SendAsync(request);
@@ -126,6 +131,52 @@ public class TusUploadTests
 
         using var noVersion = new HttpClient();
         Assert.Equal(HttpStatusCode.PreconditionFailed, (await noVersion.PostAsync(uploads, null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_deferred_length_upload_streams_then_learns_its_length_with_the_last_piece()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (client, uploads) = await DatasetAsync(server);
+        var (pack, summary) = await MakePackAsync(5, 4);
+        using var create = new HttpRequestMessage(HttpMethod.Post, uploads);
+        create.Headers.Add("Upload-Defer-Length", "1");
+        using var created = await client.SendAsync(create);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var upload = new Uri(new Uri(uploads), created.Headers.Location!);
+        int half = pack.Length / 2;
+
+        Assert.Equal(HttpStatusCode.NoContent, (await PatchAsync(client, upload, 0, pack.AsMemory(0, half))).StatusCode);
+        using (var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, upload)))
+        {
+            Assert.Equal("1", head.Headers.GetValues("Upload-Defer-Length").Single());
+            Assert.False(head.Headers.Contains("Upload-Length"));
+        }
+
+        // A length shorter than what already arrived is refused and changes nothing.
+        using var tooShort = await PatchAsync(client, upload, half, pack.AsMemory(half), length: half - 1);
+        Assert.Equal(HttpStatusCode.BadRequest, tooShort.StatusCode);
+        Assert.Equal(half, await OffsetAsync(client, upload));
+
+        using var last = await PatchAsync(client, upload, half, pack.AsMemory(half), length: pack.Length);
+        Assert.Equal(HttpStatusCode.NoContent, last.StatusCode);
+        Assert.Equal(summary.PackId.ToString(), last.Headers.GetValues("MerkleSync-Pack-Id").Single());
+        Assert.True(await HasChunkAsync(client, server, summary.Entries[3].ChunkHash));
+    }
+
+    [Fact]
+    public async Task A_deferred_length_upload_cannot_grow_past_the_largest_pack()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (client, uploads) = await DatasetAsync(server);
+        using var create = new HttpRequestMessage(HttpMethod.Post, uploads);
+        create.Headers.Add("Upload-Defer-Length", "1");
+        using var created = await client.SendAsync(create);
+        var upload = new Uri(new Uri(uploads), created.Headers.Location!);
+
+        using var overlong = await PatchAsync(client, upload, 0, new byte[100], length: MerkleSync.Core.Repository.Repository.MaxUploadLength + 1);
+        Assert.Equal(HttpStatusCode.BadRequest, overlong.StatusCode);
+        Assert.Equal(0, await OffsetAsync(client, upload));
     }
 
     [Fact]

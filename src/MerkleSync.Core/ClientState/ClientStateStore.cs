@@ -54,7 +54,10 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         Directory.CreateDirectory(folder);
         var state = new ClientStateStore(root, RocksStore.Open(Path.Combine(folder, "state"), Families, createIfMissing: true));
         Directory.CreateDirectory(state.StagingFolder);
-        Directory.CreateDirectory(state.SpoolFolder);
+        if (Directory.Exists(Path.Combine(folder, "uploads")))
+        {
+            Directory.Delete(Path.Combine(folder, "uploads"), recursive: true); // pack spool of versions before 0.1.0
+        }
         foreach (string leftover in Directory.EnumerateFiles(state.StagingFolder))
         {
             File.Delete(leftover); // from an interrupted pull
@@ -195,15 +198,49 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return null;
     }
 
-    public string SpoolFolder => Path.Combine(StateFolder, "uploads");
+    // An upload is a head record under its name and chunk lists under name + "\n" + sequence
+    // number, so each piece sent adds a small record instead of rewriting a growing one. Not synced
+    // to disk: a process killed after a write still has it; a machine that loses it leaves an
+    // upload on the server that expires.
+    public void Begin(string name, string remoteUrl, string uploadUrl) =>
+        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes(name), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new UploadHead(remoteUrl, uploadUrl)), durable: false);
 
-    public void Save(Sync.UploadCheckpoint checkpoint) =>
-        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes(checkpoint.Name), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(checkpoint));
+    public void AppendChunks(string name, IReadOnlyList<Ingest.ChunkOrigin> chunks)
+    {
+        int next = _db.Scan(UploadsFamily, Encoding.UTF8.GetBytes(name + "\n")).Count();
+        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes($"{name}\n{next:D8}"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(chunks), durable: false);
+    }
 
-    public void Remove(string name) => _db.Delete(UploadsFamily, Encoding.UTF8.GetBytes(name));
+    public void Remove(string name)
+    {
+        foreach (var (key, _) in _db.Scan(UploadsFamily, Encoding.UTF8.GetBytes(name)).ToList())
+        {
+            _db.Delete(UploadsFamily, key, durable: false);
+        }
+    }
 
-    public IReadOnlyList<Sync.UploadCheckpoint> List() =>
-        [.. _db.Scan(UploadsFamily).Select(kv => System.Text.Json.JsonSerializer.Deserialize<Sync.UploadCheckpoint>(kv.Value)!)];
+    public IReadOnlyList<Sync.UploadCheckpoint> List()
+    {
+        var uploads = new List<Sync.UploadCheckpoint>();
+        foreach (var (key, value) in _db.Scan(UploadsFamily))
+        {
+            string name = Encoding.UTF8.GetString(key);
+            if (name.Contains('\n', StringComparison.Ordinal))
+            {
+                var chunks = System.Text.Json.JsonSerializer.Deserialize<List<Ingest.ChunkOrigin>>(value)!;
+                ((List<Ingest.ChunkOrigin>)uploads[^1].Chunks).AddRange(chunks); // parts sort right after their head
+            }
+            else
+            {
+                var head = System.Text.Json.JsonSerializer.Deserialize<UploadHead>(value)!;
+                uploads.Add(new Sync.UploadCheckpoint(name, head.RemoteUrl, head.UploadUrl, new List<Ingest.ChunkOrigin>()));
+            }
+        }
+
+        return uploads;
+    }
+
+    private sealed record UploadHead(string RemoteUrl, string UploadUrl);
 
     public void Dispose() => _db.Dispose();
 

@@ -15,6 +15,7 @@ namespace MerkleSync.Core.Hashing;
 /// what Xet (huggingface_hub, hf_xet) prints and accepts, which lets ids be compared across tools.
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
+[System.Text.Json.Serialization.JsonConverter(typeof(HashJsonConverter))]
 public readonly struct Hash : IEquatable<Hash>, IComparable<Hash>, ISpanFormattable
 {
     public const int Size = 32;
@@ -206,4 +207,14 @@ public readonly struct Hash : IEquatable<Hash>, IComparable<Hash>, ISpanFormatta
     [DoesNotReturn]
     private static void ThrowWrongLength(int length) =>
         throw new ArgumentException($"A hash needs {Size} bytes or {HexLength} characters; got a span of {length}.");
+}
+
+/// <summary>A hash in JSON is its Xet text form.</summary>
+public sealed class HashJsonConverter : System.Text.Json.Serialization.JsonConverter<Hash>
+{
+    public override Hash Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options) =>
+        Hash.TryParse(reader.GetString(), out var hash) ? hash : throw new System.Text.Json.JsonException("Expected a 64-digit hex hash.");
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, Hash value, System.Text.Json.JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.ToString());
 }

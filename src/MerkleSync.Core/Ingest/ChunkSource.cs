@@ -15,9 +15,11 @@ public sealed class ChunkSource : IDisposable
         _bytes = bytes;
     }
 
-    public static ChunkSource Open(SnapshotFile file) => file.Entry.Mode == EntryMode.Symlink
-        ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(file.SourcePath).LinkTarget ?? string.Empty))
-        : new ChunkSource(File.OpenHandle(file.SourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous), null);
+    public static ChunkSource Open(SnapshotFile file) => Open(file.SourcePath, file.Entry.Mode == EntryMode.Symlink);
+
+    public static ChunkSource Open(string sourcePath, bool symlink) => symlink
+        ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(sourcePath).LinkTarget ?? string.Empty))
+        : new ChunkSource(File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous), null);
 
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
     {

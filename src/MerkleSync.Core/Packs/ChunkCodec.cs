@@ -13,13 +13,14 @@ public enum Codec : byte
 }
 
 /// <summary>
-/// Chooses and applies a chunk's codec: zstd (level 3) when it makes the chunk smaller, else raw.
+/// Chooses and applies a chunk's codec: zstd level 1 when it makes the chunk smaller, else raw
+/// (on the benchmark dataset level 3 stored only 0.2% less for ~0.4 CPU-seconds more per GiB).
 /// A cheap probe on the first 8 KiB skips incompressible data (random bytes, already-compressed
 /// formats) without paying for a full attempt.
 /// </summary>
 public static class ChunkCodec
 {
-    private const int Level = 3;
+    private const int Level = 1;
     private const int ProbeBytes = 8 * 1024;
 
     [ThreadStatic]

@@ -2,6 +2,7 @@ using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
+using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
 
 namespace MerkleSync.Core.Repository;
@@ -9,7 +10,14 @@ namespace MerkleSync.Core.Repository;
 /// <summary>A pack being written into a repository; complete it to make its chunks available.</summary>
 public interface IPackUpload : IAsyncDisposable
 {
-    PackWriter Writer { get; }
+    /// <summary>Bytes of the pack so far (header and chunks).</summary>
+    long Length { get; }
+
+    /// <summary>
+    /// Appends a chunk encoded by the caller. <paramref name="origin"/> says where its raw bytes can
+    /// be read again, should an interrupted upload have to be rebuilt.
+    /// </summary>
+    ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken);
 
     /// <summary>Finishes the pack, stores it durably, then indexes its chunks (in that order).</summary>
     ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken);
@@ -142,7 +150,12 @@ public sealed partial class Repository
 
     private sealed class LocalPackUpload(Repository repository, IBlobWriter blob) : IPackUpload
     {
-        public PackWriter Writer { get; } = new(blob.Content);
+        private PackWriter Writer { get; } = new(blob.Content);
+
+        public long Length => Writer.Length;
+
+        public ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken) =>
+            Writer.AddEncodedAsync(origin.Hash, origin.Length, codec, stored, cancellationToken);
 
         public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
         {

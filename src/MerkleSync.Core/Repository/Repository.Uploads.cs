@@ -8,8 +8,15 @@ using MerkleSync.Core.Serialization;
 
 namespace MerkleSync.Core.Repository;
 
-/// <summary>A resumable pack upload (tus): how long the pack will be and how much has arrived.</summary>
-public sealed record UploadState(string Id, long Length, long Offset, long CreatedUnixMs);
+/// <summary>
+/// A resumable pack upload (tus): how long the pack will be (null until a client that streams the
+/// pack says so: tus creation-defer-length) and how much has arrived.
+/// </summary>
+public sealed record UploadState(string Id, long? Length, long Offset, long CreatedUnixMs)
+{
+    /// <summary>The most bytes the upload may still take.</summary>
+    public long Room => (Length ?? Repository.MaxUploadLength) - Offset;
+}
 
 /// <summary>The bytes of a PATCH did not match the checksum the client sent (tus status 460).</summary>
 public sealed class ChecksumMismatchException(string message) : MerkleSyncException(message);
@@ -26,22 +33,53 @@ public sealed partial class Repository
 
     private string UploadPath(string id) => System.IO.Path.Combine(UploadFolder, id + ".partial");
 
-    public UploadState CreateUpload(long length)
+    /// <summary>Starts an upload of <paramref name="length"/> bytes, or of a length to be told later (null).</summary>
+    public UploadState CreateUpload(long? length)
+    {
+        CheckUploadLength(length);
+        string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Directory.CreateDirectory(UploadFolder);
+        File.WriteAllBytes(UploadPath(id), []);
+        var state = new UploadState(id, length, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        SaveUpload(state);
+        return state;
+    }
+
+    /// <summary>Sets the length of an upload created without one; telling the same length again is harmless.</summary>
+    public UploadState SetUploadLength(string id, long length)
+    {
+        var state = GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
+        CheckUploadLength(length);
+        if (state.Length is { } known)
+        {
+            return known == length ? state : throw new InvalidInputException($"Upload {id} has length {known}; it cannot change to {length}.");
+        }
+
+        if (length < state.Offset)
+        {
+            throw new InvalidInputException($"Upload {id} already has {state.Offset} bytes, more than the length {length}.");
+        }
+
+        state = state with { Length = length };
+        SaveUpload(state);
+        return state;
+    }
+
+    private static void CheckUploadLength(long? length)
     {
         if (length is < PackFormat.HeaderLength + 4 + PackFormat.TrailerLength or > MaxUploadLength)
         {
             throw new InvalidInputException($"A pack upload must be between {PackFormat.HeaderLength + 4 + PackFormat.TrailerLength} and {MaxUploadLength} bytes; {length} was announced.");
         }
+    }
 
-        string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        Directory.CreateDirectory(UploadFolder);
-        File.WriteAllBytes(UploadPath(id), []);
-        var state = new UploadState(id, length, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+    // Value: length + 1 (0: not known yet) · created (unix ms), varints.
+    private void SaveUpload(UploadState state)
+    {
         var value = new ArrayBufferWriter<byte>(16);
-        Varint.Write(value, (ulong)length);
+        Varint.Write(value, state.Length is { } length ? (ulong)length + 1 : 0);
         Varint.Write(value, (ulong)state.CreatedUnixMs);
-        Db.Put(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id), value.WrittenSpan);
-        return state;
+        Db.Put(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(state.Id), value.WrittenSpan);
     }
 
     public UploadState? GetUpload(string id)
@@ -52,7 +90,8 @@ public sealed partial class Repository
         }
 
         var reader = new SpanReader(value);
-        return new UploadState(id, reader.ReadInt64Varint(), new FileInfo(UploadPath(id)).Length, reader.ReadInt64Varint());
+        long lengthPlusOne = reader.ReadInt64Varint();
+        return new UploadState(id, lengthPlusOne == 0 ? null : lengthPlusOne - 1, new FileInfo(UploadPath(id)).Length, reader.ReadInt64Varint());
     }
 
     /// <summary>
@@ -86,9 +125,11 @@ public sealed partial class Repository
                 int read;
                 while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    if (position + read > state.Length)
+                    if (position + read > (state.Length ?? MaxUploadLength))
                     {
-                        throw new InvalidInputException($"Upload {id} would exceed its announced length of {state.Length} bytes.");
+                        throw new InvalidInputException(state.Length is { } length
+                            ? $"Upload {id} would exceed its announced length of {length} bytes."
+                            : $"Upload {id} would exceed the largest pack, {MaxUploadLength} bytes.");
                     }
 
                     hash?.AppendData(buffer, 0, read);
@@ -127,15 +168,15 @@ public sealed partial class Repository
     public async Task<PackRecord> FinishUploadAsync(string id, CancellationToken cancellationToken)
     {
         var state = GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
-        if (state.Offset != state.Length)
+        if (state.Length is not { } length || state.Offset != length)
         {
-            throw new InvalidInputException($"Upload {id} has {state.Offset} of {state.Length} bytes.");
+            throw new InvalidInputException($"Upload {id} has {state.Offset} of {state.Length?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of"} bytes.");
         }
 
         Hash packId;
         try
         {
-            packId = await ReadPackIdAsync(UploadPath(id), state.Length, cancellationToken).ConfigureAwait(false);
+            packId = await ReadPackIdAsync(UploadPath(id), length, cancellationToken).ConfigureAwait(false);
         }
         catch (CorruptDataException)
         {

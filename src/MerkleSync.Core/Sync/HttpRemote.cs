@@ -21,11 +21,8 @@ namespace MerkleSync.Core.Sync;
 /// (timeouts, 429 with Retry-After, 5xx) are retried by a resilience pipeline with exponential
 /// backoff and jitter; other 4xx are final. Every byte read is verified before use.
 /// </summary>
-public sealed class HttpRemote : IRemote
+public sealed partial class HttpRemote : IRemote
 {
-    /// <summary>PATCH size for pack uploads; a failed PATCH resumes from the server's offset.</summary>
-    private const int UploadPieceBytes = 8 << 20;
-
     private readonly HttpClient _http;
     private readonly WireCounter _wire;
     private long _retries;
@@ -170,8 +167,6 @@ public sealed class HttpRemote : IRemote
     public ValueTask<bool[]> HaveChunksAsync(IReadOnlyList<Hash> chunks, CancellationToken cancellationToken) => HaveAsync("chunks", chunks, cancellationToken);
 
     public ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken) => HaveAsync("nodes", nodes, cancellationToken);
-
-    public ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IPackUpload>(new HttpPackUpload(this));
 
     public async ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
@@ -353,151 +348,5 @@ public sealed class HttpRemote : IRemote
         }
 
         public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
-    }
-
-    public async ValueTask<int> ResumeUploadsAsync(IUploadCheckpoints checkpoints, CancellationToken cancellationToken)
-    {
-        _checkpoints = checkpoints;
-        int resumed = 0;
-        var known = checkpoints.List().Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (string orphan in Directory.EnumerateFiles(checkpoints.SpoolFolder).Where(f => !known.Contains(Path.GetFileName(f))))
-        {
-            File.Delete(orphan); // spooled by a run killed before its upload was created: its chunks are negotiated again
-        }
-
-        foreach (var checkpoint in checkpoints.List().Where(c => c.RemoteUrl == Url))
-        {
-            string spool = Path.Combine(checkpoints.SpoolFolder, checkpoint.Name);
-            try
-            {
-                if (File.Exists(spool))
-                {
-                    await using var file = new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous);
-                    var location = new Uri(checkpoint.UploadUrl);
-                    long offset = await UploadOffsetAsync(location, cancellationToken).ConfigureAwait(false);
-                    string? packId = await SendPackAsync(location, file, checkpoint.Length, offset, cancellationToken).ConfigureAwait(false);
-                    if (packId != checkpoint.PackId)
-                    {
-                        throw new CorruptDataException($"The server stored pack {packId ?? "(none)"} where {checkpoint.PackId} was resumed.");
-                    }
-
-                    resumed++;
-                }
-            }
-            catch (NotFoundException)
-            {
-                // The server dropped the upload (expired); its chunks are negotiated again.
-            }
-
-            checkpoints.Remove(checkpoint.Name);
-            File.Delete(spool);
-        }
-
-        return resumed;
-    }
-
-    private IUploadCheckpoints? _checkpoints;
-
-    private async Task<long> UploadOffsetAsync(Uri location, CancellationToken cancellationToken)
-    {
-        using var head = new HttpRequestMessage(HttpMethod.Head, location);
-        head.Headers.Add("Tus-Resumable", "1.0.0");
-        using var state = await _http.SendAsync(head, cancellationToken).ConfigureAwait(false);
-        await EnsureAsync(state, cancellationToken).ConfigureAwait(false);
-        return long.Parse(state.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>
-    /// Sends a pack file from <paramref name="offset"/> in PATCHes; after a failed PATCH asks the
-    /// server where it stands (tus HEAD) and continues from there. Returns the pack id the server
-    /// confirmed. No per-PATCH checksum: the server re-hashes every chunk with BLAKE3 before it
-    /// accepts the pack, which already catches any damage in transit, at no extra cost.
-    /// </summary>
-    private async Task<string?> SendPackAsync(Uri location, FileStream file, long length, long offset, CancellationToken cancellationToken)
-    {
-        string? packId = null;
-        byte[] piece = new byte[(int)Math.Min(UploadPieceBytes, Math.Max(1, length))];
-        for (int failures = 0; offset < length;)
-        {
-            int count = (int)Math.Min(piece.Length, length - offset);
-            file.Position = offset;
-            await file.ReadExactlyAsync(piece.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
-            using var patch = new HttpRequestMessage(HttpMethod.Patch, location) { Content = new ByteArrayContent(piece, 0, count) };
-            patch.Headers.Add("Tus-Resumable", "1.0.0");
-            patch.Headers.Add("Upload-Offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            patch.Content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
-            try
-            {
-                using var response = await _http.SendAsync(patch, cancellationToken).ConfigureAwait(false);
-                await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
-                offset = long.Parse(response.Headers.GetValues("Upload-Offset").Single(), System.Globalization.CultureInfo.InvariantCulture);
-                packId = response.Headers.TryGetValues("MerkleSync-Pack-Id", out var ids) ? ids.Single() : packId;
-            }
-            catch (Exception e) when (e is IOException or HttpRequestException or ConflictException && ++failures <= 8)
-            {
-                offset = await UploadOffsetAsync(location, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return packId;
-    }
-
-    /// <summary>
-    /// A pack spooled to a file, then sent with tus. With checkpoints the spool lives in the dataset's
-    /// state folder and the upload URL is recorded before sending, so a killed run can resume it.
-    /// </summary>
-    private sealed class HttpPackUpload : IPackUpload
-    {
-        private readonly HttpRemote _remote;
-        private readonly string _name = $"{Guid.NewGuid():N}.pack";
-        private readonly string _spool;
-        private readonly FileStream _file;
-        private bool _keep;
-
-        public HttpPackUpload(HttpRemote remote)
-        {
-            _remote = remote;
-            _spool = Path.Combine(remote._checkpoints?.SpoolFolder ?? Path.GetTempPath(), _name);
-            _file = new FileStream(_spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 20, FileOptions.Asynchronous);
-            Writer = new PackWriter(_file);
-        }
-
-        public PackWriter Writer { get; }
-
-        public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
-        {
-            var summary = await Writer.FinishAsync(cancellationToken).ConfigureAwait(false);
-            using var create = new HttpRequestMessage(HttpMethod.Post, $"{_remote._api}/uploads");
-            create.Headers.Add("Tus-Resumable", "1.0.0");
-            create.Headers.Add("Upload-Length", summary.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            using var created = await _remote._http.SendAsync(create, cancellationToken).ConfigureAwait(false);
-            await EnsureAsync(created, cancellationToken).ConfigureAwait(false);
-            var location = new Uri(new Uri(_remote._api), created.Headers.Location ?? throw new CorruptDataException("Upload creation returned no Location."));
-            if (_remote._checkpoints is { } checkpoints)
-            {
-                _file.Flush(flushToDisk: true);
-                checkpoints.Save(new UploadCheckpoint(_name, _remote.Url, location.ToString(), summary.PackId.ToString(), summary.Length));
-                _keep = true;
-            }
-
-            string? packId = await _remote.SendPackAsync(location, _file, summary.Length, 0, cancellationToken).ConfigureAwait(false);
-            if (packId != summary.PackId.ToString())
-            {
-                throw new CorruptDataException($"The server stored pack {packId ?? "(none)"} where {summary.PackId} was sent.");
-            }
-
-            _remote._checkpoints?.Remove(_name);
-            _keep = false;
-            return summary;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _file.DisposeAsync().ConfigureAwait(false);
-            if (!_keep)
-            {
-                File.Delete(_spool);
-            }
-        }
     }
 }

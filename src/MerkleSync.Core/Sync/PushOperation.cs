@@ -201,23 +201,17 @@ public static class PushOperation
         return await TreeBuilder.BuildAsync(merged.Values, nodes, cancellationToken).ConfigureAwait(false);
     }
 
-    private readonly record struct PendingChunk(SnapshotFile File, ChunkRef Chunk, long Offset);
-
-    private readonly record struct EncodedChunk(ChunkRef Chunk, Codec Codec, byte[] Stored, int StoredLength);
-
     /// <summary>Chunks read, verified and compressed together before they are appended in order.</summary>
     private const int BatchChunks = 64;
 
     /// <summary>
-    /// Reads each missing chunk straight from its offset in the file (no re-chunking), checks it still
-    /// hashes the same (a file edited since the snapshot stops the push), compresses it, and packs it.
-    /// Reading, hashing and compressing run on all cores a batch at a time, while the previous
-    /// batch is written; pack order stays deterministic.
+    /// Reads, checks and compresses each missing chunk (<see cref="EncodedChunk.ReadAsync"/>) on all
+    /// cores a batch at a time while the previous batch is packed; pack order stays deterministic.
     /// </summary>
     private static async Task<UploadTotals> UploadChunksAsync(
         List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, CancellationToken cancellationToken)
     {
-        var pending = new List<PendingChunk>();
+        var pending = new List<ChunkOrigin>();
         foreach (var file in files)
         {
             long offset = 0;
@@ -225,14 +219,14 @@ public static class PushOperation
             {
                 if (missing.Remove(chunk.Hash))
                 {
-                    pending.Add(new PendingChunk(file, chunk, offset));
+                    pending.Add(ChunkOrigin.Of(file, offset, chunk));
                 }
 
                 offset += (long)chunk.Length;
             }
         }
 
-        long toSend = pending.Sum(p => (long)p.Chunk.Length);
+        long toSend = pending.Sum(p => (long)p.Length);
         progress.SetToTransfer(toSend, progress.Bytes - toSend);
         progress.Enter(Stage.Uploading);
 
@@ -273,11 +267,10 @@ public static class PushOperation
                     foreach (var encoded in batch)
                     {
                         pack ??= await remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
-                        await pack.Writer.AddEncodedAsync(encoded.Chunk.Hash, (int)encoded.Chunk.Length, encoded.Codec,
-                            encoded.Stored.AsMemory(0, encoded.StoredLength), cancellationToken).ConfigureAwait(false);
-                        raw += (long)encoded.Chunk.Length;
-                        rawInPack += (long)encoded.Chunk.Length;
-                        if (pack.Writer.Length >= pacer.PackSize)
+                        await pack.AddAsync(encoded.Origin, encoded.Codec, encoded.Bytes, cancellationToken).ConfigureAwait(false);
+                        raw += encoded.Origin.Length;
+                        rawInPack += encoded.Origin.Length;
+                        if (pack.Length >= pacer.PackSize)
                         {
                             completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
                             pack = null;
@@ -335,38 +328,11 @@ public static class PushOperation
         }
     }
 
-    private static async Task<EncodedChunk[]> EncodeBatchAsync(List<PendingChunk> pending, int start, CancellationToken cancellationToken)
+    private static async Task<EncodedChunk[]> EncodeBatchAsync(List<ChunkOrigin> pending, int start, CancellationToken cancellationToken)
     {
-        int count = Math.Min(BatchChunks, pending.Count - start);
-        var results = new EncodedChunk[count];
-        await Parallel.ForAsync(0, count, cancellationToken, async (i, ct) =>
-        {
-            var (file, chunk, offset) = pending[start + i];
-            int length = (int)chunk.Length;
-            byte[] rawBuffer = ArrayPool<byte>.Shared.Rent(length);
-            byte[] storedBuffer = ArrayPool<byte>.Shared.Rent(length);
-            try
-            {
-                using var source = ChunkSource.Open(file);
-                int read = await source.ReadAsync(rawBuffer.AsMemory(0, length), offset, ct).ConfigureAwait(false);
-                if (read != length || XetHashes.ChunkHash(rawBuffer.AsSpan(0, length)) != chunk.Hash)
-                {
-                    throw new InvalidInputException($"'{file.Entry.Path}' changed while being pushed; run the push again.");
-                }
-
-                var (codec, storedLength) = ChunkCodec.Encode(rawBuffer.AsSpan(0, length), storedBuffer);
-                results[i] = new EncodedChunk(chunk, codec, storedBuffer, storedLength);
-            }
-            catch
-            {
-                ArrayPool<byte>.Shared.Return(storedBuffer);
-                throw;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(rawBuffer);
-            }
-        }).ConfigureAwait(false);
+        var results = new EncodedChunk[Math.Min(BatchChunks, pending.Count - start)];
+        await Parallel.ForAsync(0, results.Length, cancellationToken, async (i, ct) =>
+            results[i] = await EncodedChunk.ReadAsync(pending[start + i], ct).ConfigureAwait(false)).ConfigureAwait(false);
         return results;
     }
 

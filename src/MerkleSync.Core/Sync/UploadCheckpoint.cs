@@ -1,19 +1,22 @@
+using MerkleSync.Core.Ingest;
+
 namespace MerkleSync.Core.Sync;
 
 /// <summary>
-/// A pack upload that may outlive the process: its spooled pack file, the remote and tus upload
-/// URL it goes to, and the pack id the server must confirm. Saved before the first byte is sent,
-/// removed when the server confirms the pack.
+/// A pack upload that may outlive the process: the remote and tus upload URL it goes to, and where
+/// the raw bytes of each chunk sent so far can be read again, in pack order. Nothing is spooled:
+/// a later run rebuilds the same pack bytes from those sources and sends what the server lacks.
 /// </summary>
-public sealed record UploadCheckpoint(string Name, string RemoteUrl, string UploadUrl, string PackId, long Length);
+public sealed record UploadCheckpoint(string Name, string RemoteUrl, string UploadUrl, IReadOnlyList<ChunkOrigin> Chunks);
 
 /// <summary>Durable storage for upload checkpoints (the client state of the dataset being pushed).</summary>
 public interface IUploadCheckpoints
 {
-    /// <summary>Where packs are spooled so a later run can resume them.</summary>
-    string SpoolFolder { get; }
+    /// <summary>Records an upload before its first byte is sent.</summary>
+    void Begin(string name, string remoteUrl, string uploadUrl);
 
-    void Save(UploadCheckpoint checkpoint);
+    /// <summary>Appends the sources of the next chunks of an upload, before bytes of them are sent.</summary>
+    void AppendChunks(string name, IReadOnlyList<ChunkOrigin> chunks);
 
     void Remove(string name);
 

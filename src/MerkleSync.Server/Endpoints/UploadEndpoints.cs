@@ -6,8 +6,9 @@ using MerkleSync.Server.Hosting;
 namespace MerkleSync.Server.Endpoints;
 
 /// <summary>
-/// Pack uploads as tus 1.0 (core, creation, checksum, termination), so any tus client can send a
-/// pack and resume it at a byte offset. The last PATCH returns only after the server has verified
+/// Pack uploads as tus 1.0 (core, creation, creation-defer-length, checksum, termination), so any
+/// tus client can send a pack and resume it at a byte offset, and a client can stream a pack whose
+/// length it learns only at the end. The last PATCH returns only after the server has verified
 /// every chunk in the pack and indexed it; a bad pack gets 422 and nothing is indexed.
 /// </summary>
 internal static class UploadEndpoints
@@ -32,7 +33,7 @@ internal static class UploadEndpoints
         uploads.MapMethods("", ["OPTIONS"], (HttpContext http) =>
         {
             http.Response.Headers["Tus-Version"] = TusVersion;
-            http.Response.Headers["Tus-Extension"] = "creation,checksum,termination";
+            http.Response.Headers["Tus-Extension"] = "creation,creation-defer-length,checksum,termination";
             http.Response.Headers["Tus-Max-Size"] = Repository.MaxUploadLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
             http.Response.Headers["Tus-Checksum-Algorithm"] = "sha1,sha256";
             return Results.NoContent();
@@ -41,11 +42,9 @@ internal static class UploadEndpoints
         uploads.MapPost("", async (string dataset, HttpContext http, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            if (!long.TryParse(http.Request.Headers["Upload-Length"], out long length))
-            {
-                throw new InvalidInputException("Upload-Length is required (deferred length is not supported).");
-            }
-
+            long? length = long.TryParse(http.Request.Headers["Upload-Length"], out long announced) ? announced
+                : http.Request.Headers["Upload-Defer-Length"] == "1" ? null
+                : throw new InvalidInputException("Upload-Length (or Upload-Defer-Length: 1) is required.");
             var upload = repository.CreateUpload(length);
             http.Response.Headers.Location = $"/v1/datasets/{dataset}/uploads/{upload.Id}";
             return Results.StatusCode(StatusCodes.Status201Created);
@@ -62,7 +61,15 @@ internal static class UploadEndpoints
             }
 
             http.Response.Headers["Upload-Offset"] = upload.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            http.Response.Headers["Upload-Length"] = upload.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (upload.Length is { } length)
+            {
+                http.Response.Headers["Upload-Length"] = length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                http.Response.Headers["Upload-Defer-Length"] = "1";
+            }
+
             return Results.Ok();
         });
 
@@ -80,7 +87,14 @@ internal static class UploadEndpoints
             }
 
             var upload = repository.GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
-            ErrorMapping.LimitBody(http, upload.Length - offset);
+            if (http.Request.Headers["Upload-Length"].Count > 0)
+            {
+                upload = long.TryParse(http.Request.Headers["Upload-Length"], out long length)
+                    ? repository.SetUploadLength(id, length)
+                    : throw new InvalidInputException("Upload-Length must be a number of bytes.");
+            }
+
+            ErrorMapping.LimitBody(http, upload.Room);
             long newOffset;
             try
             {
@@ -107,7 +121,7 @@ internal static class UploadEndpoints
                 }
 
                 ServerMetrics.UploadsCompleted.Inc(1);
-                ServerMetrics.VerifySecondsPerGb.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds / Math.Max(1e-9, upload.Length / 1e9));
+                ServerMetrics.VerifySecondsPerGb.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds / Math.Max(1e-9, newOffset / 1e9));
                 http.Response.Headers["MerkleSync-Pack-Id"] = pack.PackId.ToString();
             }
 

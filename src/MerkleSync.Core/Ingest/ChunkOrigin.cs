@@ -1,0 +1,15 @@
+using MerkleSync.Core.Hashing;
+
+namespace MerkleSync.Core.Ingest;
+
+/// <summary>
+/// Where a chunk's raw bytes can be read again: <paramref name="Length"/> bytes at
+/// <paramref name="Offset"/> of the file (or, for a symlink, of its target text) at
+/// <paramref name="SourcePath"/>, hashing to <paramref name="Hash"/>. An interrupted upload is
+/// rebuilt from these rather than kept in a spool file.
+/// </summary>
+public sealed record ChunkOrigin(string SourcePath, bool Symlink, long Offset, int Length, Hash Hash)
+{
+    public static ChunkOrigin Of(SnapshotFile file, long offset, ChunkRef chunk) =>
+        new(file.SourcePath, file.Entry.Mode == Tree.EntryMode.Symlink, offset, (int)chunk.Length, chunk.Hash);
+}
