@@ -1,7 +1,8 @@
 using BenchmarkDotNet.Running;
 using MerkleSync.Core.Bench;
 
-// `throughput FILE` and `directory DIR`: wall-clock passes over real data (used by bench/run.sh);
+// `throughput FILE`, `directory DIR`, `ideal V1 V2`, `treediff ENTRIES CHANGED`: wall-clock passes
+// over real data for the bench scripts;
 // anything else goes to BenchmarkDotNet (in-memory micro-benchmarks).
 switch (args)
 {
@@ -13,6 +14,9 @@ switch (args)
         break;
     case ["ideal", var v1, var v2]:
         await ChunkIdeal.PrintAsync(v1, v2);
+        break;
+    case ["treediff", var entries, var changed]:
+        await TreeDiffScale.PrintAsync(int.Parse(entries, System.Globalization.CultureInfo.InvariantCulture), int.Parse(changed, System.Globalization.CultureInfo.InvariantCulture));
         break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(ChunkingBenchmarks).Assembly).Run(args);

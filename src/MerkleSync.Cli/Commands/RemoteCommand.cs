@@ -53,7 +53,7 @@ internal static class RemoteCommand
                 return Print(parse, new JsonArray(), "");
             }
 
-            using var state = ClientStateStore.Open(parse.GetValue(dir)!);
+            using var state = ClientStateStore.OpenToRead(parse.GetValue(dir)!);
             var remotes = state.ListRemotes();
             return Print(parse, new JsonArray([.. remotes.Select(r => (JsonNode)RemoteJson(state, r.Name, r.Url))]),
                 string.Join('\n', remotes.Select(r => $"{r.Name}  {r.Url}{(state.GetToken(r.Url) is null ? "" : "  (token stored)")}")));

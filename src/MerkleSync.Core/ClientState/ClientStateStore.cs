@@ -47,6 +47,8 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     /// <summary>Tree nodes of synced versions.</summary>
     public ITreeNodeStore Nodes { get; }
 
+    public bool HasNode(Hash id) => _db.Has(NodesFamily, id.ToArray());
+
     public static ClientStateStore Open(string datasetRoot)
     {
         string root = Path.GetFullPath(datasetRoot);
@@ -56,14 +58,25 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         Directory.CreateDirectory(state.StagingFolder);
         if (Directory.Exists(Path.Combine(folder, "uploads")))
         {
-            Directory.Delete(Path.Combine(folder, "uploads"), recursive: true); // pack spool of versions before 0.1.0
+            Directory.Delete(Path.Combine(folder, "uploads"), recursive: true); // the pack spool of earlier builds
         }
+
         foreach (string leftover in Directory.EnumerateFiles(state.StagingFolder))
         {
             File.Delete(leftover); // from an interrupted pull
         }
 
         return state;
+    }
+
+    /// <summary>
+    /// Opens an existing state to read (remote names, tokens): no lock, so it works while another
+    /// process pushes, and no log replay or manifest rewrite, so it costs a fraction of <see cref="Open"/>.
+    /// </summary>
+    public static ClientStateStore OpenToRead(string datasetRoot)
+    {
+        string root = Path.GetFullPath(datasetRoot);
+        return new ClientStateStore(root, RocksStore.Open(Path.Combine(root, DirectoryScanner.StateFolderName, "state"), Families, createIfMissing: false, readOnly: true));
     }
 
     /// <summary>The cached content of a file if its stat is unchanged since it was cached.</summary>

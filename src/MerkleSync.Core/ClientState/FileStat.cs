@@ -9,25 +9,38 @@ namespace MerkleSync.Core.ClientState;
 public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedNs, ulong Inode)
 {
     /// <summary>lstat(2) where the struct layout is known (Linux x64); elsewhere size and mtime only.</summary>
-    public static FileStat Of(string path)
+    public static FileStat Of(string path) =>
+        TryLstat(path, out var stat, out _) ? stat : FromInfo(new FileInfo(path));
+
+    /// <summary>
+    /// lstat(2) on Linux x64, with the file type and permission bits (<c>st_mode</c>); false where the
+    /// layout is not known or the call fails.
+    /// </summary>
+    internal static bool TryLstat(string path, out FileStat stat, out uint mode)
     {
         if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
         {
             Span<byte> buffer = stackalloc byte[256];
             if (NativeStat.Lstat(path, ref MemoryMarshal.GetReference(buffer)) == 0)
             {
-                // struct stat on x86_64: st_ino @8, st_size @48, st_mtim @88, st_ctim @104.
-                return new FileStat(
+                // struct stat on x86_64: st_ino @8, st_mode @24, st_size @48, st_mtim @88, st_ctim @104.
+                stat = new FileStat(
                     MemoryMarshal.Read<long>(buffer[48..]),
                     (MemoryMarshal.Read<long>(buffer[88..]) * 1_000_000_000) + MemoryMarshal.Read<long>(buffer[96..]),
                     (MemoryMarshal.Read<long>(buffer[104..]) * 1_000_000_000) + MemoryMarshal.Read<long>(buffer[112..]),
                     MemoryMarshal.Read<ulong>(buffer[8..]));
+                mode = MemoryMarshal.Read<uint>(buffer[24..]);
+                return true;
             }
         }
 
-        var info = new FileInfo(path);
-        return new FileStat(info.Exists ? info.Length : -1, (info.LastWriteTimeUtc.Ticks - DateTime.UnixEpoch.Ticks) * 100, 0, 0);
+        stat = default;
+        mode = 0;
+        return false;
     }
+
+    internal static FileStat FromInfo(FileInfo info) =>
+        new(info.Exists ? info.Length : -1, (info.LastWriteTimeUtc.Ticks - DateTime.UnixEpoch.Ticks) * 100, 0, 0);
 }
 
 internal static partial class NativeStat

@@ -25,8 +25,11 @@ public sealed class RocksStore : IDisposable
 
     public string Path { get; private init; } = "";
 
-    /// <summary>Opens (creating if asked) the database at <paramref name="path"/> with the given column families.</summary>
-    public static RocksStore Open(string path, IReadOnlyList<string> families, bool createIfMissing)
+    /// <summary>Binds the native library now (it otherwise happens on the first open).</summary>
+    public static void LoadNativeLibrary() => System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(Native).TypeHandle);
+
+    /// <summary>Opens (creating if asked) the database at <paramref name="path"/> with the given column families; read-only opens take no lock.</summary>
+    public static RocksStore Open(string path, IReadOnlyList<string> families, bool createIfMissing, bool readOnly = false)
     {
         if (!createIfMissing && !Directory.Exists(path))
         {
@@ -50,7 +53,8 @@ public sealed class RocksStore : IDisposable
         {
             try
             {
-                return new RocksStore(RocksDb.Open(options, path, columnFamilies), families) { Path = path };
+                var db = readOnly ? RocksDb.OpenReadOnly(options, path, columnFamilies, errIfLogFileExists: false) : RocksDb.Open(options, path, columnFamilies);
+                return new RocksStore(db, families) { Path = path };
             }
             catch (RocksDbException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
             {

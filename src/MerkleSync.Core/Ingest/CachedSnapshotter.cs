@@ -16,19 +16,16 @@ public static class CachedSnapshotter
         var scanned = DirectoryScanner.Scan(root);
         var files = new SnapshotFile[scanned.Count];
         var stats = new FileStat[scanned.Count];
-        var toRead = new List<int>();
-        for (int i = 0; i < scanned.Count; i++)
+        // Cache lookups are independent point reads: spread them over the cores.
+        Parallel.For(0, scanned.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
-            stats[i] = FileStat.Of(scanned[i].FullPath);
+            stats[i] = scanned[i].Stat ?? FileStat.Of(scanned[i].FullPath);
             if (state.Lookup(scanned[i].Path, stats[i]) is { } cached)
             {
                 files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, cached.FileHash, cached.Length, scanned[i].Mode), cached, scanned[i].FullPath);
             }
-            else
-            {
-                toRead.Add(i);
-            }
-        }
+        });
+        var toRead = Enumerable.Range(0, scanned.Count).Where(i => files[i] is null).ToList();
 
         progress?.SetDataset(scanned.Count, scanned.Sum(f => f.Size));
         progress?.SetToRead(toRead.Sum(i => scanned[i].Size));

@@ -1,10 +1,12 @@
+using System.IO.Enumeration;
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Ingest;
 
-/// <summary>A file found by a scan, before its content is read.</summary>
-public sealed record ScannedFile(string Path, string FullPath, EntryMode Mode, long Size);
+/// <summary>A file found by a scan, before its content is read; <paramref name="Stat"/> when the scan already took it.</summary>
+public sealed record ScannedFile(string Path, string FullPath, EntryMode Mode, long Size, FileStat? Stat = null);
 
 /// <summary>Lists the files of a dataset directory in canonical path order, without reading them.</summary>
 public static class DirectoryScanner
@@ -28,37 +30,75 @@ public static class DirectoryScanner
             IgnoreInaccessible = false,
             ReturnSpecialDirectories = false,
         };
-        var pending = new Stack<(DirectoryInfo Directory, string Prefix)>();
-        pending.Push((directory, string.Empty));
-        while (pending.Count > 0)
+
+        // A level of the tree at a time: list the names of its folders (cheap), then lstat all of
+        // them on all cores (one call per entry says what it is; no readlink of regular files).
+        var level = new List<(string Directory, string Prefix)> { (directory.FullName, string.Empty) };
+        while (level.Count > 0)
         {
-            var (current, prefix) = pending.Pop();
-            foreach (var item in current.EnumerateFileSystemInfos("*", options))
+            var entries = new List<(string FullPath, string Path)>();
+            foreach (var (current, prefix) in level)
             {
-                if (prefix.Length == 0 && item.Name == StateFolderName)
+                foreach (string name in new FileSystemEnumerable<string>(current, (ref FileSystemEntry entry) => entry.FileName.ToString(), options))
                 {
+                    if (prefix.Length > 0 || name != StateFolderName)
+                    {
+                        entries.Add((System.IO.Path.Join(current, name), DatasetPath.Normalize(prefix + name)));
+                    }
+                }
+            }
+
+            var kinds = new (FileStat Stat, uint Mode, bool Known)[entries.Count];
+            Parallel.For(0, entries.Count, i => kinds[i].Known = FileStat.TryLstat(entries[i].FullPath, out kinds[i].Stat, out kinds[i].Mode));
+            level = [];
+            for (int i = 0; i < entries.Count; i++)
+            {
+                var ((fullPath, path), (stat, mode, known)) = (entries[i], kinds[i]);
+                if (!known)
+                {
+                    AddPortably(files, level, new FileInfo(fullPath), path);
                     continue;
                 }
 
-                string path = DatasetPath.Normalize(prefix + item.Name);
-                if (item.LinkTarget is { } target)
+                switch (mode & FileTypeMask)
                 {
-                    // Symlinks are recorded as links, never followed: a link out of the dataset stays a link.
-                    files.Add(new ScannedFile(path, item.FullName, EntryMode.Symlink, DatasetPath.Utf8.GetByteCount(target)));
-                }
-                else if (item is DirectoryInfo subdirectory)
-                {
-                    pending.Push((subdirectory, path + "/"));
-                }
-                else if (item is FileInfo file)
-                {
-                    files.Add(new ScannedFile(path, file.FullName, ModeOf(file), file.Length));
+                    case DirectoryType:
+                        level.Add((fullPath, path + "/"));
+                        break;
+                    case SymlinkType:
+                        // Symlinks are recorded as links, never followed: a link out of the dataset stays a link.
+                        files.Add(new ScannedFile(path, fullPath, EntryMode.Symlink, DatasetPath.Utf8.GetByteCount(new FileInfo(fullPath).LinkTarget ?? ""), stat));
+                        break;
+                    case RegularType:
+                        files.Add(new ScannedFile(path, fullPath, (mode & OwnerExecute) != 0 ? EntryMode.Executable : EntryMode.Regular, stat.Size, stat));
+                        break;
+                    default:
+                        break; // FIFOs, sockets and devices have no content to version (as with git); reading a FIFO would block
                 }
             }
         }
 
         files.Sort((x, y) => DatasetPath.Compare(x.Path, y.Path));
         return files;
+    }
+
+    private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, OwnerExecute = 0x40;
+
+    // Where lstat's layout is not known: ask through FileSystemInfo.
+    private static void AddPortably(List<ScannedFile> files, List<(string Directory, string Prefix)> pending, FileInfo item, string path)
+    {
+        if (item.LinkTarget is { } target)
+        {
+            files.Add(new ScannedFile(path, item.FullName, EntryMode.Symlink, DatasetPath.Utf8.GetByteCount(target)));
+        }
+        else if ((item.Attributes & FileAttributes.Directory) != 0)
+        {
+            pending.Add((item.FullName, path + "/"));
+        }
+        else if (item.Exists)
+        {
+            files.Add(new ScannedFile(path, item.FullName, ModeOf(item), item.Length));
+        }
     }
 
     private static EntryMode ModeOf(FileInfo file) =>

@@ -53,9 +53,21 @@ public static class PushOperation
         using var state = ClientStateStore.Open(directory);
         int resumed = await remote.ResumeUploadsAsync(state, cancellationToken).ConfigureAwait(false);
         var nodes = new MemoryTreeNodeStore();
-        var (snapshot, bytesScanned, _) = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken, progress).ConfigureAwait(false);
+        var headLookup = remote.GetBranchAsync(options.Branch, cancellationToken).AsTask(); // meanwhile
+        CachedSnapshot cached;
+        try
+        {
+            cached = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken, progress).ConfigureAwait(false);
+        }
+        catch
+        {
+            await headLookup.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false); // observed; the snapshot's error wins
+            throw;
+        }
+
+        var (snapshot, bytesScanned, _) = cached;
         progress.Enter(Stage.Negotiating);
-        var head = await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false);
+        var head = await headLookup.ConfigureAwait(false);
         // A branch this directory never synced with but that starts at a version it did sync (made
         // by 'merklesync branch') is based on that version.
         var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
@@ -338,7 +350,8 @@ public static class PushOperation
 
     private static async Task RememberAsync(ClientStateStore state, IRemote remote, string branch, VersionRef version, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
     {
-        foreach (var id in nodes.Ids)
+        // Only new nodes: rewriting them all would grow the state's log by the whole tree on every push.
+        foreach (var id in nodes.Ids.Where(id => !state.HasNode(id)))
         {
             await state.Nodes.PutAsync(id, (await nodes.TryGetAsync(id, cancellationToken).ConfigureAwait(false))!, cancellationToken).ConfigureAwait(false);
         }

@@ -46,7 +46,7 @@ public static class RemoteUrl
     {
         foreach (string dir in StateFolders(datasetDirectory).Where(ClientState.ClientStateStore.Exists))
         {
-            using var state = ClientState.ClientStateStore.Open(dir);
+            using var state = ClientState.ClientStateStore.OpenToRead(dir);
             if (read(state) is { } value)
             {
                 return value;

@@ -87,17 +87,8 @@ public static class DatasetPath
         if (a is null) return -1;
         if (b is null) return 1;
 
-        int length = Math.Min(a.Length, b.Length);
-        for (int i = 0; i < length; i++)
-        {
-            char x = a[i], y = b[i];
-            if (x != y)
-            {
-                return CodePointOrderKey(x) - CodePointOrderKey(y);
-            }
-        }
-
-        return a.Length - b.Length;
+        int i = a.AsSpan().CommonPrefixLength(b); // vectorised: sorted paths share long prefixes
+        return i == a.Length || i == b.Length ? a.Length - b.Length : CodePointOrderKey(a[i]) - CodePointOrderKey(b[i]);
     }
 
     /// <summary>A comparer for <see cref="Compare(string?, string?)"/>.</summary>

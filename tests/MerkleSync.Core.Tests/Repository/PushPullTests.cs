@@ -36,6 +36,25 @@ public class PushPullTests
 
         Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
     }
+
+    [Fact]
+    public async Task A_fifo_in_the_dataset_is_left_out_instead_of_blocking_the_push()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(source, "data", "pipe")))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None).WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(7, pushed.Files); // the sample's files; a reader of the FIFO would have waited for a writer forever
+    }
 }
 
 public class IncrementalSyncTests
