@@ -178,8 +178,9 @@ public class SyncOverHttpTests
             await setup.CreateAsync(None);
         }
 
-        // The process "dies" at the second PATCH of the first pack (8 MiB pieces of a ~20 MiB pack).
-        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(2)))
+        // The process "dies" at the third PATCH (4 MiB pieces; packs start at 8 MiB), after at least
+        // 8 MiB had arrived.
+        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(3)))
         {
             await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
         }
@@ -189,8 +190,7 @@ public class SyncOverHttpTests
         var resumed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 20 << 20), None);
 
         Assert.InRange(resumed.ResumedPacks, 1, 2);
-        // Only what the server lacked was sent again (packs are sent two at a time, so which PATCH
-        // "died" varies; either way at least one 8 MiB piece had arrived and was not sent twice).
+        // Only what the server lacked was sent again: the 8 MiB that had arrived were not sent twice.
         Assert.InRange(resumed.Wire.Sent, 1, 30_000_000 - (8 << 20) + 100_000);
         Assert.Empty(UploadCheckpoints(source));
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);

@@ -25,6 +25,11 @@ public sealed class RocksStore : IDisposable
 
     public string Path { get; private init; } = "";
 
+    private const ulong WriteBufferBudget = 16 << 20;
+
+    /// <summary>One block cache for every database this process opens.</summary>
+    private static readonly Cache BlockCache = Cache.CreateLru(16 << 20);
+
     /// <summary>Binds the native library now (it otherwise happens on the first open).</summary>
     public static void LoadNativeLibrary() => System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(Native).TypeHandle);
 
@@ -36,15 +41,19 @@ public sealed class RocksStore : IDisposable
             throw new NotFoundException($"No database at '{path}'.");
         }
 
+        // Memory stays flat as a repository grows: memtables share one budget and index and filter
+        // blocks live in the bounded block cache instead of beside it (where they grow with the data).
         var options = new DbOptions()
             .SetCreateIfMissing(createIfMissing)
             .SetCreateMissingColumnFamilies(true)
             .SetKeepLogFileNum(4)
-            .SetMaxOpenFiles(256);
+            .SetMaxOpenFiles(256)
+            .SetDbWriteBufferSize(WriteBufferBudget);
         var columnFamilies = new ColumnFamilies();
         foreach (string name in families)
         {
-            columnFamilies.Add(name, new ColumnFamilyOptions());
+            var table = new BlockBasedTableOptions().SetBlockCache(BlockCache).SetCacheIndexAndFilterBlocks(true);
+            columnFamilies.Add(name, new ColumnFamilyOptions().SetBlockBasedTableFactory(table));
         }
 
         // Another process (a push, a gc) may hold the database: wait for it, within a bound.

@@ -17,8 +17,8 @@ namespace MerkleSync.Core.Sync;
 /// </summary>
 public sealed partial class HttpRemote
 {
-    /// <summary>PATCH size; a pack upload holds two pieces (one filling, one being sent).</summary>
-    private const int UploadPieceBytes = 8 << 20;
+    /// <summary>PATCH size; a pack being filled holds two pieces (one filling, one being sent), a pack being finished one.</summary>
+    private const int UploadPieceBytes = 4 << 20;
 
     private IUploadCheckpoints? _checkpoints;
 
@@ -241,7 +241,7 @@ public sealed partial class HttpRemote
     private sealed class PieceStream(HttpRemote remote, Uri location, long skip, Action beforeSend) : Stream
     {
         private byte[] _piece = ArrayPool<byte>.Shared.Rent(UploadPieceBytes);
-        private byte[] _sendingPiece = ArrayPool<byte>.Shared.Rent(UploadPieceBytes);
+        private byte[]? _sendingPiece;
         private int _filled;
         private long _position;
         private Task? _sending;
@@ -276,8 +276,8 @@ public sealed partial class HttpRemote
                 {
                     await WaitForSendAsync().ConfigureAwait(false);
                     beforeSend();
-                    (_piece, _sendingPiece) = (_sendingPiece, _piece);
-                    _sending = remote.PatchAsync(location, _sendingPiece, _filled, _position - _filled, null, cancellationToken);
+                    (_piece, _sendingPiece) = (_sendingPiece ?? ArrayPool<byte>.Shared.Rent(UploadPieceBytes), _piece);
+                    _sending = remote.PatchAsync(location, _sendingPiece!, _filled, _position - _filled, null, cancellationToken);
                     _filled = 0;
                 }
             }
@@ -287,6 +287,7 @@ public sealed partial class HttpRemote
         public async Task<string?> SendLastAsync(CancellationToken cancellationToken)
         {
             await WaitForSendAsync().ConfigureAwait(false);
+            ReturnSpare(); // while the server verifies the pack, hold only the last piece
             beforeSend();
             return await remote.PatchAsync(location, _piece, _filled, _position - _filled, _position, cancellationToken).ConfigureAwait(false);
         }
@@ -318,8 +319,17 @@ public sealed partial class HttpRemote
             }
 
             ArrayPool<byte>.Shared.Return(_piece);
-            ArrayPool<byte>.Shared.Return(_sendingPiece);
+            ReturnSpare();
             await base.DisposeAsync().ConfigureAwait(false);
+        }
+
+        private void ReturnSpare()
+        {
+            if (_sendingPiece is { } spare)
+            {
+                _sendingPiece = null;
+                ArrayPool<byte>.Shared.Return(spare);
+            }
         }
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Pack uploads are written asynchronously.");

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 
 namespace MerkleSync.Core.Sync;
@@ -31,21 +32,16 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         {
             var response = await base.SendAsync(request, watch.Token).ConfigureAwait(false);
             watch.Progress();
-            var body = new MemoryStream((int)Math.Clamp(response.Content.Headers.ContentLength ?? 0, 0, 64 << 20));
-            byte[] buffer = new byte[1 << 16];
-            await using (var stream = await response.Content.ReadAsStreamAsync(watch.Token).ConfigureAwait(false))
+            try
             {
-                int read;
-                while ((read = await stream.ReadAsync(buffer, watch.Token).ConfigureAwait(false)) > 0)
-                {
-                    watch.Progress();
-                    body.Write(buffer, 0, read);
-                }
+                response.Content = await BufferedContent.ReadAsync(response.Content, watch).ConfigureAwait(false);
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
             }
 
-            var buffered = new BufferedContent(body.GetBuffer(), (int)body.Length, response.Content);
-            response.Content.Dispose();
-            response.Content = buffered;
             return response;
         }
         catch (OperationCanceledException e) when (watch.Stalled && !cancellationToken.IsCancellationRequested)
@@ -61,24 +57,87 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         }
     }
 
-    /// <summary>A response body already read in full; its bytes can be used without another copy.</summary>
-    internal sealed class BufferedContent : ByteArrayContent
+    /// <summary>
+    /// A response body already read in full, into a pooled buffer that goes back to the pool when the
+    /// response is disposed (pulls read thousands of multi-MiB ranges; fresh arrays for each would
+    /// churn the large-object heap). Its bytes can be used without another copy while the response lives.
+    /// </summary>
+    internal sealed class BufferedContent : HttpContent
     {
-        public BufferedContent(byte[] buffer, int length, HttpContent original)
-            : base(buffer, 0, length)
+        // Its own small pool: the shared one keeps up to 32 arrays per size and core, too many of these.
+        private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 64 << 20, maxArraysPerBucket: 8);
+
+        private byte[]? _buffer;
+        private readonly int _length;
+
+        private BufferedContent(byte[] buffer, int length, HttpContent original)
         {
-            Bytes = buffer.AsMemory(0, length);
+            _buffer = buffer;
+            _length = length;
             foreach (var header in original.Headers)
             {
                 Headers.TryAddWithoutValidation(header.Key, header.Value);
             }
         }
 
-        public ReadOnlyMemory<byte> Bytes { get; }
+        public ReadOnlyMemory<byte> Bytes => (_buffer ?? throw new ObjectDisposedException(nameof(BufferedContent))).AsMemory(0, _length);
+
+        /// <summary>Reads <paramref name="original"/> to its end (reporting progress to the watch) and disposes it.</summary>
+        internal static async Task<BufferedContent> ReadAsync(HttpContent original, Watch watch)
+        {
+            using (original)
+            {
+                long? announced = original.Headers.ContentLength;
+                byte[] buffer = Pool.Rent((int)Math.Clamp(announced ?? 0, 1 << 16, 64 << 20));
+                int length = 0;
+                try
+                {
+                    await using var stream = await original.ReadAsStreamAsync(watch.Token).ConfigureAwait(false);
+                    int read;
+                    while (length != announced && (read = await stream.ReadAsync(buffer.AsMemory(length), watch.Token).ConfigureAwait(false)) > 0)
+                    {
+                        watch.Progress();
+                        length += read;
+                        if (length == buffer.Length && length != announced)
+                        {
+                            byte[] larger = Pool.Rent(checked(buffer.Length * 2));
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            Pool.Return(buffer);
+                            buffer = larger;
+                        }
+                    }
+                }
+                catch
+                {
+                    Pool.Return(buffer);
+                    throw;
+                }
+
+                return new BufferedContent(buffer, length, original);
+            }
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(Bytes).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _length;
+            return true;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && Interlocked.Exchange(ref _buffer, null) is { } buffer)
+            {
+                Pool.Return(buffer);
+            }
+
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Cancels its token when <see cref="Progress"/> has not been called for the timeout.</summary>
-    private sealed class Watch : IDisposable
+    internal sealed class Watch : IDisposable
     {
         private readonly CancellationTokenSource _source;
         private readonly Timer _timer;
