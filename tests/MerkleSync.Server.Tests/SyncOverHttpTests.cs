@@ -223,6 +223,45 @@ public class SyncOverHttpTests
         Files.AssertSameTree(source, target);
     }
 
+    [Fact]
+    public async Task A_file_edited_after_it_was_hashed_stops_the_push_with_a_clear_error_and_nothing_is_published()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        string file = Path.Combine(source, "big.bin");
+        Files.Write(source, "big.bin", Files.Random(15, 3_000_000));
+        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await setup.CreateAsync(None);
+        }
+
+        // Between the snapshot and the upload: same size, other bytes.
+        await using (var editing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new EditBeforeChunkNegotiation(file, Files.Random(16, 3_000_000))))
+        {
+            var error = await Assert.ThrowsAsync<InvalidInputException>(() => PushOperation.PushAsync(source, editing, new PushOptions(), None));
+            Assert.Contains("changed while being pushed", error.Message, StringComparison.Ordinal);
+            Assert.Null(await editing.GetBranchAsync("main", None));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    private sealed class EditBeforeChunkNegotiation(string path, byte[] content) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/missing/chunks", StringComparison.Ordinal))
+            {
+                File.WriteAllBytes(path, content);
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
     private static IReadOnlyList<UploadCheckpoint> UploadCheckpoints(string dataset)
     {
         using var state = MerkleSync.Core.ClientState.ClientStateStore.Open(dataset);

@@ -22,7 +22,7 @@ public static class CachedSnapshotter
             stats[i] = scanned[i].Stat ?? FileStat.Of(scanned[i].FullPath);
             if (state.Lookup(scanned[i].Path, stats[i]) is { } cached)
             {
-                files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, cached.FileHash, cached.Length, scanned[i].Mode), cached, scanned[i].FullPath);
+                files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, cached.FileHash, cached.Length, scanned[i].Mode), cached, scanned[i].FullPath, stats[i]);
             }
         });
         var toRead = Enumerable.Range(0, scanned.Count).Where(i => files[i] is null).ToList();
@@ -36,7 +36,7 @@ public static class CachedSnapshotter
         for (int j = 0; j < toRead.Count; j++)
         {
             int i = toRead[j];
-            files[i] = hashed[j];
+            files[i] = hashed[j] with { Stat = stats[i] };
             bytesRead += hashed[j].Content.Length;
             state.Remember(scanned[i].Path, stats[i], hashed[j].Content, hashedAt);
         }

@@ -1,3 +1,4 @@
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Hashing;
 
 namespace MerkleSync.Core.Ingest;
@@ -6,10 +7,11 @@ namespace MerkleSync.Core.Ingest;
 /// Where a chunk's raw bytes can be read again: <paramref name="Length"/> bytes at
 /// <paramref name="Offset"/> of the file (or, for a symlink, of its target text) at
 /// <paramref name="SourcePath"/>, hashing to <paramref name="Hash"/>. An interrupted upload is
-/// rebuilt from these rather than kept in a spool file.
+/// rebuilt from these rather than kept in a spool file. <paramref name="Stat"/> is the file's stat
+/// when it was hashed, if known.
 /// </summary>
-public sealed record ChunkOrigin(string SourcePath, bool Symlink, long Offset, int Length, Hash Hash)
+public sealed record ChunkOrigin(string SourcePath, bool Symlink, long Offset, int Length, Hash Hash, FileStat? Stat = null)
 {
     public static ChunkOrigin Of(SnapshotFile file, long offset, ChunkRef chunk) =>
-        new(file.SourcePath, file.Entry.Mode == Tree.EntryMode.Symlink, offset, (int)chunk.Length, chunk.Hash);
+        new(file.SourcePath, file.Entry.Mode == Tree.EntryMode.Symlink, offset, (int)chunk.Length, chunk.Hash, file.Stat);
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
@@ -12,10 +13,13 @@ internal readonly record struct EncodedChunk(ChunkOrigin Origin, Codec Codec, by
     public ReadOnlyMemory<byte> Bytes => Stored.AsMemory(0, StoredLength);
 
     /// <summary>
-    /// Reads the chunk straight from its offset in the source (no re-chunking), checks it still
-    /// hashes the same (a file edited since it was hashed stops the push), and encodes it.
+    /// Reads the chunk straight from its offset in the source (no re-chunking), checks the source is
+    /// unchanged since it was hashed (a file edited meanwhile stops the push), and encodes it. The
+    /// check compares the file's stat with the one taken when it was hashed, as restic and borg do;
+    /// without one (or with <paramref name="rehash"/>, for a pack rebuilt in a later run) the chunk is
+    /// hashed again. The server re-hashes every chunk either way, so no check can let a wrong chunk in.
     /// </summary>
-    public static async ValueTask<EncodedChunk> ReadAsync(ChunkOrigin origin, CancellationToken cancellationToken)
+    public static async ValueTask<EncodedChunk> ReadAsync(ChunkOrigin origin, CancellationToken cancellationToken, bool rehash = false)
     {
         byte[] raw = ArrayPool<byte>.Shared.Rent(origin.Length);
         byte[] stored = ArrayPool<byte>.Shared.Rent(origin.Length);
@@ -23,7 +27,10 @@ internal readonly record struct EncodedChunk(ChunkOrigin Origin, Codec Codec, by
         {
             using var source = ChunkSource.Open(origin.SourcePath, origin.Symlink);
             int read = await source.ReadAsync(raw.AsMemory(0, origin.Length), origin.Offset, cancellationToken).ConfigureAwait(false);
-            if (read != origin.Length || XetHashes.ChunkHash(raw.AsSpan(0, origin.Length)) != origin.Hash)
+            bool unchanged = read == origin.Length && (origin.Stat is { } stat && !rehash
+                ? FileStat.Of(origin.SourcePath) == stat
+                : XetHashes.ChunkHash(raw.AsSpan(0, origin.Length)) == origin.Hash);
+            if (!unchanged)
             {
                 throw new InvalidInputException($"'{origin.SourcePath}' changed while being pushed; run the push again.");
             }

@@ -76,7 +76,7 @@ public sealed partial class HttpRemote
         {
             foreach (var origin in checkpoint.Chunks)
             {
-                var chunk = await EncodedChunk.ReadAsync(origin, cancellationToken).ConfigureAwait(false);
+                var chunk = await EncodedChunk.ReadAsync(origin, cancellationToken, rehash: true).ConfigureAwait(false);
                 try
                 {
                     await upload.AddAsync(origin, chunk.Codec, chunk.Bytes, cancellationToken).ConfigureAwait(false);
