@@ -422,7 +422,9 @@ def svg_chart(r):
         if line:
             y = top + plot_h - plot_h * line / peak
             parts.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + panel - 10}" y2="{y:.1f}" stroke="#e15759" stroke-dasharray="4 3"/>')
-            parts.append(f'<text x="{x0 + panel - 12}" y="{y - 4:.1f}" text-anchor="end" fill="#e15759">chunk-level ideal {line:.1f} {unit}</text>')
+            legend_x = x0 + len(series) * 95 + 40
+            parts.append(f'<line x1="{legend_x}" y1="{height - 9}" x2="{legend_x + 16}" y2="{height - 9}" stroke="#e15759" stroke-dasharray="4 3"/>'
+                         f'<text x="{legend_x + 20}" y="{height - 5}">chunk-level ideal ({line:.1f} {unit})</text>')
         for s, (name, _) in enumerate(series):
             parts.append(f'<rect x="{x0 + s * 95}" y="{height - 14}" width="10" height="10" fill="{colors[s]}"/>'
                          f'<text x="{x0 + s * 95 + 14}" y="{height - 5}">{name}</text>')
