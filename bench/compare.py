@@ -183,60 +183,65 @@ def small_files(count):
     return folder
 
 
+def turns(runs):
+    """(run, tool) in a rotating order, so that no tool always goes first."""
+    for r in range(runs):
+        for name in TOOLS[r % len(TOOLS):] + TOOLS[:r % len(TOOLS)]:
+            yield r, name
+
+
 def large_case(pair, runs):
     v1, v2 = os.path.join(pair, "v1"), os.path.join(pair, "v2")
     figures = {t: {k: [] for k in ["v1_s", "v2_s", "restore_s", "v2_added_bytes", "v1_rss_mib", "v2_rss_mib", "restore_rss_mib",
                                    "server_rss_mib", "v1_wire_bytes", "v2_wire_bytes"]} for t in TOOLS}
     checked = set()
-    for r in range(runs):
-        for name in TOOLS[r % len(TOOLS):] + TOOLS[:r % len(TOOLS)]:
-            tool, f = Tool(name, ARGS.work), figures[name]
-            source = os.path.join(ARGS.work, "source")
-            copy_tree(v1, source)
-            tool.setup()
-            wall, rss = tool.backup(source, "v1")
-            f["v1_s"].append(wall), f["v1_rss_mib"].append(rss)
-            after_v1 = tool.stored()
-            update_tree(v2, source)
-            wall, rss = tool.backup(source, "v2")
-            f["v2_s"].append(wall), f["v2_rss_mib"].append(rss)
-            f["v2_added_bytes"].append(tool.stored() - after_v1)
-            fresh(source)
-            target = os.path.join(ARGS.work, "restore")
-            wall, rss = tool.restore("v2", target)
-            f["restore_s"].append(wall), f["restore_rss_mib"].append(rss)
-            if name not in checked:
-                if not same_tree(v2, target):
-                    sys.exit(f"{name}: the restored tree differs from v2")
-                checked.add(name)
-            fresh(target)
-            if tool.wire:
-                f["v1_wire_bytes"].append(tool.wire[0]), f["v2_wire_bytes"].append(tool.wire[1])
-            tool.teardown()
-            if name == "merklesync":
-                f["server_rss_mib"].append(tool.server_rss)
-            print(f"  run {r + 1} {name}: v1 {f['v1_s'][-1]:.2f} s, v2 {f['v2_s'][-1]:.2f} s, restore {f['restore_s'][-1]:.2f} s", file=sys.stderr)
+    for r, name in turns(runs):
+        tool, f = Tool(name, ARGS.work), figures[name]
+        source = os.path.join(ARGS.work, "source")
+        copy_tree(v1, source)
+        tool.setup()
+        wall, rss = tool.backup(source, "v1")
+        f["v1_s"].append(wall), f["v1_rss_mib"].append(rss)
+        after_v1 = tool.stored()
+        update_tree(v2, source)
+        wall, rss = tool.backup(source, "v2")
+        f["v2_s"].append(wall), f["v2_rss_mib"].append(rss)
+        f["v2_added_bytes"].append(tool.stored() - after_v1)
+        fresh(source)
+        target = os.path.join(ARGS.work, "restore")
+        wall, rss = tool.restore("v2", target)
+        f["restore_s"].append(wall), f["restore_rss_mib"].append(rss)
+        if name not in checked:
+            if not same_tree(v2, target):
+                sys.exit(f"{name}: the restored tree differs from v2")
+            checked.add(name)
+        fresh(target)
+        if tool.wire:
+            f["v1_wire_bytes"].append(tool.wire[0]), f["v2_wire_bytes"].append(tool.wire[1])
+        tool.teardown()
+        if name == "merklesync":
+            f["server_rss_mib"].append(tool.server_rss)
+        print(f"  run {r + 1} {name}: v1 {f['v1_s'][-1]:.2f} s, v2 {f['v2_s'][-1]:.2f} s, restore {f['restore_s'][-1]:.2f} s", file=sys.stderr)
     return {t: {k: median(v) for k, v in fig.items()} for t, fig in figures.items()}
 
 
 def small_case(folder, runs):
     figures = {t: {k: [] for k in ["first_s", "nochange_s", "status_s", "onechange_s"]} for t in TOOLS}
-    for r in range(runs):
-        for name in TOOLS[r % len(TOOLS):] + TOOLS[:r % len(TOOLS)]:
-            tool, f = Tool(name, ARGS.work), figures[name]
-            source = os.path.join(ARGS.work, "source")
-            copy_tree(folder, source)
-            tool.setup()
-            f["first_s"].append(tool.backup(source, "a")[0])
-            if name == "merklesync":
-                f["status_s"].append(tool.status(source)[0])
-            f["nochange_s"].append(tool.backup(source, "b")[0])
-            with open(os.path.join(source, "d07", "f000007.bin"), "r+b") as changed:
-                changed.write(b"changed!")
-            f["onechange_s"].append(tool.backup(source, "c")[0])
-            tool.teardown()
-            fresh(source)
-            print(f"  run {r + 1} {name}: first {f['first_s'][-1]:.2f} s, no change {f['nochange_s'][-1]:.2f} s, one change {f['onechange_s'][-1]:.2f} s", file=sys.stderr)
+    for r, name in turns(runs):
+        tool, f = Tool(name, ARGS.work), figures[name]
+        source = os.path.join(ARGS.work, "source")
+        copy_tree(folder, source)
+        tool.setup()
+        f["first_s"].append(tool.backup(source, "a")[0])
+        if name == "merklesync":
+            f["status_s"].append(tool.status(source)[0])
+        f["nochange_s"].append(tool.backup(source, "b")[0])
+        with open(os.path.join(source, "d07", "f000007.bin"), "r+b") as changed:
+            changed.write(b"changed!")
+        f["onechange_s"].append(tool.backup(source, "c")[0])
+        tool.teardown()
+        fresh(source)
+        print(f"  run {r + 1} {name}: first {f['first_s'][-1]:.2f} s, no change {f['nochange_s'][-1]:.2f} s, one change {f['onechange_s'][-1]:.2f} s", file=sys.stderr)
     return {t: {k: median(v) for k, v in fig.items()} for t, fig in figures.items()}
 
 

@@ -32,10 +32,19 @@ public class TusUploadTests
         return (client, $"{server.BaseUrl}/v1/datasets/ds/uploads");
     }
 
-    private static async Task<Uri> CreateAsync(HttpClient client, string uploads, long length)
+    /// <summary>A new upload of <paramref name="length"/> bytes, or of deferred length (null).</summary>
+    private static async Task<Uri> CreateAsync(HttpClient client, string uploads, long? length)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, uploads);
-        request.Headers.Add("Upload-Length", length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (length is { } known)
+        {
+            request.Headers.Add("Upload-Length", known.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            request.Headers.Add("Upload-Defer-Length", "1");
+        }
+
         using var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return new Uri(new Uri(uploads), response.Headers.Location!);
@@ -139,11 +148,7 @@ public class TusUploadTests
         await using var server = await TestServer.StartAsync();
         var (client, uploads) = await DatasetAsync(server);
         var (pack, summary) = await MakePackAsync(5, 4);
-        using var create = new HttpRequestMessage(HttpMethod.Post, uploads);
-        create.Headers.Add("Upload-Defer-Length", "1");
-        using var created = await client.SendAsync(create);
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var upload = new Uri(new Uri(uploads), created.Headers.Location!);
+        var upload = await CreateAsync(client, uploads, length: null);
         int half = pack.Length / 2;
 
         Assert.Equal(HttpStatusCode.NoContent, (await PatchAsync(client, upload, 0, pack.AsMemory(0, half))).StatusCode);
@@ -169,10 +174,7 @@ public class TusUploadTests
     {
         await using var server = await TestServer.StartAsync();
         var (client, uploads) = await DatasetAsync(server);
-        using var create = new HttpRequestMessage(HttpMethod.Post, uploads);
-        create.Headers.Add("Upload-Defer-Length", "1");
-        using var created = await client.SendAsync(create);
-        var upload = new Uri(new Uri(uploads), created.Headers.Location!);
+        var upload = await CreateAsync(client, uploads, length: null);
 
         using var overlong = await PatchAsync(client, upload, 0, new byte[100], length: MerkleSync.Core.Repository.Repository.MaxUploadLength + 1);
         Assert.Equal(HttpStatusCode.BadRequest, overlong.StatusCode);
