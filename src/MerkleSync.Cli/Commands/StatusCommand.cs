@@ -25,7 +25,7 @@ internal static class StatusCommand
             var (remote, branch) = state.LastSynced() ?? throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             var (_, root) = state.GetSynced(remote, branch)!.Value;
             var local = new MemoryTreeNodeStore();
-            var snapshot = await CachedSnapshotter.SnapshotAsync(dir, state, local, ct);
+            var snapshot = await CachedSnapshotter.SnapshotAsync(dir, state, local, ct, reuseTree: true); // nodes are read through the state
             if (!parse.GetValue(CliApp.Json))
             {
                 Console.Out.WriteLine($"Compared with {remote} branch '{branch}' at version {root}:");

@@ -49,6 +49,17 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public bool HasNode(Hash id) => _db.Has(NodesFamily, id.ToArray());
 
+    private static readonly byte[] LastTreeKey = Encoding.ASCII.GetBytes("last-tree");
+
+    /// <summary>Remembers that the entries with <paramref name="entriesDigest"/> make the tree <paramref name="root"/>, whose nodes are all in <see cref="Nodes"/>.</summary>
+    public void RememberTree(Hash entriesDigest, Hash root) =>
+        _db.Put("default", LastTreeKey, [.. entriesDigest.ToArray(), .. root.ToArray()], durable: false);
+
+    /// <summary>The root of the remembered tree if it was built from entries with this digest and its nodes are here.</summary>
+    public Hash? RememberedTree(Hash entriesDigest) =>
+        _db.Get("default", LastTreeKey) is { Length: 2 * Hash.Size } value && Hash.FromBytes(value.AsSpan(0, Hash.Size)) == entriesDigest
+            && Hash.FromBytes(value.AsSpan(Hash.Size)) is var root && HasNode(root) ? root : null;
+
     public static ClientStateStore Open(string datasetRoot)
     {
         string root = Path.GetFullPath(datasetRoot);

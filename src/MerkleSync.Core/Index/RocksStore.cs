@@ -11,6 +11,7 @@ public sealed class RocksStore : IDisposable
 {
     private readonly RocksDb _db;
     private readonly Dictionary<string, ColumnFamilyHandle> _families = new(StringComparer.Ordinal);
+    private bool _readOnly;
     private readonly WriteOptions _durable = new WriteOptions().SetSync(true);
     private readonly WriteOptions _relaxed = new WriteOptions().SetSync(false);
 
@@ -63,7 +64,7 @@ public sealed class RocksStore : IDisposable
             try
             {
                 var db = readOnly ? RocksDb.OpenReadOnly(options, path, columnFamilies, errIfLogFileExists: false) : RocksDb.Open(options, path, columnFamilies);
-                return new RocksStore(db, families) { Path = path };
+                return new RocksStore(db, families) { Path = path, _readOnly = readOnly };
             }
             catch (RocksDbException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
             {
@@ -124,8 +125,21 @@ public sealed class RocksStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Flushes the memtables before closing (read-write opens), so the next open finds no log to
+    /// replay: after a first push of 100k files that replay cost the next command ~0.1 s.
+    /// </summary>
     public void Dispose()
     {
+        if (!_readOnly)
+        {
+            var flush = new FlushOptions().SetWaitForFlush(true);
+            foreach (var family in _families.Values)
+            {
+                Native.Instance.rocksdb_flush_cf(_db.Handle, flush.Handle, family.Handle);
+            }
+        }
+
         _db.Dispose();
     }
 

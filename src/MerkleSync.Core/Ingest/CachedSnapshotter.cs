@@ -1,16 +1,26 @@
 using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Ingest;
 
-/// <summary>A snapshot plus how many bytes had to be read (the rest came from the stat cache).</summary>
-public sealed record CachedSnapshot(SnapshotResult Snapshot, long BytesRead, int FilesRead);
+/// <summary>
+/// A snapshot plus how many bytes had to be read (the rest came from the stat cache). When
+/// <see cref="TreeReused"/>, the entries were exactly those of a tree whose nodes are in the client
+/// state, so its root was taken without building it again (and the node store given got no nodes).
+/// </summary>
+public sealed record CachedSnapshot(SnapshotResult Snapshot, long BytesRead, int FilesRead, Hash EntriesDigest, bool TreeReused);
 
 /// <summary>Snapshots a dataset directory, reading only files whose stat changed since they were cached.</summary>
 public static class CachedSnapshotter
 {
-    public static async Task<CachedSnapshot> SnapshotAsync(string root, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null)
+    /// <param name="reuseTree">
+    /// Take the root of the last remembered tree (<see cref="ClientStateStore.RememberTree"/>) when the
+    /// entries are the same, instead of building it: for callers that read nodes through the state.
+    /// </param>
+    public static async Task<CachedSnapshot> SnapshotAsync(
+        string root, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null, bool reuseTree = false)
     {
         progress?.Enter(Stage.Scanning);
         var scanned = DirectoryScanner.Scan(root);
@@ -41,7 +51,13 @@ public static class CachedSnapshotter
             state.Remember(scanned[i].Path, stats[i], hashed[j].Content, hashedAt);
         }
 
+        var digest = TreeFormat.EntriesDigest(files.Select(f => f.Entry));
+        if (reuseTree && state.RememberedTree(digest) is { } remembered)
+        {
+            return new CachedSnapshot(new SnapshotResult(remembered, files), bytesRead, toRead.Count, digest, TreeReused: true);
+        }
+
         var rootId = await TreeBuilder.BuildAsync(files.Select(f => f.Entry), store, cancellationToken).ConfigureAwait(false);
-        return new CachedSnapshot(new SnapshotResult(rootId, files), bytesRead, toRead.Count);
+        return new CachedSnapshot(new SnapshotResult(rootId, files), bytesRead, toRead.Count, digest, TreeReused: false);
     }
 }

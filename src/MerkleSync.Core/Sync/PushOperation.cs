@@ -57,7 +57,7 @@ public static class PushOperation
         CachedSnapshot cached;
         try
         {
-            cached = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken, progress).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken, progress, reuseTree: true).ConfigureAwait(false);
         }
         catch
         {
@@ -65,9 +65,15 @@ public static class PushOperation
             throw;
         }
 
-        var (snapshot, bytesScanned, _) = cached;
+        var (snapshot, bytesScanned, _, entriesDigest, treeReused) = cached;
         progress.Enter(Stage.Negotiating);
         var head = await headLookup.ConfigureAwait(false);
+        if (treeReused && head?.Record.Root != snapshot.Root)
+        {
+            // Something is to publish after all: its nodes are needed in hand.
+            await TreeBuilder.BuildAsync(snapshot.Files.Select(f => f.Entry), nodes, cancellationToken).ConfigureAwait(false);
+        }
+
         // A branch this directory never synced with but that starts at a version it did sync (made
         // by 'merklesync branch') is based on that version.
         var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
@@ -84,7 +90,7 @@ public static class PushOperation
         if (head?.Record.Root == snapshot.Root)
         {
             progress.Enter(Stage.Done);
-            await RememberAsync(state, remote, options.Branch, head, nodes, cancellationToken).ConfigureAwait(false);
+            await RememberAsync(state, remote, options.Branch, head, nodes, (entriesDigest, snapshot.Root), cancellationToken).ConfigureAwait(false);
             return WithTransferCounters(
                 new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), 0);
         }
@@ -108,7 +114,7 @@ public static class PushOperation
 
         var files = missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, files, options, cancellationToken).ConfigureAwait(false);
-        await RememberAsync(state, remote, options.Branch, published, nodes, cancellationToken).ConfigureAwait(false);
+        await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), upload.Backoffs);
@@ -348,7 +354,9 @@ public static class PushOperation
         return results;
     }
 
-    private static async Task RememberAsync(ClientStateStore state, IRemote remote, string branch, VersionRef version, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
+    /// <summary>Records the synced version, the new tree nodes, and which entries make the snapshot's tree (so an unchanged directory need not build it again).</summary>
+    private static async Task RememberAsync(
+        ClientStateStore state, IRemote remote, string branch, VersionRef version, MemoryTreeNodeStore nodes, (Hash EntriesDigest, Hash Root) tree, CancellationToken cancellationToken)
     {
         // Only new nodes: rewriting them all would grow the state's log by the whole tree on every push.
         foreach (var id in nodes.Ids.Where(id => !state.HasNode(id)))
@@ -356,6 +364,7 @@ public static class PushOperation
             await state.Nodes.PutAsync(id, (await nodes.TryGetAsync(id, cancellationToken).ConfigureAwait(false))!, cancellationToken).ConfigureAwait(false);
         }
 
+        state.RememberTree(tree.EntriesDigest, tree.Root);
         state.SetSynced(remote.Url, branch, version.Id, version.Record.Root);
         state.SetRemote("origin", remote.Url);
     }

@@ -32,6 +32,37 @@ public static class TreeFormat
     /// <summary>A node's id: keyed BLAKE3 of its encoding.</summary>
     public static Hash NodeId(ReadOnlySpan<byte> encodedNode) => XetHashes.KeyedHash(NodeKey, encodedNode);
 
+    /// <summary>
+    /// A digest of a sorted entry list (each entry's UTF-8 path, a zero byte, mode, size and file
+    /// hash), cheap next to building its tree: equal digests mean the same entries, hence the same tree.
+    /// </summary>
+    public static Hash EntriesDigest(IEnumerable<TreeEntry> sortedEntries)
+    {
+        using var hasher = Hasher.NewDeriveKey("merklesync 2026 snapshot entries digest v1");
+        Span<byte> fixedPart = stackalloc byte[1 + 8 + Hash.Size];
+        byte[] path = new byte[1024];
+        foreach (var entry in sortedEntries)
+        {
+            int length = DatasetPath.Utf8.GetMaxByteCount(entry.Path.Length) + 1;
+            if (length > path.Length)
+            {
+                path = new byte[length];
+            }
+
+            int written = DatasetPath.Utf8.GetBytes(entry.Path, path);
+            path[written] = 0;
+            hasher.Update(path.AsSpan(0, written + 1));
+            fixedPart[0] = (byte)entry.Mode;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(fixedPart[1..], entry.Size);
+            entry.FileHash.WriteTo(fixedPart[9..]);
+            hasher.Update(fixedPart);
+        }
+
+        Span<byte> digest = stackalloc byte[Hash.Size];
+        hasher.Finalize(digest);
+        return Hash.FromBytes(digest);
+    }
+
     /// <summary>The 64-bit boundary value of a path: the first 8 bytes (little-endian) of keyed BLAKE3 of its UTF-8.</summary>
     public static ulong BoundaryHash(string path)
     {

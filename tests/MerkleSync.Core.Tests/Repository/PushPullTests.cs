@@ -38,6 +38,36 @@ public class PushPullTests
     }
 
     [Fact]
+    public async Task An_unchanged_directory_reuses_its_tree_and_still_publishes_it_to_another_repository()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), first = temp.Sub("first"), second = temp.Sub("second"), target = temp.Sub("target");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(first).Dispose();
+        Core.Repository.Repository.Init(second).Dispose();
+        await using (var remote = await RemoteUrl.OpenAsync(first, None))
+        {
+            await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+            Assert.False((await PushOperation.PushAsync(source, remote, new PushOptions(), None)).Published);
+        }
+
+        // The tree is taken from the state unbuilt; the new repository lacks it, so it must be built to publish.
+        PushResult pushed;
+        await using (var remote = await RemoteUrl.OpenAsync(second, None))
+        {
+            pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        }
+
+        Assert.True(pushed.Published);
+        await using (var remote = await RemoteUrl.OpenAsync(second, None))
+        {
+            await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        }
+
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
     public async Task A_fifo_in_the_dataset_is_left_out_instead_of_blocking_the_push()
     {
         using var temp = new TempFolder();

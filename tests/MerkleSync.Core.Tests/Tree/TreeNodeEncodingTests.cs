@@ -72,3 +72,24 @@ public class TreeNodeEncodingTests
         Assert.Throws<CorruptDataException>(() => TreeNode.Decode([2, 0, 0]));
     }
 }
+
+public class EntriesDigestTests
+{
+    private static readonly Hash A = XetHashes.ChunkHash([1]), B = XetHashes.ChunkHash([2]);
+
+    [Fact]
+    public void Equal_entries_give_equal_digests_and_any_field_changes_it()
+    {
+        TreeEntry[] entries = [new("a/b", A, 3, EntryMode.Regular), new("a/c", B, 4, EntryMode.Executable)];
+        var digest = TreeFormat.EntriesDigest(entries);
+
+        Assert.Equal(digest, TreeFormat.EntriesDigest([.. entries]));
+        Assert.NotEqual(digest, TreeFormat.EntriesDigest([entries[0], entries[1] with { Path = "a/d" }]));
+        Assert.NotEqual(digest, TreeFormat.EntriesDigest([entries[0], entries[1] with { FileHash = A }]));
+        Assert.NotEqual(digest, TreeFormat.EntriesDigest([entries[0], entries[1] with { Size = 5 }]));
+        Assert.NotEqual(digest, TreeFormat.EntriesDigest([entries[0], entries[1] with { Mode = EntryMode.Regular }]));
+        Assert.NotEqual(digest, TreeFormat.EntriesDigest([entries[0]]));
+        // Path and the fixed fields cannot run into each other: "a/b" + size 3 is not "a/b\0..." shifted.
+        Assert.NotEqual(TreeFormat.EntriesDigest([new("ab", A, 3, EntryMode.Regular)]), TreeFormat.EntriesDigest([new("a", A, 3, EntryMode.Regular)]));
+    }
+}
