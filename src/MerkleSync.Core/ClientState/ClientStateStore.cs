@@ -53,7 +53,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     /// <summary>Remembers that the entries with <paramref name="entriesDigest"/> make the tree <paramref name="root"/>, whose nodes are all in <see cref="Nodes"/>.</summary>
     public void RememberTree(Hash entriesDigest, Hash root) =>
-        _db.Put("default", LastTreeKey, [.. entriesDigest.ToArray(), .. root.ToArray()], durable: false);
+        _db.PutIfChanged("default", LastTreeKey, [.. entriesDigest.ToArray(), .. root.ToArray()], durable: false);
 
     /// <summary>The root of the remembered tree if it was built from entries with this digest and its nodes are here.</summary>
     public Hash? RememberedTree(Hash entriesDigest) =>
@@ -148,7 +148,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public string? GetRemote(string name) =>
         _db.Get(RemotesFamily, Encoding.UTF8.GetBytes(name)) is { } url ? Encoding.UTF8.GetString(url) : null;
 
-    public void SetRemote(string name, string url) => _db.Put(RemotesFamily, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(url));
+    public void SetRemote(string name, string url) => _db.PutIfChanged(RemotesFamily, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(url));
 
     /// <summary>Forgets a named remote; returns the URL it named, or null if there was none.</summary>
     public string? RemoveRemote(string name)
@@ -193,7 +193,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     }
 
     public void SetSynced(string remoteUrl, string branch, Hash id, Hash root) =>
-        _db.Put(SyncedFamily, SyncedKey(remoteUrl, branch), [.. id.ToArray(), .. root.ToArray()]);
+        _db.PutIfChanged(SyncedFamily, SyncedKey(remoteUrl, branch), [.. id.ToArray(), .. root.ToArray()]);
 
     /// <summary>The synced version with record id <paramref name="recordId"/> on any branch of the remote, if this directory synced it.</summary>
     public (Hash Id, Hash Root)? FindSynced(string remoteUrl, Hash recordId)
