@@ -245,23 +245,25 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public IReadOnlyList<Sync.UploadCheckpoint> List()
     {
-        var uploads = new List<Sync.UploadCheckpoint>();
-        foreach (var (key, value) in _db.Scan(UploadsFamily))
+        var uploads = new Dictionary<string, (UploadHead? Head, List<Ingest.ChunkOrigin> Chunks)>(StringComparer.Ordinal);
+        foreach (var (key, value) in _db.Scan(UploadsFamily)) // parts sort after their head, in sequence
         {
-            string name = Encoding.UTF8.GetString(key);
-            if (name.Contains('\n', StringComparison.Ordinal))
+            string[] name = Encoding.UTF8.GetString(key).Split('\n', 2);
+            var upload = uploads.TryGetValue(name[0], out var found) ? found : (null, []);
+            if (name.Length == 2)
             {
-                var chunks = System.Text.Json.JsonSerializer.Deserialize<List<Ingest.ChunkOrigin>>(value)!;
-                ((List<Ingest.ChunkOrigin>)uploads[^1].Chunks).AddRange(chunks); // parts sort right after their head
+                upload.Chunks.AddRange(System.Text.Json.JsonSerializer.Deserialize<List<Ingest.ChunkOrigin>>(value)!);
             }
             else
             {
-                var head = System.Text.Json.JsonSerializer.Deserialize<UploadHead>(value)!;
-                uploads.Add(new Sync.UploadCheckpoint(name, head.RemoteUrl, head.UploadUrl, new List<Ingest.ChunkOrigin>()));
+                upload.Head = System.Text.Json.JsonSerializer.Deserialize<UploadHead>(value);
             }
+
+            uploads[name[0]] = upload;
         }
 
-        return uploads;
+        return [.. uploads.Where(u => u.Value.Head is not null)
+            .Select(u => new Sync.UploadCheckpoint(u.Key, u.Value.Head!.RemoteUrl, u.Value.Head.UploadUrl, u.Value.Chunks))];
     }
 
     private sealed record UploadHead(string RemoteUrl, string UploadUrl);

@@ -1,0 +1,41 @@
+using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Tests.Support;
+
+namespace MerkleSync.Core.Tests.ClientState;
+
+/// <summary>Upload checkpoints in a real client-state RocksDB: what a killed push leaves for the next run.</summary>
+public class UploadCheckpointTests
+{
+    private static ChunkOrigin Origin(int i) =>
+        new($"/data/file-{i}", false, i * 1000L, 1000, XetHashes.ChunkHash([(byte)i]), new FileStat(1000, i, i, (ulong)i));
+
+    [Fact]
+    public void Chunks_appended_piece_by_piece_come_back_in_order_per_upload_and_survive_a_reopen()
+    {
+        using var temp = new TempFolder();
+        using (var state = ClientStateStore.Open(temp.Path))
+        {
+            state.Begin("b-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2");
+            state.Begin("a-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1");
+            for (int piece = 0; piece < 12; piece++)
+            {
+                state.AppendChunks("a-upload", [Origin(2 * piece), Origin((2 * piece) + 1)]);
+            }
+
+            state.AppendChunks("b-upload", [Origin(100)]);
+        }
+
+        using (var state = ClientStateStore.Open(temp.Path))
+        {
+            var uploads = state.List().ToDictionary(u => u.Name);
+            Assert.Equal(Enumerable.Range(0, 24).Select(Origin), uploads["a-upload"].Chunks);
+            Assert.Equal([Origin(100)], uploads["b-upload"].Chunks);
+            Assert.Equal("http://127.0.0.1:1/v1/datasets/ds/uploads/2", uploads["b-upload"].UploadUrl);
+
+            state.Remove("a-upload");
+            Assert.Equal(["b-upload"], state.List().Select(u => u.Name));
+        }
+    }
+}
