@@ -249,6 +249,29 @@ public class SyncOverHttpTests
         Files.AssertSameTree(source, target);
     }
 
+    [Fact]
+    public async Task A_push_after_one_edit_asks_only_about_the_changed_file_not_every_file()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        for (int i = 0; i < 2000; i++)
+        {
+            Files.Write(source, $"d{i % 20:D2}/f{i:D4}.bin", Files.Random(1000 + i, 300));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        Files.Write(source, "d07/f0007.bin", Files.Random(99, 300));
+
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        Assert.True(pushed.Published);
+        Assert.InRange(pushed.Wire.Sent, 1, 2000 * Core.Hashing.Hash.Size / 2); // asking about all 2000 files alone would send 64 KB
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
     private sealed class EditBeforeChunkNegotiation(string path, byte[] content) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)

@@ -97,7 +97,8 @@ public static class PushOperation
 
         // Negotiate: files first (one hash stands for all its chunks), then the chunks of missing files.
         var byHash = new Dictionary<Hash, SnapshotFile>();
-        foreach (var file in snapshot.Files.Where(f => !f.Entry.FileHash.IsZero))
+        var candidates = await FilesNotInAsync(synced?.Root, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
+        foreach (var file in candidates.Where(f => !f.Entry.FileHash.IsZero))
         {
             byHash.TryAdd(file.Entry.FileHash, file);
         }
@@ -118,6 +119,39 @@ public static class PushOperation
         progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), upload.Backoffs);
+    }
+
+    /// <summary>
+    /// The snapshot's files that are not in the version this directory last synced with the remote
+    /// (that version's files are there already), found by diffing the two trees: negotiation then
+    /// grows with the changes, not with the dataset. All files when there is no such version or its
+    /// tree is not cached here.
+    /// </summary>
+    private static async Task<IEnumerable<SnapshotFile>> FilesNotInAsync(
+        Hash? syncedRoot, SnapshotResult snapshot, ClientStateStore state, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
+    {
+        if (syncedRoot is not { } root)
+        {
+            return snapshot.Files;
+        }
+
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            await foreach (var change in TreeDiff.DiffAsync(new LayeredNodeStore(nodes, state.Nodes), root, snapshot.Root, cancellationToken).ConfigureAwait(false))
+            {
+                if (change.New is not null)
+                {
+                    changed.Add(change.Path);
+                }
+            }
+        }
+        catch (NotFoundException)
+        {
+            return snapshot.Files;
+        }
+
+        return snapshot.Files.Where(f => changed.Contains(f.Entry.Path));
     }
 
     private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0);
