@@ -139,7 +139,7 @@ public sealed partial class Repository
     private (Dictionary<Hash, FileRecord> Files, long NewBytes, Dictionary<Hash, ChunkLocation> Published) VerifyFiles(IReadOnlyList<NewFile> provided)
     {
         var files = new Dictionary<Hash, FileRecord>(provided.Count);
-        var published = new Dictionary<Hash, ChunkLocation>();
+        var published = new Dictionary<Hash, ChunkLocation>(provided.Sum(f => f.Chunks.Length)); // sized once: no growth garbage on the large-object heap
         long newBytes = 0;
         foreach (var file in provided)
         {

@@ -34,6 +34,8 @@ public sealed partial class Repository : IDisposable
 
     private static readonly byte[] FormatKey = "format"u8.ToArray();
     private readonly ConcurrentDictionary<Hash, PackRecord> _packCache = new();
+    private long _packCacheEntries;
+    private const long PackCacheEntries = 128 * 1024;
 
     private Repository(string path, RocksStore db, FileSystemBlobStore blobs)
     {
@@ -120,9 +122,12 @@ public sealed partial class Repository : IDisposable
 
         byte[] value = Db.Get(Families.Packs, Key(packId)) ?? throw new NotFoundException($"Pack {packId} is not in the index.");
         var record = PackRecord.Decode(packId, value);
-        if (_packCache.Count > 4096)
+        if (Interlocked.Add(ref _packCacheEntries, record.Entries.Length) > PackCacheEntries)
         {
-            _packCache.Clear(); // a crude bound; pack records are cheap to decode again
+            // A crude bound on memory (entries, not packs: a pack of small chunks has thousands);
+            // pack records are cheap to decode again.
+            _packCache.Clear();
+            Interlocked.Exchange(ref _packCacheEntries, record.Entries.Length);
         }
 
         _packCache[packId] = record;

@@ -176,6 +176,13 @@ internal static class DatasetEndpoints
     private static async Task<byte[]> ReadBodyAsync(HttpContext context, int maxBytes, CancellationToken ct)
     {
         ErrorMapping.LimitBody(context, maxBytes);
+        if (context.Request.ContentLength is { } length && length <= maxBytes)
+        {
+            byte[] body = new byte[length]; // one array of the announced size, not a growing stream and a copy
+            await context.Request.Body.ReadExactlyAsync(body, ct);
+            return body;
+        }
+
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, ct);
         return buffer.ToArray();
