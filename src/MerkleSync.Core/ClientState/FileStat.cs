@@ -9,8 +9,16 @@ namespace MerkleSync.Core.ClientState;
 public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedNs, ulong Inode)
 {
     /// <summary>lstat(2) where the struct layout is known (Linux x64); elsewhere size and mtime only.</summary>
-    public static FileStat Of(string path) =>
-        TryLstat(path, out var stat, out _) ? stat : FromInfo(new FileInfo(path));
+    public static FileStat Of(string path)
+    {
+        if (TryLstat(path, out var stat, out _))
+        {
+            return stat;
+        }
+
+        var info = new FileInfo(path);
+        return new FileStat(info.Exists ? info.Length : -1, (info.LastWriteTimeUtc.Ticks - DateTime.UnixEpoch.Ticks) * 100, 0, 0);
+    }
 
     /// <summary>
     /// lstat(2) on Linux x64, with the file type and permission bits (<c>st_mode</c>); false where the
@@ -38,9 +46,6 @@ public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedN
         mode = 0;
         return false;
     }
-
-    internal static FileStat FromInfo(FileInfo info) =>
-        new(info.Exists ? info.Length : -1, (info.LastWriteTimeUtc.Ticks - DateTime.UnixEpoch.Ticks) * 100, 0, 0);
 }
 
 internal static partial class NativeStat

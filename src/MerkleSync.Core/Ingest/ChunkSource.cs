@@ -15,8 +15,6 @@ public sealed class ChunkSource : IDisposable
         _bytes = bytes;
     }
 
-    public static ChunkSource Open(SnapshotFile file) => Open(file.SourcePath, file.Entry.Mode == EntryMode.Symlink);
-
     public static ChunkSource Open(string sourcePath, bool symlink) => symlink
         ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(sourcePath).LinkTarget ?? string.Empty))
         : new ChunkSource(File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous), null);

@@ -14,8 +14,11 @@ namespace MerkleSync.Core.Repository;
 /// </summary>
 public sealed record UploadState(string Id, long? Length, long Offset, long CreatedUnixMs)
 {
+    /// <summary>The most bytes the upload may hold: its length, or the largest pack while that is not known.</summary>
+    public long Limit => Length ?? Repository.MaxUploadLength;
+
     /// <summary>The most bytes the upload may still take.</summary>
-    public long Room => (Length ?? Repository.MaxUploadLength) - Offset;
+    public long Room => Limit - Offset;
 }
 
 /// <summary>The bytes of a PATCH did not match the checksum the client sent (tus status 460).</summary>
@@ -125,7 +128,7 @@ public sealed partial class Repository
                 int read;
                 while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    if (position + read > (state.Length ?? MaxUploadLength))
+                    if (position + read > state.Limit)
                     {
                         throw new InvalidInputException(state.Length is { } length
                             ? $"Upload {id} would exceed its announced length of {length} bytes."

@@ -24,8 +24,7 @@ public sealed partial class HttpRemote
 
     public async ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken)
     {
-        using var create = new HttpRequestMessage(HttpMethod.Post, $"{_api}/uploads");
-        create.Headers.Add("Tus-Resumable", "1.0.0");
+        using var create = TusRequest(HttpMethod.Post, new Uri($"{_api}/uploads"));
         create.Headers.Add("Upload-Defer-Length", "1");
         using var created = await _http.SendAsync(create, cancellationToken).ConfigureAwait(false);
         await EnsureAsync(created, cancellationToken).ConfigureAwait(false);
@@ -102,10 +101,16 @@ public sealed partial class HttpRemote
         return false;
     }
 
+    private static HttpRequestMessage TusRequest(HttpMethod method, Uri location)
+    {
+        var request = new HttpRequestMessage(method, location);
+        request.Headers.Add("Tus-Resumable", "1.0.0");
+        return request;
+    }
+
     private async Task DeleteUploadAsync(Uri location, CancellationToken cancellationToken)
     {
-        using var delete = new HttpRequestMessage(HttpMethod.Delete, location);
-        delete.Headers.Add("Tus-Resumable", "1.0.0");
+        using var delete = TusRequest(HttpMethod.Delete, location);
         using var response = await _http.SendAsync(delete, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != System.Net.HttpStatusCode.NotFound)
         {
@@ -115,8 +120,7 @@ public sealed partial class HttpRemote
 
     private async Task<long> UploadOffsetAsync(Uri location, CancellationToken cancellationToken)
     {
-        using var head = new HttpRequestMessage(HttpMethod.Head, location);
-        head.Headers.Add("Tus-Resumable", "1.0.0");
+        using var head = TusRequest(HttpMethod.Head, location);
         using var state = await _http.SendAsync(head, cancellationToken).ConfigureAwait(false);
         await EnsureAsync(state, cancellationToken).ConfigureAwait(false);
         return long.Parse(state.Headers.GetValues("Upload-Offset").Single(), CultureInfo.InvariantCulture);
@@ -135,8 +139,8 @@ public sealed partial class HttpRemote
         for (int failures = 0; ;)
         {
             int sent = (int)(offset - start);
-            using var patch = new HttpRequestMessage(HttpMethod.Patch, location) { Content = new ByteArrayContent(piece, sent, count - sent) };
-            patch.Headers.Add("Tus-Resumable", "1.0.0");
+            using var patch = TusRequest(HttpMethod.Patch, location);
+            patch.Content = new ByteArrayContent(piece, sent, count - sent);
             patch.Headers.Add("Upload-Offset", offset.ToString(CultureInfo.InvariantCulture));
             if (uploadLength is { } length)
             {
@@ -149,9 +153,14 @@ public sealed partial class HttpRemote
                 using var response = await _http.SendAsync(patch, cancellationToken).ConfigureAwait(false);
                 await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
                 offset = long.Parse(response.Headers.GetValues("Upload-Offset").Single(), CultureInfo.InvariantCulture);
-                if (uploadLength is null ? offset == start + count : response.Headers.TryGetValues("MerkleSync-Pack-Id", out _))
+                if (uploadLength is not null && response.Headers.TryGetValues("MerkleSync-Pack-Id", out var packIds))
                 {
-                    return uploadLength is null ? null : response.Headers.GetValues("MerkleSync-Pack-Id").Single();
+                    return packIds.Single();
+                }
+
+                if (uploadLength is null && offset == start + count)
+                {
+                    return null;
                 }
             }
             catch (Exception e) when (e is IOException or HttpRequestException or ConflictException && ++failures <= 8)
