@@ -28,11 +28,11 @@ public sealed class FileSystemBlobStore : IBlobStore
         }
     }
 
-    public ValueTask<IBlobWriter> CreateAsync(CancellationToken cancellationToken)
+    public async ValueTask<IBlobWriter> CreateAsync(CancellationToken cancellationToken)
     {
         string staging = Path.Combine(_root, StagingFolder, $"{Guid.NewGuid():N}.partial");
-        var stream = new FileStream(staging, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20, FileOptions.Asynchronous);
-        return ValueTask.FromResult<IBlobWriter>(new Writer(this, staging, stream));
+        var stream = await UnbufferedFile.OpenAppendAsync(staging, 0, create: true, cancellationToken).ConfigureAwait(false);
+        return new Writer(this, staging, stream);
     }
 
     public ValueTask ImportFileAsync(string key, string localPath, CancellationToken cancellationToken)
@@ -78,7 +78,7 @@ public sealed class FileSystemBlobStore : IBlobStore
     {
         try
         {
-            return ValueTask.FromResult<Stream>(new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan));
+            return ValueTask.FromResult(UnbufferedFile.OpenRead(PathOf(key)));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -152,7 +152,7 @@ public sealed class FileSystemBlobStore : IBlobStore
         }
     }
 
-    private sealed class Writer(FileSystemBlobStore store, string staging, FileStream stream) : IBlobWriter
+    private sealed class Writer(FileSystemBlobStore store, string staging, UnbufferedFile.Writer stream) : IBlobWriter
     {
         private bool _committed;
 
@@ -160,8 +160,7 @@ public sealed class FileSystemBlobStore : IBlobStore
 
         public async ValueTask CommitAsync(string key, CancellationToken cancellationToken)
         {
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            stream.Flush(flushToDisk: true);
+            await stream.SyncAsync(cancellationToken).ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
             store.MoveIntoPlace(staging, key);
             _committed = true;

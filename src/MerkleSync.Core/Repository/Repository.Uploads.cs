@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
+using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
@@ -118,17 +119,15 @@ public sealed partial class Repository
             var other => throw new InvalidInputException($"Checksum algorithm '{other}' is not supported; use sha1 or sha256."),
         };
         byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        long position = offset;
         try
         {
-            await using var file = new FileStream(UploadPath(id), FileMode.Open, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
-            file.Position = offset;
+            await using var file = await UnbufferedFile.OpenAppendAsync(UploadPath(id), offset, create: false, cancellationToken).ConfigureAwait(false);
             try
             {
                 int read;
                 while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    if (position + read > state.Limit)
+                    if (file.Length + read > state.Limit)
                     {
                         throw new InvalidInputException(state.Length is { } length
                             ? $"Upload {id} would exceed its announced length of {length} bytes."
@@ -137,26 +136,31 @@ public sealed partial class Repository
 
                     hash?.AppendData(buffer, 0, read);
                     await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                    position += read;
                 }
             }
             catch (Exception) when (hash is not null)
             {
                 // With a checksum the PATCH is all or nothing.
-                file.SetLength(offset);
+                await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+            catch (Exception)
+            {
+                // Without, what arrived is kept and the client resumes after it.
+                await file.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
 
             if (hash is not null && !hash.GetHashAndReset().AsSpan().SequenceEqual(checksum!.Value.Digest))
             {
-                file.SetLength(offset);
+                await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
                 throw new ChecksumMismatchException($"Upload {id}: the bytes at offset {offset} do not match their {checksum.Value.Algorithm} checksum.");
             }
 
             // No fsync here: after a crash the offset is the file's length, whatever reached the disk,
             // and the client resumes from it. The pack is synced once, when it is imported.
             await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return position;
+            return file.Length;
         }
         finally
         {

@@ -1,0 +1,372 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace MerkleSync.Core.Backends;
+
+/// <summary>
+/// Sequential file I/O around the page cache (Linux O_DIRECT), for packs: a pack is written once
+/// and read back once to verify it, so caching it only evicts what is worth caching, and filling
+/// fresh page-cache pages costs more CPU than the transfer (measured here: 0.25-2.5 CPU-seconds
+/// per GiB written through the cache, 0.06 direct). Where the file system refuses O_DIRECT
+/// (tmpfs, some network file systems, other platforms) the same code runs through the cache.
+/// </summary>
+internal static partial class UnbufferedFile
+{
+    /// <summary>Offsets, lengths and buffer addresses of direct transfers are multiples of this.</summary>
+    public const int Alignment = 4096;
+
+    /// <summary>Size of each transfer (and of each pooled buffer).</summary>
+    public const int BlockSize = 2 << 20;
+
+    private const int GetFlags = 3; // F_GETFL
+    private const int SetFlags = 4; // F_SETFL
+    private static readonly int DirectFlag = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 0x4000 : 0x10000;
+
+    private static readonly ConcurrentBag<byte[]> Pool = [];
+
+    /// <summary>Opens a sequential reader of a whole file.</summary>
+    public static Stream OpenRead(string path)
+    {
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        SetDirect(handle, true);
+        return new Reader(handle);
+    }
+
+    /// <summary>Opens <paramref name="path"/> to append at <paramref name="offset"/> (its length), creating it if asked.</summary>
+    public static async ValueTask<Writer> OpenAppendAsync(string path, long offset, bool create, CancellationToken cancellationToken)
+    {
+        var handle = File.OpenHandle(path, create ? FileMode.CreateNew : FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        try
+        {
+            var writer = new Writer(handle, SetDirect(handle, true), offset);
+            await writer.LoadPartialBlockAsync(cancellationToken).ConfigureAwait(false);
+            return writer;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Turns O_DIRECT on or off for an open file; false where it cannot be on.</summary>
+    private static bool SetDirect(SafeFileHandle handle, bool on)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        int flags = Fcntl(handle, GetFlags, 0);
+        return flags >= 0 && Fcntl(handle, SetFlags, on ? flags | DirectFlag : flags & ~DirectFlag) == 0;
+    }
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(SafeFileHandle handle, int command, int argument);
+
+    // A pinned array with an aligned window of BlockSize bytes; pooled, because direct I/O buffers
+    // are large and a pack verification or upload needs one or two.
+    private static byte[] Rent() => Pool.TryTake(out byte[]? array) ? array : GC.AllocateUninitializedArray<byte>(BlockSize + Alignment, pinned: true);
+
+    private static void Return(byte[] array)
+    {
+        if (Pool.Count < 16)
+        {
+            Pool.Add(array);
+        }
+    }
+
+    private static Memory<byte> AlignedWindow(byte[] array)
+    {
+        long address = Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+        int skip = (int)((Alignment - (address % Alignment)) % Alignment);
+        return array.AsMemory(skip, BlockSize);
+    }
+
+    /// <summary>Reads a file front to back, one block ahead of the caller.</summary>
+    private sealed class Reader(SafeFileHandle handle) : Stream
+    {
+        private byte[] _current = Rent();
+        private byte[] _next = Rent();
+        private Memory<byte> _data; // unread part of the current block
+        private Task<int>? _ahead;  // the read of the next block
+        private long _filePosition; // where the next block starts
+        private bool _end;
+        private bool _disposed;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_data.IsEmpty && !_end)
+            {
+                // The block read ahead becomes current and the read of the one after it starts.
+                int read = await (_ahead ?? ReadBlockAsync(_next, cancellationToken)).ConfigureAwait(false);
+                (_current, _next) = (_next, _current);
+                _data = AlignedWindow(_current)[..read];
+                _end = read < BlockSize;
+                _ahead = _end ? null : ReadBlockAsync(_next, cancellationToken);
+            }
+
+            int count = Math.Min(buffer.Length, _data.Length);
+            _data[..count].CopyTo(buffer);
+            _data = _data[count..];
+            return count;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Read packs asynchronously.");
+
+        private async Task<int> ReadBlockAsync(byte[] array, CancellationToken cancellationToken)
+        {
+            var window = AlignedWindow(array);
+            int total = 0;
+            while (total < BlockSize)
+            {
+                int read = await RandomAccess.ReadAsync(handle, window[total..], _filePosition + total, cancellationToken).ConfigureAwait(false);
+                total += read;
+                if (read == 0 || total % Alignment != 0)
+                {
+                    break; // a direct read ends short only at the end of the file
+                }
+            }
+
+            _filePosition += total;
+            return total;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (!_disposed && _ahead is { } ahead)
+            {
+                // The buffers go back to the pool only when no read is filling them.
+                await ((Task)ahead).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            await base.DisposeAsync().ConfigureAwait(false); // calls Dispose(true)
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && !_disposed)
+            {
+                _disposed = true;
+                handle.Dispose();
+                if (_ahead is null || _ahead.IsCompleted)
+                {
+                    Return(_current);
+                    Return(_next);
+                }
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>
+    /// Appends to a file in whole aligned blocks. <see cref="FlushAsync(CancellationToken)"/> writes
+    /// the last partial block through the page cache, so the file never holds padding and its length
+    /// is always exactly what was written (an upload's offset is its file's length).
+    /// </summary>
+    public sealed class Writer : Stream
+    {
+        private readonly SafeFileHandle _handle;
+        private readonly bool _direct;
+        private byte[] _array = Rent();
+        private byte[]? _spare;     // the previous block, while _writing writes it
+        private Task? _writing;     // write-behind: the disk takes one block while the next fills
+        private long _blockStart;   // file position of the buffer's first byte (aligned)
+        private int _fill;
+        private bool _disposed;
+
+        internal Writer(SafeFileHandle handle, bool direct, long offset)
+        {
+            _handle = handle;
+            _direct = direct;
+            _blockStart = offset - (offset % Alignment);
+            _fill = (int)(offset - _blockStart);
+        }
+
+        private Memory<byte> Buffer => AlignedWindow(_array);
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _blockStart + _fill;
+
+        public override long Position
+        {
+            get => Length;
+            set => throw new NotSupportedException();
+        }
+
+        // Writing resumes inside a block: its head is read back so the block can be rewritten whole.
+        internal async ValueTask LoadPartialBlockAsync(CancellationToken cancellationToken)
+        {
+            if (_fill == 0)
+            {
+                return;
+            }
+
+            int read = await RandomAccess.ReadAsync(_handle, Buffer[..Alignment], _blockStart, cancellationToken).ConfigureAwait(false);
+            if (read < _fill)
+            {
+                throw new IOException($"The file is shorter ({_blockStart + read} bytes) than the offset to append at ({Length}).");
+            }
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            while (!data.IsEmpty)
+            {
+                int count = Math.Min(data.Length, BlockSize - _fill);
+                data[..count].CopyTo(Buffer[_fill..]);
+                _fill += count;
+                data = data[count..];
+                if (_fill == BlockSize)
+                {
+                    await WrittenAsync().ConfigureAwait(false);
+                    var full = _array;
+                    _array = _spare ?? Rent();
+                    _spare = full;
+                    _writing = RandomAccess.WriteAsync(_handle, AlignedWindow(full), _blockStart, cancellationToken).AsTask();
+                    _blockStart += BlockSize;
+                    _fill = 0;
+                }
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Write packs asynchronously.");
+
+        private async ValueTask WrittenAsync()
+        {
+            if (_writing is { } writing)
+            {
+                _writing = null;
+                await writing.ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Writes everything buffered; the file's length is then <see cref="Length"/>.</summary>
+        public override async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            await WrittenAsync().ConfigureAwait(false);
+            int whole = _fill - (_fill % Alignment);
+            if (whole > 0)
+            {
+                await RandomAccess.WriteAsync(_handle, Buffer[..whole], _blockStart, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (whole < _fill)
+            {
+                SetDirect(_handle, false); // a direct write cannot be shorter than a block
+                await RandomAccess.WriteAsync(_handle, Buffer[whole.._fill], _blockStart + whole, cancellationToken).ConfigureAwait(false);
+                SetDirect(_handle, _direct);
+            }
+
+            // Keep the partial block buffered, at the front, so writing can go on after a flush.
+            if (whole > 0)
+            {
+                Buffer[whole.._fill].CopyTo(Buffer);
+                _blockStart += whole;
+                _fill -= whole;
+            }
+        }
+
+        public override void Flush() => throw new NotSupportedException("Flush packs asynchronously.");
+
+        /// <summary>Flushes and makes the file's data and length durable.</summary>
+        public async ValueTask SyncAsync(CancellationToken cancellationToken)
+        {
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+            RandomAccess.FlushToDisk(_handle);
+        }
+
+        /// <summary>Cuts the file back to <paramref name="length"/> (at most its current length), dropping what is buffered beyond it.</summary>
+        public async ValueTask TruncateAsync(long length, CancellationToken cancellationToken)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Length);
+            await WrittenAsync().ConfigureAwait(false);
+            RandomAccess.SetLength(_handle, Math.Min(length, RandomAccess.GetLength(_handle)));
+            if (length >= _blockStart)
+            {
+                _fill = (int)(length - _blockStart);
+                return;
+            }
+
+            _blockStart = length - (length % Alignment);
+            _fill = (int)(length - _blockStart);
+            await LoadPartialBlockAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (_writing is { } writing)
+            {
+                // The buffers go back to the pool only when no write is reading them.
+                await writing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            await base.DisposeAsync().ConfigureAwait(false); // calls Dispose(true)
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && !_disposed)
+            {
+                _disposed = true;
+                _handle.Dispose();
+                if (_writing is null || _writing.IsCompleted)
+                {
+                    Return(_array);
+                    if (_spare is not null)
+                    {
+                        Return(_spare);
+                    }
+                }
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using MerkleSync.Core.Backends;
+using MerkleSync.Core.Tests.Support;
+
+namespace MerkleSync.Core.Tests.Backends;
+
+/// <summary>
+/// Pack files are written and read around the page cache in aligned blocks; whatever the write
+/// sizes, flushes, re-opens and truncations, the file must hold exactly the bytes written.
+/// </summary>
+public class UnbufferedFileTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task Appends_flushes_reopens_and_truncations_keep_exactly_the_bytes_written(int seed)
+    {
+        using var folder = new TempFolder();
+        string path = folder.Sub("pack");
+        var random = new Random(seed);
+        byte[] content = DatasetFiles.Random(seed, 7 * UnbufferedFile.BlockSize + 12345);
+        long length = 0;
+        var file = await UnbufferedFile.OpenAppendAsync(path, 0, create: true, None);
+        try
+        {
+            for (int step = 0; step < 60 && length < content.Length; step++)
+            {
+                int count = (int)Math.Min(content.Length - length, random.Next(4) switch
+                {
+                    0 => random.Next(1, 100),
+                    1 => random.Next(1, UnbufferedFile.Alignment * 3),
+                    _ => random.Next(1, UnbufferedFile.BlockSize + 5000),
+                });
+                await file.WriteAsync(content.AsMemory((int)length, count), None);
+                length += count;
+                switch (random.Next(5))
+                {
+                    case 0:
+                        await file.FlushAsync(None);
+                        Assert.Equal(length, new FileInfo(path).Length);
+                        break;
+                    case 1:
+                        // Reopen where the file ends, as a resumed upload does.
+                        await file.SyncAsync(None);
+                        await file.DisposeAsync();
+                        file = await UnbufferedFile.OpenAppendAsync(path, length, create: false, None);
+                        break;
+                    case 2:
+                        length -= random.Next((int)Math.Min(length, UnbufferedFile.Alignment * 2) + 1);
+                        await file.TruncateAsync(length, None);
+                        break;
+                }
+
+                Assert.Equal(length, file.Length);
+            }
+
+            await file.SyncAsync(None);
+        }
+        finally
+        {
+            await file.DisposeAsync();
+        }
+
+        Assert.Equal(length, new FileInfo(path).Length);
+        await using var reader = UnbufferedFile.OpenRead(path);
+        var back = new MemoryStream();
+        await reader.CopyToAsync(back, 100_000, None);
+        Assert.Equal(content.AsSpan(0, (int)length).ToArray(), back.ToArray());
+    }
+
+    [Fact]
+    public async Task Opening_past_the_end_of_a_file_is_an_error()
+    {
+        using var folder = new TempFolder();
+        string path = folder.Sub("pack");
+        await File.WriteAllBytesAsync(path, new byte[100]);
+        await Assert.ThrowsAsync<IOException>(async () => await UnbufferedFile.OpenAppendAsync(path, 200, create: false, None));
+    }
+}
