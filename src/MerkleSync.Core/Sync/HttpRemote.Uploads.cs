@@ -82,7 +82,7 @@ public sealed partial class HttpRemote
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(chunk.Stored);
+                    chunk.Release();
                 }
             }
 

@@ -110,7 +110,7 @@ public static class PushOperation
         bool[] haveChunks = await remote.HaveChunksAsync(candidateChunks, cancellationToken).ConfigureAwait(false);
         var missingChunks = candidateChunks.Where((_, i) => !haveChunks[i]).ToHashSet();
 
-        var upload = await UploadChunksAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
+        var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);
 
         var files = missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
@@ -153,8 +153,6 @@ public static class PushOperation
 
         return snapshot.Files.Where(f => changed.Contains(f.Entry.Path));
     }
-
-    private sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0);
 
     /// <summary>
     /// Publishes the snapshot as the branch's next version, but only on top of the version this
@@ -251,141 +249,6 @@ public static class PushOperation
         }
 
         return await TreeBuilder.BuildAsync(merged.Values, nodes, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Chunks read, verified and compressed together before they are appended in order.</summary>
-    private const int BatchChunks = 64;
-
-    /// <summary>
-    /// Reads, checks and compresses each missing chunk (<see cref="EncodedChunk.ReadAsync"/>) on all
-    /// cores a batch at a time while the previous batch is packed; pack order stays deterministic.
-    /// </summary>
-    private static async Task<UploadTotals> UploadChunksAsync(
-        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, CancellationToken cancellationToken)
-    {
-        var pending = new List<ChunkOrigin>();
-        foreach (var file in files)
-        {
-            long offset = 0;
-            foreach (var chunk in file.Content.Chunks)
-            {
-                if (missing.Remove(chunk.Hash))
-                {
-                    pending.Add(ChunkOrigin.Of(file, offset, chunk));
-                }
-
-                offset += (long)chunk.Length;
-            }
-        }
-
-        long toSend = pending.Sum(p => (long)p.Length);
-        progress.SetToTransfer(toSend, progress.Bytes - toSend);
-        progress.Enter(Stage.Uploading);
-
-        long raw = 0;
-        long rawInPack = 0;
-        IPackUpload? pack = null;
-        var completing = new Queue<(IPackUpload Upload, Task<PackSummary> Done, long Raw)>();
-        long stored = 0;
-        int packs = 0;
-
-        // A finished pack is sent (and, remotely, verified) while the next one is filled.
-        var pacer = new UploadPacer(packSize);
-        async Task CompleteOldestAsync()
-        {
-            var (upload, done, rawBytes) = completing.Dequeue();
-            try
-            {
-                stored += (await done.ConfigureAwait(false)).Length;
-                progress.AddTransferred(rawBytes); // counted once the remote confirmed the pack
-                packs++;
-                pacer.OnPackCompleted(remote.Retries.Throttles);
-            }
-            finally
-            {
-                await upload.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-
-        try
-        {
-            Task<EncodedChunk[]>? next = pending.Count > 0 ? EncodeBatchAsync(pending, 0, cancellationToken) : null;
-            for (int start = 0; next is not null; start += BatchChunks)
-            {
-                var batch = await next.ConfigureAwait(false);
-                next = start + BatchChunks < pending.Count ? EncodeBatchAsync(pending, start + BatchChunks, cancellationToken) : null;
-                try
-                {
-                    foreach (var encoded in batch)
-                    {
-                        pack ??= await remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
-                        await pack.AddAsync(encoded.Origin, encoded.Codec, encoded.Bytes, cancellationToken).ConfigureAwait(false);
-                        raw += encoded.Origin.Length;
-                        rawInPack += encoded.Origin.Length;
-                        if (pack.Length >= pacer.PackSize)
-                        {
-                            completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
-                            pack = null;
-                            rawInPack = 0;
-                            while (completing.Count >= pacer.InFlight)
-                            {
-                                await CompleteOldestAsync().ConfigureAwait(false);
-                            }
-                        }
-                    }
-                }
-                finally
-                {
-                    foreach (var encoded in batch)
-                    {
-                        ArrayPool<byte>.Shared.Return(encoded.Stored);
-                    }
-                }
-            }
-
-            if (pack is not null)
-            {
-                completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
-                pack = null;
-            }
-
-            while (completing.Count > 0)
-            {
-                await CompleteOldestAsync().ConfigureAwait(false);
-            }
-
-            return new UploadTotals(pending.Count, raw, stored, packs, pacer.Backoffs);
-        }
-        finally
-        {
-            if (pack is not null)
-            {
-                await pack.DisposeAsync().ConfigureAwait(false);
-            }
-
-            while (completing.Count > 0)
-            {
-                var (upload, done, _) = completing.Dequeue();
-                try
-                {
-                    await done.ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // The first failure is already on its way to the caller.
-                }
-
-                await upload.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static async Task<EncodedChunk[]> EncodeBatchAsync(List<ChunkOrigin> pending, int start, CancellationToken cancellationToken)
-    {
-        var results = new EncodedChunk[Math.Min(BatchChunks, pending.Count - start)];
-        await Parallel.ForAsync(0, results.Length, cancellationToken, async (i, ct) =>
-            results[i] = await EncodedChunk.ReadAsync(pending[start + i], ct).ConfigureAwait(false)).ConfigureAwait(false);
-        return results;
     }
 
     /// <summary>Records the synced version, the new tree nodes, and which entries make the snapshot's tree (so an unchanged directory need not build it again).</summary>

@@ -186,12 +186,19 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {
             await using var source = await Inner.ReadAsStreamAsync().ConfigureAwait(false);
-            byte[] buffer = new byte[1 << 16];
-            int read;
-            while ((read = await source.ReadAsync(buffer, watch.Token).ConfigureAwait(false)) > 0)
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
             {
-                await stream.WriteAsync(buffer.AsMemory(0, read), watch.Token).ConfigureAwait(false);
-                watch.Progress();
+                int read;
+                while ((read = await source.ReadAsync(buffer, watch.Token).ConfigureAwait(false)) > 0)
+                {
+                    await stream.WriteAsync(buffer.AsMemory(0, read), watch.Token).ConfigureAwait(false);
+                    watch.Progress();
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
     }

@@ -1,0 +1,221 @@
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Progress;
+using MerkleSync.Core.Repository;
+
+namespace MerkleSync.Core.Sync;
+
+/// <summary>What a push uploaded.</summary>
+internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0);
+
+/// <summary>
+/// Packs and uploads a push's missing chunks. The chunks are split, in file order, into one
+/// contiguous share per lane (up to one per core); each lane fills and streams its own packs, so
+/// client and server work on several packs at once (one stream keeps each side on one core), and
+/// a file's chunks still lie together in a pack, which keeps pulls to few ranged reads.
+/// </summary>
+internal static class ChunkUploader
+{
+    /// <summary>Chunks read, verified and compressed together before they are appended in order.</summary>
+    private const int BatchChunks = 32;
+
+    private const int MaxLanes = 4;
+
+    public static async Task<UploadTotals> UploadAsync(
+        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, CancellationToken cancellationToken)
+    {
+        var pending = new List<ChunkOrigin>();
+        foreach (var file in files)
+        {
+            long offset = 0;
+            foreach (var chunk in file.Content.Chunks)
+            {
+                if (missing.Remove(chunk.Hash))
+                {
+                    pending.Add(ChunkOrigin.Of(file, offset, chunk));
+                }
+
+                offset += (long)chunk.Length;
+            }
+        }
+
+        long toSend = pending.Sum(p => (long)p.Length);
+        progress.SetToTransfer(toSend, progress.Bytes - toSend);
+        progress.Enter(Stage.Uploading);
+
+        var totals = new Totals(new UploadPacer(packSize), remote, progress);
+        int lanes = (int)Math.Clamp(toSend / Math.Max(1, packSize / 4), 1, Math.Min(MaxLanes, Math.Max(2, Environment.ProcessorCount)));
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = Shares(pending, toSend, lanes).Select(share => RunLaneAsync(share, totals, failed)).ToArray();
+        try
+        {
+            await Task.WhenAll(running).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Report the lane that failed first, not the lanes it cancelled.
+            var first = running.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
+            if (first is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            }
+
+            throw;
+        }
+
+        return new UploadTotals(pending.Count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
+    }
+
+    // Contiguous slices of about equal bytes.
+    private static IEnumerable<ArraySegment<ChunkOrigin>> Shares(List<ChunkOrigin> pending, long bytes, int count)
+    {
+        var all = pending.ToArray();
+        int start = 0;
+        long sum = 0;
+        for (int lane = 1; lane <= count; lane++)
+        {
+            int end = start;
+            long target = bytes * lane / count;
+            while (end < all.Length && (sum < target || lane == count))
+            {
+                sum += all[end++].Length;
+            }
+
+            yield return new ArraySegment<ChunkOrigin>(all, start, end - start);
+            start = end;
+        }
+    }
+
+    private static async Task RunLaneAsync(ArraySegment<ChunkOrigin> share, Totals totals, CancellationTokenSource failed)
+    {
+        var cancellationToken = failed.Token;
+        IPackUpload? pack = null;
+        long rawInPack = 0;
+        var completing = new Queue<(IPackUpload Upload, Task<PackSummary> Done, long Raw)>();
+        try
+        {
+            // A finished pack is sent (and, remotely, verified) while the next one is filled.
+            Task<EncodedChunk[]>? next = share.Count > 0 ? EncodeBatchAsync(share, 0, cancellationToken) : null;
+            for (int start = 0; next is not null; start += BatchChunks)
+            {
+                var batch = await next.ConfigureAwait(false);
+                next = start + BatchChunks < share.Count ? EncodeBatchAsync(share, start + BatchChunks, cancellationToken) : null;
+                try
+                {
+                    foreach (var encoded in batch)
+                    {
+                        pack ??= await totals.Remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
+                        await pack.AddAsync(encoded.Origin, encoded.Codec, encoded.Bytes, cancellationToken).ConfigureAwait(false);
+                        rawInPack += encoded.Origin.Length;
+                        if (pack.Length >= totals.Pacer.PackSize)
+                        {
+                            completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
+                            pack = null;
+                            rawInPack = 0;
+                            while (completing.Count >= totals.Pacer.InFlight)
+                            {
+                                await totals.CompleteAsync(completing.Dequeue()).ConfigureAwait(false);
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    foreach (var encoded in batch)
+                    {
+                        encoded.Release();
+                    }
+                }
+            }
+
+            if (pack is not null)
+            {
+                completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
+                pack = null;
+            }
+
+            while (completing.Count > 0)
+            {
+                await totals.CompleteAsync(completing.Dequeue()).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            if (pack is not null)
+            {
+                await pack.DisposeAsync().ConfigureAwait(false);
+            }
+
+            while (completing.Count > 0)
+            {
+                var (upload, done, _) = completing.Dequeue();
+                try
+                {
+                    await done.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The first failure is already on its way to the caller.
+                }
+
+                await upload.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads, checks and compresses each chunk of a batch (<see cref="EncodedChunk.ReadAsync"/>) on
+    /// all cores while the previous batch is packed; pack order stays deterministic.
+    /// </summary>
+    private static async Task<EncodedChunk[]> EncodeBatchAsync(ArraySegment<ChunkOrigin> share, int start, CancellationToken cancellationToken)
+    {
+        var results = new EncodedChunk[Math.Min(BatchChunks, share.Count - start)];
+        await Parallel.ForAsync(0, results.Length, cancellationToken, async (i, ct) =>
+            results[i] = await EncodedChunk.ReadAsync(share[start + i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        return results;
+    }
+
+    /// <summary>Counters and pacing shared by the lanes.</summary>
+    private sealed class Totals(UploadPacer pacer, IRemote remote, OperationProgress progress)
+    {
+        private readonly Lock _lock = new();
+
+        public UploadPacer Pacer => pacer;
+
+        public IRemote Remote => remote;
+
+        public long Raw { get; private set; }
+
+        public long Stored { get; private set; }
+
+        public int Packs { get; private set; }
+
+        /// <summary>Waits for a pack the remote is finishing, then counts it.</summary>
+        public async Task CompleteAsync((IPackUpload Upload, Task<PackSummary> Done, long Raw) pack)
+        {
+            try
+            {
+                long length = (await pack.Done.ConfigureAwait(false)).Length;
+                lock (_lock)
+                {
+                    Raw += pack.Raw;
+                    Stored += length;
+                    Packs++;
+                    pacer.OnPackCompleted(remote.Retries.Throttles);
+                }
+
+                progress.AddTransferred(pack.Raw); // counted once the remote confirmed the pack
+            }
+            finally
+            {
+                await pack.Upload.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+}
