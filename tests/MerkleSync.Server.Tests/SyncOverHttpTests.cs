@@ -178,9 +178,9 @@ public class SyncOverHttpTests
             await setup.CreateAsync(None);
         }
 
-        // The process "dies" at the third PATCH (4 MiB pieces; packs start at 8 MiB), after at least
-        // 8 MiB had arrived.
-        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(3)))
+        // The process "dies" at the sixth PATCH (2 MiB pieces; packs start at 8 MiB). Each of the two
+        // upload lanes has at most one PATCH out, so at least four had arrived: 8 MiB.
+        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(6)))
         {
             await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
         }

@@ -235,14 +235,14 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public void AppendChunks(string name, IReadOnlyList<Ingest.ChunkOrigin> chunks)
     {
-        int next = _nextUploadPart.AddOrUpdate(name, n => _db.Scan(UploadsFamily, Encoding.UTF8.GetBytes(n + "\n")).Count(), (_, last) => last + 1);
+        int next = _nextUploadPart.AddOrUpdate(name, n => _db.Keys(UploadsFamily, Encoding.UTF8.GetBytes(n + "\n")).Count(), (_, last) => last + 1);
         _db.Put(UploadsFamily, Encoding.UTF8.GetBytes($"{name}\n{next:D8}"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(chunks), durable: false);
     }
 
     public void Remove(string name)
     {
         _nextUploadPart.TryRemove(name, out _);
-        foreach (var (key, _) in _db.Scan(UploadsFamily, Encoding.UTF8.GetBytes(name)).ToList())
+        foreach (var key in _db.Keys(UploadsFamily, Encoding.UTF8.GetBytes(name)).ToList())
         {
             _db.Delete(UploadsFamily, key, durable: false);
         }

@@ -125,6 +125,22 @@ public sealed class RocksStore : IDisposable
         }
     }
 
+    /// <summary>The keys of a family that start with <paramref name="prefix"/>, in order (values are not read).</summary>
+    public IEnumerable<byte[]> Keys(string family, byte[] prefix)
+    {
+        using var iterator = _db.NewIterator(Family(family));
+        for (iterator.Seek(prefix); iterator.Valid(); iterator.Next())
+        {
+            byte[] key = iterator.Key();
+            if (!key.AsSpan().StartsWith(prefix))
+            {
+                yield break;
+            }
+
+            yield return key;
+        }
+    }
+
     /// <summary>
     /// Flushes large memtables before closing (read-write opens), so the next open does not replay a
     /// long log: after a first push of 100k files that replay cost the next command ~0.1 s. Small
