@@ -152,7 +152,7 @@ public sealed class FileSystemBlobStore : IBlobStore
         }
     }
 
-    private sealed class Writer(FileSystemBlobStore store, string staging, UnbufferedFile.Writer stream) : IBlobWriter
+    private sealed class Writer(FileSystemBlobStore store, string staging, UnbufferedFile.AppendStream stream) : IBlobWriter
     {
         private bool _committed;
 

@@ -11,7 +11,7 @@ namespace MerkleSync.Core.Backends;
 /// per GiB written through the cache, 0.06 direct). Where the file system refuses O_DIRECT
 /// (tmpfs, some network file systems, other platforms) the same code runs through the cache.
 /// </summary>
-internal static partial class UnbufferedFile
+public static partial class UnbufferedFile
 {
     /// <summary>Offsets, lengths and buffer addresses of direct transfers are multiples of this.</summary>
     public const int Alignment = 4096;
@@ -25,21 +25,24 @@ internal static partial class UnbufferedFile
 
     private static readonly ConcurrentBag<byte[]> Pool = [];
 
-    /// <summary>Opens a sequential reader of a whole file.</summary>
-    public static Stream OpenRead(string path)
+    /// <summary>
+    /// Opens a forward-only reader of <paramref name="length"/> bytes at <paramref name="offset"/>
+    /// (by default the whole file). It reads whole aligned blocks, never past the range's last one.
+    /// </summary>
+    public static Stream OpenRead(string path, long offset = 0, long? length = null)
     {
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
         SetDirect(handle, true);
-        return new Reader(handle);
+        return new Reader(handle, offset, offset + (length ?? RandomAccess.GetLength(handle) - offset));
     }
 
     /// <summary>Opens <paramref name="path"/> to append at <paramref name="offset"/> (its length), creating it if asked.</summary>
-    public static async ValueTask<Writer> OpenAppendAsync(string path, long offset, bool create, CancellationToken cancellationToken)
+    public static async ValueTask<AppendStream> OpenAppendAsync(string path, long offset, bool create, CancellationToken cancellationToken)
     {
         var handle = File.OpenHandle(path, create ? FileMode.CreateNew : FileMode.Open, FileAccess.ReadWrite, FileShare.None);
         try
         {
-            var writer = new Writer(handle, SetDirect(handle, true), offset);
+            var writer = new AppendStream(handle, SetDirect(handle, true), offset);
             await writer.LoadPartialBlockAsync(cancellationToken).ConfigureAwait(false);
             return writer;
         }
@@ -84,15 +87,15 @@ internal static partial class UnbufferedFile
         return array.AsMemory(skip, BlockSize);
     }
 
-    /// <summary>Reads a file front to back, one block ahead of the caller.</summary>
-    private sealed class Reader(SafeFileHandle handle) : Stream
+    /// <summary>Reads a range of a file front to back, one block ahead of the caller.</summary>
+    private sealed class Reader(SafeFileHandle handle, long start, long end) : Stream
     {
         private byte[] _current = Rent();
         private byte[] _next = Rent();
-        private Memory<byte> _data; // unread part of the current block
-        private Task<int>? _ahead;  // the read of the next block
-        private long _filePosition; // where the next block starts
-        private bool _end;
+        private Memory<byte> _data;                                  // unread part of the current block
+        private Task<int>? _ahead;                                   // the read of the next block
+        private long _filePosition = start - (start % Alignment);   // where the next block starts
+        private bool _end = start >= end;
         private bool _disposed;
 
         public override bool CanRead => true;
@@ -116,9 +119,13 @@ internal static partial class UnbufferedFile
             {
                 // The block read ahead becomes current and the read of the one after it starts.
                 int read = await (_ahead ?? ReadBlockAsync(_next, cancellationToken)).ConfigureAwait(false);
+                long blockStart = _filePosition - read;
                 (_current, _next) = (_next, _current);
-                _data = AlignedWindow(_current)[..read];
-                _end = read < BlockSize;
+                // The range's head and tail are cut from its first and last blocks.
+                int from = (int)Math.Clamp(start - blockStart, 0, read);
+                int to = (int)Math.Clamp(end - blockStart, from, read);
+                _data = AlignedWindow(_current)[from..to];
+                _end = read < BlockSize || _filePosition >= end;
                 _ahead = _end ? null : ReadBlockAsync(_next, cancellationToken);
             }
 
@@ -135,9 +142,10 @@ internal static partial class UnbufferedFile
 
         private async Task<int> ReadBlockAsync(byte[] array, CancellationToken cancellationToken)
         {
-            var window = AlignedWindow(array);
+            long rangeEnd = end + ((Alignment - (end % Alignment)) % Alignment);
+            var window = AlignedWindow(array)[..(int)Math.Min(BlockSize, rangeEnd - _filePosition)];
             int total = 0;
-            while (total < BlockSize)
+            while (total < window.Length)
             {
                 int read = await RandomAccess.ReadAsync(handle, window[total..], _filePosition + total, cancellationToken).ConfigureAwait(false);
                 total += read;
@@ -194,7 +202,7 @@ internal static partial class UnbufferedFile
     /// the last partial block through the page cache, so the file never holds padding and its length
     /// is always exactly what was written (an upload's offset is its file's length).
     /// </summary>
-    public sealed class Writer : Stream
+    public sealed class AppendStream : Stream
     {
         private readonly SafeFileHandle _handle;
         private readonly bool _direct;
@@ -205,7 +213,7 @@ internal static partial class UnbufferedFile
         private int _fill;
         private bool _disposed;
 
-        internal Writer(SafeFileHandle handle, bool direct, long offset)
+        internal AppendStream(SafeFileHandle handle, bool direct, long offset)
         {
             _handle = handle;
             _direct = direct;
@@ -244,15 +252,15 @@ internal static partial class UnbufferedFile
             }
         }
 
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            while (!data.IsEmpty)
+            while (!buffer.IsEmpty)
             {
-                int count = Math.Min(data.Length, BlockSize - _fill);
-                data[..count].CopyTo(Buffer[_fill..]);
+                int count = Math.Min(buffer.Length, BlockSize - _fill);
+                buffer[..count].CopyTo(Buffer[_fill..]);
                 _fill += count;
-                data = data[count..];
+                buffer = buffer[count..];
                 if (_fill == BlockSize)
                 {
                     await WrittenAsync().ConfigureAwait(false);

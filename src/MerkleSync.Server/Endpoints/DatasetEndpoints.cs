@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
@@ -130,7 +131,7 @@ internal static class DatasetEndpoints
             return Results.Bytes(WireFormat.EncodeReconstruction(plan), WireFormat.BinaryType);
         });
 
-        ds.MapGet("/packs/{id}", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
+        ds.MapGet("/packs/{id}", async (string dataset, string id, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
             var packId = ParseHash(id);
@@ -142,12 +143,45 @@ internal static class DatasetEndpoints
             string key = PackFormat.BlobKey(packId);
             if (repository.Blobs.LocalPath(key) is { } path)
             {
-                return Results.File(path, WireFormat.BinaryType, enableRangeProcessing: true);
+                return await SendRangeDirectAsync(context, path, ct) ? Results.Empty : Results.File(path, WireFormat.BinaryType, enableRangeProcessing: true);
             }
 
             var stream = await repository.Blobs.OpenReadAsync(key, ct);
             return Results.Stream(stream, WireFormat.BinaryType, enableRangeProcessing: true);
         });
+    }
+
+    /// <summary>
+    /// Answers a request for one byte range of a pack file with reads around the page cache: a pack
+    /// is read back rarely, and filling cache pages with it cost this VM about 3 CPU-seconds per GiB
+    /// pulled. Anything else (no range, several, unsatisfiable, If-Range) is left to Results.File.
+    /// </summary>
+    private static async Task<bool> SendRangeDirectAsync(HttpContext context, string path, CancellationToken ct)
+    {
+        var headers = context.Request.GetTypedHeaders();
+        if (headers.Range is not { Unit.Value: "bytes", Ranges.Count: 1 } range || headers.IfRange is not null)
+        {
+            return false;
+        }
+
+        long total = new FileInfo(path).Length;
+        var (from, to) = (range.Ranges.Single().From, range.Ranges.Single().To);
+        long start = from ?? Math.Max(0, total - (to ?? 0));
+        long last = from is null ? total - 1 : Math.Min(to ?? total - 1, total - 1);
+        if (start >= total || last < start)
+        {
+            return false;
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status206PartialContent;
+        response.ContentType = WireFormat.BinaryType;
+        response.ContentLength = last - start + 1;
+        response.Headers.AcceptRanges = "bytes";
+        response.GetTypedHeaders().ContentRange = new Microsoft.Net.Http.Headers.ContentRangeHeaderValue(start, last, total);
+        await using var stream = UnbufferedFile.OpenRead(path, start, last - start + 1);
+        await stream.CopyToAsync(response.Body, 256 << 10, ct);
+        return true;
     }
 
     public static Hash ParseHash(string text) =>

@@ -72,6 +72,26 @@ public class UnbufferedFileTests
     }
 
     [Fact]
+    public async Task A_range_reads_exactly_its_bytes_wherever_it_starts_and_ends()
+    {
+        using var folder = new TempFolder();
+        string path = folder.Sub("pack");
+        byte[] content = DatasetFiles.Random(5, 3 * UnbufferedFile.BlockSize + 777);
+        await File.WriteAllBytesAsync(path, content);
+        var random = new Random(5);
+        long[] edges = [0, 1, UnbufferedFile.Alignment - 1, UnbufferedFile.Alignment, UnbufferedFile.BlockSize - 3, UnbufferedFile.BlockSize, 2L * UnbufferedFile.BlockSize + 5];
+        for (int i = 0; i < 40; i++)
+        {
+            long offset = i < edges.Length ? edges[i] : random.NextInt64(content.Length);
+            long length = i % 3 == 0 ? content.Length - offset : random.NextInt64(Math.Min(content.Length - offset, UnbufferedFile.BlockSize * 2L) + 1);
+            await using var reader = UnbufferedFile.OpenRead(path, offset, length);
+            var back = new MemoryStream();
+            await reader.CopyToAsync(back, 65_536, None);
+            Assert.Equal(content.AsSpan((int)offset, (int)length).ToArray(), back.ToArray());
+        }
+    }
+
+    [Fact]
     public async Task Opening_past_the_end_of_a_file_is_an_error()
     {
         using var folder = new TempFolder();
