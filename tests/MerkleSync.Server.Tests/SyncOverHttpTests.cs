@@ -32,6 +32,40 @@ public class SyncOverHttpTests
         Assert.Equal(["two", "one"], history.Select(h => h.Record.Message));
     }
 
+    [Theory]
+    [InlineData("bytes=5-4100", 5L, 4100L)]
+    [InlineData("bytes=4095-", 4095L, null)]
+    [InlineData("bytes=-3000", null, null)]
+    public async Task A_pack_range_is_served_exactly(string range, long? first, long? last)
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(4, 3_000_000));
+        await using (var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await remote.CreateAsync(None);
+            await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        }
+
+        string pack = Directory.EnumerateFiles(server.Root, "*.pack", SearchOption.AllDirectories).Single();
+        byte[] bytes = await File.ReadAllBytesAsync(pack);
+        long start = first ?? bytes.Length - 3000, end = last ?? bytes.Length - 1;
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{server.BaseUrl}/v1/datasets/ds/packs/{Path.GetFileNameWithoutExtension(pack)}");
+        request.Headers.TryAddWithoutValidation("Range", range);
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
+        Assert.Equal(start, response.Content.Headers.ContentRange!.From);
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentRange.Length);
+        Assert.Equal(bytes.AsSpan((int)start, (int)(end - start + 1)).ToArray(), await response.Content.ReadAsByteArrayAsync());
+
+        using var beyond = new HttpRequestMessage(HttpMethod.Get, request.RequestUri);
+        beyond.Headers.TryAddWithoutValidation("Range", $"bytes={bytes.Length}-");
+        using var refused = await http.SendAsync(beyond);
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, refused.StatusCode);
+    }
+
     [Fact]
     public async Task A_stale_publish_gets_409_and_a_conflict()
     {
