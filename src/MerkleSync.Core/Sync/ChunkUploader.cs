@@ -11,7 +11,7 @@ internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes
 
 /// <summary>
 /// Packs and uploads a push's missing chunks. The chunks are split, in file order, into one
-/// contiguous share per lane (up to one per core); each lane fills and streams its own packs, so
+/// contiguous share per lane (two, or one per core up to four); each lane fills and streams its own packs, so
 /// client and server work on several packs at once (one stream keeps each side on one core), and
 /// a file's chunks still lie together in a pack, which keeps pulls to few ranged reads.
 /// </summary>
