@@ -23,6 +23,6 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-dotnet build "$root/src/MerkleSync.Cli" -c Release -v q -nologo >/dev/null
+cli=$("$root/bench/publish-cli.sh")
 dotnet build "$root/bench/MerkleSync.Bench" -c Release -v q -nologo >/dev/null
-exec python3 "$root/bench/compare.py" --root "$root" --work "$work" "${args[@]}"
+exec python3 "$root/bench/compare.py" --root "$root" --work "$work" --cli "$cli" "${args[@]}"

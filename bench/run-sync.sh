@@ -7,9 +7,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/tmp/merklesync-sync}
 mkdir -p "$work"
 for tool in rsync restic borg; do command -v $tool >/dev/null || { apt-get update -qq; apt-get install -y -qq rsync restic borgbackup >/dev/null; break; }; done
-dotnet build "$root/src/MerkleSync.Cli" -c Release -v q -nologo >/dev/null
+cli=$("$root/bench/publish-cli.sh")
 dotnet build "$root/bench/MerkleSync.Bench" -c Release -v q -nologo >/dev/null
-ms="dotnet $root/src/MerkleSync.Cli/bin/Release/net10.0/merklesync.dll"
+ms="dotnet $cli"
 bench="dotnet $root/bench/MerkleSync.Bench/bin/Release/net10.0/MerkleSync.Bench.dll"
 set_dir="$work/set"
 [ -d "$set_dir/v1" ] || python3 "$root/../shared/bench/gen_versions.py" "$set_dir" --size 1GiB --seed 7 >/dev/null
