@@ -103,6 +103,18 @@ public sealed class RocksStore : IDisposable
     /// <summary>All (key, value) pairs of a family whose key starts with <paramref name="prefix"/>, in key order.</summary>
     public IEnumerable<(byte[] Key, byte[] Value)> Scan(string family, byte[]? prefix = null)
     {
+        foreach (var (iterator, key) in Walk(family, prefix))
+        {
+            yield return (key, iterator.Value());
+        }
+    }
+
+    /// <summary>The keys of a family that start with <paramref name="prefix"/>, in order (values are not read).</summary>
+    public IEnumerable<byte[]> Keys(string family, byte[] prefix) => Walk(family, prefix).Select(position => position.Key);
+
+    // Steps an iterator over the keys with the prefix; it stays on each key until the next step.
+    private IEnumerable<(Iterator Iterator, byte[] Key)> Walk(string family, byte[]? prefix)
+    {
         using var iterator = _db.NewIterator(Family(family));
         if (prefix is null)
         {
@@ -121,23 +133,7 @@ public sealed class RocksStore : IDisposable
                 yield break;
             }
 
-            yield return (key, iterator.Value());
-        }
-    }
-
-    /// <summary>The keys of a family that start with <paramref name="prefix"/>, in order (values are not read).</summary>
-    public IEnumerable<byte[]> Keys(string family, byte[] prefix)
-    {
-        using var iterator = _db.NewIterator(Family(family));
-        for (iterator.Seek(prefix); iterator.Valid(); iterator.Next())
-        {
-            byte[] key = iterator.Key();
-            if (!key.AsSpan().StartsWith(prefix))
-            {
-                yield break;
-            }
-
-            yield return key;
+            yield return (iterator, key);
         }
     }
 
