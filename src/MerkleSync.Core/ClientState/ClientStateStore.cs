@@ -94,14 +94,63 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return new ClientStateStore(root, RocksStore.Open(Path.Combine(root, DirectoryScanner.StateFolderName, "state"), Families, createIfMissing: false, readOnly: true));
     }
 
-    /// <summary>The cached content of a file if its stat is unchanged since it was cached.</summary>
-    public ChunkedContent? Lookup(string path, FileStat stat)
+    /// <summary>
+    /// The cached content of each file whose stat is unchanged since it was cached (null for the
+    /// others). The files come in canonical path order, which is the cache's key order, so an ordered
+    /// walk per core replaces a point read per file (a third of a no-change push of 100k files).
+    /// </summary>
+    public ChunkedContent?[] Lookup(IReadOnlyList<(string Path, FileStat Stat)> files, CancellationToken cancellationToken)
     {
-        if (_db.Get(StatFamily, Encoding.UTF8.GetBytes(path)) is not { } value)
+        var found = new ChunkedContent?[files.Count];
+        int parts = Math.Clamp(files.Count / MinFilesPerWalk, 1, Environment.ProcessorCount);
+        Parallel.For(0, parts, new ParallelOptions { CancellationToken = cancellationToken }, part =>
         {
-            return null;
-        }
+            int i = (int)((long)files.Count * part / parts), end = (int)((long)files.Count * (part + 1) / parts);
+            if (i == end)
+            {
+                return;
+            }
 
+            byte[] path = Encoding.UTF8.GetBytes(files[i].Path);
+            bool Next()
+            {
+                if (++i == end)
+                {
+                    return false;
+                }
+
+                path = Encoding.UTF8.GetBytes(files[i].Path);
+                return true;
+            }
+
+            foreach (var (key, value) in _db.ScanFrom(StatFamily, path))
+            {
+                int order;
+                while ((order = key.AsSpan().SequenceCompareTo(path)) > 0)
+                {
+                    if (!Next())
+                    {
+                        return; // files[i] is not cached
+                    }
+                }
+
+                if (order == 0)
+                {
+                    found[i] = Decode(value, files[i].Stat);
+                    if (!Next())
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        return found;
+    }
+
+    private const int MinFilesPerWalk = 4096;
+
+    private static ChunkedContent? Decode(byte[] value, FileStat stat)
+    {
         var reader = new SpanReader(value);
         var cached = new FileStat(reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadVarint());
         if (cached != stat)

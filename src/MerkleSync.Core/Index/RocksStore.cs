@@ -101,28 +101,33 @@ public sealed class RocksStore : IDisposable
     }
 
     /// <summary>All (key, value) pairs of a family whose key starts with <paramref name="prefix"/>, in key order.</summary>
-    public IEnumerable<(byte[] Key, byte[] Value)> Scan(string family, byte[]? prefix = null)
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(string family, byte[]? prefix = null) => WithValues(Walk(family, prefix, prefix));
+
+    /// <summary>All (key, value) pairs of a family from the first key at or after <paramref name="start"/> on, in key order.</summary>
+    public IEnumerable<(byte[] Key, byte[] Value)> ScanFrom(string family, byte[] start) => WithValues(Walk(family, start, prefix: null));
+
+    /// <summary>The keys of a family that start with <paramref name="prefix"/>, in order (values are not read).</summary>
+    public IEnumerable<byte[]> Keys(string family, byte[] prefix) => Walk(family, prefix, prefix).Select(position => position.Key);
+
+    private static IEnumerable<(byte[] Key, byte[] Value)> WithValues(IEnumerable<(Iterator Iterator, byte[] Key)> walk)
     {
-        foreach (var (iterator, key) in Walk(family, prefix))
+        foreach (var (iterator, key) in walk)
         {
             yield return (key, iterator.Value());
         }
     }
 
-    /// <summary>The keys of a family that start with <paramref name="prefix"/>, in order (values are not read).</summary>
-    public IEnumerable<byte[]> Keys(string family, byte[] prefix) => Walk(family, prefix).Select(position => position.Key);
-
-    // Steps an iterator over the keys with the prefix; it stays on each key until the next step.
-    private IEnumerable<(Iterator Iterator, byte[] Key)> Walk(string family, byte[]? prefix)
+    // Steps an iterator from a key on, over the keys with the prefix; it stays on each key until the next step.
+    private IEnumerable<(Iterator Iterator, byte[] Key)> Walk(string family, byte[]? start, byte[]? prefix)
     {
         using var iterator = _db.NewIterator(Family(family));
-        if (prefix is null)
+        if (start is null)
         {
             iterator.SeekToFirst();
         }
         else
         {
-            iterator.Seek(prefix);
+            iterator.Seek(start);
         }
 
         for (; iterator.Valid(); iterator.Next())

@@ -25,16 +25,16 @@ public static class CachedSnapshotter
         progress?.Enter(Stage.Scanning);
         var scanned = DirectoryScanner.Scan(root);
         var files = new SnapshotFile[scanned.Count];
-        var stats = new FileStat[scanned.Count];
-        // Cache lookups are independent point reads: spread them over the cores.
-        Parallel.For(0, scanned.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+        var stats = scanned.Select(f => f.Stat ?? FileStat.Of(f.FullPath)).ToArray(); // the scan took the stat, except where lstat's layout is unknown
+        var cached = state.Lookup([.. scanned.Select((f, i) => (f.Path, stats[i]))], cancellationToken);
+        for (int i = 0; i < scanned.Count; i++)
         {
-            stats[i] = scanned[i].Stat ?? FileStat.Of(scanned[i].FullPath);
-            if (state.Lookup(scanned[i].Path, stats[i]) is { } cached)
+            if (cached[i] is { } content)
             {
-                files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, cached.FileHash, cached.Length, scanned[i].Mode), cached, scanned[i].FullPath, stats[i]);
+                files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, content.FileHash, content.Length, scanned[i].Mode), content, scanned[i].FullPath, stats[i]);
             }
-        });
+        }
+
         var toRead = Enumerable.Range(0, scanned.Count).Where(i => files[i] is null).ToList();
 
         progress?.SetDataset(scanned.Count, scanned.Sum(f => f.Size));
