@@ -51,9 +51,10 @@ internal static class DiffCommand
                 var target = parse.GetValue(version) is { } spec
                     ? await r.ResolveAsync(spec, ct)
                     : await r.GetBranchAsync(parse.GetValue(branch)!, ct) ?? throw new NotFoundException($"Branch '{parse.GetValue(branch)}' does not exist in {r.Url}.");
+                var scan = DirectoryScanner.ScanAsync(directory, ct); // meanwhile the state opens
                 using var state = ClientStateStore.Open(directory);
                 var local = new MemoryTreeNodeStore();
-                var snapshot = await CachedSnapshotter.SnapshotAsync(directory, state, local, ct);
+                var snapshot = await CachedSnapshotter.SnapshotAsync(await scan, state, local, ct);
                 return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, snapshot.Snapshot.Root, json, ct, statOnly);
             }, ct, directory);
         }));

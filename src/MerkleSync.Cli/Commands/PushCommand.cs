@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
+using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Sync;
 
@@ -20,10 +21,18 @@ internal static class PushCommand
         {
             directory, remote, branch, message, rebase, packSize,
         };
-        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
+        {
+            // Opening the remote can wait for RocksDB's binding (~0.5 s; tokens are in the state): scan meanwhile.
+            var scan = DirectoryScanner.ScanAsync(parse.GetValue(directory)!, ct);
+            return CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, r => PushAsync(parse, r, scan, ct), ct, parse.GetValue(directory));
+        }));
+        return command;
+
+        async Task<int> PushAsync(ParseResult parse, IRemote r, Task<List<ScannedFile>> scan, CancellationToken ct)
         {
             var progress = new OperationProgress();
-            var options = new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase), Progress: progress);
+            var options = new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase), Progress: progress, Scan: scan);
             var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PushOperation.PushAsync(parse.GetValue(directory)!, r, options, ct));
             if (parse.GetValue(CliApp.Json))
             {
@@ -56,8 +65,7 @@ internal static class PushCommand
             }
 
             return CliApp.Ok;
-        }, ct, parse.GetValue(directory))));
-        return command;
+        }
     }
 
     private static void PrintSummary(PushResult result, string url, string branch)

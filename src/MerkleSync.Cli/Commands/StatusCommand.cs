@@ -21,11 +21,12 @@ internal static class StatusCommand
                 throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             }
 
+            var scan = DirectoryScanner.ScanAsync(dir, ct); // meanwhile the state opens
             using var state = ClientStateStore.Open(dir);
             var (remote, branch) = state.LastSynced() ?? throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             var (_, root) = state.GetSynced(remote, branch)!.Value;
             var local = new MemoryTreeNodeStore();
-            var snapshot = await CachedSnapshotter.SnapshotAsync(dir, state, local, ct, reuseTree: true); // nodes are read through the state
+            var snapshot = await CachedSnapshotter.SnapshotAsync(await scan, state, local, ct, reuseTree: true); // nodes are read through the state
             if (!parse.GetValue(CliApp.Json))
             {
                 Console.Out.WriteLine($"Compared with {remote} branch '{branch}' at version {root}:");

@@ -14,6 +14,9 @@ public static class DirectoryScanner
     /// <summary>The client's state folder at the dataset root; never part of a snapshot.</summary>
     public const string StateFolderName = ".merklesync";
 
+    /// <summary><see cref="Scan"/> on the thread pool, so the caller can do other work meanwhile.</summary>
+    public static Task<List<ScannedFile>> ScanAsync(string root, CancellationToken cancellationToken) => Task.Run(() => Scan(root), cancellationToken);
+
     public static List<ScannedFile> Scan(string root)
     {
         var directory = new DirectoryInfo(root);

@@ -14,8 +14,13 @@ namespace MerkleSync.Core.Sync;
 /// <param name="PackSize">Close a pack once it passes this many bytes (tests use small packs).</param>
 /// <param name="Rebase">When the branch moved since this directory last synced, replay this directory's changes on top of it (if no path changed on both sides).</param>
 /// <param name="Progress">Counters for a display to read while the push runs.</param>
+/// <param name="Scan">
+/// A scan of the directory the caller already started (<see cref="DirectoryScanner.ScanAsync"/>),
+/// so that it overlaps work done before the push, such as opening the remote.
+/// </param>
 public sealed record PushOptions(
-    string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false, OperationProgress? Progress = null);
+    string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false, OperationProgress? Progress = null,
+    Task<List<ScannedFile>>? Scan = null);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
@@ -50,6 +55,8 @@ public static class PushOperation
         }
 
         var progress = options.Progress ?? new OperationProgress();
+        progress.Enter(Stage.Scanning);
+        var scan = options.Scan ?? DirectoryScanner.ScanAsync(directory, cancellationToken); // meanwhile the state opens
         using var state = ClientStateStore.Open(directory);
         int resumed = await remote.ResumeUploadsAsync(state, cancellationToken).ConfigureAwait(false);
         var nodes = new MemoryTreeNodeStore();
@@ -57,7 +64,7 @@ public static class PushOperation
         CachedSnapshot cached;
         try
         {
-            cached = await CachedSnapshotter.SnapshotAsync(directory, state, nodes, cancellationToken, progress, reuseTree: true).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), state, nodes, cancellationToken, progress, reuseTree: true).ConfigureAwait(false);
         }
         catch
         {
