@@ -294,11 +294,11 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--small-files", type=int, default=100_000)
     parser.add_argument("--rss-sizes", default="1GiB,4GiB", help="sizes for the RSS flatness check ('' to skip)")
-    parser.add_argument("--cli", help="merklesync.dll to run (compare.sh passes a ReadyToRun publish)")
+    parser.add_argument("--cli", help="merklesync executable to run (compare.sh passes bench/publish-cli.sh's release build)")
     parser.add_argument("--docs", action="store_true", help="write the results into docs/benchmarks.md")
     ARGS = parser.parse_args()
     os.makedirs(ARGS.work, exist_ok=True)
-    MS = ["dotnet", ARGS.cli or os.path.join(ARGS.root, "src/MerkleSync.Cli/bin/Release/net10.0/merklesync.dll")]
+    MS = [ARGS.cli] if ARGS.cli else ["dotnet", os.path.join(ARGS.root, "src/MerkleSync.Cli/bin/Release/net10.0/merklesync.dll")]
     GEN = os.path.join(ARGS.root, "..", "shared", "bench", "gen_versions.py")
     bench = ["dotnet", os.path.join(ARGS.root, "bench/MerkleSync.Bench/bin/Release/net10.0/MerkleSync.Bench.dll")]
 

@@ -9,7 +9,7 @@ mkdir -p "$work"
 for tool in rsync restic borg; do command -v $tool >/dev/null || { apt-get update -qq; apt-get install -y -qq rsync restic borgbackup >/dev/null; break; }; done
 cli=$("$root/bench/publish-cli.sh")
 dotnet build "$root/bench/MerkleSync.Bench" -c Release -v q -nologo >/dev/null
-ms="dotnet $cli"
+ms="$cli"
 bench="dotnet $root/bench/MerkleSync.Bench/bin/Release/net10.0/MerkleSync.Bench.dll"
 set_dir="$work/set"
 [ -d "$set_dir/v1" ] || python3 "$root/../shared/bench/gen_versions.py" "$set_dir" --size 1GiB --seed 7 >/dev/null
