@@ -43,7 +43,6 @@ public static class PullOperation
               ?? throw new NotFoundException($"Branch '{options.Branch}' does not exist in {remote.Url}.");
         string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
         Directory.CreateDirectory(directory);
-        progress.Enter(Stage.Scanning);
         var scan = DirectoryScanner.ScanAsync(directory, cancellationToken); // meanwhile the state opens
         using var state = ClientStateStore.Open(directory);
 
@@ -57,6 +56,7 @@ public static class PullOperation
         }
 
         // What the directory holds now (stat cache makes this cheap after a pull or push).
+        progress.Enter(Stage.Scanning);
         var local = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), state, new MemoryTreeNodeStore(), cancellationToken, progress).ConfigureAwait(false);
         var localByPath = local.Snapshot.Files.ToDictionary(f => f.Entry.Path, StringComparer.Ordinal);
         var sources = new LocalChunkIndex();
