@@ -254,23 +254,46 @@ public static partial class UnbufferedFile
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             while (!buffer.IsEmpty)
             {
-                int count = Math.Min(buffer.Length, BlockSize - _fill);
-                buffer[..count].CopyTo(Buffer[_fill..]);
-                _fill += count;
+                var free = FreeSpace;
+                int count = Math.Min(buffer.Length, free.Length);
+                buffer[..count].CopyTo(free);
                 buffer = buffer[count..];
-                if (_fill == BlockSize)
-                {
-                    await WrittenAsync().ConfigureAwait(false);
-                    var full = _array;
-                    _array = _spare ?? Rent();
-                    _spare = full;
-                    _writing = RandomAccess.WriteAsync(_handle, AlignedWindow(full), _blockStart, cancellationToken).AsTask();
-                    _blockStart += BlockSize;
-                    _fill = 0;
-                }
+                await AdvanceAsync(count, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>
+        /// The unwritten rest of the current block (never empty): a reader can fill it in place,
+        /// saving the copy <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> makes, then
+        /// append what it put there with <see cref="AdvanceAsync"/>.
+        /// </summary>
+        public Memory<byte> FreeSpace
+        {
+            get
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return Buffer[_fill..];
+            }
+        }
+
+        /// <summary>Appends the first <paramref name="count"/> bytes of <see cref="FreeSpace"/>.</summary>
+        public async ValueTask AdvanceAsync(int count, CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ArgumentOutOfRangeException.ThrowIfNegative(count);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(count, BlockSize - _fill);
+            _fill += count;
+            if (_fill == BlockSize)
+            {
+                await WrittenAsync().ConfigureAwait(false);
+                var full = _array;
+                _array = _spare ?? Rent();
+                _spare = full;
+                _writing = RandomAccess.WriteAsync(_handle, AlignedWindow(full), _blockStart, cancellationToken).AsTask();
+                _blockStart += BlockSize;
+                _fill = 0;
             }
         }
 

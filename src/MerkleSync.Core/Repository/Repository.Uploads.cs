@@ -118,54 +118,47 @@ public sealed partial class Repository
             "sha256" => IncrementalHash.CreateHash(HashAlgorithmName.SHA256),
             var other => throw new InvalidInputException($"Checksum algorithm '{other}' is not supported; use sha1 or sha256."),
         };
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        await using var file = await UnbufferedFile.OpenAppendAsync(UploadPath(id), offset, create: false, cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var file = await UnbufferedFile.OpenAppendAsync(UploadPath(id), offset, create: false, cancellationToken).ConfigureAwait(false);
-            try
+            // The body is read straight into the file's aligned block: no copy in between.
+            int read;
+            while ((read = await body.ReadAsync(file.FreeSpace, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                int read;
-                while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                if (file.Length + read > state.Limit)
                 {
-                    if (file.Length + read > state.Limit)
-                    {
-                        throw new InvalidInputException(state.Length is { } length
-                            ? $"Upload {id} would exceed its announced length of {length} bytes."
-                            : $"Upload {id} would exceed the largest pack, {MaxUploadLength} bytes.");
-                    }
-
-                    hash?.AppendData(buffer, 0, read);
-                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    throw new InvalidInputException(state.Length is { } length
+                        ? $"Upload {id} would exceed its announced length of {length} bytes."
+                        : $"Upload {id} would exceed the largest pack, {MaxUploadLength} bytes.");
                 }
-            }
-            catch (Exception) when (hash is not null)
-            {
-                // With a checksum the PATCH is all or nothing.
-                await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
-                throw;
-            }
-            catch (Exception)
-            {
-                // Without, what arrived is kept and the client resumes after it.
-                await file.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-                throw;
-            }
 
-            if (hash is not null && !hash.GetHashAndReset().AsSpan().SequenceEqual(checksum!.Value.Digest))
-            {
-                await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
-                throw new ChecksumMismatchException($"Upload {id}: the bytes at offset {offset} do not match their {checksum.Value.Algorithm} checksum.");
+                hash?.AppendData(file.FreeSpace.Span[..read]);
+                await file.AdvanceAsync(read, cancellationToken).ConfigureAwait(false);
             }
-
-            // No fsync here: after a crash the offset is the file's length, whatever reached the disk,
-            // and the client resumes from it. The pack is synced once, when it is imported.
-            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return file.Length;
         }
-        finally
+        catch (Exception) when (hash is not null)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            // With a checksum the PATCH is all or nothing.
+            await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
+            throw;
         }
+        catch (Exception)
+        {
+            // Without, what arrived is kept and the client resumes after it.
+            await file.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        if (hash is not null && !hash.GetHashAndReset().AsSpan().SequenceEqual(checksum!.Value.Digest))
+        {
+            await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
+            throw new ChecksumMismatchException($"Upload {id}: the bytes at offset {offset} do not match their {checksum.Value.Algorithm} checksum.");
+        }
+
+        // No fsync here: after a crash the offset is the file's length, whatever reached the disk,
+        // and the client resumes from it. The pack is synced once, when it is imported.
+        await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return file.Length;
     }
 
     /// <summary>

@@ -5,7 +5,8 @@ namespace MerkleSync.Core.Tests.Backends;
 
 /// <summary>
 /// Pack files are written and read around the page cache in aligned blocks; whatever the write
-/// sizes, flushes, re-opens and truncations, the file must hold exactly the bytes written.
+/// sizes (copied in or filled in place), flushes, re-opens and truncations, the file must hold
+/// exactly the bytes written.
 /// </summary>
 public class UnbufferedFileTests
 {
@@ -34,7 +35,23 @@ public class UnbufferedFileTests
                     1 => random.Next(1, UnbufferedFile.Alignment * 3),
                     _ => random.Next(1, UnbufferedFile.BlockSize + 5000),
                 });
-                await file.WriteAsync(content.AsMemory((int)length, count), None);
+                var data = content.AsMemory((int)length, count);
+                if (random.Next(2) == 0)
+                {
+                    await file.WriteAsync(data, None);
+                }
+                else
+                {
+                    // As a request body is read into the block: short reads of any size.
+                    while (!data.IsEmpty)
+                    {
+                        int read = Math.Min(Math.Min(file.FreeSpace.Length, data.Length), random.Next(1, 70_000));
+                        data[..read].CopyTo(file.FreeSpace);
+                        data = data[read..];
+                        await file.AdvanceAsync(read, None);
+                    }
+                }
+
                 length += count;
                 switch (random.Next(5))
                 {
