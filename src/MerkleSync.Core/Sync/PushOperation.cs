@@ -103,8 +103,11 @@ public static class PushOperation
         }
 
         // Negotiate: files first (one hash stands for all its chunks), then the chunks of missing files.
+        // Only the branch head is known to be on the remote with all its files: a synced version the
+        // branch moved away from may be gone (collected, or the repository recreated at this URL).
         var byHash = new Dictionary<Hash, SnapshotFile>();
-        var candidates = await FilesNotInAsync(synced?.Root, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
+        var onRemote = synced is { } s && s.Id == head?.Id ? s.Root : (Hash?)null;
+        var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
         foreach (var file in candidates.Where(f => !f.Entry.FileHash.IsZero))
         {
             byHash.TryAdd(file.Entry.FileHash, file);
@@ -129,15 +132,15 @@ public static class PushOperation
     }
 
     /// <summary>
-    /// The snapshot's files that are not in the version this directory last synced with the remote
-    /// (that version's files are there already), found by diffing the two trees: negotiation then
+    /// The snapshot's files that are not in a version the remote holds (its files are there
+    /// already), found by diffing the two trees: negotiation then
     /// grows with the changes, not with the dataset. All files when there is no such version or its
     /// tree is not cached here.
     /// </summary>
     private static async Task<IEnumerable<SnapshotFile>> FilesNotInAsync(
-        Hash? syncedRoot, SnapshotResult snapshot, ClientStateStore state, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
+        Hash? remoteRoot, SnapshotResult snapshot, ClientStateStore state, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
     {
-        if (syncedRoot is not { } root)
+        if (remoteRoot is not { } root)
         {
             return snapshot.Files;
         }

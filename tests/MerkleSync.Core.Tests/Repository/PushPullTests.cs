@@ -150,6 +150,35 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task A_remote_that_lost_the_synced_version_gets_every_file_again()
+    {
+        // The directory remembers what it synced with this URL, but the repository there was
+        // recreated: negotiating only the changes since that version would publish a tree whose
+        // files the remote never received.
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), target = temp.Sub("target"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        }
+
+        Directory.Delete(repo, recursive: true);
+        Core.Repository.Repository.Init(repo).Dispose();
+        DatasetFiles.Write(source, "more.txt", DatasetFiles.Text(3, 100));
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+            Assert.Equal(8, pushed.Files);
+            Assert.Equal(pushed.ChunksTotal, pushed.ChunksNew);
+            await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        }
+
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
     public async Task A_publish_on_a_stale_head_is_a_conflict_and_publishes_nothing()
     {
         using var temp = new TempFolder();
