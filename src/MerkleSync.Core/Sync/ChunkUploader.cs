@@ -25,7 +25,8 @@ internal static class ChunkUploader
     public static async Task<UploadTotals> UploadAsync(
         List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, CancellationToken cancellationToken)
     {
-        var pending = new List<ChunkOrigin>();
+        var pending = new ChunkOrigin[missing.Count];
+        int count = 0;
         foreach (var file in files)
         {
             long offset = 0;
@@ -33,21 +34,22 @@ internal static class ChunkUploader
             {
                 if (missing.Remove(chunk.Hash))
                 {
-                    pending.Add(ChunkOrigin.Of(file, offset, chunk));
+                    pending[count++] = ChunkOrigin.Of(file, offset, chunk);
                 }
 
                 offset += (long)chunk.Length;
             }
         }
 
-        long toSend = pending.Sum(p => (long)p.Length);
+        var chunks = new ArraySegment<ChunkOrigin>(pending, 0, count);
+        long toSend = chunks.Sum(p => (long)p.Length);
         progress.SetToTransfer(toSend, progress.Bytes - toSend);
         progress.Enter(Stage.Uploading);
 
         var totals = new Totals(new UploadPacer(packSize), remote, progress);
         int lanes = (int)Math.Clamp(toSend / Math.Max(1, packSize / 4), 1, Math.Min(MaxLanes, Math.Max(2, Environment.ProcessorCount)));
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var running = Shares(pending, toSend, lanes).Select(share => RunLaneAsync(share, totals, failed)).ToArray();
+        var running = Shares(chunks, toSend, lanes).Select(share => RunLaneAsync(share, totals, failed)).ToArray();
         try
         {
             await Task.WhenAll(running).ConfigureAwait(false);
@@ -64,25 +66,24 @@ internal static class ChunkUploader
             throw;
         }
 
-        return new UploadTotals(pending.Count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
+        return new UploadTotals(count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
     }
 
     // Contiguous slices of about equal bytes.
-    private static IEnumerable<ArraySegment<ChunkOrigin>> Shares(List<ChunkOrigin> pending, long bytes, int count)
+    private static IEnumerable<ArraySegment<ChunkOrigin>> Shares(ArraySegment<ChunkOrigin> all, long bytes, int count)
     {
-        var all = pending.ToArray();
         int start = 0;
         long sum = 0;
         for (int lane = 1; lane <= count; lane++)
         {
             int end = start;
             long target = bytes * lane / count;
-            while (end < all.Length && (sum < target || lane == count))
+            while (end < all.Count && (sum < target || lane == count))
             {
                 sum += all[end++].Length;
             }
 
-            yield return new ArraySegment<ChunkOrigin>(all, start, end - start);
+            yield return all.Slice(start, end - start);
             start = end;
         }
     }

@@ -170,7 +170,7 @@ public sealed partial class HttpRemote : IRemote
 
     public async ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
-        using var content = new ByteArrayContent(WireFormat.EncodePublish(request));
+        using var content = new ReadOnlyMemoryContent(WireFormat.EncodePublish(request));
         content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
         using var response = await _http.PostAsync($"{_api}/publish", content, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.Conflict && await GetBranchAsync(request.Branch, cancellationToken).ConfigureAwait(false) is { } head

@@ -116,9 +116,27 @@ public static class PushOperation
         var fileHashes = byHash.Keys.ToList();
         bool[] haveFiles = await remote.HaveFilesAsync(fileHashes, cancellationToken).ConfigureAwait(false);
         var missingFiles = fileHashes.Where((_, i) => !haveFiles[i]).Select(h => byHash[h]).ToList();
-        var candidateChunks = missingFiles.SelectMany(f => f.Content.Chunks).Select(c => c.Hash).Distinct().ToList();
+        // Sized once: a large push has a hundred thousand chunks, and sets and lists grown by
+        // doubling leave large-object garbage behind.
+        int chunkCount = missingFiles.Sum(f => f.Content.Chunks.Length);
+        var missingChunks = new HashSet<Hash>(chunkCount);
+        var candidateChunks = new List<Hash>(chunkCount);
+        foreach (var chunk in missingFiles.SelectMany(f => f.Content.Chunks))
+        {
+            if (missingChunks.Add(chunk.Hash))
+            {
+                candidateChunks.Add(chunk.Hash);
+            }
+        }
+
         bool[] haveChunks = await remote.HaveChunksAsync(candidateChunks, cancellationToken).ConfigureAwait(false);
-        var missingChunks = candidateChunks.Where((_, i) => !haveChunks[i]).ToHashSet();
+        for (int i = 0; i < candidateChunks.Count; i++)
+        {
+            if (haveChunks[i])
+            {
+                missingChunks.Remove(candidateChunks[i]);
+            }
+        }
 
         var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);

@@ -81,9 +81,15 @@ public static class WireFormat
         return have;
     }
 
-    public static byte[] EncodePublish(PublishRequest request)
+    public static ReadOnlyMemory<byte> EncodePublish(PublishRequest request)
     {
-        var writer = new ArrayBufferWriter<byte>(1 << 16);
+        // Sized up front: the body of a large push is megabytes, and growing it by doubling left
+        // several times that as large-object garbage at the end of the push, when memory peaks.
+        const int HashAndVarint = Hash.Size + 10;
+        long bound = 1024 + (3 * Hash.Size) + (4L * (request.Branch.Length + request.Author.Length + request.Message.Length))
+            + request.Nodes.Sum(n => (long)HashAndVarint + n.Value.Length)
+            + request.Files.Sum(f => (long)HashAndVarint + 10 + ((long)HashAndVarint * f.Chunks.Length));
+        var writer = new ArrayBufferWriter<byte>((int)Math.Min(bound, MaxPublishBytes));
         writer.Write("MSPUB1"u8);
         Varint.WriteString(writer, request.Branch);
         writer.Write([request.ExpectedHead is null ? (byte)0 : (byte)1]);
@@ -111,7 +117,7 @@ public static class WireFormat
             }
         }
 
-        return writer.WrittenSpan.ToArray();
+        return writer.WrittenMemory;
     }
 
     public static PublishRequest DecodePublish(ReadOnlySpan<byte> body)
