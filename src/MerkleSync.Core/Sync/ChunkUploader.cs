@@ -171,15 +171,53 @@ internal static class ChunkUploader
     }
 
     /// <summary>
-    /// Reads, checks and compresses each chunk of a batch (<see cref="EncodedChunk.ReadAsync"/>) on
-    /// all cores while the previous batch is packed; pack order stays deterministic.
+    /// Reads, checks and compresses each chunk of a batch (<see cref="EncodedChunk.ReadAsync(ChunkOrigin, ChunkSource, bool, CancellationToken)"/>)
+    /// on all cores while the previous batch is packed; pack order stays deterministic. Each file of
+    /// the batch (mostly one) is opened once and its stat checked once, after its chunks are read.
     /// </summary>
     private static async Task<EncodedChunk[]> EncodeBatchAsync(ArraySegment<ChunkOrigin> share, int start, CancellationToken cancellationToken)
     {
-        var results = new EncodedChunk[Math.Min(BatchChunks, share.Count - start)];
-        await Parallel.ForAsync(0, results.Length, cancellationToken, async (i, ct) =>
-            results[i] = await EncodedChunk.ReadAsync(share[start + i], ct).ConfigureAwait(false)).ConfigureAwait(false);
-        return results;
+        var batch = share.Slice(start, Math.Min(BatchChunks, share.Count - start));
+        var results = new EncodedChunk[batch.Count];
+        var sources = new Dictionary<string, (ChunkSource Source, ChunkOrigin First)>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var origin in batch)
+            {
+                if (!sources.ContainsKey(origin.SourcePath))
+                {
+                    sources.Add(origin.SourcePath, (ChunkSource.Open(origin.SourcePath, origin.Symlink), origin));
+                }
+            }
+
+            await Parallel.ForAsync(0, batch.Count, cancellationToken, async (i, ct) =>
+                results[i] = await EncodedChunk.ReadAsync(batch[i], sources[batch[i].SourcePath].Source, rehash: batch[i].Stat is null, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            foreach (var (path, (_, first)) in sources)
+            {
+                if (first.Stat is { } stat)
+                {
+                    EncodedChunk.CheckUnchanged(path, stat);
+                }
+            }
+
+            return results;
+        }
+        catch
+        {
+            foreach (var encoded in results.Where(r => r.Stored is not null))
+            {
+                encoded.Release();
+            }
+
+            throw;
+        }
+        finally
+        {
+            foreach (var (source, _) in sources.Values)
+            {
+                source.Dispose();
+            }
+        }
     }
 
     /// <summary>Counters and pacing shared by the lanes.</summary>

@@ -20,26 +20,32 @@ internal readonly record struct EncodedChunk(ChunkOrigin Origin, Codec Codec, by
     public void Release() => Pool.Return(Stored);
 
     /// <summary>
-    /// Reads the chunk straight from its offset in the source (no re-chunking), checks the source is
-    /// unchanged since it was hashed (a file edited meanwhile stops the push), and encodes it. The
-    /// check compares the file's stat with the one taken when it was hashed, as restic and borg do;
-    /// without one (or with <paramref name="rehash"/>, for a pack rebuilt in a later run) the chunk is
-    /// hashed again. The server re-hashes every chunk either way, so no check can let a wrong chunk in.
+    /// Reads the chunk straight from its offset in its source (no re-chunking), proves by its hash
+    /// that it is still the chunk it was, and encodes it. For a pack rebuilt in a later run.
     /// </summary>
-    public static async ValueTask<EncodedChunk> ReadAsync(ChunkOrigin origin, CancellationToken cancellationToken, bool rehash = false)
+    public static async ValueTask<EncodedChunk> ReadAsync(ChunkOrigin origin, CancellationToken cancellationToken)
+    {
+        using var source = ChunkSource.Open(origin.SourcePath, origin.Symlink);
+        return await ReadAsync(origin, source, rehash: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the chunk from <paramref name="source"/> (its file, opened once for all its chunks in a
+    /// batch) and encodes it. With <paramref name="rehash"/> the chunk is hashed again; without, the
+    /// caller proves the file unchanged by its stat (<see cref="CheckUnchanged"/>) once it has read
+    /// the file's chunks, as restic and borg do. The server re-hashes every chunk either way, so no
+    /// check can let a wrong chunk in.
+    /// </summary>
+    public static async ValueTask<EncodedChunk> ReadAsync(ChunkOrigin origin, ChunkSource source, bool rehash, CancellationToken cancellationToken)
     {
         byte[] raw = ArrayPool<byte>.Shared.Rent(origin.Length);
         byte[] stored = Pool.Rent(origin.Length);
         try
         {
-            using var source = ChunkSource.Open(origin.SourcePath, origin.Symlink);
             int read = await source.ReadAsync(raw.AsMemory(0, origin.Length), origin.Offset, cancellationToken).ConfigureAwait(false);
-            bool unchanged = read == origin.Length && (origin.Stat is { } stat && !rehash
-                ? FileStat.Of(origin.SourcePath) == stat
-                : XetHashes.ChunkHash(raw.AsSpan(0, origin.Length)) == origin.Hash);
-            if (!unchanged)
+            if (read != origin.Length || (rehash && XetHashes.ChunkHash(raw.AsSpan(0, origin.Length)) != origin.Hash))
             {
-                throw new InvalidInputException($"'{origin.SourcePath}' changed while being pushed; run the push again.");
+                throw Changed(origin.SourcePath);
             }
 
             var (codec, length) = ChunkCodec.Encode(raw.AsSpan(0, origin.Length), stored);
@@ -55,4 +61,15 @@ internal readonly record struct EncodedChunk(ChunkOrigin Origin, Codec Codec, by
             ArrayPool<byte>.Shared.Return(raw);
         }
     }
+
+    /// <summary>Throws unless the file still has the stat it had when it was hashed.</summary>
+    public static void CheckUnchanged(string sourcePath, FileStat stat)
+    {
+        if (FileStat.Of(sourcePath) != stat)
+        {
+            throw Changed(sourcePath);
+        }
+    }
+
+    private static InvalidInputException Changed(string sourcePath) => new($"'{sourcePath}' changed while being pushed; run the push again.");
 }

@@ -83,7 +83,7 @@ public sealed partial class HttpRemote
         {
             foreach (var origin in checkpoint.Chunks)
             {
-                var chunk = await EncodedChunk.ReadAsync(origin, cancellationToken, rehash: true).ConfigureAwait(false);
+                var chunk = await EncodedChunk.ReadAsync(origin, cancellationToken).ConfigureAwait(false);
                 try
                 {
                     await upload.AddAsync(origin, chunk.Codec, chunk.Bytes, cancellationToken).ConfigureAwait(false);
