@@ -1,3 +1,4 @@
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
@@ -179,24 +180,24 @@ internal static class ChunkUploader
     {
         var batch = share.Slice(start, Math.Min(BatchChunks, share.Count - start));
         var results = new EncodedChunk[batch.Count];
-        var sources = new Dictionary<string, (ChunkSource Source, ChunkOrigin First)>(StringComparer.Ordinal);
+        var sources = new Dictionary<string, (ChunkSource Source, FileStat? Stat)>(StringComparer.Ordinal);
         try
         {
             foreach (var origin in batch)
             {
                 if (!sources.ContainsKey(origin.SourcePath))
                 {
-                    sources.Add(origin.SourcePath, (ChunkSource.Open(origin.SourcePath, origin.Symlink), origin));
+                    sources.Add(origin.SourcePath, (ChunkSource.Open(origin.SourcePath, origin.Symlink), origin.Stat));
                 }
             }
 
             await Parallel.ForAsync(0, batch.Count, cancellationToken, async (i, ct) =>
                 results[i] = await EncodedChunk.ReadAsync(batch[i], sources[batch[i].SourcePath].Source, rehash: batch[i].Stat is null, ct).ConfigureAwait(false)).ConfigureAwait(false);
-            foreach (var (path, (_, first)) in sources)
+            foreach (var (path, (_, stat)) in sources)
             {
-                if (first.Stat is { } stat)
+                if (stat is { } known)
                 {
-                    EncodedChunk.CheckUnchanged(path, stat);
+                    EncodedChunk.CheckUnchanged(path, known);
                 }
             }
 

@@ -151,9 +151,8 @@ public static class PushOperation
 
     /// <summary>
     /// The snapshot's files that are not in a version the remote holds (its files are there
-    /// already), found by diffing the two trees: negotiation then
-    /// grows with the changes, not with the dataset. All files when there is no such version or its
-    /// tree is not cached here.
+    /// already), found by diffing the two trees: negotiation then grows with the changes, not with
+    /// the dataset. All files when there is no such version or its tree is not cached here.
     /// </summary>
     private static async Task<IEnumerable<SnapshotFile>> FilesNotInAsync(
         Hash? remoteRoot, SnapshotResult snapshot, ClientStateStore state, MemoryTreeNodeStore nodes, CancellationToken cancellationToken)
