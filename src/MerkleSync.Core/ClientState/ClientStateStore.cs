@@ -111,37 +111,43 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
                 return;
             }
 
-            byte[] path = Encoding.UTF8.GetBytes(files[i].Path);
-            bool Next()
+            // Paths are encoded into one buffer and compared with the keys where they lie.
+            byte[] buffer = new byte[256];
+            int length = 0;
+            void Encode()
             {
-                if (++i == end)
+                string path = files[i].Path;
+                if (Encoding.UTF8.GetMaxByteCount(path.Length) > buffer.Length)
                 {
-                    return false;
+                    buffer = new byte[Encoding.UTF8.GetMaxByteCount(path.Length)];
                 }
 
-                path = Encoding.UTF8.GetBytes(files[i].Path);
-                return true;
+                length = Encoding.UTF8.GetBytes(path, buffer);
             }
 
-            foreach (var (key, value) in _db.ScanFrom(StatFamily, path))
+            Encode();
+            using var cursor = _db.Seek(StatFamily, buffer.AsSpan(0, length));
+            while (cursor.Valid)
             {
-                int order;
-                while ((order = key.AsSpan().SequenceCompareTo(path)) > 0)
+                int order = cursor.Key.SequenceCompareTo(buffer.AsSpan(0, length));
+                if (order < 0)
                 {
-                    if (!Next())
-                    {
-                        return; // files[i] is not cached
-                    }
+                    cursor.Next(); // a cached path that is gone from the directory
+                    continue;
                 }
 
                 if (order == 0)
                 {
-                    found[i] = Decode(value, files[i].Stat);
-                    if (!Next())
-                    {
-                        return;
-                    }
+                    found[i] = Decode(cursor.Value, files[i].Stat);
+                    cursor.Next();
                 }
+
+                if (++i == end)
+                {
+                    return; // else files[i - 1] was found, or is not cached (the key is past it)
+                }
+
+                Encode();
             }
         });
         return found;
@@ -149,7 +155,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     private const int MinFilesPerWalk = 4096;
 
-    private static ChunkedContent? Decode(byte[] value, FileStat stat)
+    private static ChunkedContent? Decode(ReadOnlySpan<byte> value, FileStat stat)
     {
         var reader = new SpanReader(value);
         var cached = new FileStat(reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadVarint());

@@ -103,8 +103,32 @@ public sealed class RocksStore : IDisposable
     /// <summary>All (key, value) pairs of a family whose key starts with <paramref name="prefix"/>, in key order.</summary>
     public IEnumerable<(byte[] Key, byte[] Value)> Scan(string family, byte[]? prefix = null) => WithValues(Walk(family, prefix, prefix));
 
-    /// <summary>All (key, value) pairs of a family from the first key at or after <paramref name="start"/> on, in key order.</summary>
-    public IEnumerable<(byte[] Key, byte[] Value)> ScanFrom(string family, byte[] start) => WithValues(Walk(family, start, prefix: null));
+    /// <summary>A cursor on the first key of a family at or after <paramref name="start"/>.</summary>
+    public Cursor Seek(string family, ReadOnlySpan<byte> start)
+    {
+        var iterator = _db.NewIterator(Family(family));
+        iterator.Seek(start);
+        return new Cursor(iterator);
+    }
+
+    /// <summary>
+    /// Walks a family forward in key order, reading keys and values in place: for walks over many
+    /// keys, which would otherwise copy every key and value into a new array.
+    /// </summary>
+    public sealed class Cursor(Iterator iterator) : IDisposable
+    {
+        public bool Valid => iterator.Valid();
+
+        /// <summary>The current key; valid until the next move.</summary>
+        public ReadOnlySpan<byte> Key => iterator.GetKeySpan();
+
+        /// <summary>The current value; valid until the next move.</summary>
+        public ReadOnlySpan<byte> Value => iterator.GetValueSpan();
+
+        public void Next() => iterator.Next();
+
+        public void Dispose() => iterator.Dispose();
+    }
 
     /// <summary>The keys of a family that start with <paramref name="prefix"/>, in order (values are not read).</summary>
     public IEnumerable<byte[]> Keys(string family, byte[] prefix) => Walk(family, prefix, prefix).Select(position => position.Key);
