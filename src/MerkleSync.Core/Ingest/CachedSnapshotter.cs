@@ -27,13 +27,18 @@ public static class CachedSnapshotter
         IReadOnlyList<ScannedFile> scanned, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null, bool reuseTree = false)
     {
         var files = new SnapshotFile[scanned.Count];
-        var stats = scanned.Select(f => f.Stat ?? FileStat.Of(f.FullPath)).ToArray(); // the scan took the stat, except where lstat's layout is unknown
-        var cached = state.Lookup([.. scanned.Select((f, i) => (f.Path, stats[i]))], cancellationToken);
+        var keys = new (string Path, FileStat Stat)[scanned.Count]; // sized once: 100k files make a 4 MB array
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = (scanned[i].Path, scanned[i].Stat ?? FileStat.Of(scanned[i].FullPath)); // the scan took the stat, except where lstat's layout is unknown
+        }
+
+        var cached = state.Lookup(keys, cancellationToken);
         for (int i = 0; i < scanned.Count; i++)
         {
             if (cached[i] is { } content)
             {
-                files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, content.FileHash, content.Length, scanned[i].Mode), content, scanned[i].FullPath, stats[i]);
+                files[i] = new SnapshotFile(new TreeEntry(scanned[i].Path, content.FileHash, content.Length, scanned[i].Mode), content, scanned[i].FullPath, keys[i].Stat);
             }
         }
 
@@ -48,9 +53,9 @@ public static class CachedSnapshotter
         for (int j = 0; j < toRead.Count; j++)
         {
             int i = toRead[j];
-            files[i] = hashed[j] with { Stat = stats[i] };
+            files[i] = hashed[j] with { Stat = keys[i].Stat };
             bytesRead += hashed[j].Content.Length;
-            state.Remember(scanned[i].Path, stats[i], hashed[j].Content, hashedAt);
+            state.Remember(scanned[i].Path, keys[i].Stat, hashed[j].Content, hashedAt);
         }
 
         var digest = TreeFormat.EntriesDigest(files.Select(f => f.Entry));

@@ -37,18 +37,17 @@ public static class DirectoryScanner
         // A level of the tree at a time: list the names of its folders (cheap), then lstat all of
         // them on all cores (one call per entry says what it is; no readlink of regular files).
         var level = new List<(string Directory, string Prefix)> { (directory.FullName, string.Empty) };
+        var entries = new List<(string FullPath, string Path)>();
         while (level.Count > 0)
         {
-            var entries = new List<(string FullPath, string Path)>();
+            entries.Clear();
             foreach (var (current, prefix) in level)
             {
-                foreach (string name in new FileSystemEnumerable<string>(current, (ref FileSystemEntry entry) => entry.FileName.ToString(), options))
+                entries.AddRange(new FileSystemEnumerable<(string, string)>(
+                    current, (ref FileSystemEntry entry) => (System.IO.Path.Join(current, entry.FileName), DatasetPath.Normalize(string.Concat(prefix, entry.FileName))), options)
                 {
-                    if (prefix.Length > 0 || name != StateFolderName)
-                    {
-                        entries.Add((System.IO.Path.Join(current, name), DatasetPath.Normalize(prefix + name)));
-                    }
-                }
+                    ShouldIncludePredicate = (ref FileSystemEntry entry) => prefix.Length > 0 || !entry.FileName.SequenceEqual(StateFolderName),
+                });
             }
 
             var kinds = new (FileStat Stat, uint Mode, bool Known)[entries.Count];

@@ -50,14 +50,14 @@ public static class DatasetPath
             }
         }
 
-        foreach (var segment in path.Split('/'))
+        foreach (var range in path.AsSpan().Split('/'))
         {
-            switch (segment)
+            switch (path.AsSpan(range))
             {
                 case "":
                     return "it has an empty segment (a leading, trailing or doubled '/')";
                 case "." or "..":
-                    return $"it has a '{segment}' segment";
+                    return $"it has a '{path[range]}' segment";
             }
         }
 
