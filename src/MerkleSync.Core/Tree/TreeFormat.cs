@@ -32,6 +32,8 @@ public static class TreeFormat
     /// <summary>A node's id: keyed BLAKE3 of its encoding.</summary>
     public static Hash NodeId(ReadOnlySpan<byte> encodedNode) => XetHashes.KeyedHash(NodeKey, encodedNode);
 
+    private const int FixedPart = 1 + 8 + Hash.Size; // mode, size, file hash
+
     /// <summary>
     /// A digest of a sorted entry list (each entry's UTF-8 path, a zero byte, mode, size and file
     /// hash), cheap next to building its tree: equal digests mean the same entries, hence the same tree.
@@ -39,25 +41,32 @@ public static class TreeFormat
     public static Hash EntriesDigest(IEnumerable<TreeEntry> sortedEntries)
     {
         using var hasher = Hasher.NewDeriveKey("merklesync 2026 snapshot entries digest v1");
-        Span<byte> fixedPart = stackalloc byte[1 + 8 + Hash.Size];
-        byte[] path = new byte[1024];
+        // Entries are gathered and hashed 64 KiB at a time: two small updates per entry cost more
+        // than hashing their bytes.
+        byte[] buffer = new byte[64 * 1024];
+        int used = 0;
         foreach (var entry in sortedEntries)
         {
-            int length = DatasetPath.Utf8.GetMaxByteCount(entry.Path.Length) + 1;
-            if (length > path.Length)
+            int most = DatasetPath.Utf8.GetMaxByteCount(entry.Path.Length) + 1 + FixedPart;
+            if (buffer.Length - used < most)
             {
-                path = new byte[length];
+                hasher.Update(buffer.AsSpan(0, used));
+                used = 0;
+                if (buffer.Length < most)
+                {
+                    buffer = new byte[most];
+                }
             }
 
-            int written = DatasetPath.Utf8.GetBytes(entry.Path, path);
-            path[written] = 0;
-            hasher.Update(path.AsSpan(0, written + 1));
-            fixedPart[0] = (byte)entry.Mode;
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(fixedPart[1..], entry.Size);
-            entry.FileHash.WriteTo(fixedPart[9..]);
-            hasher.Update(fixedPart);
+            used += DatasetPath.Utf8.GetBytes(entry.Path, buffer.AsSpan(used));
+            buffer[used] = 0;
+            buffer[used + 1] = (byte)entry.Mode;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(used + 2), entry.Size);
+            entry.FileHash.WriteTo(buffer.AsSpan(used + 10));
+            used += 1 + FixedPart;
         }
 
+        hasher.Update(buffer.AsSpan(0, used));
         Span<byte> digest = stackalloc byte[Hash.Size];
         hasher.Finalize(digest);
         return Hash.FromBytes(digest);

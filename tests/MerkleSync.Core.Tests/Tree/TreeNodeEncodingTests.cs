@@ -1,3 +1,4 @@
+using System.Text;
 using FsCheck;
 using FsCheck.Xunit;
 using MerkleSync.Core.Errors;
@@ -91,5 +92,29 @@ public class EntriesDigestTests
         Assert.NotEqual(digest, TreeFormat.EntriesDigest([entries[0]]));
         // Path and the fixed fields cannot run into each other: "a/b" + size 3 is not "a/b\0..." shifted.
         Assert.NotEqual(TreeFormat.EntriesDigest([new("ab", A, 3, EntryMode.Regular)]), TreeFormat.EntriesDigest([new("a", A, 3, EntryMode.Regular)]));
+    }
+
+    [Fact]
+    public void The_digest_is_the_documented_byte_stream_for_any_number_and_length_of_paths()
+    {
+        // Enough entries to span several of the digest's internal buffers, and one path longer than a buffer.
+        var entries = Enumerable.Range(0, 5000)
+            .Select(i => new TreeEntry($"d{i / 100:D3}/f{i:D5}" + (i == 2500 ? new string('\u00e9', 40_000) : ""), i % 2 == 0 ? A : B, i * 7L, i % 3 == 0 ? EntryMode.Executable : EntryMode.Regular))
+            .ToList();
+        var stream = new MemoryStream();
+        foreach (var entry in entries)
+        {
+            stream.Write(Encoding.UTF8.GetBytes(entry.Path));
+            stream.WriteByte(0);
+            stream.WriteByte((byte)entry.Mode);
+            stream.Write(BitConverter.GetBytes(entry.Size)); // little-endian on every platform .NET runs tests on here
+            stream.Write(entry.FileHash.ToArray());
+        }
+
+        using var hasher = Blake3.Hasher.NewDeriveKey("merklesync 2026 snapshot entries digest v1");
+        hasher.Update(stream.ToArray());
+        Span<byte> expected = stackalloc byte[Hash.Size];
+        hasher.Finalize(expected);
+        Assert.Equal(Hash.FromBytes(expected), TreeFormat.EntriesDigest(entries));
     }
 }
