@@ -57,21 +57,27 @@ public static class PushOperation
         var progress = options.Progress ?? new OperationProgress();
         progress.Enter(Stage.Scanning);
         var scan = options.Scan ?? DirectoryScanner.ScanAsync(directory, cancellationToken); // meanwhile the state opens
-        using var state = ClientStateStore.Open(directory);
-        int resumed = await remote.ResumeUploadsAsync(state, cancellationToken).ConfigureAwait(false);
+        // Needed only after the snapshot; as the process's first request it also pays for the HTTP
+        // stack's start-up (~0.1 s), so it runs on the pool while the state opens.
+        var headLookup = Task.Run(() => remote.GetBranchAsync(options.Branch, cancellationToken).AsTask(), cancellationToken);
         var nodes = new MemoryTreeNodeStore();
-        var headLookup = remote.GetBranchAsync(options.Branch, cancellationToken).AsTask(); // meanwhile
+        ClientStateStore? opened = null;
+        int resumed;
         CachedSnapshot cached;
         try
         {
-            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), state, nodes, cancellationToken, progress, reuseTree: true).ConfigureAwait(false);
+            opened = ClientStateStore.Open(directory);
+            resumed = await remote.ResumeUploadsAsync(opened, cancellationToken).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), opened, nodes, cancellationToken, progress, reuseTree: true).ConfigureAwait(false);
         }
         catch
         {
-            await headLookup.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false); // observed; the snapshot's error wins
+            opened?.Dispose();
+            await headLookup.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false); // observed; the first error wins
             throw;
         }
 
+        using var state = opened;
         var (snapshot, bytesScanned, _, entriesDigest, treeReused) = cached;
         progress.Enter(Stage.Negotiating);
         var head = await headLookup.ConfigureAwait(false);
