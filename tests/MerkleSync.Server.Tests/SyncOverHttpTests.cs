@@ -32,6 +32,27 @@ public class SyncOverHttpTests
         Assert.Equal(["two", "one"], history.Select(h => h.Record.Message));
     }
 
+    [Fact]
+    public async Task A_history_longer_than_a_page_is_read_in_full_page_after_page()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+        PushResult? last = null;
+        for (int i = 1; i <= 5; i++)
+        {
+            Files.Write(source, "n.txt", System.Text.Encoding.UTF8.GetBytes($"version {i}"));
+            last = await PushOperation.PushAsync(source, remote, new PushOptions(Message: $"{i}"), None);
+        }
+
+        var all = await remote.HistoryInPagesAsync(last!.VersionId, long.MaxValue, None, pageSize: 2).ToListAsync();
+        var three = await remote.HistoryInPagesAsync(last.VersionId, 3, None, pageSize: 2).ToListAsync();
+
+        Assert.Equal(["5", "4", "3", "2", "1"], all.Select(v => v.Record.Message));
+        Assert.Equal(["5", "4", "3"], three.Select(v => v.Record.Message));
+    }
+
     [Theory]
     [InlineData("bytes=5-4100", 5L, 4100L)]
     [InlineData("bytes=4095-", 4095L, null)]

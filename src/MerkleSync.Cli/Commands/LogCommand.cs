@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Sync;
 
 namespace MerkleSync.Cli.Commands;
 
@@ -16,7 +17,7 @@ internal static class LogCommand
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             var head = await r.ResolveAsync(parse.GetValue(branch)!, ct);
-            var history = await r.HistoryAsync(head.Id, Math.Max(1, parse.GetValue(max)), ct);
+            var history = await r.HistoryInPagesAsync(head.Id, Math.Max(1, parse.GetValue(max)), ct).ToListAsync(ct);
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonArray([.. history.Select(CommonOptions.VersionJson)]));

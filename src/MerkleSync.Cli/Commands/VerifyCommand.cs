@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
+using MerkleSync.Core.Errors;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Verification;
 
@@ -106,19 +107,27 @@ internal static class VerifyCommand
     /// </summary>
     private static async Task<(IReadOnlyList<VersionRef> Chain, string? Problem)> ProvenanceAsync(IRemote remote, VersionRef target, CancellationToken cancellationToken)
     {
-        var chain = await remote.HistoryAsync(target.Id, 100_000, cancellationToken);
+        var chain = new List<VersionRef>();
         var expected = target.Id;
-        foreach (var version in chain)
+        try
         {
-            if (version.Id != expected)
+            await foreach (var version in remote.HistoryInPagesAsync(target.Id, long.MaxValue, cancellationToken))
             {
-                return (chain, $"the history names record {version.Id} where the parent {expected} was expected.");
-            }
+                if (version.Id != expected)
+                {
+                    return (chain, $"the history names record {version.Id} where the parent {expected} was expected.");
+                }
 
-            expected = version.Record.Parent;
+                chain.Add(version);
+                expected = version.Record.Parent;
+            }
+        }
+        catch (CorruptDataException e)
+        {
+            return (chain, e.Message);
         }
 
-        return (chain, expected.IsZero ? null : $"the chain stops at record {chain[^1].Id}, whose parent {expected} was not returned.");
+        return (chain, null); // the walk ends only at a first version
     }
 
     private static async Task<IReadOnlyList<VersionRef>> ReachableAsync(IRemote remote, CancellationToken cancellationToken)
@@ -126,9 +135,12 @@ internal static class VerifyCommand
         var versions = new Dictionary<MerkleSync.Core.Hashing.Hash, VersionRef>();
         foreach (var (_, id) in await remote.ListRefsAsync(cancellationToken))
         {
-            foreach (var version in await remote.HistoryAsync(id, 100_000, cancellationToken))
+            await foreach (var version in remote.HistoryInPagesAsync(id, long.MaxValue, cancellationToken))
             {
-                versions.TryAdd(version.Id, version);
+                if (!versions.TryAdd(version.Id, version))
+                {
+                    break; // seen from another ref, with all its ancestors
+                }
             }
         }
 

@@ -1,5 +1,8 @@
+using System.Runtime.CompilerServices;
+using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Packs;
+using MerkleSync.Core.Sync.Protocol;
 
 namespace MerkleSync.Core.Sync;
 
@@ -23,6 +26,35 @@ public static class RemoteExtensions
 
             await remote.ReadChunksAsync(packId, run.AsMemory(start, end - start), onChunk, cancellationToken).ConfigureAwait(false);
             start = end;
+        }
+    }
+
+    /// <summary>
+    /// Up to <paramref name="max"/> version records from <paramref name="head"/> back along their
+    /// parents, newest first, read in pages of at most <paramref name="pageSize"/> (the server's
+    /// limit): a history longer than one page is not cut short. Each page must start with the
+    /// parent the one before ended on.
+    /// </summary>
+    public static async IAsyncEnumerable<VersionRef> HistoryInPagesAsync(
+        this IRemote remote, Hash head, long max, [EnumeratorCancellation] CancellationToken cancellationToken, int pageSize = WireFormat.MaxHistoryPerRequest)
+    {
+        // Bounded by the history: each page moves at least one record down a chain of hash-linked records.
+        var next = head;
+        while (max > 0 && !next.IsZero)
+        {
+            var page = await remote.HistoryAsync(next, (int)Math.Min(max, pageSize), cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0 || page[0].Id != next)
+            {
+                throw new CorruptDataException($"Asked for the history from record {next}, got {(page.Count == 0 ? "none" : $"one from {page[0].Id}")}.");
+            }
+
+            foreach (var version in page)
+            {
+                yield return version;
+            }
+
+            max -= page.Count;
+            next = page[^1].Record.Parent;
         }
     }
 }

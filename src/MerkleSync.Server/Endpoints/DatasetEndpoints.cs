@@ -62,7 +62,7 @@ internal static class DatasetEndpoints
         ds.MapGet("/history/{record}", async (string dataset, string record, int? max, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            var history = repository.History(ParseHash(record)).Take(Math.Clamp(max ?? 100, 1, 10_000));
+            var history = repository.History(ParseHash(record)).Take(Math.Clamp(max ?? 100, 1, WireFormat.MaxHistoryPerRequest));
             return Results.Json(new JsonArray([.. history.Select(v => (JsonNode)WireFormat.VersionJson(new VersionRef(v.Id, v.Record)))]));
         });
 

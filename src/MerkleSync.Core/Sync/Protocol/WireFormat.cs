@@ -20,6 +20,9 @@ public static class WireFormat
     /// <summary>Most hashes in one negotiation request (3.2 MB).</summary>
     public const int MaxHashesPerRequest = 100_000;
 
+    /// <summary>Most version records one history request returns; longer histories are read in pages.</summary>
+    public const int MaxHistoryPerRequest = 10_000;
+
     /// <summary>Largest publish body: tree nodes and chunk lists of one version.</summary>
     public const int MaxPublishBytes = 512 << 20;
 
