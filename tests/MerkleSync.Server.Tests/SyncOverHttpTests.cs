@@ -53,6 +53,26 @@ public class SyncOverHttpTests
         Assert.Equal(["5", "4", "3"], three.Select(v => v.Record.Message));
     }
 
+    [Fact]
+    public async Task A_dataset_whose_folder_is_deleted_while_the_server_runs_takes_no_more_writes()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        Files.Write(source, "a.txt", "one"u8.ToArray());
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        string folder = Path.Combine(server.Root, "datasets", "ds");
+        Directory.Delete(folder, recursive: true);
+        Files.Write(source, "b.txt", "two"u8.ToArray());
+
+        // Accepted, this push would have been lost at the server's next start.
+        var refused = await Assert.ThrowsAsync<NotFoundException>(() => PushOperation.PushAsync(source, remote, new PushOptions(), None));
+        Assert.Contains("removed while the server ran", refused.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(folder));
+    }
+
     [Theory]
     [InlineData("bytes=5-4100", 5L, 4100L)]
     [InlineData("bytes=4095-", 4095L, null)]

@@ -24,20 +24,32 @@ public sealed partial class DatasetRegistry(string root) : IAsyncDisposable
             _open.TryRemove(new KeyValuePair<string, Lazy<Task<Repository>>>(name, lazy)); // retry on the next request
         }
 
-        return WaitAsync(name, task, cancellationToken);
+        return WaitAsync(name, lazy, cancellationToken);
     }
 
-    private static async Task<Repository> WaitAsync(string name, Task<Repository> task, CancellationToken cancellationToken)
+    private async Task<Repository> WaitAsync(string name, Lazy<Task<Repository>> lazy, CancellationToken cancellationToken)
     {
+        Repository repository;
         try
         {
-            return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            repository = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (NotFoundException e)
         {
             // Do not show server paths; say what the client can do.
             throw new NotFoundException($"Dataset '{name}' does not exist on this server; create it with 'merklesync init http://HOST:PORT/{name}'.", e);
         }
+
+        // An open repository whose folder was deleted would go on taking writes into unlinked files
+        // (and packs into folders made anew), all lost at the next start: refuse, as for any
+        // dataset that is not there. Left open: requests still running may be using it.
+        if (!Directory.Exists(Path.Combine(repository.Path, Repository.DatabaseFolder)))
+        {
+            _open.TryRemove(new KeyValuePair<string, Lazy<Task<Repository>>>(name, lazy));
+            throw new NotFoundException($"Dataset '{name}' is no longer in this server's storage: its folder was removed while the server ran.");
+        }
+
+        return repository;
     }
 
     public Repository Create(string name)
