@@ -70,17 +70,15 @@ public class PushPullTests
     [Fact]
     public async Task A_fifo_in_the_dataset_is_left_out_instead_of_blocking_the_push()
     {
-        using var temp = new TempFolder();
-        string source = temp.Sub("source"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(source);
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source;
+        var remote = sample.Remote;
         using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(source, "data", "pipe")))
         {
             await mkfifo.WaitForExitAsync();
             Assert.Equal(0, mkfifo.ExitCode);
         }
 
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
         var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None).WaitAsync(TimeSpan.FromMinutes(1));
 
         Assert.Equal(7, pushed.Files); // the sample's files; a reader of the FIFO would have waited for a writer forever
@@ -94,11 +92,9 @@ public class IncrementalSyncTests
     [Fact]
     public async Task A_second_push_sends_only_changed_chunks_and_a_pull_reuses_local_ones()
     {
-        using var temp = new TempFolder();
-        string source = temp.Sub("source"), clone = temp.Sub("clone"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(source);
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, clone = sample.Sub("clone");
+        var remote = sample.Remote;
         var first = await PushOperation.PushAsync(source, remote, new PushOptions(Message: "v1"), None);
         await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
 
@@ -131,16 +127,14 @@ public class IncrementalSyncTests
     [Fact]
     public async Task Pushing_an_unchanged_directory_publishes_nothing_and_reads_nothing()
     {
-        using var temp = new TempFolder();
-        string source = temp.Sub("source"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(source);
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source;
+        var remote = sample.Remote;
         foreach (string file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
         {
             File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddHours(-1)); // older than the racy window
         }
 
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
         var first = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
         var again = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
 
@@ -181,11 +175,9 @@ public class IncrementalSyncTests
     [Fact]
     public async Task A_publish_on_a_stale_head_is_a_conflict_and_publishes_nothing()
     {
-        using var temp = new TempFolder();
-        string a = temp.Sub("a"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(a, seed: 1);
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await using var sample = await SampleRepository.CreateAsync("a");
+        string a = sample.Source;
+        var remote = sample.Remote;
         var first = await PushOperation.PushAsync(a, remote, new PushOptions(), None);
         DatasetFiles.Write(a, "more.txt", DatasetFiles.Text(3, 100));
         var second = await PushOperation.PushAsync(a, remote, new PushOptions(), None);
@@ -200,11 +192,9 @@ public class IncrementalSyncTests
     [Fact]
     public async Task A_push_from_a_directory_behind_the_branch_is_refused_and_rebase_replays_it_on_top()
     {
-        using var temp = new TempFolder();
-        string alice = temp.Sub("alice"), bob = temp.Sub("bob"), check = temp.Sub("check"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(alice);
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await using var sample = await SampleRepository.CreateAsync("alice");
+        string alice = sample.Source, bob = sample.Sub("bob"), check = sample.Sub("check");
+        var remote = sample.Remote;
         await PushOperation.PushAsync(alice, remote, new PushOptions(Message: "v1"), None);
         await PullOperation.PullAsync(remote, bob, new PullOptions(), None);
 
@@ -229,11 +219,9 @@ public class IncrementalSyncTests
     [Fact]
     public async Task Rebase_refuses_when_both_sides_changed_the_same_path()
     {
-        using var temp = new TempFolder();
-        string alice = temp.Sub("alice"), bob = temp.Sub("bob"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(alice);
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await using var sample = await SampleRepository.CreateAsync("alice");
+        string alice = sample.Source, bob = sample.Sub("bob");
+        var remote = sample.Remote;
         await PushOperation.PushAsync(alice, remote, new PushOptions(), None);
         await PullOperation.PullAsync(remote, bob, new PullOptions(), None);
         DatasetFiles.Write(alice, "empty.txt", "alice"u8.ToArray());
@@ -248,11 +236,9 @@ public class IncrementalSyncTests
     [Fact]
     public async Task Pull_refuses_to_overwrite_or_delete_local_changes_unless_forced()
     {
-        using var temp = new TempFolder();
-        string source = temp.Sub("source"), clone = temp.Sub("clone"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(source);
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, clone = sample.Sub("clone");
+        var remote = sample.Remote;
         await PushOperation.PushAsync(source, remote, new PushOptions(), None);
         await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
 
@@ -273,11 +259,9 @@ public class IncrementalSyncTests
     [Fact]
     public async Task Pull_by_path_writes_only_that_folder()
     {
-        using var temp = new TempFolder();
-        string source = temp.Sub("source"), target = temp.Sub("target"), repo = temp.Sub("repo");
-        DatasetFiles.WriteSample(source);
-        Core.Repository.Repository.Init(repo).Dispose();
-        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, target = sample.Sub("target");
+        var remote = sample.Remote;
         await PushOperation.PushAsync(source, remote, new PushOptions(), None);
 
         var pulled = await PullOperation.PullAsync(remote, target, new PullOptions(Paths: ["text"]), None);
