@@ -107,7 +107,9 @@ public class EntriesDigestTests
             stream.Write(Encoding.UTF8.GetBytes(entry.Path));
             stream.WriteByte(0);
             stream.WriteByte((byte)entry.Mode);
-            stream.Write(BitConverter.GetBytes(entry.Size)); // little-endian on every platform .NET runs tests on here
+            byte[] size = new byte[sizeof(long)];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(size, entry.Size);
+            stream.Write(size);
             stream.Write(entry.FileHash.ToArray());
         }
 
