@@ -214,6 +214,37 @@ public class SyncOverHttpTests
     }
 
     [Fact]
+    public async Task A_read_token_cannot_write_through_a_name_that_looks_like_a_read_endpoint()
+    {
+        const string Tokens = """
+            {"tokens": [{"name": "reader", "token": "reader-token-0123456789", "datasets": {"*": "read"}}]}
+            """;
+        await using var server = await TestServer.StartAsync(Tokens);
+        using var reader = new HttpClient();
+        reader.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "reader-token-0123456789");
+
+        // Branch and tag names may contain "/missing/", and "missing" is a valid dataset name.
+        var writes = new[]
+        {
+            (HttpMethod.Put, "/v1/datasets/ds/branches/a/missing/b"),
+            (HttpMethod.Put, "/v1/datasets/ds/tags/missing/x"),
+            (HttpMethod.Post, "/v1/datasets/missing"),
+            (HttpMethod.Post, "/v1/datasets/missing/publish"),
+            (HttpMethod.Post, "/v1/datasets/missing/uploads"),
+        };
+        foreach (var (method, path) in writes)
+        {
+            using var request = new HttpRequestMessage(method, server.BaseUrl + path) { Content = new StringContent("{\"record\": null, \"expected\": null}") };
+            using var response = await reader.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{method} {path} answered {(int)response.StatusCode}");
+        }
+
+        using var negotiation = new ByteArrayContent(new byte[32]);
+        using var read = await reader.PostAsync($"{server.BaseUrl}/v1/datasets/missing/missing/files", negotiation);
+        Assert.NotEqual(HttpStatusCode.Forbidden, read.StatusCode);
+    }
+
+    [Fact]
     public async Task Without_tokens_the_server_refuses_to_listen_beyond_loopback()
     {
         var settings = new Hosting.ServerSettings(Files.NewFolder(), ["http://0.0.0.0:0"], null);

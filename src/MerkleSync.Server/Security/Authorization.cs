@@ -30,7 +30,7 @@ internal static class Authorization
         }
 
         context.Items[AccessLog.UserItem] = who.Value.Name;
-        var needed = NeedsWrite(context.Request.Method, path) ? Access.Write : Access.Read;
+        var needed = IsRead(context.Request.Method, path[("/v1/datasets/".Length + dataset.Length)..]) ? Access.Read : Access.Write;
         if (who.Value.Access < needed)
         {
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
@@ -41,6 +41,12 @@ internal static class Authorization
         await next(context).ConfigureAwait(false);
     };
 
-    private static bool NeedsWrite(string method, string path) =>
-        !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || path.Contains("/missing/", StringComparison.Ordinal));
+    /// <summary>
+    /// Whether a request only reads. <paramref name="endpoint"/> is the path after the dataset's
+    /// name: matched from its start, so a dataset, branch or tag name cannot make a write look like
+    /// a read.
+    /// </summary>
+    private static bool IsRead(string method, string endpoint) =>
+        HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)
+        || (HttpMethods.IsPost(method) && endpoint.StartsWith("/missing/", StringComparison.Ordinal));
 }
