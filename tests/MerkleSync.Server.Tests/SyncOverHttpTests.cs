@@ -151,8 +151,8 @@ public class SyncOverHttpTests
     {
         await using var server = await TestServer.StartAsync();
         string source = Files.NewFolder(), target = Files.NewFolder();
-        Files.Write(source, "big.bin", Files.Random(4, 700_000));
-        Files.Write(source, "other.bin", Files.Random(5, 300_000));
+        Files.Write(source, "big.bin", Files.Random(4, 1_500_000)); // streamed on its own
+        Files.Write(source, "other.bin", Files.Random(5, 300_000)); // built in a batch of small files
         await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
         {
             await push.CreateAsync(None);
@@ -170,7 +170,8 @@ public class SyncOverHttpTests
     {
         await using var server = await TestServer.StartAsync();
         string source = Files.NewFolder(), target = Files.NewFolder();
-        Files.Write(source, "big.bin", Files.Random(6, 700_000));
+        Files.Write(source, "big.bin", Files.Random(6, 1_500_000));
+        Files.Write(source, "small.bin", Files.Random(7, 300_000));
         await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
         {
             await push.CreateAsync(None);
@@ -181,6 +182,79 @@ public class SyncOverHttpTests
         await Assert.ThrowsAnyAsync<Exception>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
 
         Assert.False(File.Exists(Path.Combine(target, "big.bin")));
+        Assert.False(File.Exists(Path.Combine(target, "small.bin")));
+    }
+
+    [Fact]
+    public async Task A_pull_of_many_small_files_makes_a_few_requests_not_two_per_file()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        for (int i = 0; i < 2000; i++)
+        {
+            Files.Write(source, $"d{i % 20:D2}/f{i:D4}.bin", Files.Random(2000 + i, 100 + (i % 16 * 1024)));
+        }
+
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+        }
+
+        var counting = new CountRequests();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, counting);
+        var pulled = await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Files.AssertSameTree(source, target);
+        Assert.Equal(2000, pulled.FilesWritten);
+        Assert.Equal(0, counting.Count(HttpMethod.Get, "/files/"));
+        Assert.InRange(counting.Count(HttpMethod.Post, "/files/reconstructions"), 1, 2); // plans for up to 4096 files per batch
+        Assert.InRange(counting.Count(HttpMethod.Get, "/packs/"), 1, 1 + (pulled.PackBytesRead / RemoteExtensions.MaxReadBytes) + 2);
+    }
+
+    [Fact]
+    public async Task Plans_beyond_one_answer_come_in_several_and_bad_requests_for_plans_get_clear_errors()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(11, 10_000_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        var file = (await remote.Nodes.TryGetAsync(pushed.Root, None)) is { } root ? Core.Tree.TreeNode.Decode(root).Entries.Single().FileHash : default;
+        var asked = Enumerable.Repeat(file, 1000).ToList(); // ~9 KB of plan each: more than one answer holds
+
+        using var client = new HttpClient();
+        string url = $"{server.BaseUrl}/v1/datasets/ds/files/reconstructions";
+        using var first = await client.PostAsync(url, new ByteArrayContent(Core.Sync.Protocol.WireFormat.EncodeHashes(asked)));
+        var prefix = Core.Sync.Protocol.WireFormat.DecodeReconstructions(await first.Content.ReadAsByteArrayAsync(), asked);
+        Assert.InRange(prefix.Count, 1, 999);
+        Assert.InRange(prefix.Count * (long)Core.Sync.Protocol.WireFormat.EncodeReconstruction(prefix[0]).Length, 1, Core.Sync.Protocol.WireFormat.PlansResponseBudget + 20_000);
+
+        var plans = await remote.GetReconstructionsAsync(asked, None);
+        Assert.Equal(1000, plans.Count);
+        Assert.All(plans, p => Assert.Equal(10_000_000, p.Length));
+
+        using var unknown = await client.PostAsync(url, new ByteArrayContent(new byte[32]));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var ragged = await client.PostAsync(url, new ByteArrayContent(new byte[33]));
+        Assert.Equal(HttpStatusCode.BadRequest, ragged.StatusCode);
+        using var tooMany = await client.PostAsync(url, new ByteArrayContent(new byte[(Core.Sync.Protocol.WireFormat.MaxPlansPerRequest + 1) * 32]));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
+    }
+
+    /// <summary>Counts requests by method and a fragment of their path.</summary>
+    private sealed class CountRequests() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private readonly System.Collections.Concurrent.ConcurrentBag<(HttpMethod Method, string Path)> _requests = [];
+
+        public int Count(HttpMethod method, string fragment) => _requests.Count(r => r.Method == method && r.Path.Contains(fragment, StringComparison.Ordinal));
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            _requests.Add((request.Method, request.RequestUri!.AbsolutePath));
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     [Fact]

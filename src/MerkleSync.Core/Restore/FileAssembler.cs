@@ -14,7 +14,7 @@ namespace MerkleSync.Core.Restore;
 /// checking their hash), the rest are fetched from packs in runs of consecutive chunks. The file
 /// hash is recomputed from the verified chunks before the file is handed back.
 /// </summary>
-internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress)
+internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress)
 {
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
     private const long MaxReadBytes = RemoteExtensions.MaxReadBytes;
@@ -106,16 +106,9 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
         byte[] buffer = ArrayPool<byte>.Shared.Rent(source.Length);
         try
         {
-            int read;
-            using (var handle = File.OpenHandle(source.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous))
-            {
-                read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, source.Length), source.Offset, cancellationToken).ConfigureAwait(false);
-            }
-
             var data = buffer.AsMemory(0, source.Length);
-            if (read != source.Length || XetHashes.ChunkHash(data.Span) != entry.ChunkHash)
+            if (!await TryReadLocalAsync(entry.ChunkHash, source, data, cancellationToken).ConfigureAwait(false))
             {
-                // The local copy changed since it was indexed: fetch this chunk from its pack instead.
                 Interlocked.Add(ref _packBytesRead, entry.StoredLength);
                 CountFetched(entry.RawLength);
                 await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => output.WriteAsync(raw, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -123,13 +116,33 @@ internal sealed class FileAssembler(IRemote remote, LocalChunkIndex local, strin
             }
 
             await output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-            Interlocked.Add(ref _bytesReused, source.Length);
             progress.AddTransferred(source.Length);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Reads a chunk from a local file into <paramref name="destination"/> (its exact length) and
+    /// checks its hash. False when the local copy changed since it was indexed: fetch it instead.
+    /// </summary>
+    private async Task<bool> TryReadLocalAsync(Hash chunk, (string Path, long Offset, int Length) source, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        int read;
+        using (var handle = File.OpenHandle(source.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous))
+        {
+            read = await RandomAccess.ReadAsync(handle, destination, source.Offset, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (read != source.Length || XetHashes.ChunkHash(destination.Span) != chunk)
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _bytesReused, source.Length);
+        return true;
     }
 
     /// <summary>A chunk placed from a pack: the pull's result and its progress count it alike.</summary>

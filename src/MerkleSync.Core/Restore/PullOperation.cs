@@ -43,17 +43,11 @@ public static class PullOperation
               ?? throw new NotFoundException($"Branch '{options.Branch}' does not exist in {remote.Url}.");
         string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
         Directory.CreateDirectory(directory);
-        var scan = DirectoryScanner.ScanAsync(directory, cancellationToken); // meanwhile the state opens
+        // The directory's scan and the version's tree come in while the state opens.
+        var scan = DirectoryScanner.ScanAsync(directory, cancellationToken);
+        var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
         using var state = ClientStateStore.Open(directory);
-
-        var wanted = new List<TreeEntry>();
-        await foreach (var entry in TreeReader.EnumerateAsync(remote.Nodes, version.Record.Root, cancellationToken).ConfigureAwait(false))
-        {
-            if (Selected(entry.Path, filters))
-            {
-                wanted.Add(entry);
-            }
-        }
+        var wanted = await tree.ConfigureAwait(false);
 
         // What the directory holds now (stat cache makes this cheap after a pull or push).
         progress.Enter(Stage.Scanning);
@@ -83,21 +77,31 @@ public static class PullOperation
         progress.Enter(Stage.Downloading);
         try
         {
-            // Several files at once keep the network, the CPU (verification) and the disk busy together.
+            // Several large files at once keep the network, the CPU (verification) and the disk busy together.
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken };
-            await Parallel.ForEachAsync(toWrite.OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
+            await Parallel.ForEachAsync(toWrite.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
             {
                 var (path, content) = await writer.AssembleAsync(entry, ct).ConfigureAwait(false);
                 staged.Add((entry, path, content));
             }).ConfigureAwait(false);
 
+            // Small files in tree order: files pushed together lie together in packs.
+            foreach (var batch in FileAssembler.Batches(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes)))
+            {
+                foreach (var built in await writer.AssembleBatchAsync(batch, cancellationToken).ConfigureAwait(false))
+                {
+                    staged.Add(built);
+                }
+            }
+
             // Everything verified and staged: now replace files, each by one rename.
             progress.Enter(Stage.Replacing);
             long hashedAt = ClientStateStore.NowNs();
+            var preparedFolders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (entry, stagedPath, content) in staged.OrderBy(s => s.Entry.Path, DatasetPath.Comparer))
             {
                 string target = Target(directory, entry.Path);
-                PrepareTarget(directory, target, options.Delete);
+                PrepareTarget(directory, target, options.Delete, preparedFolders);
                 if (entry.Mode == EntryMode.Symlink)
                 {
                     string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
@@ -175,29 +179,50 @@ public static class PullOperation
         }
     }
 
+    private static async Task<List<TreeEntry>> ListSelectedAsync(IRemote remote, Hash root, string[] filters, CancellationToken cancellationToken)
+    {
+        var selected = new List<TreeEntry>();
+        await foreach (var entry in TreeReader.EnumerateAsync(remote.Nodes, root, cancellationToken).ConfigureAwait(false))
+        {
+            if (Selected(entry.Path, filters))
+            {
+                selected.Add(entry);
+            }
+        }
+
+        return selected;
+    }
+
     private static bool Selected(string path, string[] filters) =>
         filters.Length == 0 || filters.Any(f => path == f || path.StartsWith(f + "/", StringComparison.Ordinal));
 
     private static string Target(string directory, string datasetPath) => Path.Combine(Path.GetFullPath(directory), datasetPath);
 
-    // The parent chain must be directories; a file in the way is only removed with --delete.
-    private static void PrepareTarget(string directory, string target, bool delete)
+    // The parent chain must be directories; a file in the way is only removed with --delete. Each
+    // folder is checked once per pull (the rename loop would otherwise stat every parent of every file).
+    private static void PrepareTarget(string directory, string target, bool delete, HashSet<string> preparedFolders)
     {
         string root = Path.GetFullPath(directory);
-        for (string? parent = Path.GetDirectoryName(target); parent is not null && parent.Length > root.Length; parent = Path.GetDirectoryName(parent))
+        string folder = Path.GetDirectoryName(target)!;
+        if (!preparedFolders.Contains(folder))
         {
-            if (File.Exists(parent) || new FileInfo(parent).LinkTarget is not null)
+            for (string? parent = folder; parent is not null && parent.Length > root.Length; parent = Path.GetDirectoryName(parent))
             {
-                if (!delete)
+                if (File.Exists(parent) || new FileInfo(parent).LinkTarget is not null)
                 {
-                    throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a file here but a folder in the version; pull with --delete to replace it.");
-                }
+                    if (!delete)
+                    {
+                        throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a file here but a folder in the version; pull with --delete to replace it.");
+                    }
 
-                File.Delete(parent);
+                    File.Delete(parent);
+                }
             }
+
+            Directory.CreateDirectory(folder);
+            preparedFolders.Add(folder);
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         if (Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
         {
             if (!delete)
@@ -218,7 +243,11 @@ public static class PullOperation
 
         var current = File.GetUnixFileMode(path);
         var execute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-        File.SetUnixFileMode(path, mode == EntryMode.Executable ? current | (execute & ~UnixFileMode.OtherExecute) | UnixFileMode.UserExecute : current & ~execute);
+        var wanted = mode == EntryMode.Executable ? current | (execute & ~UnixFileMode.OtherExecute) | UnixFileMode.UserExecute : current & ~execute;
+        if (wanted != current)
+        {
+            File.SetUnixFileMode(path, wanted);
+        }
     }
 
     private static void RemoveEmptyDirectories(string directory)

@@ -182,12 +182,24 @@ public sealed partial class HttpRemote : IRemote
         return WireFormat.ParseVersion(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false));
     }
 
-    public async ValueTask<FileReconstruction> GetReconstructionAsync(Hash fileHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks for up to <see cref="WireFormat.MaxPlansPerRequest"/> plans at a time; the server answers
+    /// a prefix of what it was asked (bounded in bytes), and the rest is asked for again.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<FileReconstruction>> GetReconstructionsAsync(IReadOnlyList<Hash> fileHashes, CancellationToken cancellationToken)
     {
-        using var response = await _http.GetAsync($"{_api}/files/{fileHash}", HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
-        var plan = WireFormat.DecodeReconstruction(Body(response).Span);
-        return plan.FileHash == fileHash ? plan : throw new CorruptDataException($"Asked for file {fileHash}, got {plan.FileHash}.");
+        var plans = new List<FileReconstruction>(fileHashes.Count);
+        while (plans.Count < fileHashes.Count) // each answer has at least one plan
+        {
+            var asked = fileHashes.Skip(plans.Count).Take(WireFormat.MaxPlansPerRequest).ToList();
+            using var content = new ByteArrayContent(WireFormat.EncodeHashes(asked));
+            content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
+            using var response = await _http.PostAsync($"{_api}/files/reconstructions", content, cancellationToken).ConfigureAwait(false);
+            await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            plans.AddRange(WireFormat.DecodeReconstructions(Body(response).Span, asked));
+        }
+
+        return plans;
     }
 
     /// <summary>

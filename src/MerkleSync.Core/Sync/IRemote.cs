@@ -56,9 +56,14 @@ public interface IRemote : IAsyncDisposable
 
     ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken);
 
-    ValueTask<FileReconstruction> GetReconstructionAsync(Hash fileHash, CancellationToken cancellationToken);
+    /// <summary>The reconstruction of each file, in the order asked; the caller bounds how many it asks for at once.</summary>
+    ValueTask<IReadOnlyList<FileReconstruction>> GetReconstructionsAsync(IReadOnlyList<Hash> fileHashes, CancellationToken cancellationToken);
 
-    /// <summary>Reads a run of consecutive chunks of one pack, verifying each before handing it over.</summary>
+    /// <summary>
+    /// Reads entries of one pack, in increasing offset order, with one ranged read from the first to
+    /// the end of the last (bytes between them are read and skipped), verifying each chunk before
+    /// handing it over.
+    /// </summary>
     ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken);
 
     ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken);

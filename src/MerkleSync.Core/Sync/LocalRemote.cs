@@ -59,7 +59,11 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
         return new VersionRef(id, record);
     }
 
-    public ValueTask<FileReconstruction> GetReconstructionAsync(Hash fileHash, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<FileReconstruction>> GetReconstructionsAsync(IReadOnlyList<Hash> fileHashes, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IReadOnlyList<FileReconstruction>>([.. fileHashes.Select(Reconstruct)]);
+
+    /// <summary>A file's content as runs of its pack entries: what a client needs to fetch it.</summary>
+    public FileReconstruction Reconstruct(Hash fileHash)
     {
         var file = repository.GetFile(fileHash) ?? throw new NotFoundException($"File {fileHash} is not in the repository.");
         var segments = file.Segments.Select(s =>
@@ -72,7 +76,7 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
 
             return (s.PackId, entries[s.FirstIndex..(s.FirstIndex + s.Count)]);
         }).ToList();
-        return ValueTask.FromResult(new FileReconstruction(fileHash, file.Length, segments));
+        return new FileReconstruction(fileHash, file.Length, segments);
     }
 
     public ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken) =>

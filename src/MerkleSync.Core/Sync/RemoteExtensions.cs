@@ -11,6 +11,9 @@ public static class RemoteExtensions
     /// <summary>Largest ranged read; keeps memory flat however long a run of chunks is.</summary>
     public const long MaxReadBytes = 4 << 20;
 
+    public static async ValueTask<FileReconstruction> GetReconstructionAsync(this IRemote remote, Hash fileHash, CancellationToken cancellationToken) =>
+        (await remote.GetReconstructionsAsync([fileHash], cancellationToken).ConfigureAwait(false))[0];
+
     /// <summary><see cref="IRemote.ReadChunksAsync"/> over a run of any length, in reads of at most <see cref="MaxReadBytes"/>.</summary>
     public static async ValueTask ReadChunksInPiecesAsync(
         this IRemote remote, Hash packId, PackEntry[] run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken)

@@ -127,8 +127,27 @@ internal static class DatasetEndpoints
         ds.MapGet("/files/{hash}", async (string dataset, string hash, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            var plan = await new LocalRemote(repository, "").GetReconstructionAsync(ParseHash(hash), ct);
+            var plan = new LocalRemote(repository, "").Reconstruct(ParseHash(hash));
             return Results.Bytes(WireFormat.EncodeReconstruction(plan), WireFormat.BinaryType);
+        });
+
+        ds.MapPost("/files/reconstructions", async (string dataset, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var hashes = WireFormat.DecodeHashes(await ReadBodyAsync(context, WireFormat.MaxPlansPerRequest * Hash.Size, ct));
+            var files = new LocalRemote(repository, "");
+            var answer = new System.Buffers.ArrayBufferWriter<byte>();
+            foreach (var hash in hashes)
+            {
+                if (answer.WrittenCount >= WireFormat.PlansResponseBudget)
+                {
+                    break; // the client asks again for the rest
+                }
+
+                WireFormat.AppendReconstruction(answer, files.Reconstruct(hash));
+            }
+
+            return Results.Bytes(answer.WrittenMemory, WireFormat.BinaryType);
         });
 
         ds.MapGet("/packs/{id}", async (string dataset, string id, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>

@@ -275,4 +275,52 @@ public class IncrementalSyncTests
         var merged = await PushOperation.PushAsync(target, remote, new PushOptions(Rebase: true), None);
         Assert.Equal(8, (await remote.HistoryAsync(merged.VersionId, 1, None))[0].Record.Files); // 7 sample files and the new one
     }
+
+    [Fact]
+    public async Task Small_files_are_pulled_in_batches_each_shared_chunk_once_and_local_chunks_reused()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), clone = temp.Sub("clone"), repo = temp.Sub("repo");
+        Core.Repository.Repository.Init(repo).Dispose();
+        // More files than one batch holds; every fourth file has the same content, some are empty.
+        var distinct = new HashSet<string>(StringComparer.Ordinal);
+        long distinctBytes = 0;
+        for (int i = 0; i < 4500; i++)
+        {
+            byte[] content = i % 4 == 0 ? DatasetFiles.Random(7, 3000) : i % 97 == 0 ? [] : DatasetFiles.Random(1000 + i, 100 + (i % 50 * 40));
+            DatasetFiles.Write(source, $"d{i % 45:D2}/f{i:D4}.bin", content);
+            if (distinct.Add(Convert.ToHexString(content)))
+            {
+                distinctBytes += content.Length;
+            }
+        }
+
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        var pulled = await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
+
+        Assert.Equal(4500, pulled.FilesWritten);
+        Assert.Equal(distinctBytes, pulled.ChunkBytesFetched);
+        Assert.Equal(3000, pulled.BytesReused); // the shared chunk, for the second batch, from a file the first one built
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(clone));
+
+        // A copied folder is new to the clone, but every chunk of it is already there.
+        long copied = 0;
+        foreach (string file in Directory.GetFiles(Path.Combine(source, "d01")))
+        {
+            byte[] content = File.ReadAllBytes(file);
+            DatasetFiles.Write(source, "copy/" + Path.GetFileName(file), content);
+            copied += content.Length;
+        }
+
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        var again = await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
+
+        Assert.Equal(100, again.FilesWritten);
+        Assert.Equal(0, again.ChunkBytesFetched);
+        Assert.Equal(0, again.PackBytesRead);
+        Assert.InRange(again.BytesReused, 3000, copied); // each distinct chunk read once
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(clone));
+    }
 }

@@ -23,6 +23,15 @@ public static class WireFormat
     /// <summary>Most version records one history request returns; longer histories are read in pages.</summary>
     public const int MaxHistoryPerRequest = 10_000;
 
+    /// <summary>Most file hashes in one request for reconstructions.</summary>
+    public const int MaxPlansPerRequest = 10_000;
+
+    /// <summary>
+    /// A reconstructions answer stops adding plans once it is this long (it always has at least
+    /// one): the client asks again for the rest, and the server never builds more than this.
+    /// </summary>
+    public const int PlansResponseBudget = 4 << 20;
+
     /// <summary>Largest publish body: tree nodes and chunk lists of one version.</summary>
     public const int MaxPublishBytes = 512 << 20;
 
@@ -170,6 +179,42 @@ public static class WireFormat
     public static byte[] EncodeReconstruction(FileReconstruction plan)
     {
         var writer = new ArrayBufferWriter<byte>(64 + (plan.Segments.Sum(s => s.Run.Length) * PackFormat.EntryLength));
+        WriteReconstruction(writer, plan);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>One plan of a reconstructions answer: its length, then the reconstruction.</summary>
+    public static void AppendReconstruction(ArrayBufferWriter<byte> answer, FileReconstruction plan)
+    {
+        byte[] encoded = EncodeReconstruction(plan);
+        Varint.Write(answer, (ulong)encoded.Length);
+        answer.Write(encoded);
+    }
+
+    /// <summary>
+    /// Reads a reconstructions answer to a request for <paramref name="asked"/>: one or more plans,
+    /// each for the next hash asked, in order.
+    /// </summary>
+    public static List<FileReconstruction> DecodeReconstructions(ReadOnlySpan<byte> body, IReadOnlyList<Hash> asked)
+    {
+        var reader = new SpanReader(body);
+        var plans = new List<FileReconstruction>();
+        while (!reader.AtEnd)
+        {
+            if (plans.Count == asked.Count)
+            {
+                throw new CorruptDataException($"The server answered more than the {asked.Count} reconstructions asked for.");
+            }
+
+            var plan = DecodeReconstruction(reader.ReadBytes(reader.ReadLength(reader.Remaining)));
+            plans.Add(plan.FileHash == asked[plans.Count] ? plan : throw new CorruptDataException($"Asked for file {asked[plans.Count]}, got {plan.FileHash}."));
+        }
+
+        return plans.Count > 0 ? plans : throw new CorruptDataException("The server answered no reconstruction.");
+    }
+
+    private static void WriteReconstruction(ArrayBufferWriter<byte> writer, FileReconstruction plan)
+    {
         Varint.WriteHash(writer, plan.FileHash);
         Varint.Write(writer, (ulong)plan.Length);
         Varint.Write(writer, (ulong)plan.Segments.Count);
@@ -183,8 +228,6 @@ public static class WireFormat
                 writer.Advance(PackFormat.EntryLength);
             }
         }
-
-        return writer.WrittenSpan.ToArray();
     }
 
     public static FileReconstruction DecodeReconstruction(ReadOnlySpan<byte> body)

@@ -1,0 +1,187 @@
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Packs;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Restore;
+
+/// <summary>
+/// Small files are built many at a time, in memory: their plans come in one request, and the
+/// chunks they need from one pack come in as few ranged reads as their neighbourhood allows (as
+/// restic's restorer does), each chunk fetched once however many files of the batch use it. One
+/// request per file cost more than the bytes: 10 000 files of 1-16 KiB took 10-14 s.
+/// </summary>
+internal sealed partial class FileAssembler
+{
+    /// <summary>Files up to this size are built in batches; larger ones stream, one by one.</summary>
+    public const long SmallFileBytes = 1 << 20;
+
+    private const int BatchFiles = 4096;
+
+    /// <summary>Bytes of file content in one batch: the memory a batch holds.</summary>
+    private const int BatchBytes = 16 << 20;
+
+    /// <summary>Unneeded bytes between two needed chunks of a pack that one read spans rather than making two.</summary>
+    private const long MaxGapBytes = 256 << 10;
+
+    private byte[]? _batchBuffer;
+
+    /// <summary>Consecutive groups of small files, bounded in count and in bytes.</summary>
+    public static IEnumerable<List<TreeEntry>> Batches(IEnumerable<TreeEntry> smallFiles)
+    {
+        var batch = new List<TreeEntry>();
+        long bytes = 0;
+        foreach (var file in smallFiles)
+        {
+            if (batch.Count == BatchFiles || bytes + file.Size > BatchBytes)
+            {
+                yield return batch;
+                batch = [];
+                bytes = 0;
+            }
+
+            batch.Add(file);
+            bytes += file.Size;
+        }
+
+        if (batch.Count > 0)
+        {
+            yield return batch;
+        }
+    }
+
+    /// <summary>Builds a batch of at most <see cref="SmallFileBytes"/>-sized files (one of <see cref="Batches"/>) in the staging folder.</summary>
+    public async Task<(TreeEntry Entry, string Path, ChunkedContent Content)[]> AssembleBatchAsync(IReadOnlyList<TreeEntry> batch, CancellationToken cancellationToken)
+    {
+        var plans = await PlanAsync(batch, cancellationToken).ConfigureAwait(false);
+
+        // Every distinct chunk gets a slot in one buffer; the batch's bytes bound the slots' total.
+        _batchBuffer ??= GC.AllocateUninitializedArray<byte>(BatchBytes);
+        var slots = new Dictionary<Hash, Memory<byte>>();
+        var fromPacks = new Dictionary<Hash, List<PackEntry>>();
+        int used = 0;
+        foreach (var plan in plans.Values)
+        {
+            foreach (var (packId, run) in plan.Segments)
+            {
+                foreach (var entry in run)
+                {
+                    if (slots.ContainsKey(entry.ChunkHash))
+                    {
+                        continue;
+                    }
+
+                    var slot = _batchBuffer.AsMemory(used, entry.RawLength);
+                    used += entry.RawLength;
+                    slots.Add(entry.ChunkHash, slot);
+                    if (!(local.TryGet(entry.ChunkHash, out var source) && await TryReadLocalAsync(entry.ChunkHash, source, slot, cancellationToken).ConfigureAwait(false)))
+                    {
+                        (fromPacks.TryGetValue(packId, out var list) ? list : fromPacks[packId] = []).Add(entry);
+                    }
+                }
+            }
+        }
+
+        var reads = fromPacks.SelectMany(pack => Coalesce(pack.Value).Select(read => (PackId: pack.Key, Read: read))).ToList();
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(reads, parallel, async (read, ct) =>
+        {
+            Interlocked.Add(ref _packBytesRead, read.Read[^1].Offset + read.Read[^1].StoredLength - read.Read[0].Offset);
+            await remote.ReadChunksAsync(read.PackId, read.Read, (entry, raw) =>
+            {
+                raw.CopyTo(slots[entry.ChunkHash]);
+                Interlocked.Add(ref _chunkBytesFetched, entry.RawLength);
+                return ValueTask.CompletedTask;
+            }, ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+
+        var built = new (TreeEntry Entry, string Path, ChunkedContent Content)[batch.Count];
+        try
+        {
+            await Parallel.ForAsync(0, batch.Count, parallel, async (i, ct) =>
+            {
+                var entry = batch[i];
+                built[i] = await WriteSmallFileAsync(entry, entry.FileHash.IsZero ? null : plans[entry.FileHash], slots, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var (_, path, _) in built.Where(b => b.Path is not null))
+            {
+                File.Delete(path);
+            }
+
+            throw;
+        }
+
+        return built;
+    }
+
+    /// <summary>The batch's plans, each checked to add up to the size the tree gives its file (which bounds the batch's memory).</summary>
+    private async Task<Dictionary<Hash, FileReconstruction>> PlanAsync(IReadOnlyList<TreeEntry> batch, CancellationToken cancellationToken)
+    {
+        var hashes = batch.Where(e => !e.FileHash.IsZero).Select(e => e.FileHash).Distinct().ToList();
+        var plans = (await remote.GetReconstructionsAsync(hashes, cancellationToken).ConfigureAwait(false)).ToDictionary(p => p.FileHash);
+        foreach (var entry in batch.Where(e => !e.FileHash.IsZero))
+        {
+            var plan = plans[entry.FileHash];
+            long length = plan.Segments.Sum(s => s.Run.Sum(e => (long)e.RawLength));
+            if (length != entry.Size || plan.Length != entry.Size)
+            {
+                throw new CorruptDataException($"'{entry.Path}': the server's plan for {entry.FileHash} adds up to {length} bytes, the tree says {entry.Size}.");
+            }
+        }
+
+        return plans;
+    }
+
+    /// <summary>A pack's needed entries as reads: sorted by offset, split where the gap or the read would grow too large.</summary>
+    private static IEnumerable<PackEntry[]> Coalesce(List<PackEntry> entries)
+    {
+        entries.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+        int start = 0;
+        for (int i = 1; i <= entries.Count; i++)
+        {
+            bool split = i == entries.Count
+                || entries[i].Offset - (entries[i - 1].Offset + entries[i - 1].StoredLength) > MaxGapBytes
+                || entries[i].Offset + entries[i].StoredLength - entries[start].Offset > MaxReadBytes;
+            if (split)
+            {
+                yield return entries[start..i].ToArray();
+                start = i;
+            }
+        }
+    }
+
+    private async Task<(TreeEntry, string, ChunkedContent)> WriteSmallFileAsync(
+        TreeEntry entry, FileReconstruction? plan, Dictionary<Hash, Memory<byte>> slots, CancellationToken cancellationToken)
+    {
+        var chunks = plan?.Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength)).ToArray() ?? [];
+        var content = new ChunkedContent(XetHashes.FileHash(chunks), entry.Size, chunks);
+        if (content.FileHash != entry.FileHash)
+        {
+            throw new CorruptDataException($"'{entry.Path}': the server's chunk list hashes to {content.FileHash}, not {entry.FileHash}.");
+        }
+
+        string staged = Path.Combine(stagingFolder, $"{Guid.NewGuid():N}.partial");
+        try
+        {
+            using (var handle = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
+            {
+                await RandomAccess.WriteAsync(handle, [.. chunks.Select(c => (ReadOnlyMemory<byte>)slots[c.Hash])], 0, cancellationToken).ConfigureAwait(false);
+            }
+
+            local.Add(staged, chunks);
+            Interlocked.Add(ref _bytesWritten, entry.Size);
+            progress.AddTransferred(entry.Size);
+            return (entry, staged, content);
+        }
+        catch
+        {
+            File.Delete(staged);
+            throw;
+        }
+    }
+}
