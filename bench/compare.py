@@ -226,7 +226,8 @@ def large_case(pair, runs):
 
 
 def small_case(folder, runs):
-    figures = {t: {k: [] for k in ["first_s", "nochange_s", "status_s", "onechange_s"]} for t in TOOLS}
+    figures = {t: {k: [] for k in ["first_s", "nochange_s", "status_s", "onechange_s", "restore_s"]} for t in TOOLS}
+    checked = set()
     for r, name in turns(runs):
         tool, f = Tool(name, ARGS.work), figures[name]
         source = os.path.join(ARGS.work, "source")
@@ -239,9 +240,17 @@ def small_case(folder, runs):
         with open(os.path.join(source, "d07", "f000007.bin"), "r+b") as changed:
             changed.write(b"changed!")
         f["onechange_s"].append(tool.backup(source, "c")[0])
+        target = os.path.join(ARGS.work, "restore")
+        f["restore_s"].append(tool.restore("c", target)[0])
+        if name not in checked:
+            if not same_tree(source, target):
+                sys.exit(f"{name}: the restored small files differ from the source")
+            checked.add(name)
+        fresh(target)
         tool.teardown()
         fresh(source)
-        print(f"  run {r + 1} {name}: first {f['first_s'][-1]:.2f} s, no change {f['nochange_s'][-1]:.2f} s, one change {f['onechange_s'][-1]:.2f} s", file=sys.stderr)
+        print(f"  run {r + 1} {name}: first {f['first_s'][-1]:.2f} s, no change {f['nochange_s'][-1]:.2f} s, one change {f['onechange_s'][-1]:.2f} s, "
+              f"restore {f['restore_s'][-1]:.2f} s", file=sys.stderr)
     return {t: {k: median(v) for k, v in fig.items()} for t, fig in figures.items()}
 
 
@@ -386,11 +395,11 @@ def markdown(r):
             f"server peak RSS {ms['server_rss_mib']:.0f} MiB."]
     if S:
         out += ["", f"**{r['small_files']} files of 1–16 KiB** (random bytes, 100 folders):", "",
-                "| tool | first backup | no-change status | no-change backup | one file changed |", "| --- | --- | --- | --- | --- |"]
+                "| tool | first backup | no-change status | no-change backup | one file changed | restore |", "| --- | --- | --- | --- | --- | --- |"]
         for t in TOOLS:
             f = S[t]
             status = f"{f['status_s']:.2f} s" if f["status_s"] is not None else "—"
-            out.append(f"| {t} | {f['first_s']:.2f} s | {status} | {f['nochange_s']:.2f} s | {f['onechange_s']:.2f} s |")
+            out.append(f"| {t} | {f['first_s']:.2f} s | {status} | {f['nochange_s']:.2f} s | {f['onechange_s']:.2f} s | {f['restore_s']:.2f} s |")
     out += ["", f"**Scale:** diff of two 1M-entry trees (tree only, RocksDB node store reopened, nothing cached) differing in 100 files: "
             f"{r['treediff']['diff_seconds'] * 1000:.0f} ms (building both trees: {r['treediff']['build_both_seconds']:.1f} s)."]
     if r["rss"]:

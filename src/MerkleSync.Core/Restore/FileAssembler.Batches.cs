@@ -26,8 +26,6 @@ internal sealed partial class FileAssembler
     /// <summary>Unneeded bytes between two needed chunks of a pack that one read spans rather than making two.</summary>
     private const long MaxGapBytes = 256 << 10;
 
-    private byte[]? _batchBuffer;
-
     /// <summary>Consecutive groups of small files, bounded in count and in bytes.</summary>
     public static IEnumerable<List<TreeEntry>> Batches(IEnumerable<TreeEntry> smallFiles)
     {
@@ -52,13 +50,52 @@ internal sealed partial class FileAssembler
         }
     }
 
-    /// <summary>Builds a batch of at most <see cref="SmallFileBytes"/>-sized files (one of <see cref="Batches"/>) in the staging folder.</summary>
-    public async Task<(TreeEntry Entry, string Path, ChunkedContent Content)[]> AssembleBatchAsync(IReadOnlyList<TreeEntry> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Builds files of at most <see cref="SmallFileBytes"/> in the staging folder, batch after batch;
+    /// the next batch comes in while the last one is written, each into its own buffer.
+    /// </summary>
+    public async Task AssembleSmallFilesAsync(IEnumerable<TreeEntry> files, Action<(TreeEntry Entry, string Path, ChunkedContent Content)> onBuilt, CancellationToken cancellationToken)
+    {
+        var buffers = new byte[2][];
+        FetchedBatch? fetched = null;
+        int count = 0;
+        foreach (var batch in Batches(files))
+        {
+            var buffer = buffers[count++ % 2] ??= GC.AllocateUninitializedArray<byte>(BatchBytes);
+            var fetching = FetchAsync(batch, buffer, fetched?.Slots, cancellationToken);
+            if (fetched is not null)
+            {
+                try
+                {
+                    await WriteAsync(fetched, onBuilt, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await Task.WhenAny(fetching).ConfigureAwait(false); // stops using the buffers before they go; the write's failure is the one to report
+                    throw;
+                }
+            }
+
+            fetched = await fetching.ConfigureAwait(false);
+        }
+
+        if (fetched is not null)
+        {
+            await WriteAsync(fetched, onBuilt, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A batch's plans and the content of every distinct chunk it needs, verified.</summary>
+    private sealed record FetchedBatch(IReadOnlyList<TreeEntry> Files, Dictionary<Hash, FileReconstruction> Plans, Dictionary<Hash, Memory<byte>> Slots);
+
+    /// <summary>
+    /// Gives every distinct chunk of the batch a slot in <paramref name="buffer"/> (the batch's
+    /// bytes bound their total) and fills it: from the previous batch's slots, from a local file,
+    /// or from its pack, with neighbouring chunks of a pack in one read.
+    /// </summary>
+    private async Task<FetchedBatch> FetchAsync(IReadOnlyList<TreeEntry> batch, byte[] buffer, Dictionary<Hash, Memory<byte>>? previous, CancellationToken cancellationToken)
     {
         var plans = await PlanAsync(batch, cancellationToken).ConfigureAwait(false);
-
-        // Every distinct chunk gets a slot in one buffer; the batch's bytes bound the slots' total.
-        _batchBuffer ??= GC.AllocateUninitializedArray<byte>(BatchBytes);
         var slots = new Dictionary<Hash, Memory<byte>>();
         var fromPacks = new Dictionary<Hash, List<PackEntry>>();
         int used = 0;
@@ -73,10 +110,14 @@ internal sealed partial class FileAssembler
                         continue;
                     }
 
-                    var slot = _batchBuffer.AsMemory(used, entry.RawLength);
+                    var slot = buffer.AsMemory(used, entry.RawLength);
                     used += entry.RawLength;
                     slots.Add(entry.ChunkHash, slot);
-                    if (!(local.TryGet(entry.ChunkHash, out var source) && await TryReadLocalAsync(entry.ChunkHash, source, slot, cancellationToken).ConfigureAwait(false)))
+                    if (previous is not null && previous.TryGetValue(entry.ChunkHash, out var inMemory))
+                    {
+                        inMemory.CopyTo(slot);
+                    }
+                    else if (!(local.TryGet(entry.ChunkHash, out var source) && await TryReadLocalAsync(entry.ChunkHash, source, slot, cancellationToken).ConfigureAwait(false)))
                     {
                         (fromPacks.TryGetValue(packId, out var list) ? list : fromPacks[packId] = []).Add(entry);
                     }
@@ -85,8 +126,7 @@ internal sealed partial class FileAssembler
         }
 
         var reads = fromPacks.SelectMany(pack => Coalesce(pack.Value).Select(read => (PackId: pack.Key, Read: read))).ToList();
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(reads, parallel, async (read, ct) =>
+        await Parallel.ForEachAsync(reads, InParallel(cancellationToken), async (read, ct) =>
         {
             Interlocked.Add(ref _packBytesRead, read.Read[^1].Offset + read.Read[^1].StoredLength - read.Read[0].Offset);
             await remote.ReadChunksAsync(read.PackId, read.Read, (entry, raw) =>
@@ -96,14 +136,19 @@ internal sealed partial class FileAssembler
                 return ValueTask.CompletedTask;
             }, ct).ConfigureAwait(false);
         }).ConfigureAwait(false);
+        return new FetchedBatch(batch, plans, slots);
+    }
 
+    private async Task WriteAsync(FetchedBatch fetched, Action<(TreeEntry, string, ChunkedContent)> onBuilt, CancellationToken cancellationToken)
+    {
+        var batch = fetched.Files;
         var built = new (TreeEntry Entry, string Path, ChunkedContent Content)[batch.Count];
         try
         {
-            await Parallel.ForAsync(0, batch.Count, parallel, async (i, ct) =>
+            await Parallel.ForAsync(0, batch.Count, InParallel(cancellationToken), async (i, ct) =>
             {
                 var entry = batch[i];
-                built[i] = await WriteSmallFileAsync(entry, entry.FileHash.IsZero ? null : plans[entry.FileHash], slots, ct).ConfigureAwait(false);
+                built[i] = await WriteSmallFileAsync(entry, entry.FileHash.IsZero ? null : fetched.Plans[entry.FileHash], fetched.Slots, ct).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }
         catch
@@ -116,8 +161,14 @@ internal sealed partial class FileAssembler
             throw;
         }
 
-        return built;
+        foreach (var file in built)
+        {
+            onBuilt(file);
+        }
     }
+
+    private static ParallelOptions InParallel(CancellationToken cancellationToken) =>
+        new() { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken };
 
     /// <summary>The batch's plans, each checked to add up to the size the tree gives its file (which bounds the batch's memory).</summary>
     private async Task<Dictionary<Hash, FileReconstruction>> PlanAsync(IReadOnlyList<TreeEntry> batch, CancellationToken cancellationToken)

@@ -61,6 +61,7 @@ public static class PullOperation
 
         var writer = new FileAssembler(remote, sources, state.StagingFolder, progress);
         var staged = new System.Collections.Concurrent.ConcurrentBag<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
+        int placed = 0;
         var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();
         int unchanged = wanted.Count - toWrite.Count;
         var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
@@ -86,49 +87,61 @@ public static class PullOperation
             }).ConfigureAwait(false);
 
             // Small files in tree order: files pushed together lie together in packs.
-            foreach (var batch in FileAssembler.Batches(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes)))
-            {
-                foreach (var built in await writer.AssembleBatchAsync(batch, cancellationToken).ConfigureAwait(false))
-                {
-                    staged.Add(built);
-                }
-            }
+            await writer.AssembleSmallFilesAsync(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, cancellationToken).ConfigureAwait(false);
 
             // Everything verified and staged: now replace files, each by one rename.
             progress.Enter(Stage.Replacing);
             long hashedAt = ClientStateStore.NowNs();
+            string root = Path.GetFullPath(directory);
             var preparedFolders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (entry, stagedPath, content) in staged.OrderBy(s => s.Entry.Path, DatasetPath.Comparer))
             {
-                string target = Target(directory, entry.Path);
-                PrepareTarget(directory, target, options.Delete, preparedFolders);
+                string target = Path.Combine(root, entry.Path);
+                PrepareFolder(root, Path.GetDirectoryName(target)!, options.Delete, preparedFolders);
                 if (entry.Mode == EntryMode.Symlink)
                 {
                     string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
-                    File.Delete(target);
-                    File.CreateSymbolicLink(target, linkTarget);
+                    Place(root, target, options.Delete, () =>
+                    {
+                        File.Delete(target);
+                        File.CreateSymbolicLink(target, linkTarget);
+                    });
                     File.Delete(stagedPath);
                 }
                 else
                 {
-                    SetMode(stagedPath, entry.Mode);
-                    File.Move(stagedPath, target, overwrite: true);
+                    if (entry.Mode == EntryMode.Executable)
+                    {
+                        MakeExecutable(stagedPath); // staged files are created without execute bits
+                    }
+
+                    Place(root, target, options.Delete, () => File.Move(stagedPath, target, overwrite: true));
                 }
 
+                placed++;
                 state.Remember(entry.Path, FileStat.Of(target), content, hashedAt);
             }
         }
         finally
         {
-            foreach (var (_, stagedPath, _) in staged)
+            if (placed < staged.Count)
             {
-                File.Delete(stagedPath);
+                foreach (var (_, stagedPath, _) in staged)
+                {
+                    File.Delete(stagedPath);
+                }
             }
         }
 
         foreach (var file in toDelete)
         {
-            File.Delete(Target(directory, file.Entry.Path));
+            // Unless it went with its folder (a file of the version took that place) or is now a folder of the version.
+            var gone = new FileInfo(Path.Combine(Path.GetFullPath(directory), file.Entry.Path));
+            if (gone.Exists || gone.LinkTarget is not null)
+            {
+                gone.Delete();
+            }
+
             state.Forget(file.Entry.Path);
         }
 
@@ -196,34 +209,43 @@ public static class PullOperation
     private static bool Selected(string path, string[] filters) =>
         filters.Length == 0 || filters.Any(f => path == f || path.StartsWith(f + "/", StringComparison.Ordinal));
 
-    private static string Target(string directory, string datasetPath) => Path.Combine(Path.GetFullPath(directory), datasetPath);
-
-    // The parent chain must be directories; a file in the way is only removed with --delete. Each
+    // The parent chain must be folders; a file in the way is only removed with --delete. Each
     // folder is checked once per pull (the rename loop would otherwise stat every parent of every file).
-    private static void PrepareTarget(string directory, string target, bool delete, HashSet<string> preparedFolders)
+    private static void PrepareFolder(string root, string folder, bool delete, HashSet<string> preparedFolders)
     {
-        string root = Path.GetFullPath(directory);
-        string folder = Path.GetDirectoryName(target)!;
-        if (!preparedFolders.Contains(folder))
+        if (preparedFolders.Contains(folder))
         {
-            for (string? parent = folder; parent is not null && parent.Length > root.Length; parent = Path.GetDirectoryName(parent))
-            {
-                if (File.Exists(parent) || new FileInfo(parent).LinkTarget is not null)
-                {
-                    if (!delete)
-                    {
-                        throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a file here but a folder in the version; pull with --delete to replace it.");
-                    }
-
-                    File.Delete(parent);
-                }
-            }
-
-            Directory.CreateDirectory(folder);
-            preparedFolders.Add(folder);
+            return;
         }
 
-        if (Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
+        for (string? parent = folder; parent is not null && parent.Length > root.Length; parent = Path.GetDirectoryName(parent))
+        {
+            if (File.Exists(parent) || new FileInfo(parent).LinkTarget is not null)
+            {
+                if (!delete)
+                {
+                    throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a file here but a folder in the version; pull with --delete to replace it.");
+                }
+
+                File.Delete(parent);
+            }
+        }
+
+        Directory.CreateDirectory(folder);
+        preparedFolders.Add(folder);
+    }
+
+    /// <summary>
+    /// Puts a file at <paramref name="target"/>. A folder in the way (found only when that fails,
+    /// so the common case costs no extra stat) is only removed with --delete.
+    /// </summary>
+    private static void Place(string root, string target, bool delete, Action place)
+    {
+        try
+        {
+            place();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
         {
             if (!delete)
             {
@@ -231,22 +253,15 @@ public static class PullOperation
             }
 
             Directory.Delete(target, recursive: true);
+            place();
         }
     }
 
-    private static void SetMode(string path, EntryMode mode)
+    private static void MakeExecutable(string path)
     {
-        if (OperatingSystem.IsWindows())
+        if (!OperatingSystem.IsWindows())
         {
-            return;
-        }
-
-        var current = File.GetUnixFileMode(path);
-        var execute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-        var wanted = mode == EntryMode.Executable ? current | (execute & ~UnixFileMode.OtherExecute) | UnixFileMode.UserExecute : current & ~execute;
-        if (wanted != current)
-        {
-            File.SetUnixFileMode(path, wanted);
+            File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute);
         }
     }
 

@@ -302,7 +302,7 @@ public class IncrementalSyncTests
 
         Assert.Equal(4500, pulled.FilesWritten);
         Assert.Equal(distinctBytes, pulled.ChunkBytesFetched);
-        Assert.Equal(3000, pulled.BytesReused); // the shared chunk, for the second batch, from a file the first one built
+        Assert.Equal(0, pulled.BytesReused); // the second batch copies the shared chunk from the first one
         Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(clone));
 
         // A copied folder is new to the clone, but every chunk of it is already there.
@@ -322,5 +322,28 @@ public class IncrementalSyncTests
         Assert.Equal(0, again.PackBytesRead);
         Assert.InRange(again.BytesReused, 3000, copied); // each distinct chunk read once
         Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(clone));
+    }
+
+    [Fact]
+    public async Task A_folder_where_the_version_has_a_file_and_a_file_where_it_has_a_folder_are_replaced_only_with_delete()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string clone = sample.Sub("clone");
+        await PushOperation.PushAsync(sample.Source, sample.Remote, new PushOptions(), None);
+        DatasetFiles.Write(clone, "empty.txt/inside.txt", DatasetFiles.Text(3, 100)); // a folder where the version has a file
+        DatasetFiles.Write(clone, "text", DatasetFiles.Text(4, 100)); // a file where the version has a folder
+
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, clone, new PullOptions(), None));
+        Assert.Contains("pull with --delete", refused.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(clone, "empty.txt/inside.txt")) && File.Exists(Path.Combine(clone, "text")));
+
+        File.Delete(Path.Combine(clone, "text"));
+        var folderInTheWay = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, clone, new PullOptions(), None));
+        Assert.Contains("'empty.txt' is a folder here", folderInTheWay.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(clone, "empty.txt/inside.txt")));
+
+        DatasetFiles.Write(clone, "text", DatasetFiles.Text(4, 100));
+        await PullOperation.PullAsync(sample.Remote, clone, new PullOptions(Delete: true), None);
+        Assert.Equal(DatasetFiles.Describe(sample.Source), DatasetFiles.Describe(clone));
     }
 }
