@@ -186,7 +186,7 @@ public class SyncOverHttpTests
     }
 
     [Fact]
-    public async Task A_pull_of_many_small_files_makes_a_few_requests_not_two_per_file()
+    public async Task A_pull_or_verify_of_many_small_files_makes_a_few_requests_not_one_or_two_per_file()
     {
         await using var server = await TestServer.StartAsync();
         string source = Files.NewFolder(), target = Files.NewFolder();
@@ -210,6 +210,14 @@ public class SyncOverHttpTests
         Assert.Equal(0, counting.Count(HttpMethod.Get, "/files/"));
         Assert.InRange(counting.Count(HttpMethod.Post, "/files/reconstructions"), 1, 2); // plans for up to 4096 files per batch
         Assert.InRange(counting.Count(HttpMethod.Get, "/packs/"), 1, 1 + (pulled.PackBytesRead / RemoteExtensions.MaxReadBytes) + 2);
+
+        // verify asks for plans a thousand files at a time, too.
+        int plansBefore = counting.Count(HttpMethod.Post, "/files/reconstructions");
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: false, None);
+        Assert.True(report.Ok);
+        Assert.Equal(2000, report.Files);
+        Assert.Equal(2, counting.Count(HttpMethod.Post, "/files/reconstructions") - plansBefore);
+        Assert.Equal(0, counting.Count(HttpMethod.Get, "/files/"));
     }
 
     [Fact]
@@ -241,6 +249,48 @@ public class SyncOverHttpTests
         Assert.Equal(HttpStatusCode.BadRequest, ragged.StatusCode);
         using var tooMany = await client.PostAsync(url, new ByteArrayContent(new byte[(Core.Sync.Protocol.WireFormat.MaxPlansPerRequest + 1) * 32]));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
+    }
+
+    [Fact]
+    public async Task Verify_over_http_blames_the_one_file_whose_plan_is_missing()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        foreach (string name in new[] { "a.bin", "b.bin", "c.bin" })
+        {
+            Files.Write(source, name, Files.Random(name[0], 20_000));
+        }
+
+        VersionRef version;
+        Core.Tree.TreeEntry hidden;
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+            version = await push.ResolveAsync("main", None);
+            hidden = Core.Tree.TreeNode.Decode((await push.Nodes.TryGetAsync(version.Record.Root, None))!).Entries.Single(e => e.Path == "b.bin");
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new HideFile(hidden.FileHash));
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], readData: true, None);
+
+        Assert.Equal(3, report.Files);
+        var problem = Assert.Single(report.Problems);
+        Assert.Equal(["b.bin"], problem.Paths);
+        Assert.Contains("404", problem.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A server that lost one file's record: a request for its plan, alone or among others, is 404.</summary>
+    private sealed class HideFile(Core.Hashing.Hash file) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            bool asksForIt = request.RequestUri!.AbsolutePath.EndsWith("/files/reconstructions", StringComparison.Ordinal)
+                && Core.Sync.Protocol.WireFormat.DecodeHashes(await request.Content!.ReadAsByteArrayAsync(cancellationToken)).Contains(file);
+            return asksForIt
+                ? new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("{\"error\": \"no such file\"}") }
+                : await base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>Counts requests by method and a fragment of their path.</summary>

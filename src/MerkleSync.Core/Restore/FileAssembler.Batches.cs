@@ -27,12 +27,17 @@ internal sealed partial class FileAssembler
     private const long MaxGapBytes = 256 << 10;
 
     /// <summary>Consecutive groups of small files, bounded in count and in bytes.</summary>
-    public static IEnumerable<List<TreeEntry>> Batches(IEnumerable<TreeEntry> smallFiles)
+    private static IEnumerable<List<TreeEntry>> Batches(IEnumerable<TreeEntry> smallFiles)
     {
         var batch = new List<TreeEntry>();
         long bytes = 0;
         foreach (var file in smallFiles)
         {
+            if (file.Size > SmallFileBytes)
+            {
+                throw new ArgumentException($"'{file.Path}' is not a small file.", nameof(smallFiles)); // a batch's buffer holds 16 small files at least
+            }
+
             if (batch.Count == BatchFiles || bytes + file.Size > BatchBytes)
             {
                 yield return batch;

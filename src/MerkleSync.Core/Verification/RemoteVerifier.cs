@@ -12,6 +12,9 @@ namespace MerkleSync.Core.Verification;
 /// </summary>
 public static class RemoteVerifier
 {
+    /// <summary>Files whose plans are asked for in one request.</summary>
+    private const int FilesPerBatch = 1000;
+
     public static async Task<VerifyReport> VerifyAsync(IRemote remote, IReadOnlyList<VersionRef> versions, bool readData, CancellationToken cancellationToken)
     {
         var problems = new List<VerifyProblem>();
@@ -19,6 +22,36 @@ public static class RemoteVerifier
         var nodes = new HashSet<Hash>();
         long chunks = 0, bytesRead = 0;
         var packsRead = new HashSet<Hash>();
+
+        // Files are checked in batches; entries seen meanwhile wait for their file's verdict.
+        var batch = new Dictionary<Hash, TreeEntry>();
+        var waiting = new List<(TreeEntry Entry, Hash Version)>();
+        async Task CheckBatchAsync()
+        {
+            foreach (var (file, (problem, fileChunks, fileBytes)) in await CheckFilesAsync(remote, [.. batch.Values], readData, packsRead, cancellationToken).ConfigureAwait(false))
+            {
+                checkedFiles[file] = problem;
+                chunks += fileChunks;
+                bytesRead += fileBytes;
+            }
+
+            foreach (var (entry, version) in waiting)
+            {
+                Report(entry, version);
+            }
+
+            batch.Clear();
+            waiting.Clear();
+        }
+
+        void Report(TreeEntry entry, Hash version)
+        {
+            if (checkedFiles[entry.FileHash] is { } problem)
+            {
+                problems.Add(new VerifyProblem("file " + entry.FileHash, problem, [entry.Path], [version]));
+            }
+        }
+
         foreach (var version in versions)
         {
             var pending = new Stack<Hash>([version.Record.Root]);
@@ -44,32 +77,58 @@ public static class RemoteVerifier
 
                 foreach (var entry in node.Entries.Where(e => !e.FileHash.IsZero))
                 {
-                    if (!checkedFiles.TryGetValue(entry.FileHash, out string? problem))
+                    if (checkedFiles.ContainsKey(entry.FileHash))
                     {
-                        (problem, long fileChunks, long fileBytes) = await CheckFileAsync(remote, entry, readData, packsRead, cancellationToken).ConfigureAwait(false);
-                        checkedFiles[entry.FileHash] = problem;
-                        chunks += fileChunks;
-                        bytesRead += fileBytes;
+                        Report(entry, version.Id);
+                        continue;
                     }
 
-                    if (problem is not null)
+                    batch.TryAdd(entry.FileHash, entry);
+                    waiting.Add((entry, version.Id));
+                    if (batch.Count == FilesPerBatch)
                     {
-                        problems.Add(new VerifyProblem("file " + entry.FileHash, problem, [entry.Path], [version.Id]));
+                        await CheckBatchAsync().ConfigureAwait(false);
                     }
                 }
             }
         }
 
+        await CheckBatchAsync().ConfigureAwait(false);
         return new VerifyReport(versions.Count, nodes.Count, checkedFiles.Count, chunks, packsRead.Count, bytesRead, problems);
     }
 
+    /// <summary>
+    /// Plans for the whole batch in one request; if that fails for a missing or corrupt plan, file
+    /// by file, so the problem is reported for the file it belongs to.
+    /// </summary>
+    private static async Task<List<(Hash File, (string? Problem, long Chunks, long BytesRead) Verdict)>> CheckFilesAsync(
+        IRemote remote, IReadOnlyList<TreeEntry> files, bool readData, HashSet<Hash> packsRead, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<FileReconstruction>? plans = null;
+        try
+        {
+            plans = await remote.GetReconstructionsAsync([.. files.Select(f => f.FileHash)], cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is CorruptDataException or NotFoundException)
+        {
+        }
+
+        var verdicts = new List<(Hash, (string?, long, long))>(files.Count);
+        for (int i = 0; i < files.Count; i++)
+        {
+            verdicts.Add((files[i].FileHash, await CheckFileAsync(remote, files[i], plans?[i], readData, packsRead, cancellationToken).ConfigureAwait(false)));
+        }
+
+        return verdicts;
+    }
+
     private static async Task<(string? Problem, long Chunks, long BytesRead)> CheckFileAsync(
-        IRemote remote, TreeEntry entry, bool readData, HashSet<Hash> packsRead, CancellationToken cancellationToken)
+        IRemote remote, TreeEntry entry, FileReconstruction? planned, bool readData, HashSet<Hash> packsRead, CancellationToken cancellationToken)
     {
         FileReconstruction plan;
         try
         {
-            plan = await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
+            plan = planned ?? await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is CorruptDataException or NotFoundException)
         {
