@@ -179,7 +179,20 @@ public static class WireFormat
     public static byte[] EncodeReconstruction(FileReconstruction plan)
     {
         var writer = new ArrayBufferWriter<byte>(64 + (plan.Segments.Sum(s => s.Run.Length) * PackFormat.EntryLength));
-        WriteReconstruction(writer, plan);
+        Varint.WriteHash(writer, plan.FileHash);
+        Varint.Write(writer, (ulong)plan.Length);
+        Varint.Write(writer, (ulong)plan.Segments.Count);
+        foreach (var (packId, run) in plan.Segments)
+        {
+            Varint.WriteHash(writer, packId);
+            Varint.Write(writer, (ulong)run.Length);
+            foreach (var entry in run)
+            {
+                PackFormat.WriteEntry(writer.GetSpan(PackFormat.EntryLength), entry);
+                writer.Advance(PackFormat.EntryLength);
+            }
+        }
+
         return writer.WrittenSpan.ToArray();
     }
 
@@ -211,23 +224,6 @@ public static class WireFormat
         }
 
         return plans.Count > 0 ? plans : throw new CorruptDataException("The server answered no reconstruction.");
-    }
-
-    private static void WriteReconstruction(ArrayBufferWriter<byte> writer, FileReconstruction plan)
-    {
-        Varint.WriteHash(writer, plan.FileHash);
-        Varint.Write(writer, (ulong)plan.Length);
-        Varint.Write(writer, (ulong)plan.Segments.Count);
-        foreach (var (packId, run) in plan.Segments)
-        {
-            Varint.WriteHash(writer, packId);
-            Varint.Write(writer, (ulong)run.Length);
-            foreach (var entry in run)
-            {
-                PackFormat.WriteEntry(writer.GetSpan(PackFormat.EntryLength), entry);
-                writer.Advance(PackFormat.EntryLength);
-            }
-        }
     }
 
     public static FileReconstruction DecodeReconstruction(ReadOnlySpan<byte> body)
