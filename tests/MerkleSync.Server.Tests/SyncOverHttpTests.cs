@@ -211,13 +211,14 @@ public class SyncOverHttpTests
         Assert.InRange(counting.Count(HttpMethod.Post, "/files/reconstructions"), 1, 2); // plans for up to 4096 files per batch
         Assert.InRange(counting.Count(HttpMethod.Get, "/packs/"), 1, 1 + (pulled.PackBytesRead / RemoteExtensions.MaxReadBytes) + 2);
 
-        // verify asks for plans a thousand files at a time, too.
-        int plansBefore = counting.Count(HttpMethod.Post, "/files/reconstructions");
-        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: false, None);
+        // verify asks for plans a thousand files at a time, and reads their chunks together, too.
+        int plansBefore = counting.Count(HttpMethod.Post, "/files/reconstructions"), readsBefore = counting.Count(HttpMethod.Get, "/packs/");
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: true, None);
         Assert.True(report.Ok);
         Assert.Equal(2000, report.Files);
         Assert.Equal(2, counting.Count(HttpMethod.Post, "/files/reconstructions") - plansBefore);
         Assert.Equal(0, counting.Count(HttpMethod.Get, "/files/"));
+        Assert.InRange(counting.Count(HttpMethod.Get, "/packs/") - readsBefore, 1, 2 + (report.BytesRead / RemoteExtensions.MaxReadBytes) + 2);
     }
 
     [Fact]
@@ -278,6 +279,54 @@ public class SyncOverHttpTests
         var problem = Assert.Single(report.Problems);
         Assert.Equal(["b.bin"], problem.Paths);
         Assert.Contains("404", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_over_http_blames_a_corrupt_chunk_on_its_file_though_it_was_read_with_its_neighbours()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        foreach (string name in new[] { "a.bin", "b.bin", "c.bin" })
+        {
+            Files.Write(source, name, Files.Random(name[0] + 100, 20_000));
+        }
+
+        await using var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await push.CreateAsync(None);
+        await PushOperation.PushAsync(source, push, new PushOptions(), None);
+        var version = await push.ResolveAsync("main", None);
+        var b = Core.Tree.TreeNode.Decode((await push.Nodes.TryGetAsync(version.Record.Root, None))!).Entries.Single(e => e.Path == "b.bin");
+        var chunk = (await push.GetReconstructionAsync(b.FileHash, None)).Segments[0].Run[0];
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new CorruptPackByte(chunk.Offset + 100));
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], readData: true, None);
+
+        var problem = Assert.Single(report.Problems);
+        Assert.Equal(["b.bin"], problem.Paths);
+    }
+
+    /// <summary>Flips the byte at one offset of a pack in every ranged answer that covers it.</summary>
+    private sealed class CorruptPackByte(long offset) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.RequestUri!.AbsolutePath.Contains("/packs/", StringComparison.Ordinal) && response.Content.Headers.ContentRange is { From: { } from, To: { } to }
+                && offset >= from && offset <= to)
+            {
+                byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                body[offset - from] ^= 0xFF;
+                var corrupted = new ByteArrayContent(body);
+                foreach (var header in response.Content.Headers)
+                {
+                    corrupted.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                }
+
+                response.Content = corrupted;
+            }
+
+            return response;
+        }
     }
 
     /// <summary>A server that lost one file's record: a request for its plan, alone or among others, is 404.</summary>

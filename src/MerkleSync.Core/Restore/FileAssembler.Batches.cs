@@ -23,9 +23,6 @@ internal sealed partial class FileAssembler
     /// <summary>Bytes of file content in one batch: the memory a batch holds.</summary>
     private const int BatchBytes = 16 << 20;
 
-    /// <summary>Unneeded bytes between two needed chunks of a pack that one read spans rather than making two.</summary>
-    private const long MaxGapBytes = 256 << 10;
-
     /// <summary>Consecutive groups of small files, bounded in count and in bytes.</summary>
     private static IEnumerable<List<TreeEntry>> Batches(IEnumerable<TreeEntry> smallFiles)
     {
@@ -130,7 +127,7 @@ internal sealed partial class FileAssembler
             }
         }
 
-        var reads = fromPacks.SelectMany(pack => Coalesce(pack.Value).Select(read => (PackId: pack.Key, Read: read))).ToList();
+        var reads = fromPacks.SelectMany(pack => RemoteExtensions.CoalescedReads(pack.Value).Select(read => (PackId: pack.Key, Read: read))).ToList();
         await Parallel.ForEachAsync(reads, InParallel(cancellationToken), async (read, ct) =>
         {
             Interlocked.Add(ref _packBytesRead, read.Read[^1].Offset + read.Read[^1].StoredLength - read.Read[0].Offset);
@@ -191,24 +188,6 @@ internal sealed partial class FileAssembler
         }
 
         return plans;
-    }
-
-    /// <summary>A pack's needed entries as reads: sorted by offset, split where the gap or the read would grow too large.</summary>
-    private static IEnumerable<PackEntry[]> Coalesce(List<PackEntry> entries)
-    {
-        entries.Sort((a, b) => a.Offset.CompareTo(b.Offset));
-        int start = 0;
-        for (int i = 1; i <= entries.Count; i++)
-        {
-            bool split = i == entries.Count
-                || entries[i].Offset - (entries[i - 1].Offset + entries[i - 1].StoredLength) > MaxGapBytes
-                || entries[i].Offset + entries[i].StoredLength - entries[start].Offset > MaxReadBytes;
-            if (split)
-            {
-                yield return entries[start..i].ToArray();
-                start = i;
-            }
-        }
     }
 
     private async Task<(TreeEntry, string, ChunkedContent)> WriteSmallFileAsync(

@@ -14,6 +14,31 @@ public static class RemoteExtensions
     public static async ValueTask<FileReconstruction> GetReconstructionAsync(this IRemote remote, Hash fileHash, CancellationToken cancellationToken) =>
         (await remote.GetReconstructionsAsync([fileHash], cancellationToken).ConfigureAwait(false))[0];
 
+    /// <summary>Unneeded bytes between two needed chunks of a pack that one read spans rather than making two.</summary>
+    public const long MaxGapBytes = 256 << 10;
+
+    /// <summary>
+    /// Distinct entries of one pack as ranged reads for <see cref="IRemote.ReadChunksAsync"/>: sorted
+    /// by offset, split where the gap since the last entry exceeds <see cref="MaxGapBytes"/> or the
+    /// read would exceed <see cref="MaxReadBytes"/>.
+    /// </summary>
+    public static IEnumerable<PackEntry[]> CoalescedReads(IEnumerable<PackEntry> entries)
+    {
+        var sorted = entries.OrderBy(e => e.Offset).ToList();
+        int start = 0;
+        for (int i = 1; i <= sorted.Count; i++)
+        {
+            bool split = i == sorted.Count
+                || sorted[i].Offset - (sorted[i - 1].Offset + sorted[i - 1].StoredLength) > MaxGapBytes
+                || sorted[i].Offset + sorted[i].StoredLength - sorted[start].Offset > MaxReadBytes;
+            if (split)
+            {
+                yield return sorted[start..i].ToArray();
+                start = i;
+            }
+        }
+    }
+
     /// <summary><see cref="IRemote.ReadChunksAsync"/> over a run of any length, in reads of at most <see cref="MaxReadBytes"/>.</summary>
     public static async ValueTask ReadChunksInPiecesAsync(
         this IRemote remote, Hash packId, PackEntry[] run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken)

@@ -113,13 +113,46 @@ public static class RemoteVerifier
         {
         }
 
+        bool readTogether = readData && plans is not null && await TryReadTogetherAsync(remote, plans, cancellationToken).ConfigureAwait(false);
         var verdicts = new List<(Hash, (string?, long, long))>(files.Count);
         for (int i = 0; i < files.Count; i++)
         {
-            verdicts.Add((files[i].FileHash, await CheckFileAsync(remote, files[i], plans?[i], readData, packsRead, cancellationToken).ConfigureAwait(false)));
+            var verdict = await CheckFileAsync(remote, files[i], plans?[i], readData && !readTogether, packsRead, cancellationToken).ConfigureAwait(false);
+            if (readTogether && verdict.Problem is null)
+            {
+                packsRead.UnionWith(plans![i].Segments.Select(s => s.PackId));
+                verdict.BytesRead = plans[i].Segments.Sum(s => s.Run.Sum(e => (long)e.StoredLength));
+            }
+
+            verdicts.Add((files[i].FileHash, verdict));
         }
 
         return verdicts;
+    }
+
+    /// <summary>
+    /// Reads and verifies every chunk of the batch with one ranged read per group of neighbouring
+    /// chunks in a pack. False if a chunk fails: the files are then read one by one, to blame it on
+    /// its file.
+    /// </summary>
+    private static async Task<bool> TryReadTogetherAsync(IRemote remote, IReadOnlyList<FileReconstruction> plans, CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var pack in plans.SelectMany(p => p.Segments).GroupBy(s => s.PackId, s => s.Run))
+            {
+                foreach (var read in RemoteExtensions.CoalescedReads(pack.SelectMany(run => run).DistinctBy(e => e.Offset)))
+                {
+                    await remote.ReadChunksAsync(pack.Key, read, (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return true;
+        }
+        catch (CorruptDataException)
+        {
+            return false;
+        }
     }
 
     private static async Task<(string? Problem, long Chunks, long BytesRead)> CheckFileAsync(
