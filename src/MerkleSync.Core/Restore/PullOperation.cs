@@ -76,6 +76,7 @@ public static class PullOperation
         progress.SetDataset(wanted.Count, wantedBytes);
         progress.SetToTransfer(writeBytes, wantedBytes - writeBytes);
         progress.Enter(Stage.Downloading);
+        string root = Path.GetFullPath(directory);
         try
         {
             // Several large files at once keep the network, the CPU (verification) and the disk busy together.
@@ -92,7 +93,6 @@ public static class PullOperation
             // Everything verified and staged: now replace files, each by one rename.
             progress.Enter(Stage.Replacing);
             long hashedAt = ClientStateStore.NowNs();
-            string root = Path.GetFullPath(directory);
             var preparedFolders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (entry, stagedPath, content) in staged.OrderBy(s => s.Entry.Path, DatasetPath.Comparer))
             {
@@ -136,7 +136,7 @@ public static class PullOperation
         foreach (var file in toDelete)
         {
             // Unless it went with its folder (a file of the version took that place) or is now a folder of the version.
-            var gone = new FileInfo(Path.Combine(Path.GetFullPath(directory), file.Entry.Path));
+            var gone = new FileInfo(Path.Combine(root, file.Entry.Path));
             if (gone.Exists || gone.LinkTarget is not null)
             {
                 gone.Delete();

@@ -39,21 +39,17 @@ public static class RemoteExtensions
         }
     }
 
-    /// <summary><see cref="IRemote.ReadChunksAsync"/> over a run of any length, in reads of at most <see cref="MaxReadBytes"/>.</summary>
+    /// <summary>
+    /// <see cref="IRemote.ReadChunksAsync"/> over any number of entries of one pack, in the reads
+    /// <see cref="CoalescedReads"/> groups them into (a run of consecutive chunks: pieces of at most
+    /// <see cref="MaxReadBytes"/>), in offset order.
+    /// </summary>
     public static async ValueTask ReadChunksInPiecesAsync(
-        this IRemote remote, Hash packId, PackEntry[] run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken)
+        this IRemote remote, Hash packId, IEnumerable<PackEntry> entries, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken)
     {
-        int start = 0;
-        while (start < run.Length)
+        foreach (var read in CoalescedReads(entries))
         {
-            int end = start + 1;
-            while (end < run.Length && run[end].Offset + run[end].StoredLength - run[start].Offset <= MaxReadBytes)
-            {
-                end++;
-            }
-
-            await remote.ReadChunksAsync(packId, run.AsMemory(start, end - start), onChunk, cancellationToken).ConfigureAwait(false);
-            start = end;
+            await remote.ReadChunksAsync(packId, read, onChunk, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -141,10 +141,7 @@ public static class RemoteVerifier
         {
             foreach (var pack in plans.SelectMany(p => p.Segments).GroupBy(s => s.PackId, s => s.Run))
             {
-                foreach (var read in RemoteExtensions.CoalescedReads(pack.SelectMany(run => run).DistinctBy(e => e.Offset)))
-                {
-                    await remote.ReadChunksAsync(pack.Key, read, (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
-                }
+                await remote.ReadChunksInPiecesAsync(pack.Key, pack.SelectMany(run => run).DistinctBy(e => e.Offset), (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
             }
 
             return true;
