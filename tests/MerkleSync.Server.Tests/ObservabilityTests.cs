@@ -1,5 +1,7 @@
 using System.Text.Json;
 using MerkleSync.Core.Sync;
+using MerkleSync.Server.Hosting;
+using Microsoft.Extensions.Configuration;
 
 namespace MerkleSync.Server.Tests;
 
@@ -29,5 +31,19 @@ public class ObservabilityTests
         var paths = openApi.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Contains("/v1/datasets/{dataset}/publish", paths);
         Assert.Contains("/v1/datasets/{dataset}/uploads/{id}", paths);
+    }
+}
+
+public class HostingTests
+{
+    [Fact]
+    public async Task The_server_watches_no_configuration_file_in_its_working_directory()
+    {
+        // A reloadable appsettings.json puts an inotify watch on every folder under the working
+        // directory, and the server then pays for every file written anywhere below it.
+        string root = Files.NewFolder();
+        await using var app = ServerApp.Build(new ServerSettings(root, ["http://127.0.0.1:0"], null));
+        var providers = ((IConfigurationRoot)app.Configuration).Providers.OfType<FileConfigurationProvider>().ToList();
+        Assert.All(providers, provider => Assert.False(provider.Source.ReloadOnChange, provider.Source.Path));
     }
 }

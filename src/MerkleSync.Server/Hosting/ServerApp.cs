@@ -29,7 +29,9 @@ public static partial class ServerApp
         }
 
         Directory.CreateDirectory(settings.Root);
-        var builder = WebApplication.CreateSlimBuilder();
+        // The server reads no appsettings.json; left on, reloading it watches every folder under the
+        // working directory (inotify on Linux), and every file written there costs the server CPU.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.WebHost.UseUrls([.. settings.Listen]);
         builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves https:// URLs out otherwise
         builder.WebHost.ConfigureKestrel(kestrel =>
