@@ -66,37 +66,15 @@ public static class ChunkCodec
             throw new CorruptDataException($"Chunk {hash}: stored bytes fail their CRC-32C check.");
         }
 
-        if (rawLength > ChunkingParameters.MaximumChunkSize || (codec != Codec.None && scratch.Length < rawLength))
-        {
-            throw new CorruptDataException($"Chunk {hash}: raw length {rawLength} is out of range.");
-        }
-
         ReadOnlyMemory<byte> raw;
-        switch (codec)
+        try
         {
-            case Codec.None when stored.Length == rawLength:
-                raw = stored;
-                break;
-            case Codec.Zstd:
-                int written;
-                try
-                {
-                    written = (t_decompressor ??= new Decompressor()).Unwrap(stored.Span, scratch.Span[..rawLength]);
-                }
-                catch (ZstdException e)
-                {
-                    throw new CorruptDataException($"Chunk {hash}: zstd data does not decode ({e.Message}).", e);
-                }
-
-                if (written != rawLength)
-                {
-                    throw new CorruptDataException($"Chunk {hash}: decodes to {written} bytes, not {rawLength}.");
-                }
-
-                raw = scratch[..rawLength];
-                break;
-            default:
-                throw new CorruptDataException($"Chunk {hash}: codec {codec} with {stored.Length} stored bytes for {rawLength} raw bytes is invalid.");
+            Decode(codec, stored.Span, rawLength, scratch.Span);
+            raw = codec == Codec.None ? stored : scratch[..rawLength];
+        }
+        catch (CorruptDataException e)
+        {
+            throw new CorruptDataException($"Chunk {hash}: {e.Message}", e);
         }
 
         if (XetHashes.ChunkHash(raw.Span) != hash)
@@ -105,6 +83,39 @@ public static class ChunkCodec
         }
 
         return raw;
+    }
+
+    /// <summary>
+    /// Decodes a stored chunk without checking it: <paramref name="stored"/> itself for raw chunks,
+    /// else the decoded prefix of <paramref name="scratch"/>. Bytes that cannot be the chunk's are a
+    /// <see cref="CorruptDataException"/>.
+    /// </summary>
+    public static ReadOnlySpan<byte> Decode(Codec codec, ReadOnlySpan<byte> stored, int rawLength, Span<byte> scratch)
+    {
+        if (rawLength > ChunkingParameters.MaximumChunkSize || (codec != Codec.None && scratch.Length < rawLength))
+        {
+            throw new CorruptDataException($"raw length {rawLength} is out of range.");
+        }
+
+        switch (codec)
+        {
+            case Codec.None when stored.Length == rawLength:
+                return stored;
+            case Codec.Zstd:
+                int written;
+                try
+                {
+                    written = (t_decompressor ??= new Decompressor()).Unwrap(stored, scratch[..rawLength]);
+                }
+                catch (ZstdException e)
+                {
+                    throw new CorruptDataException($"zstd data does not decode ({e.Message}).", e);
+                }
+
+                return written == rawLength ? scratch[..rawLength] : throw new CorruptDataException($"decodes to {written} bytes, not {rawLength}.");
+            default:
+                throw new CorruptDataException($"codec {codec} with {stored.Length} stored bytes for {rawLength} raw bytes is invalid.");
+        }
     }
 
     // zstd level 1 on a prefix: if even that saves under 3%, the whole chunk is not worth a try.

@@ -12,18 +12,30 @@ public readonly record struct PackEntry(Hash ChunkHash, long Offset, int StoredL
 
 /// <summary>
 /// The pack file layout (docs/format.md, "Pack files"):
-/// <c>header | stored chunks | index | trailer</c>, the index listing each chunk's hash, offset,
-/// lengths, codec and CRC-32C, the trailer giving the index length and its CRC. A pack's id is keyed
-/// BLAKE3 of its index, which names every chunk by hash: hashing the index, not all the bytes,
-/// keeps the id content-derived at a thousandth of the cost (each chunk is proven by its own hash).
+/// <c>header | (frame header, stored chunk) × n | end frame | index | trailer</c>, the index listing
+/// each chunk's hash, offset, lengths, codec and CRC-32C, the trailer giving the index length and
+/// its CRC. A pack's id is keyed BLAKE3 of its index, which names every chunk by hash: hashing the
+/// index, not all the bytes, keeps the id content-derived at a thousandth of the cost (each chunk is
+/// proven by its own hash). The frame headers (Xet's xorb chunk-header layout) make the data
+/// self-delimiting, so a server verifies a pack while it arrives instead of reading it back.
 /// </summary>
 public static class PackFormat
 {
-    public static ReadOnlySpan<byte> HeaderMagic => "MSYNCPK1"u8;
+    public static ReadOnlySpan<byte> HeaderMagic => "MSYNCPK2"u8;
 
     public static ReadOnlySpan<byte> TrailerMagic => "MSYNCPKE"u8;
 
     public const int HeaderLength = 8;
+
+    /// <summary>Before each stored chunk: <c>version:u8 (0) | stored_len:u24 | codec:u8 | raw_len:u24</c>; all zero after the last.</summary>
+    public const int FrameHeaderLength = 8;
+
+    /// <summary>The shortest pack: no chunks, just the end frame, an empty index and the trailer.</summary>
+    public const int MinimumLength = HeaderLength + FrameHeaderLength + 4 + TrailerLength;
+
+    /// <summary>Where the first chunk's stored bytes start.</summary>
+    public const long FirstChunkOffset = HeaderLength + FrameHeaderLength;
+
     public const int EntryLength = Hash.Size + 8 + 4 + 4 + 1 + 4;
     public const int TrailerLength = 4 + 4 + 8;
 
@@ -59,6 +71,40 @@ public static class PackFormat
         return Hash.TryParse(name, out var id) && BlobKey(id) == key ? id : null;
     }
 
+    public static void WriteFrameHeader(Span<byte> destination, Codec codec, int storedLength, int rawLength)
+    {
+        destination[0] = 0;
+        WriteUInt24(destination[1..], storedLength);
+        destination[4] = (byte)codec;
+        WriteUInt24(destination[5..], rawLength);
+    }
+
+    /// <summary>A frame header's codec and lengths; a stored length of 0 is the end frame.</summary>
+    public static (Codec Codec, int StoredLength, int RawLength) ReadFrameHeader(ReadOnlySpan<byte> header)
+    {
+        int stored = header[1] | (header[2] << 8) | (header[3] << 16);
+        int raw = header[5] | (header[6] << 8) | (header[7] << 16);
+        if (header[0] != 0 || (stored == 0 && (header[4] != 0 || raw != 0)))
+        {
+            throw new CorruptDataException("A pack frame header is malformed.");
+        }
+
+        return ((Codec)header[4], stored, raw);
+    }
+
+    /// <summary>Whether an entry's codec and lengths are possible (not that its bytes are right).</summary>
+    public static bool IsPlausible(Codec codec, int storedLength, int rawLength) =>
+        rawLength is > 0 and <= ChunkingParameters.MaximumChunkSize
+        && storedLength > 0
+        && (codec == Codec.None ? storedLength == rawLength : codec == Codec.Zstd && storedLength < rawLength);
+
+    private static void WriteUInt24(Span<byte> destination, int value)
+    {
+        destination[0] = (byte)value;
+        destination[1] = (byte)(value >> 8);
+        destination[2] = (byte)(value >> 16);
+    }
+
     public static void WriteEntry(Span<byte> destination, in PackEntry entry)
     {
         entry.ChunkHash.WriteTo(destination);
@@ -90,8 +136,9 @@ public static class PackFormat
     }
 
     /// <summary>
-    /// Decodes and validates an index from untrusted bytes: entries must tile the data region
-    /// [header, <paramref name="dataEnd"/>) in order, with sane lengths and known codecs.
+    /// Decodes and validates an index from untrusted bytes: entries and their frame headers must
+    /// tile the data region [header, <paramref name="dataEnd"/>) in order, the end frame last, with
+    /// sane lengths and known codecs.
     /// </summary>
     public static PackEntry[] DecodeIndex(ReadOnlySpan<byte> index, long dataEnd)
     {
@@ -107,26 +154,22 @@ public static class PackFormat
         }
 
         var entries = new PackEntry[count];
-        long expectedOffset = HeaderLength;
+        long end = HeaderLength; // of the previous frame
         for (int i = 0; i < count; i++)
         {
             var entry = ReadEntry(index.Slice(4 + (i * EntryLength), EntryLength));
-            bool valid = entry.Offset == expectedOffset
-                && entry.RawLength is > 0 and <= ChunkingParameters.MaximumChunkSize
-                && entry.StoredLength > 0
-                && (entry.Codec == Codec.None ? entry.StoredLength == entry.RawLength : entry.Codec == Codec.Zstd && entry.StoredLength < entry.RawLength);
-            if (!valid)
+            if (entry.Offset != end + FrameHeaderLength || !IsPlausible(entry.Codec, entry.StoredLength, entry.RawLength))
             {
                 throw new CorruptDataException($"Pack index entry {i} ({entry.ChunkHash}) is inconsistent.");
             }
 
             entries[i] = entry;
-            expectedOffset += entry.StoredLength;
+            end = entry.Offset + entry.StoredLength;
         }
 
-        if (expectedOffset != dataEnd)
+        if (end + FrameHeaderLength != dataEnd)
         {
-            throw new CorruptDataException($"Pack index covers {expectedOffset} bytes of data but the data ends at {dataEnd}.");
+            throw new CorruptDataException($"Pack index covers {end + FrameHeaderLength} bytes of data but the data ends at {dataEnd}.");
         }
 
         return entries;

@@ -49,19 +49,32 @@ public static class PackReader
             await using var stream = await store.OpenReadAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
             byte[] header = new byte[PackFormat.HeaderLength];
             await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
-            string? problem = header.AsSpan().SequenceEqual(PackFormat.HeaderMagic) ? null : "pack header is not MSYNCPK1";
+            string? problem = header.AsSpan().SequenceEqual(PackFormat.HeaderMagic) ? null : $"pack header is not {System.Text.Encoding.ASCII.GetString(PackFormat.HeaderMagic)}";
+            byte[] frame = new byte[PackFormat.FrameHeaderLength];
             foreach (var entry in entries)
             {
+                await stream.ReadExactlyAsync(frame, cancellationToken).ConfigureAwait(false);
                 var span = stored.AsMemory(0, entry.StoredLength);
                 await stream.ReadExactlyAsync(span, cancellationToken).ConfigureAwait(false);
                 try
                 {
+                    if (PackFormat.ReadFrameHeader(frame) != (entry.Codec, entry.StoredLength, entry.RawLength))
+                    {
+                        throw new CorruptDataException($"Chunk {entry.ChunkHash}: its frame header disagrees with the index.");
+                    }
+
                     ChunkCodec.DecodeVerified(entry.Codec, span, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
                 }
                 catch (CorruptDataException e)
                 {
                     corrupt.Add((entry, e.Message));
                 }
+            }
+
+            await stream.ReadExactlyAsync(frame, cancellationToken).ConfigureAwait(false);
+            if (frame.AsSpan().ContainsAnyExcept((byte)0))
+            {
+                problem ??= "the chunks do not end with an end frame";
             }
 
             return new PackCheck(packId, entries, corrupt, problem);
@@ -135,7 +148,7 @@ public static class PackReader
     internal static async ValueTask<(byte[] Index, long IndexStart)> ReadTailAsync(
         Func<long, byte[], CancellationToken, ValueTask> readExactly, long length, string name, CancellationToken cancellationToken)
     {
-        if (length < PackFormat.HeaderLength + 4 + PackFormat.TrailerLength)
+        if (length < PackFormat.MinimumLength)
         {
             throw new CorruptDataException($"{name} is {length} bytes, too short to be a pack.");
         }
@@ -149,7 +162,7 @@ public static class PackReader
 
         int indexLength = BinaryPrimitives.ReadInt32LittleEndian(trailer);
         long maxIndex = 4 + ((long)PackFormat.MaxEntries * PackFormat.EntryLength);
-        if (indexLength < 4 || indexLength > maxIndex || indexLength > length - PackFormat.HeaderLength - PackFormat.TrailerLength)
+        if (indexLength < 4 || indexLength > maxIndex || indexLength > length - PackFormat.MinimumLength + 4)
         {
             throw new CorruptDataException($"{name} claims an index of {indexLength} bytes.");
         }

@@ -12,8 +12,8 @@ public sealed record PackSummary(Hash PackId, long Length, IReadOnlyList<PackEnt
 }
 
 /// <summary>
-/// Writes one pack to a stream, streaming: chunks go out as they come and only the index
-/// (57 bytes a chunk) is kept in memory. Like restic's packer it remembers
+/// Writes one pack to a stream, streaming: chunks go out as they come, each behind its frame
+/// header, and only the index (57 bytes a chunk) is kept in memory. Like restic's packer it remembers
 /// its first failure and refuses further use.
 /// </summary>
 public sealed class PackWriter
@@ -21,6 +21,7 @@ public sealed class PackWriter
     private readonly Stream _destination;
     private readonly List<PackEntry> _entries = [];
     private readonly HashSet<Hash> _hashes = [];
+    private readonly byte[] _frame = new byte[PackFormat.FrameHeaderLength]; // written and awaited before the next chunk
     private long _length;
     private Exception? _failure;
     private bool _finished;
@@ -30,7 +31,7 @@ public sealed class PackWriter
         _destination = destination;
     }
 
-    /// <summary>Bytes written so far (header and chunks).</summary>
+    /// <summary>Bytes written so far (header and framed chunks).</summary>
     public long Length => _length == 0 ? PackFormat.HeaderLength : _length;
 
     public int Count => _entries.Count;
@@ -61,6 +62,8 @@ public sealed class PackWriter
                 await WriteAsync(PackFormat.HeaderMagic.ToArray(), cancellationToken).ConfigureAwait(false);
             }
 
+            PackFormat.WriteFrameHeader(_frame, codec, stored.Length, rawLength);
+            await WriteAsync(_frame, cancellationToken).ConfigureAwait(false);
             var entry = new PackEntry(chunkHash, _length, stored.Length, rawLength, codec, Crc32C.Compute(stored.Span));
             await WriteAsync(stored, cancellationToken).ConfigureAwait(false);
             _entries.Add(entry);
@@ -83,6 +86,7 @@ public sealed class PackWriter
                 await WriteAsync(PackFormat.HeaderMagic.ToArray(), cancellationToken).ConfigureAwait(false);
             }
 
+            await WriteAsync(new byte[PackFormat.FrameHeaderLength], cancellationToken).ConfigureAwait(false); // the end frame
             byte[] index = PackFormat.EncodeIndex(_entries);
             byte[] trailer = new byte[PackFormat.TrailerLength];
             BinaryPrimitives.WriteInt32LittleEndian(trailer, index.Length);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
@@ -33,6 +34,13 @@ public sealed partial class Repository
     /// <summary>Uploads untouched for this long are removed when the repository opens.</summary>
     public static readonly TimeSpan UploadExpiry = TimeSpan.FromHours(24);
 
+    // Uploads with at most this many verifiers at a time; beyond, a pack is verified by reading it back.
+    private const int MaxUploadVerifiers = 64;
+
+    // Each upload's bytes verified as they arrive, while every byte has come through this process in
+    // order; FinishUploadAsync then needs no second read of the pack.
+    private readonly ConcurrentDictionary<string, PackStreamVerifier> _uploadVerifiers = new();
+
     private string UploadFolder => System.IO.Path.Combine(Path, "tmp", "uploads");
 
     private string UploadPath(string id) => System.IO.Path.Combine(UploadFolder, id + ".partial");
@@ -46,6 +54,11 @@ public sealed partial class Repository
         File.WriteAllBytes(UploadPath(id), []);
         var state = new UploadState(id, length, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         SaveUpload(state);
+        if (_uploadVerifiers.Count < MaxUploadVerifiers)
+        {
+            _uploadVerifiers[id] = new PackStreamVerifier();
+        }
+
         return state;
     }
 
@@ -71,9 +84,9 @@ public sealed partial class Repository
 
     private static void CheckUploadLength(long? length)
     {
-        if (length is < PackFormat.HeaderLength + 4 + PackFormat.TrailerLength or > MaxUploadLength)
+        if (length is < PackFormat.MinimumLength or > MaxUploadLength)
         {
-            throw new InvalidInputException($"A pack upload must be between {PackFormat.HeaderLength + 4 + PackFormat.TrailerLength} and {MaxUploadLength} bytes; {length} was announced.");
+            throw new InvalidInputException($"A pack upload must be between {PackFormat.MinimumLength} and {MaxUploadLength} bytes; {length} was announced.");
         }
     }
 
@@ -119,53 +132,117 @@ public sealed partial class Repository
             var other => throw new InvalidInputException($"Checksum algorithm '{other}' is not supported; use sha1 or sha256."),
         };
         await using var file = await UnbufferedFile.OpenAppendAsync(UploadPath(id), offset, create: false, cancellationToken).ConfigureAwait(false);
+        var verifier = TakeUploadVerifier(id, offset);
         try
         {
-            // The body is read straight into the file's aligned block: no copy in between.
-            int read;
-            while ((read = await body.ReadAsync(file.FreeSpace, cancellationToken).ConfigureAwait(false)) > 0)
+            try
             {
-                if (file.Length + read > state.Limit)
+                // The body is read straight into the file's aligned block: no copy in between.
+                int read;
+                while ((read = await body.ReadAsync(file.FreeSpace, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    throw new InvalidInputException(state.Length is { } length
-                        ? $"Upload {id} would exceed its announced length of {length} bytes."
-                        : $"Upload {id} would exceed the largest pack, {MaxUploadLength} bytes.");
-                }
+                    if (file.Length + read > state.Limit)
+                    {
+                        throw new InvalidInputException(state.Length is { } length
+                            ? $"Upload {id} would exceed its announced length of {length} bytes."
+                            : $"Upload {id} would exceed the largest pack, {MaxUploadLength} bytes.");
+                    }
 
-                hash?.AppendData(file.FreeSpace.Span[..read]);
-                await file.AdvanceAsync(read, cancellationToken).ConfigureAwait(false);
+                    hash?.AppendData(file.FreeSpace.Span[..read]);
+                    verifier?.Append(file.FreeSpace.Span[..read]);
+                    await file.AdvanceAsync(read, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception) when (hash is not null)
+            {
+                // With a checksum the PATCH is all or nothing.
+                await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+            catch (Exception)
+            {
+                // Without, what arrived is kept and the client resumes after it.
+                await file.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
+            if (hash is not null && !hash.GetHashAndReset().AsSpan().SequenceEqual(checksum!.Value.Digest))
+            {
+                await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
+                throw new ChecksumMismatchException($"Upload {id}: the bytes at offset {offset} do not match their {checksum.Value.Algorithm} checksum.");
+            }
+
+            // No fsync here: after a crash the offset is the file's length, whatever reached the disk,
+            // and the client resumes from it. The pack is synced once, when it is imported.
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return file.Length;
+        }
+        finally
+        {
+            KeepUploadVerifier(id, verifier, file.Length);
+        }
+    }
+
+    // The upload's verifier if it has seen exactly the bytes before offset; it is this request's alone until kept again.
+    private PackStreamVerifier? TakeUploadVerifier(string id, long offset)
+    {
+        if (!_uploadVerifiers.TryRemove(id, out var verifier))
+        {
+            return null;
+        }
+
+        if (verifier.Position == offset)
+        {
+            return verifier;
+        }
+
+        verifier.Dispose();
+        return null;
+    }
+
+    // Kept only while it has seen exactly the file's bytes (a truncated or failed PATCH makes it useless) and found nothing wrong.
+    private void KeepUploadVerifier(string id, PackStreamVerifier? verifier, long fileLength)
+    {
+        if (verifier is not null && !(verifier.Position == fileLength && verifier.Problem is null && _uploadVerifiers.TryAdd(id, verifier)))
+        {
+            verifier.Dispose();
+        }
+    }
+
+    // The entries the upload's bytes proved as they arrived, when they are exactly what the pack's
+    // index says; else null, and the pack is read back and checked chunk by chunk.
+    private PackEntry[]? EntriesProvenWhileReceived(string id, long length, byte[] index, long indexStart)
+    {
+        if (!_uploadVerifiers.TryRemove(id, out var verifier))
+        {
+            return null;
+        }
+
+        using (verifier)
+        {
+            if (verifier.Position != length || verifier.Problem is not null || verifier.DataEnd != indexStart)
+            {
+                return null;
+            }
+
+            try
+            {
+                var entries = PackFormat.DecodeIndex(index, indexStart);
+                return entries.SequenceEqual(verifier.Entries) ? entries : null;
+            }
+            catch (CorruptDataException)
+            {
+                return null;
             }
         }
-        catch (Exception) when (hash is not null)
-        {
-            // With a checksum the PATCH is all or nothing.
-            await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
-            throw;
-        }
-        catch (Exception)
-        {
-            // Without, what arrived is kept and the client resumes after it.
-            await file.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            throw;
-        }
-
-        if (hash is not null && !hash.GetHashAndReset().AsSpan().SequenceEqual(checksum!.Value.Digest))
-        {
-            await file.TruncateAsync(offset, CancellationToken.None).ConfigureAwait(false);
-            throw new ChecksumMismatchException($"Upload {id}: the bytes at offset {offset} do not match their {checksum.Value.Algorithm} checksum.");
-        }
-
-        // No fsync here: after a crash the offset is the file's length, whatever reached the disk,
-        // and the client resumes from it. The pack is synced once, when it is imported.
-        await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-        return file.Length;
     }
 
     /// <summary>
     /// Turns a complete upload into a stored, fully verified, indexed pack. A pack that fails any
-    /// check is removed and reported; nothing of it is indexed.
+    /// check is removed and reported; nothing of it is indexed. <c>ReadBack</c> says whether the
+    /// pack had to be read again to verify it (its bytes did not all come through this process in order).
     /// </summary>
-    public async Task<PackRecord> FinishUploadAsync(string id, CancellationToken cancellationToken)
+    public async Task<(PackRecord Pack, bool ReadBack)> FinishUploadAsync(string id, CancellationToken cancellationToken)
     {
         var state = GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
         if (state.Length is not { } length || state.Offset != length)
@@ -173,10 +250,11 @@ public sealed partial class Repository
             throw new InvalidInputException($"Upload {id} has {state.Offset} of {state.Length?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of"} bytes.");
         }
 
-        Hash packId;
+        byte[] index;
+        long indexStart;
         try
         {
-            packId = await ReadPackIdAsync(UploadPath(id), length, cancellationToken).ConfigureAwait(false);
+            (index, indexStart) = await ReadPackTailAsync(UploadPath(id), length, cancellationToken).ConfigureAwait(false);
         }
         catch (CorruptDataException)
         {
@@ -184,11 +262,14 @@ public sealed partial class Repository
             throw;
         }
 
+        var packId = PackFormat.PackId(index);
+        var proven = EntriesProvenWhileReceived(id, length, index, indexStart);
         await Blobs.ImportFileAsync(PackFormat.BlobKey(packId), UploadPath(id), cancellationToken).ConfigureAwait(false);
         Db.Delete(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id));
         try
         {
-            return await IndexPackAsync(packId, verifyData: true, expected: null, cancellationToken).ConfigureAwait(false);
+            var expected = proven is null ? null : new PackSummary(packId, length, proven);
+            return (await IndexPackAsync(packId, verifyData: proven is null, expected, cancellationToken).ConfigureAwait(false), proven is null);
         }
         catch (CorruptDataException)
         {
@@ -210,6 +291,10 @@ public sealed partial class Repository
 
         File.Delete(UploadPath(id));
         Db.Delete(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id));
+        if (_uploadVerifiers.TryRemove(id, out var verifier))
+        {
+            verifier.Dispose();
+        }
     }
 
     /// <summary>Removes uploads older than <see cref="UploadExpiry"/>.</summary>
@@ -228,17 +313,16 @@ public sealed partial class Repository
 
     private static bool IsUploadId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
 
-    // The id of a pack in a local file: keyed hash of its index, read from the tail.
-    private static async Task<Hash> ReadPackIdAsync(string path, long length, CancellationToken cancellationToken)
+    // The index of a pack in a local file (its id is the index's keyed hash), read from the tail.
+    private static async Task<(byte[] Index, long IndexStart)> ReadPackTailAsync(string path, long length, CancellationToken cancellationToken)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
-        var (index, _) = await PackReader.ReadTailAsync(async (offset, buffer, ct) =>
+        return await PackReader.ReadTailAsync(async (offset, buffer, ct) =>
         {
             if (await RandomAccess.ReadAsync(handle, buffer, offset, ct).ConfigureAwait(false) != buffer.Length)
             {
                 throw new CorruptDataException("The uploaded pack is truncated.");
             }
         }, length, "The uploaded pack", cancellationToken).ConfigureAwait(false);
-        return PackFormat.PackId(index);
     }
 }

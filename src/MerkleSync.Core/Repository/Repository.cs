@@ -15,7 +15,7 @@ namespace MerkleSync.Core.Repository;
 /// </summary>
 public sealed partial class Repository : IDisposable
 {
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
     public const string DatabaseFolder = "index";
 
     internal static class Families

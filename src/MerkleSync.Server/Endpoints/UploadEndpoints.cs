@@ -110,9 +110,10 @@ internal static class UploadEndpoints
             {
                 long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 PackRecord pack;
+                bool readBack;
                 try
                 {
-                    pack = await repository.FinishUploadAsync(id, ct);
+                    (pack, readBack) = await repository.FinishUploadAsync(id, ct);
                 }
                 catch (MerkleSyncException)
                 {
@@ -121,6 +122,11 @@ internal static class UploadEndpoints
                 }
 
                 ServerMetrics.UploadsCompleted.Inc(1);
+                if (readBack)
+                {
+                    ServerMetrics.PacksReadBack.Inc(1);
+                }
+
                 ServerMetrics.VerifySecondsPerGb.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds / Math.Max(1e-9, newOffset / 1e9));
                 http.Response.Headers["MerkleSync-Pack-Id"] = pack.PackId.ToString();
             }

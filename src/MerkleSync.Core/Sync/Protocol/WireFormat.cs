@@ -240,8 +240,8 @@ public static class WireFormat
             for (int i = 0; i < run.Length; i++)
             {
                 run[i] = PackFormat.ReadEntry(reader.ReadBytes(PackFormat.EntryLength));
-                bool contiguous = i == 0 || run[i].Offset == run[i - 1].Offset + run[i - 1].StoredLength;
-                if (!contiguous || run[i].RawLength is <= 0 or > Chunking.ChunkingParameters.MaximumChunkSize || run[i].StoredLength <= 0 || run[i].Offset < PackFormat.HeaderLength)
+                bool contiguous = i == 0 || run[i].Offset == run[i - 1].Offset + run[i - 1].StoredLength + PackFormat.FrameHeaderLength;
+                if (!contiguous || !PackFormat.IsPlausible(run[i].Codec, run[i].StoredLength, run[i].RawLength) || run[i].Offset < PackFormat.FirstChunkOffset)
                 {
                     throw new CorruptDataException($"Reconstruction of {fileHash} has an inconsistent entry in pack {packId}.");
                 }
