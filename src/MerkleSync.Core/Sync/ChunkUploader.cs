@@ -12,9 +12,11 @@ internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes
 
 /// <summary>
 /// Packs and uploads a push's missing chunks. The chunks are split, in file order, into one
-/// contiguous share per lane (two, or one per core up to four); each lane fills and streams its own packs, so
-/// client and server work on several packs at once (one stream keeps each side on one core), and
-/// a file's chunks still lie together in a pack, which keeps pulls to few ranged reads.
+/// contiguous share per lane (up to four, one per 16 MiB to send); each lane fills and streams its
+/// own packs, so client and server work on several packs at once (one stream keeps each side on one
+/// core), and a file's chunks still lie together in a pack, which keeps pulls to few ranged reads.
+/// Lanes are not counted by cores: a lane spends much of its time waiting for the server to write
+/// a piece to disk before it may send the next (tus sends one PATCH at a time per upload).
 /// </summary>
 internal static class ChunkUploader
 {
@@ -48,7 +50,7 @@ internal static class ChunkUploader
         progress.Enter(Stage.Uploading);
 
         var totals = new Totals(new UploadPacer(packSize), remote, progress);
-        int lanes = (int)Math.Clamp(toSend / Math.Max(1, packSize / 4), 1, Math.Min(MaxLanes, Math.Max(2, Environment.ProcessorCount)));
+        int lanes = (int)Math.Clamp(toSend / Math.Max(1, packSize / 4), 1, MaxLanes);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var running = Shares(chunks, toSend, lanes).Select(share => RunLaneAsync(share, totals, failed)).ToArray();
         try
