@@ -343,6 +343,38 @@ public class SyncOverHttpTests
     }
 
     /// <summary>Counts requests by method and a fragment of their path.</summary>
+    [Fact]
+    public async Task A_push_uploads_what_it_has_hashed_while_it_hashes_the_rest_and_sends_each_chunk_once()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        byte[] shared = Files.Random(100, 300_000);
+        for (int i = 0; i < 24; i++)
+        {
+            // Every file also holds the same 300 KB, which early rounds and the last round must send only once.
+            Files.Write(source, $"d{i % 3}/f{i}.bin", [.. Files.Random(i, 200_000 + (i * 1000)), .. shared]);
+        }
+
+        var counting = new CountRequests();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, counting);
+        await remote.CreateAsync(None);
+        // Packs of 256 KB: a round starts for each half megabyte hashed.
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None);
+
+        Assert.InRange(counting.Count(HttpMethod.Post, "/missing/files"), 3, 24);
+        var distinct = new HashSet<Core.Hashing.Hash>();
+        foreach (string file in Directory.EnumerateFiles(source, "*.bin", SearchOption.AllDirectories))
+        {
+            distinct.UnionWith(Core.Chunking.ContentHasher.Hash(File.ReadAllBytes(file)).Chunks.Select(c => c.Hash));
+        }
+
+        Assert.Equal(distinct.Count, pushed.ChunksNew);
+        Assert.False((await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None)).Published);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+        Assert.True((await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: true, None)).Ok);
+    }
+
     private sealed class CountRequests() : DelegatingHandler(new SocketsHttpHandler())
     {
         private readonly System.Collections.Concurrent.ConcurrentBag<(HttpMethod Method, string Path)> _requests = [];

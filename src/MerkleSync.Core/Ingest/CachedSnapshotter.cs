@@ -23,8 +23,10 @@ public static class CachedSnapshotter
     /// Take the root of the last remembered tree (<see cref="ClientStateStore.RememberTree"/>) when the
     /// entries are the same, instead of building it: for callers that read nodes through the state.
     /// </param>
+    /// <param name="onHashed">Hears of each file that had to be read, with its stat, as soon as it is hashed (from several threads).</param>
     public static async Task<CachedSnapshot> SnapshotAsync(
-        IReadOnlyList<ScannedFile> scanned, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null, bool reuseTree = false)
+        IReadOnlyList<ScannedFile> scanned, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null, bool reuseTree = false,
+        Action<SnapshotFile>? onHashed = null)
     {
         var files = new SnapshotFile[scanned.Count];
         var keys = new (string Path, FileStat Stat)[scanned.Count]; // sized once: 100k files make a 4 MB array
@@ -48,7 +50,8 @@ public static class CachedSnapshotter
         progress?.SetToRead(toRead.Sum(i => scanned[i].Size));
         progress?.Enter(Stage.Hashing);
         long hashedAt = ClientStateStore.NowNs();
-        var hashed = await Snapshotter.HashFilesAsync([.. toRead.Select(i => scanned[i])], cancellationToken, progress).ConfigureAwait(false);
+        var hashed = await Snapshotter.HashFilesAsync(
+            [.. toRead.Select(i => scanned[i])], cancellationToken, progress, onHashed is null ? null : (j, file) => onHashed(file with { Stat = keys[toRead[j]].Stat })).ConfigureAwait(false);
         long bytesRead = 0;
         for (int j = 0; j < toRead.Count; j++)
         {

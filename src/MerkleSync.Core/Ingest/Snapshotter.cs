@@ -15,19 +15,35 @@ public static class Snapshotter
         return new SnapshotResult(rootId, files);
     }
 
-    /// <summary>Hashes the files in parallel, largest first so one big file does not finish last alone; keeps input order.</summary>
-    public static async Task<SnapshotFile[]> HashFilesAsync(IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken, OperationProgress? progress = null)
+    /// <summary>
+    /// Hashes the files largest first, so one big file does not finish last alone: large files one
+    /// after another (each hashes on every core by itself, and the first is done, for a push to
+    /// start sending, a fraction of the way in), then the rest in parallel. Keeps input order.
+    /// <paramref name="onHashed"/> hears of each file (its index in <paramref name="scanned"/>) as
+    /// soon as it is done, on the thread that hashed it.
+    /// </summary>
+    public static async Task<SnapshotFile[]> HashFilesAsync(
+        IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken, OperationProgress? progress = null, Action<int, SnapshotFile>? onHashed = null)
     {
         var results = new SnapshotFile[scanned.Count];
-        var order = Enumerable.Range(0, scanned.Count).OrderByDescending(i => scanned[i].Size);
+        var order = Enumerable.Range(0, scanned.Count).OrderByDescending(i => scanned[i].Size).ToList();
+        int large = order.TakeWhile(i => HashThreadsFor(scanned[i].Size) > 0).Count();
+        foreach (int i in order.Take(large))
+        {
+            await HashAsync(i, cancellationToken).ConfigureAwait(false);
+        }
+
         var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(order, options, async (i, ct) =>
+        await Parallel.ForEachAsync(order.Skip(large), options, HashAsync).ConfigureAwait(false);
+        return results;
+
+        async ValueTask HashAsync(int i, CancellationToken ct)
         {
             var file = scanned[i];
             var content = await HashFileAsync(file, ct, progress).ConfigureAwait(false);
             results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath);
-        }).ConfigureAwait(false);
-        return results;
+            onHashed?.Invoke(i, results[i]);
+        }
     }
 
     /// <summary>The content of one scanned file; a symlink's content is its target path.</summary>

@@ -77,5 +77,8 @@ public sealed class OperationProgress
         Interlocked.Exchange(ref _bytesDeduplicated, deduplicated);
     }
 
+    /// <summary>Adds bytes to transfer, for work that comes in rounds (a push uploads while it still hashes); the rest of the dataset counts as deduplicated.</summary>
+    public void AddToTransfer(long bytes) => Interlocked.Exchange(ref _bytesDeduplicated, Bytes - Interlocked.Add(ref _bytesToTransfer, bytes));
+
     public void AddTransferred(long bytes) => Interlocked.Add(ref _bytesTransferred, bytes);
 }

@@ -8,7 +8,11 @@ using MerkleSync.Core.Repository;
 namespace MerkleSync.Core.Sync;
 
 /// <summary>What a push uploaded.</summary>
-internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0);
+internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0)
+{
+    public static UploadTotals operator +(UploadTotals a, UploadTotals b) =>
+        new(a.Chunks + b.Chunks, a.RawBytes + b.RawBytes, a.StoredBytes + b.StoredBytes, a.Packs + b.Packs, a.Backoffs + b.Backoffs);
+}
 
 /// <summary>
 /// Packs and uploads a push's missing chunks. The chunks are split, in file order, into one
@@ -46,8 +50,11 @@ internal static class ChunkUploader
 
         var chunks = new ArraySegment<ChunkOrigin>(pending, 0, count);
         long toSend = chunks.Sum(p => (long)p.Length);
-        progress.SetToTransfer(toSend, progress.Bytes - toSend);
-        progress.Enter(Stage.Uploading);
+        progress.AddToTransfer(toSend);
+        if (progress.Stage != Stage.Hashing)
+        {
+            progress.Enter(Stage.Uploading); // else this is an early round, and hashing is what the user waits for
+        }
 
         var totals = new Totals(new UploadPacer(packSize), remote, progress);
         int lanes = (int)Math.Clamp(toSend / Math.Max(1, packSize / 4), 1, MaxLanes);

@@ -64,22 +64,27 @@ public static class PushOperation
         ClientStateStore? opened = null;
         int resumed;
         CachedSnapshot cached;
+        using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var early = new EarlyUpload(remote, options.PackSize, progress, earlyCancel.Token);
         try
         {
             opened = ClientStateStore.Open(directory);
             resumed = await remote.ResumeUploadsAsync(opened, cancellationToken).ConfigureAwait(false);
-            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), opened, nodes, cancellationToken, progress, reuseTree: true).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), opened, nodes, cancellationToken, progress, reuseTree: true, early.Add).ConfigureAwait(false);
         }
         catch
         {
             opened?.Dispose();
-            await headLookup.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false); // observed; the first error wins
+            await earlyCancel.CancelAsync().ConfigureAwait(false);
+            // Observed; the first error wins.
+            await Task.WhenAll(headLookup, early.FinishAsync()).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
             throw;
         }
 
         using var state = opened;
         var (snapshot, bytesScanned, _, entriesDigest, treeReused) = cached;
         progress.Enter(Stage.Negotiating);
+        await Task.WhenAll(headLookup, early.FinishAsync()).ConfigureAwait(false);
         var head = await headLookup.ConfigureAwait(false);
         if (treeReused && head?.Record.Root != snapshot.Root)
         {
@@ -108,46 +113,17 @@ public static class PushOperation
                 new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), 0);
         }
 
-        // Negotiate: files first (one hash stands for all its chunks), then the chunks of missing files.
-        // Only the branch head is known to be on the remote with all its files: a synced version the
-        // branch moved away from may be gone (collected, or the repository recreated at this URL).
-        var byHash = new Dictionary<Hash, SnapshotFile>();
+        // Negotiate what the early rounds did not settle. Only the branch head is known to be on the
+        // remote with all its files: a synced version the branch moved away from may be gone
+        // (collected, or the repository recreated at this URL).
         var onRemote = synced is { } s && s.Id == head?.Id ? s.Root : (Hash?)null;
         var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
-        foreach (var file in candidates.Where(f => !f.Entry.FileHash.IsZero))
-        {
-            byHash.TryAdd(file.Entry.FileHash, file);
-        }
-
-        var fileHashes = byHash.Keys.ToList();
-        bool[] haveFiles = await remote.HaveFilesAsync(fileHashes, cancellationToken).ConfigureAwait(false);
-        var missingFiles = fileHashes.Where((_, i) => !haveFiles[i]).Select(h => byHash[h]).ToList();
-        // Sized once: a large push has a hundred thousand chunks, and sets and lists grown by
-        // doubling leave large-object garbage behind.
-        int chunkCount = missingFiles.Sum(f => f.Content.Chunks.Length);
-        var missingChunks = new HashSet<Hash>(chunkCount);
-        var candidateChunks = new List<Hash>(chunkCount);
-        foreach (var chunk in missingFiles.SelectMany(f => f.Content.Chunks))
-        {
-            if (missingChunks.Add(chunk.Hash))
-            {
-                candidateChunks.Add(chunk.Hash);
-            }
-        }
-
-        bool[] haveChunks = await remote.HaveChunksAsync(candidateChunks, cancellationToken).ConfigureAwait(false);
-        for (int i = 0; i < candidateChunks.Count; i++)
-        {
-            if (haveChunks[i])
-            {
-                missingChunks.Remove(candidateChunks[i]);
-            }
-        }
-
-        var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
+        var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
+        var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, early.SettledChunks, cancellationToken).ConfigureAwait(false);
+        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);
 
-        var files = missingFiles.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
+        var files = early.MissingFiles.Concat(missingFiles).Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, files, options, cancellationToken).ConfigureAwait(false);
         await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Done);
