@@ -375,6 +375,27 @@ public class SyncOverHttpTests
         Assert.True((await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: true, None)).Ok);
     }
 
+    [Fact]
+    public async Task Files_sent_while_the_push_still_hashes_lie_in_path_order_so_a_pull_reads_each_stored_byte_about_once()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        for (int i = 0; i < 9000; i++)
+        {
+            // Sizes in no relation to paths: packed in size order, every pull batch would span every pack.
+            Files.Write(source, $"d{i / 1000}/f{i:D4}.bin", Files.Random(5000 + i, 100 + (int)((uint)i * 2654435761u % 4000)));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        // Packs of 1 MiB: early rounds of 2 MiB while the rest hashes; the pull takes 4096 files at a time.
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20), None);
+        var pulled = await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Files.AssertSameTree(source, target);
+        Assert.InRange(pulled.PackBytesRead, pushed.NewChunkBytes, pushed.NewChunkBytes * 12 / 10);
+    }
+
     private sealed class CountRequests() : DelegatingHandler(new SocketsHttpHandler())
     {
         private readonly System.Collections.Concurrent.ConcurrentBag<(HttpMethod Method, string Path)> _requests = [];

@@ -16,9 +16,10 @@ public static class Snapshotter
     }
 
     /// <summary>
-    /// Hashes the files largest first, so one big file does not finish last alone: large files one
-    /// after another (each hashes on every core by itself, and the first is done, for a push to
-    /// start sending, a fraction of the way in), then the rest in parallel. Keeps input order.
+    /// Hashes the large files first, largest first and one after another (each hashes on every core
+    /// by itself, so none finishes last alone, and the first is done, for a push to start sending, a
+    /// fraction of the way in), then the rest in parallel in input order (path order: files a push
+    /// sends early then lie together in packs, as a pull reads them). Keeps input order.
     /// <paramref name="onHashed"/> hears of each file (its index in <paramref name="scanned"/>) as
     /// soon as it is done, on the thread that hashed it.
     /// </summary>
@@ -26,15 +27,14 @@ public static class Snapshotter
         IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken, OperationProgress? progress = null, Action<int, SnapshotFile>? onHashed = null)
     {
         var results = new SnapshotFile[scanned.Count];
-        var order = Enumerable.Range(0, scanned.Count).OrderByDescending(i => scanned[i].Size).ToList();
-        int large = order.TakeWhile(i => HashThreadsFor(scanned[i].Size) > 0).Count();
-        foreach (int i in order.Take(large))
+        var large = Enumerable.Range(0, scanned.Count).Where(i => HashThreadsFor(scanned[i].Size) > 0).OrderByDescending(i => scanned[i].Size);
+        foreach (int i in large)
         {
             await HashAsync(i, cancellationToken).ConfigureAwait(false);
         }
 
         var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(order.Skip(large), options, HashAsync).ConfigureAwait(false);
+        await Parallel.ForEachAsync(Enumerable.Range(0, scanned.Count).Where(i => HashThreadsFor(scanned[i].Size) == 0), options, HashAsync).ConfigureAwait(false);
         return results;
 
         async ValueTask HashAsync(int i, CancellationToken ct)

@@ -38,7 +38,8 @@ internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgre
             _pendingBytes += file.Content.Length;
             if (_pendingBytes >= 2 * packSize)
             {
-                var group = _pending.ToList();
+                // In path order, as the files' chunks are packed: a pull reads neighbours together.
+                var group = _pending.OrderBy(f => f.Entry.Path, Tree.DatasetPath.Comparer).ToList();
                 _pending.Clear();
                 _pendingBytes = 0;
                 var previous = _groups;
