@@ -653,6 +653,40 @@ public class SyncOverHttpTests
         Files.AssertSameTree(source, target);
     }
 
+    [Fact]
+    public async Task Packs_that_the_server_is_slow_to_finish_do_not_stall_the_lanes_that_wait_for_upload_buffers()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder(), target = Files.NewFolder();
+        Files.Write(source, "big.bin", Files.Random(40, 64_000_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new SlowLastPatch());
+        await remote.CreateAsync(None);
+
+        // Four lanes of 2 MiB packs, each filled in two upload buffers and finished holding one. With
+        // finishes this slow, the lanes want more buffers than a push may hold, so a finished pack must
+        // give its buffer back at once, not when its lane next looks at its finished packs.
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 2 << 20), None).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(pushed.Published);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    /// <summary>Delays the answer to each pack's last PATCH, as a server busy finishing packs would.</summary>
+    private sealed class SlowLastPatch() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method == HttpMethod.Patch && request.Headers.Contains("Upload-Length"))
+            {
+                await Task.Delay(300, cancellationToken);
+            }
+
+            return response;
+        }
+    }
+
     /// <summary>Refuses every other PATCH with 429 and Retry-After: 0, as a busy server would.</summary>
     private sealed class ThrottleEveryOtherPatch() : DelegatingHandler(new SocketsHttpHandler())
     {

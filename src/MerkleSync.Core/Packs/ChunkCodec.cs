@@ -38,20 +38,43 @@ public static class ChunkCodec
     /// </summary>
     public static (Codec Codec, int Length) Encode(ReadOnlySpan<byte> raw, Span<byte> stored)
     {
-        if (raw.Length >= 256 && LooksCompressible(raw))
+        if (Compress(raw) is > 0 and var compressed)
         {
-            var compressor = t_compressor ??= new Compressor(Level);
-            byte[] scratch = t_scratch ??= new byte[Compressor.GetCompressBound(ChunkingParameters.MaximumChunkSize)];
-            int compressed = compressor.Wrap(raw, scratch);
-            if (compressed < raw.Length)
-            {
-                scratch.AsSpan(0, compressed).CopyTo(stored);
-                return (Codec.Zstd, compressed);
-            }
+            t_scratch.AsSpan(0, compressed).CopyTo(stored);
+            return (Codec.Zstd, compressed);
         }
 
         raw.CopyTo(stored);
         return (Codec.None, raw.Length);
+    }
+
+    /// <summary>
+    /// Encodes a chunk where it lies: its stored bytes replace the prefix of <paramref name="chunk"/>
+    /// (never longer than the raw chunk). Returns the codec and stored length.
+    /// </summary>
+    public static (Codec Codec, int Length) EncodeInPlace(Span<byte> chunk)
+    {
+        if (Compress(chunk) is > 0 and var compressed)
+        {
+            t_scratch.AsSpan(0, compressed).CopyTo(chunk);
+            return (Codec.Zstd, compressed);
+        }
+
+        return (Codec.None, chunk.Length);
+    }
+
+    // The length of raw compressed into t_scratch when that is shorter than raw, else 0.
+    private static int Compress(ReadOnlySpan<byte> raw)
+    {
+        if (raw.Length < 256 || !LooksCompressible(raw))
+        {
+            return 0;
+        }
+
+        var compressor = t_compressor ??= new Compressor(Level);
+        byte[] scratch = t_scratch ??= new byte[Compressor.GetCompressBound(ChunkingParameters.MaximumChunkSize)];
+        int compressed = compressor.Wrap(raw, scratch);
+        return compressed < raw.Length ? compressed : 0;
     }
 
     /// <summary>

@@ -24,9 +24,6 @@ internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes
 /// </summary>
 internal static class ChunkUploader
 {
-    /// <summary>Chunks read, verified and compressed together before they are appended in order.</summary>
-    private const int BatchChunks = 32;
-
     private const int MaxLanes = 4;
 
     public static async Task<UploadTotals> UploadAsync(
@@ -106,36 +103,30 @@ internal static class ChunkUploader
         var completing = new Queue<(IPackUpload Upload, Task<PackSummary> Done, long Raw)>();
         try
         {
-            // A finished pack is sent (and, remotely, verified) while the next one is filled.
-            Task<EncodedChunk[]>? next = share.Count > 0 ? EncodeBatchAsync(share, 0, cancellationToken) : null;
-            for (int start = 0; next is not null; start += BatchChunks)
+            // A batch is packed while the next one is read and encoded; a finished pack is sent
+            // (and, remotely, verified) while the next one is filled.
+            int start = 0;
+            Task<EncodedBatch>? next = share.Count > 0 ? EncodedBatch.ReadAsync(share, rehashAll: false, cancellationToken) : null;
+            while (next is not null)
             {
-                var batch = await next.ConfigureAwait(false);
-                next = start + BatchChunks < share.Count ? EncodeBatchAsync(share, start + BatchChunks, cancellationToken) : null;
-                try
+                using var batch = await next.ConfigureAwait(false);
+                start += batch.Count;
+                next = start < share.Count ? EncodedBatch.ReadAsync(share[start..], rehashAll: false, cancellationToken) : null;
+                for (int i = 0; i < batch.Count; i++)
                 {
-                    foreach (var encoded in batch)
+                    var (origin, codec, stored) = batch[i];
+                    pack ??= await totals.Remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
+                    await pack.AddAsync(origin, codec, stored, cancellationToken).ConfigureAwait(false);
+                    rawInPack += origin.Length;
+                    if (pack.Length >= totals.Pacer.PackSize)
                     {
-                        pack ??= await totals.Remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
-                        await pack.AddAsync(encoded.Origin, encoded.Codec, encoded.Bytes, cancellationToken).ConfigureAwait(false);
-                        rawInPack += encoded.Origin.Length;
-                        if (pack.Length >= totals.Pacer.PackSize)
+                        completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
+                        pack = null;
+                        rawInPack = 0;
+                        while (completing.Count >= totals.Pacer.InFlight)
                         {
-                            completing.Enqueue((pack, pack.CompleteAsync(cancellationToken).AsTask(), rawInPack));
-                            pack = null;
-                            rawInPack = 0;
-                            while (completing.Count >= totals.Pacer.InFlight)
-                            {
-                                await totals.CompleteAsync(completing.Dequeue()).ConfigureAwait(false);
-                            }
+                            await totals.CompleteAsync(completing.Dequeue()).ConfigureAwait(false);
                         }
-                    }
-                }
-                finally
-                {
-                    foreach (var encoded in batch)
-                    {
-                        encoded.Release();
                     }
                 }
             }
@@ -176,56 +167,6 @@ internal static class ChunkUploader
                 }
 
                 await upload.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Reads, checks and compresses each chunk of a batch (<see cref="EncodedChunk.ReadAsync(ChunkOrigin, ChunkSource, bool, CancellationToken)"/>)
-    /// on all cores while the previous batch is packed; pack order stays deterministic. Each file of
-    /// the batch (mostly one) is opened once and its stat checked once, after its chunks are read.
-    /// </summary>
-    private static async Task<EncodedChunk[]> EncodeBatchAsync(ArraySegment<ChunkOrigin> share, int start, CancellationToken cancellationToken)
-    {
-        var batch = share.Slice(start, Math.Min(BatchChunks, share.Count - start));
-        var results = new EncodedChunk[batch.Count];
-        var sources = new Dictionary<string, (ChunkSource Source, FileStat? Stat)>(StringComparer.Ordinal);
-        try
-        {
-            foreach (var origin in batch)
-            {
-                if (!sources.ContainsKey(origin.SourcePath))
-                {
-                    sources.Add(origin.SourcePath, (ChunkSource.Open(origin.SourcePath, origin.Symlink), origin.Stat));
-                }
-            }
-
-            await Parallel.ForAsync(0, batch.Count, cancellationToken, async (i, ct) =>
-                results[i] = await EncodedChunk.ReadAsync(batch[i], sources[batch[i].SourcePath].Source, rehash: batch[i].Stat is null, ct).ConfigureAwait(false)).ConfigureAwait(false);
-            foreach (var (path, (_, stat)) in sources)
-            {
-                if (stat is { } known)
-                {
-                    EncodedChunk.CheckUnchanged(path, known);
-                }
-            }
-
-            return results;
-        }
-        catch
-        {
-            foreach (var encoded in results.Where(r => r.Stored is not null))
-            {
-                encoded.Release();
-            }
-
-            throw;
-        }
-        finally
-        {
-            foreach (var (source, _) in sources.Values)
-            {
-                source.Dispose();
             }
         }
     }

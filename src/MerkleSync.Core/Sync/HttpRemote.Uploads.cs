@@ -24,10 +24,19 @@ public sealed partial class HttpRemote
     /// </summary>
     private const int UploadPieceBytes = 2 << 20;
 
+    /// <summary>
+    /// Pieces this remote's uploads hold at most: a pack being filled holds two, a pack being
+    /// finished one until the server answers. Uncapped, four lanes with up to three packs finishing
+    /// each held up to twenty, more the longer a push ran, so its memory grew with its size. A lane
+    /// that would go over waits for a pack to finish.
+    /// </summary>
+    private const int PieceBudget = 12;
+
     // Pieces are rented on one thread and returned on another, which the shared pool kept only
     // partly: about 8 MB of new piece arrays per GiB pushed.
     private static readonly ArrayPool<byte> PiecePool = ArrayPool<byte>.Create(UploadPieceBytes, 16);
 
+    private readonly SemaphoreSlim _pieces = new(PieceBudget);
     private IUploadCheckpoints? _checkpoints;
 
     public async ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken)
@@ -81,17 +90,17 @@ public sealed partial class HttpRemote
         await using var upload = new HttpPackUpload(this, checkpoint.Name, location, offset, checkpoints: null);
         try
         {
-            foreach (var origin in checkpoint.Chunks)
+            var chunks = new ArraySegment<ChunkOrigin>([.. checkpoint.Chunks]);
+            for (int start = 0; start < chunks.Count;)
             {
-                var chunk = await EncodedChunk.ReadAsync(origin, cancellationToken).ConfigureAwait(false);
-                try
+                using var batch = await EncodedBatch.ReadAsync(chunks[start..], rehashAll: true, cancellationToken).ConfigureAwait(false);
+                for (int i = 0; i < batch.Count; i++)
                 {
-                    await upload.AddAsync(origin, chunk.Codec, chunk.Bytes, cancellationToken).ConfigureAwait(false);
+                    var (origin, codec, stored) = batch[i];
+                    await upload.AddAsync(origin, codec, stored, cancellationToken).ConfigureAwait(false);
                 }
-                finally
-                {
-                    chunk.Release();
-                }
+
+                start += batch.Count;
             }
 
             if (checkpoint.Chunks.Count > 0)
@@ -183,6 +192,18 @@ public sealed partial class HttpRemote
         }
     }
 
+    private async ValueTask<byte[]> RentPieceAsync(CancellationToken cancellationToken)
+    {
+        await _pieces.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return PiecePool.Rent(UploadPieceBytes);
+    }
+
+    private void ReturnPiece(byte[] piece)
+    {
+        PiecePool.Return(piece);
+        _pieces.Release();
+    }
+
     /// <summary>One pack on its way: a pack writer over a stream that sends full pieces as PATCHes.</summary>
     private sealed class HttpPackUpload : IPackUpload
     {
@@ -257,7 +278,7 @@ public sealed partial class HttpRemote
     /// </summary>
     private sealed class PieceStream(HttpRemote remote, Uri location, long skip, Action beforeSend) : Stream
     {
-        private byte[] _piece = PiecePool.Rent(UploadPieceBytes);
+        private byte[]? _piece;
         private byte[]? _sendingPiece;
         private int _filled;
         private long _position;
@@ -284,6 +305,7 @@ public sealed partial class HttpRemote
 
             while (buffer.Length > 0)
             {
+                _piece ??= await remote.RentPieceAsync(cancellationToken).ConfigureAwait(false);
                 int take = Math.Min(buffer.Length, UploadPieceBytes - _filled);
                 buffer[..take].CopyTo(_piece.AsMemory(_filled));
                 _filled += take;
@@ -293,8 +315,8 @@ public sealed partial class HttpRemote
                 {
                     await WaitForSendAsync().ConfigureAwait(false);
                     beforeSend();
-                    (_piece, _sendingPiece) = (_sendingPiece ?? PiecePool.Rent(UploadPieceBytes), _piece);
-                    _sending = remote.PatchAsync(location, _sendingPiece!, _filled, _position - _filled, null, cancellationToken);
+                    (_piece, _sendingPiece) = (_sendingPiece ?? await remote.RentPieceAsync(cancellationToken).ConfigureAwait(false), _piece);
+                    _sending = remote.PatchAsync(location, _sendingPiece, _filled, _position - _filled, null, cancellationToken);
                     _filled = 0;
                 }
             }
@@ -306,7 +328,15 @@ public sealed partial class HttpRemote
             await WaitForSendAsync().ConfigureAwait(false);
             ReturnSpare(); // while the server verifies the pack, hold only the last piece
             beforeSend();
-            return await remote.PatchAsync(location, _piece, _filled, _position - _filled, _position, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await remote.PatchAsync(location, _piece ?? [], _filled, _position - _filled, _position, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Nothing more is sent for this pack, and the lane may not dispose it for a while.
+                ReturnPiece();
+            }
         }
 
         private async Task WaitForSendAsync()
@@ -335,9 +365,18 @@ public sealed partial class HttpRemote
                 // Whoever used the stream has seen (or will see) the failure; the buffers are freed either way.
             }
 
-            PiecePool.Return(_piece);
+            ReturnPiece();
             ReturnSpare();
             await base.DisposeAsync().ConfigureAwait(false);
+        }
+
+        private void ReturnPiece()
+        {
+            if (_piece is { } piece)
+            {
+                _piece = null;
+                remote.ReturnPiece(piece);
+            }
         }
 
         private void ReturnSpare()
@@ -345,7 +384,7 @@ public sealed partial class HttpRemote
             if (_sendingPiece is { } spare)
             {
                 _sendingPiece = null;
-                PiecePool.Return(spare);
+                remote.ReturnPiece(spare);
             }
         }
 

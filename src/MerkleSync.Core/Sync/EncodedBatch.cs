@@ -1,0 +1,148 @@
+using System.Buffers;
+using MerkleSync.Core.Chunking;
+using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Packs;
+
+namespace MerkleSync.Core.Sync;
+
+/// <summary>
+/// Consecutive chunks of a push read from their sources (no re-chunking), checked and encoded into
+/// one pooled buffer, each where its raw bytes were read (a chunk is never stored larger than raw).
+/// Dispose it once its chunks are packed.
+/// </summary>
+internal sealed class EncodedBatch : IDisposable
+{
+    /// <summary>Raw bytes of a batch at most; a batch holds at least one chunk.</summary>
+    public const int MaxBytes = 1 << 20;
+
+    // All batches use one buffer size, and a lane holds two (one packed while the next is encoded),
+    // so a push keeps a few MiB here however long it runs. Per-chunk buffers of four sizes used to
+    // pile up to the peak count of each size, which grew with the length of the push.
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(MaxBytes, 16);
+
+    private readonly ArraySegment<ChunkOrigin> _chunks;
+    private readonly int[] _offsets;
+    private readonly (Codec Codec, int Length)[] _stored;
+    private byte[]? _buffer;
+
+    private EncodedBatch(ArraySegment<ChunkOrigin> chunks, int[] offsets, byte[] buffer)
+    {
+        _chunks = chunks;
+        _offsets = offsets;
+        _buffer = buffer;
+        _stored = new (Codec, int)[chunks.Count];
+    }
+
+    public int Count => _chunks.Count;
+
+    public (ChunkOrigin Origin, Codec Codec, ReadOnlyMemory<byte> Stored) this[int index] =>
+        (_chunks[index], _stored[index].Codec, Buffer.AsMemory(_offsets[index], _stored[index].Length));
+
+    private byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(EncodedBatch));
+
+    /// <summary>
+    /// Reads the longest prefix of <paramref name="chunks"/> that fits a batch, each run of adjacent
+    /// chunks of a file in one read, then checks and compresses the chunks on all cores. A chunk is
+    /// re-hashed when <paramref name="rehashAll"/> or its file's stat is unknown; otherwise the file is
+    /// proved unchanged by its stat after the read, as restic and borg do. The server re-hashes every
+    /// chunk either way, so no check here can let a wrong chunk in.
+    /// </summary>
+    public static async Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> chunks, bool rehashAll, CancellationToken cancellationToken)
+    {
+        int count = 0;
+        int bytes = 0;
+        while (count < chunks.Count && (count == 0 || bytes + chunks[count].Length <= MaxBytes))
+        {
+            bytes += chunks[count++].Length;
+        }
+
+        var taken = chunks.Slice(0, count);
+        var offsets = new int[count];
+        var batch = new EncodedBatch(taken, offsets, Pool.Rent(Math.Max(bytes, MaxBytes)));
+        var sources = new Dictionary<string, (ChunkSource Source, FileStat? Stat)>(StringComparer.Ordinal);
+        try
+        {
+            for (int start = 0, at = 0; start < count;)
+            {
+                var first = taken[start];
+                int end = start + 1;
+                long runLength = first.Length;
+                while (end < count && taken[end].SourcePath == first.SourcePath && taken[end].Offset == first.Offset + runLength)
+                {
+                    runLength += taken[end++].Length;
+                }
+
+                if (!sources.TryGetValue(first.SourcePath, out var source))
+                {
+                    source = (ChunkSource.Open(first.SourcePath, first.Symlink), first.Stat);
+                    sources.Add(first.SourcePath, source);
+                }
+
+                int read = await source.Source.ReadAsync(batch.Buffer.AsMemory(at, (int)runLength), first.Offset, cancellationToken).ConfigureAwait(false);
+                if (read != runLength)
+                {
+                    throw Changed(first.SourcePath);
+                }
+
+                for (; start < end; start++)
+                {
+                    offsets[start] = at;
+                    at += taken[start].Length;
+                }
+            }
+
+            foreach (var (path, (_, stat)) in sources)
+            {
+                if (stat is { } known && FileStat.Of(path) != known)
+                {
+                    throw Changed(path);
+                }
+            }
+
+            await Parallel.ForAsync(0, count, cancellationToken, (i, _) =>
+            {
+                batch.Encode(i, rehash: rehashAll || taken[i].Stat is null);
+                return ValueTask.CompletedTask;
+            }).ConfigureAwait(false);
+            return batch;
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var (source, _) in sources.Values)
+            {
+                source.Dispose();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            Pool.Return(buffer);
+        }
+    }
+
+    private void Encode(int index, bool rehash)
+    {
+        var origin = _chunks[index];
+        var raw = Buffer.AsSpan(_offsets[index], origin.Length);
+        if (rehash && XetHashes.ChunkHash(raw) != origin.Hash)
+        {
+            throw Changed(origin.SourcePath);
+        }
+
+        _stored[index] = ChunkCodec.EncodeInPlace(raw);
+    }
+
+    private static InvalidInputException Changed(string sourcePath) => new($"'{sourcePath}' changed while being pushed; run the push again.");
+}
