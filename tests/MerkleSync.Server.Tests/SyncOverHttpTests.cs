@@ -1,5 +1,6 @@
 using System.Net;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 
@@ -373,6 +374,49 @@ public class SyncOverHttpTests
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         Files.AssertSameTree(source, target);
         Assert.True((await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: true, None)).Ok);
+    }
+
+    [Fact]
+    public async Task An_upload_that_fails_while_the_push_still_hashes_stops_the_push_at_once_with_its_error()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = Files.NewFolder();
+        for (int i = 0; i < 2000; i++)
+        {
+            Files.Write(source, $"d{i / 100}/f{i:D4}.bin", Files.Random(7000 + i, 20_000));
+        }
+
+        var progress = new OperationProgress();
+        var negotiation = new FailFirstNegotiation(progress);
+        await using var failing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, negotiation);
+        await failing.CreateAsync(None);
+
+        // Packs of 256 KB: the first group is negotiated once half a megabyte of the 40 MB is hashed.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, failing, new PushOptions(PackSize: 256 << 10, Progress: progress), None));
+
+        Assert.Equal("simulated failure", error.Message);
+        Assert.InRange(negotiation.ReadWhenFailed, 1, 40_000_000 - 1); // an early group failed, while hashing went on
+        // Hashing stopped then (the files being hashed at that moment finish), instead of reading everything first.
+        Assert.InRange(progress.BytesRead - negotiation.ReadWhenFailed, 0, 2_000_000);
+    }
+
+    /// <summary>Fails the first question about missing files, noting how much the push had read by then.</summary>
+    private sealed class FailFirstNegotiation(OperationProgress progress) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _asked;
+
+        public long ReadWhenFailed { get; private set; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/missing/files", StringComparison.Ordinal) && Interlocked.Increment(ref _asked) == 1)
+            {
+                ReadWhenFailed = progress.BytesRead;
+                throw new InvalidOperationException("simulated failure");
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     [Fact]

@@ -10,8 +10,9 @@ namespace MerkleSync.Core.Sync;
 /// for the whole hashing phase. Files go in groups of at least two packs' worth, one group after
 /// another; what the groups settled (files asked about, chunks sent or found on the remote) is left
 /// out of the negotiation that follows the snapshot, and their missing files are published with it.
+/// A group that fails calls <paramref name="onFailure"/> (the push stops hashing and reports it) at once.
 /// </summary>
-internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgress progress, CancellationToken cancellationToken)
+internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgress progress, Action onFailure, CancellationToken cancellationToken)
 {
     private readonly Lock _lock = new();
     private readonly List<SnapshotFile> _pending = [];
@@ -59,11 +60,19 @@ internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgre
 
     private async Task AfterAsync(Task previous, List<SnapshotFile> group)
     {
-        await previous.ConfigureAwait(false);
-        var missingFiles = await Negotiation.MissingFilesAsync(remote, group, AskedFiles, cancellationToken).ConfigureAwait(false);
-        var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, SettledChunks, cancellationToken).ConfigureAwait(false);
-        var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packSize, progress, cancellationToken).ConfigureAwait(false);
-        MissingFiles.AddRange(missingFiles);
-        Totals += upload;
+        try
+        {
+            await previous.ConfigureAwait(false);
+            var missingFiles = await Negotiation.MissingFilesAsync(remote, group, AskedFiles, cancellationToken).ConfigureAwait(false);
+            var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, SettledChunks, cancellationToken).ConfigureAwait(false);
+            var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packSize, progress, cancellationToken).ConfigureAwait(false);
+            MissingFiles.AddRange(missingFiles);
+            Totals += upload;
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            onFailure();
+            throw;
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
@@ -65,19 +66,26 @@ public static class PushOperation
         int resumed;
         CachedSnapshot cached;
         using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var early = new EarlyUpload(remote, options.PackSize, progress, earlyCancel.Token);
+        using var hashing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var early = new EarlyUpload(remote, options.PackSize, progress, hashing.Cancel, earlyCancel.Token);
         try
         {
             opened = ClientStateStore.Open(directory);
             resumed = await remote.ResumeUploadsAsync(opened, cancellationToken).ConfigureAwait(false);
-            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), opened, nodes, cancellationToken, progress, reuseTree: true, early.Add).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), opened, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
         }
-        catch
+        catch (Exception e)
         {
             opened?.Dispose();
             await earlyCancel.CancelAsync().ConfigureAwait(false);
+            var earlyGroups = early.FinishAsync();
             // Observed; the first error wins.
-            await Task.WhenAll(headLookup, early.FinishAsync()).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            await Task.WhenAll(headLookup, earlyGroups).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested && earlyGroups.Exception?.InnerException is { } failure)
+            {
+                ExceptionDispatchInfo.Throw(failure); // hashing stopped because an early group failed: report why
+            }
+
             throw;
         }
 
