@@ -14,9 +14,13 @@ namespace MerkleSync.Core.Index;
 /// </summary>
 public readonly record struct ChunkLocation(Hash PackId, int Index, bool Published)
 {
+    // Sized for the longest varint a writer asks room for: a smaller buffer grew once per chunk
+    // (a pack indexes and a publish writes one location per chunk).
+    private const int MaxEncodedLength = Hash.Size + Varint.MaxLength + 1;
+
     public byte[] Encode()
     {
-        var writer = new ArrayBufferWriter<byte>(40);
+        var writer = new ArrayBufferWriter<byte>(MaxEncodedLength);
         Varint.WriteHash(writer, PackId);
         Varint.Write(writer, (ulong)Index);
         writer.Write([Published ? (byte)1 : (byte)0]);
