@@ -105,13 +105,8 @@ internal static class ChunkUploader
         {
             // A batch is packed while the next one is read and encoded; a finished pack is sent
             // (and, remotely, verified) while the next one is filled.
-            int start = 0;
-            Task<EncodedBatch>? next = share.Count > 0 ? EncodedBatch.ReadAsync(share, rehashAll: false, cancellationToken) : null;
-            while (next is not null)
+            await foreach (var batch in EncodedBatch.ReadAllAsync(share, rehashAll: false, cancellationToken).ConfigureAwait(false))
             {
-                using var batch = await next.ConfigureAwait(false);
-                start += batch.Count;
-                next = start < share.Count ? EncodedBatch.ReadAsync(share[start..], rehashAll: false, cancellationToken) : null;
                 for (int i = 0; i < batch.Count; i++)
                 {
                     var (origin, codec, stored) = batch[i];

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
@@ -44,13 +45,53 @@ internal sealed class EncodedBatch : IDisposable
     private byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(EncodedBatch));
 
     /// <summary>
+    /// Reads all of <paramref name="chunks"/> batch after batch (see <see cref="ReadAsync"/>), the
+    /// next one read and encoded while the caller packs the one it holds. A batch is valid until the
+    /// caller asks for the next one; its buffer then goes back to the pool.
+    /// </summary>
+    public static async IAsyncEnumerable<EncodedBatch> ReadAllAsync(
+        ArraySegment<ChunkOrigin> chunks, bool rehashAll, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        int start = 0;
+        Task<EncodedBatch>? next = chunks.Count > 0 ? ReadAsync(chunks, rehashAll, cancellationToken) : null;
+        try
+        {
+            while (next is not null)
+            {
+                var reading = next;
+                next = null;
+                using var batch = await reading.ConfigureAwait(false);
+                start += batch.Count;
+                next = start < chunks.Count ? ReadAsync(chunks[start..], rehashAll, cancellationToken) : null;
+                yield return batch;
+            }
+        }
+        finally
+        {
+            if (next is not null)
+            {
+                // The caller stopped early (it failed or was cancelled): let the read ahead finish so
+                // its buffer goes back to the pool.
+                try
+                {
+                    (await next.ConfigureAwait(false)).Dispose();
+                }
+                catch (Exception)
+                {
+                    // What the caller hit is the failure that counts.
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Reads the longest prefix of <paramref name="chunks"/> that fits a batch, each run of adjacent
     /// chunks of a file in one read, then checks and compresses the chunks on all cores. A chunk is
     /// re-hashed when <paramref name="rehashAll"/> or its file's stat is unknown; otherwise the file is
     /// proved unchanged by its stat after the read, as restic and borg do. The server re-hashes every
     /// chunk either way, so no check here can let a wrong chunk in.
     /// </summary>
-    public static async Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> chunks, bool rehashAll, CancellationToken cancellationToken)
+    private static async Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> chunks, bool rehashAll, CancellationToken cancellationToken)
     {
         int count = 0;
         int bytes = 0;

@@ -90,17 +90,13 @@ public sealed partial class HttpRemote
         await using var upload = new HttpPackUpload(this, checkpoint.Name, location, offset, checkpoints: null);
         try
         {
-            var chunks = new ArraySegment<ChunkOrigin>([.. checkpoint.Chunks]);
-            for (int start = 0; start < chunks.Count;)
+            await foreach (var batch in EncodedBatch.ReadAllAsync(checkpoint.Chunks.ToArray(), rehashAll: true, cancellationToken).ConfigureAwait(false))
             {
-                using var batch = await EncodedBatch.ReadAsync(chunks[start..], rehashAll: true, cancellationToken).ConfigureAwait(false);
                 for (int i = 0; i < batch.Count; i++)
                 {
                     var (origin, codec, stored) = batch[i];
                     await upload.AddAsync(origin, codec, stored, cancellationToken).ConfigureAwait(false);
                 }
-
-                start += batch.Count;
             }
 
             if (checkpoint.Chunks.Count > 0)

@@ -31,24 +31,22 @@ internal static class Negotiation
     {
         // Sized once: a large push has a hundred thousand chunks, and sets and lists grown by
         // doubling leave large-object garbage behind.
-        int chunkCount = files.Sum(f => f.Content.Chunks.Length);
-        var missing = new HashSet<Hash>(chunkCount);
-        var candidates = new List<Hash>(chunkCount);
+        var candidates = new List<Hash>(files.Sum(f => f.Content.Chunks.Length));
         foreach (var chunk in files.SelectMany(f => f.Content.Chunks))
         {
             if (settled.Add(chunk.Hash))
             {
-                missing.Add(chunk.Hash);
                 candidates.Add(chunk.Hash);
             }
         }
 
         bool[] have = await remote.HaveChunksAsync(candidates, cancellationToken).ConfigureAwait(false);
+        var missing = new HashSet<Hash>(have.Count(h => !h));
         for (int i = 0; i < candidates.Count; i++)
         {
-            if (have[i])
+            if (!have[i])
             {
-                missing.Remove(candidates[i]);
+                missing.Add(candidates[i]);
             }
         }
 
