@@ -120,7 +120,7 @@ public class SyncOverHttpTests
         Files.Write(source, "y.bin", Files.Random(3, 10_000));
         await PushOperation.PushAsync(source, remote, new PushOptions(), None);
 
-        var stale = new Core.Repository.PublishRequest("main", first.VersionId, first.Root, [], [], "me", "stale");
+        var stale = new Core.Repository.PublishRequest("main", first.VersionId, first.Root, "me", "stale");
         await Assert.ThrowsAsync<ConflictException>(async () => await remote.PublishAsync(stale, None));
     }
 

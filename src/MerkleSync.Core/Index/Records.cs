@@ -9,10 +9,10 @@ using Hasher = Blake3.Hasher;
 namespace MerkleSync.Core.Index;
 
 /// <summary>
-/// Where a chunk lives: its pack and its position in that pack's index; <see cref="Published"/> once
-/// a published file uses it (so a version's "new bytes" count each chunk once).
+/// Where a chunk lives: its pack and its position in that pack's index; <see cref="Referenced"/> once
+/// a stored file record uses it (so "new bytes" count each chunk once).
 /// </summary>
-public readonly record struct ChunkLocation(Hash PackId, int Index, bool Published)
+public readonly record struct ChunkLocation(Hash PackId, int Index, bool Referenced)
 {
     // Sized for the longest varint a writer asks room for: a smaller buffer grew once per chunk
     // (a pack indexes and a publish writes one location per chunk).
@@ -23,7 +23,7 @@ public readonly record struct ChunkLocation(Hash PackId, int Index, bool Publish
         var writer = new ArrayBufferWriter<byte>(MaxEncodedLength);
         Varint.WriteHash(writer, PackId);
         Varint.Write(writer, (ulong)Index);
-        writer.Write([Published ? (byte)1 : (byte)0]);
+        writer.Write([Referenced ? (byte)1 : (byte)0]);
         return writer.WrittenSpan.ToArray();
     }
 

@@ -4,7 +4,7 @@ using MerkleSync.Core.Packs;
 
 namespace MerkleSync.Core.Repository;
 
-/// <param name="Grace">Packs indexed more recently than this are left alone: they may belong to a push that has not published yet.</param>
+/// <param name="Grace">Packs indexed, and files and nodes staged, more recently than this are left alone: they may belong to a push that has not published yet.</param>
 /// <param name="RewriteBelow">A pack whose live bytes fall below this fraction is rewritten with only its live chunks.</param>
 public sealed record GcOptions(TimeSpan Grace, double RewriteBelow = 0.5)
 {
@@ -19,8 +19,8 @@ public sealed partial class Repository
     /// Removes what no branch or tag reaches: version records, tree nodes, file records, and chunks
     /// (dropping packs that hold no live chunk, rewriting packs that hold mostly garbage). Holds the
     /// publish lock throughout, so no version can start referring to a chunk while it is judged;
-    /// young packs (see <see cref="GcOptions.Grace"/>) are never touched, so uploads of a push in
-    /// flight survive. Order of writes: new pack and its index, then file records that move to it,
+    /// young packs and files and nodes staged recently (see <see cref="GcOptions.Grace"/>) are never
+    /// touched, so the uploads of a push in flight survive. Order of writes: new pack and its index, then file records that move to it,
     /// then removal of the old pack's index, then of its blob; a crash anywhere leaves every
     /// reachable chunk reachable.
     /// </summary>
@@ -31,21 +31,24 @@ public sealed partial class Repository
         {
             var reach = await Reachability.FromRefsAsync(this, cancellationToken).ConfigureAwait(false);
 
-            // Dead records, nodes and files.
+            // Dead records, nodes and files; what a push staged within the grace period is kept.
+            long cutoff = DateTimeOffset.UtcNow.Add(-options.Grace).ToUnixTimeMilliseconds();
+            var staged = ListStaged(cutoff);
             var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id)).ToList();
-            var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id)).ToList();
-            var deadFiles = Db.Scan(Families.Files).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Files.ContainsKey(id)).ToList();
+            var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id) && !staged.Nodes.Contains(id)).ToList();
+            var deadFiles = Db.Scan(Families.Files).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Files.ContainsKey(id) && !staged.Files.Contains(id)).ToList();
             Db.WriteDurable(batch =>
             {
                 deadVersions.ForEach(id => batch.Delete(Families.Versions, Key(id)));
                 deadNodes.ForEach(id => batch.Delete(Families.Nodes, Key(id)));
                 deadFiles.ForEach(id => batch.Delete(Families.Files, Key(id)));
+                staged.Expired.ForEach(key => batch.Delete(Families.Staged, key));
             });
 
             // Live chunks per pack, and the files that use each pack.
             var live = new Dictionary<Hash, HashSet<int>>();
             var filesByPack = new Dictionary<Hash, HashSet<Hash>>();
-            foreach (var fileHash in reach.Files.Keys)
+            foreach (var fileHash in reach.Files.Keys.Concat(staged.Files))
             {
                 foreach (var segment in GetFile(fileHash)?.Segments ?? [])
                 {
@@ -63,7 +66,6 @@ public sealed partial class Repository
                 }
             }
 
-            long cutoff = DateTimeOffset.UtcNow.Add(-options.Grace).ToUnixTimeMilliseconds();
             int deleted = 0, rewritten = 0;
             long freed = 0, kept = 0;
             foreach (var pack in ListPacks().ToList())

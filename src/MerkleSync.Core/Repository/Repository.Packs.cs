@@ -97,7 +97,7 @@ public sealed partial class Repository
                 var existing = GetChunkLocation(entries[i].ChunkHash);
                 if (existing is null || relocate)
                 {
-                    batch.Put(Families.Chunks, Key(entries[i].ChunkHash), new ChunkLocation(packId, i, existing?.Published ?? false).Encode());
+                    batch.Put(Families.Chunks, Key(entries[i].ChunkHash), new ChunkLocation(packId, i, existing?.Referenced ?? false).Encode());
                 }
             }
         });

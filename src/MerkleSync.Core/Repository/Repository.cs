@@ -29,7 +29,10 @@ public sealed partial class Repository : IDisposable
         public const string Refs = "refs";
         public const string Uploads = "uploads";
 
-        public static readonly string[] All = ["default", Meta, Chunks, Packs, Files, Nodes, Versions, Refs, Uploads];
+        /// <summary>File records and nodes stored ahead of a publish and not yet part of a version (Repository.Staging.cs).</summary>
+        public const string Staged = "staged";
+
+        public static readonly string[] All = ["default", Meta, Chunks, Packs, Files, Nodes, Versions, Refs, Uploads, Staged];
     }
 
     private static readonly byte[] FormatKey = "format"u8.ToArray();
@@ -49,7 +52,7 @@ public sealed partial class Repository : IDisposable
 
     public IBlobStore Blobs { get; }
 
-    /// <summary>The tree nodes of this repository (reads verify ids; puts are ignored: nodes arrive by publish).</summary>
+    /// <summary>The tree nodes of this repository (reads verify ids; puts are ignored: nodes arrive by <see cref="StoreNodesAsync"/>).</summary>
     public ITreeNodeStore Nodes { get; }
 
     internal RocksStore Db { get; }

@@ -168,9 +168,34 @@ public sealed partial class HttpRemote : IRemote
 
     public ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken) => HaveAsync("nodes", nodes, cancellationToken);
 
+    /// <summary>In bodies of about <see cref="WireFormat.StoreBatchBytes"/>, one after another.</summary>
+    public async ValueTask StoreFilesAsync(IReadOnlyList<NewFile> files, CancellationToken cancellationToken)
+    {
+        foreach (var batch in WireFormat.Batches(files, WireFormat.FileBound))
+        {
+            await PostBinaryAsync("files", WireFormat.EncodeFiles(batch), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask StoreNodesAsync(IReadOnlyList<KeyValuePair<Hash, byte[]>> nodes, CancellationToken cancellationToken)
+    {
+        foreach (var batch in WireFormat.Batches(nodes, WireFormat.NodeBound))
+        {
+            await PostBinaryAsync("nodes", WireFormat.EncodeNodes(batch), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PostBinaryAsync(string endpoint, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        using var content = new ReadOnlyMemoryContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
+        using var response = await _http.PostAsync($"{_api}/{endpoint}", content, cancellationToken).ConfigureAwait(false);
+        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
-        using var content = new ReadOnlyMemoryContent(WireFormat.EncodePublish(request));
+        using var content = new ByteArrayContent(WireFormat.EncodePublish(request));
         content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
         using var response = await _http.PostAsync($"{_api}/publish", content, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.Conflict && await GetBranchAsync(request.Branch, cancellationToken).ConfigureAwait(false) is { } head

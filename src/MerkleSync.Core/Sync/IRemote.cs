@@ -54,6 +54,13 @@ public interface IRemote : IAsyncDisposable
     /// </summary>
     ValueTask<int> ResumeUploadsAsync(IUploadCheckpoints checkpoints, CancellationToken cancellationToken);
 
+    /// <summary>Stores the records of files whose chunks the remote has; it checks each against its chunks.</summary>
+    ValueTask StoreFilesAsync(IReadOnlyList<NewFile> files, CancellationToken cancellationToken);
+
+    /// <summary>Stores tree nodes for a publish to name; the remote checks each against its id.</summary>
+    ValueTask StoreNodesAsync(IReadOnlyList<KeyValuePair<Hash, byte[]>> nodes, CancellationToken cancellationToken);
+
+    /// <summary>Publishes a version whose files and nodes the remote has; see <see cref="Repository.Repository.PublishAsync"/>.</summary>
     ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken);
 
     /// <summary>The reconstruction of each file, in the order asked; the caller bounds how many it asks for at once.</summary>

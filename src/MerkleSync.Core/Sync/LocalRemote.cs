@@ -53,6 +53,12 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
     /// <summary>Packs written in-process are complete or absent; crash recovery on open handles the rest.</summary>
     public ValueTask<int> ResumeUploadsAsync(IUploadCheckpoints checkpoints, CancellationToken cancellationToken) => ValueTask.FromResult(0);
 
+    public async ValueTask StoreFilesAsync(IReadOnlyList<NewFile> files, CancellationToken cancellationToken) =>
+        await repository.StoreFilesAsync(files, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask StoreNodesAsync(IReadOnlyList<KeyValuePair<Hash, byte[]>> nodes, CancellationToken cancellationToken) =>
+        await repository.StoreNodesAsync(nodes, cancellationToken).ConfigureAwait(false);
+
     public async ValueTask<VersionRef> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         var (id, record) = await repository.PublishAsync(request, cancellationToken).ConfigureAwait(false);

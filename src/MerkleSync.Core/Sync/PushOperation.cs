@@ -131,8 +131,8 @@ public static class PushOperation
         var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);
 
-        var files = early.MissingFiles.Concat(missingFiles).Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks)).ToList();
-        var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, files, options, cancellationToken).ConfigureAwait(false);
+        await remote.StoreFilesAsync([.. early.MissingFiles.Concat(missingFiles).Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
+        var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false);
         await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
@@ -180,7 +180,7 @@ public static class PushOperation
     /// </summary>
     private static async Task<VersionRef> PublishOnBaseAsync(
         IRemote remote, ClientStateStore state, MemoryTreeNodeStore nodes, Hash root, VersionRef? head, (Hash Id, Hash Root)? synced,
-        List<NewFile> files, PushOptions options, CancellationToken cancellationToken)
+        PushOptions options, CancellationToken cancellationToken)
     {
         string author = options.Author ?? Environment.UserName;
         for (int attempt = 0; ; attempt++)
@@ -209,9 +209,10 @@ public static class PushOperation
                 }
             }
 
+            await remote.StoreNodesAsync(newNodes, cancellationToken).ConfigureAwait(false);
             try
             {
-                return await remote.PublishAsync(new PublishRequest(options.Branch, head?.Id, target, newNodes, files, author, options.Message), cancellationToken).ConfigureAwait(false);
+                return await remote.PublishAsync(new PublishRequest(options.Branch, head?.Id, target, author, options.Message), cancellationToken).ConfigureAwait(false);
             }
             catch (ConflictException) when (options.Rebase && attempt < 3)
             {

@@ -88,6 +88,20 @@ internal static class DatasetEndpoints
             return Results.Bytes(WireFormat.EncodeMissing([.. hashes.Select(has)]), WireFormat.BinaryType);
         });
 
+        ds.MapPost("/files", async (string dataset, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            await repository.StoreFilesAsync(WireFormat.DecodeFiles(await ReadBodyAsync(context, WireFormat.MaxFilesBytes, ct)), ct);
+            return Results.NoContent();
+        });
+
+        ds.MapPost("/nodes", async (string dataset, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            await repository.StoreNodesAsync(WireFormat.DecodeNodes(await ReadBodyAsync(context, WireFormat.MaxNodesBytes, ct)), ct);
+            return Results.NoContent();
+        });
+
         ds.MapPost("/publish", async (string dataset, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);

@@ -32,12 +32,13 @@ public class PublishValidationTests
         var right = Node(TreeNode.Leaf([entries[1], entries[2]]));
         var root = Node(TreeNode.Inner(1, [new TreeChild("a", left.Key, 1, 0), new TreeChild("c", right.Key, 2, 0)]));
 
+        await repository.StoreNodesAsync([left, right, root, canonical], None);
         var refused = await Assert.ThrowsAsync<CorruptDataException>(() =>
-            repository.PublishAsync(new PublishRequest("main", null, root.Key, [left, right, root], [], "t", "odd shape"), None));
+            repository.PublishAsync(new PublishRequest("main", null, root.Key, "t", "odd shape"), None));
         Assert.Contains("canonical", refused.Message, StringComparison.Ordinal);
         Assert.Null(repository.GetRef(RefName.Branch("main")));
 
-        var (_, record) = await repository.PublishAsync(new PublishRequest("main", null, canonical.Key, [canonical], [], "t", "ok"), None);
+        var (_, record) = await repository.PublishAsync(new PublishRequest("main", null, canonical.Key, "t", "ok"), None);
         Assert.Equal(3, record.Files);
     }
 
@@ -48,9 +49,10 @@ public class PublishValidationTests
         using var repository = Core.Repository.Repository.Init(temp.Sub("repo"));
         var leaf = Node(TreeNode.Leaf([new TreeEntry("x", XetHashes.ChunkHash("x"u8), 1, EntryMode.Regular)]));
 
-        await Assert.ThrowsAsync<NotFoundException>(() => repository.PublishAsync(new PublishRequest("main", null, leaf.Key, [leaf], [], "t", ""), None));
-        await Assert.ThrowsAsync<NotFoundException>(() => repository.PublishAsync(new PublishRequest("main", null, Hash.Zero, [], [], "t", ""), None));
         var sized = Node(TreeNode.Leaf([new TreeEntry("x", Hash.Zero, 5, EntryMode.Regular)]));
-        await Assert.ThrowsAsync<CorruptDataException>(() => repository.PublishAsync(new PublishRequest("main", null, sized.Key, [sized], [], "t", ""), None));
+        await repository.StoreNodesAsync([leaf, sized], None);
+        await Assert.ThrowsAsync<NotFoundException>(() => repository.PublishAsync(new PublishRequest("main", null, leaf.Key, "t", ""), None));
+        await Assert.ThrowsAsync<NotFoundException>(() => repository.PublishAsync(new PublishRequest("main", null, Hash.Zero, "t", ""), None));
+        await Assert.ThrowsAsync<CorruptDataException>(() => repository.PublishAsync(new PublishRequest("main", null, sized.Key, "t", ""), None));
     }
 }

@@ -183,7 +183,7 @@ public class IncrementalSyncTests
         var second = await PushOperation.PushAsync(a, remote, new PushOptions(), None);
         var local = (LocalRemote)remote;
 
-        var stale = new Core.Repository.PublishRequest("main", first.VersionId, first.Root, [], [], "x", "stale");
+        var stale = new Core.Repository.PublishRequest("main", first.VersionId, first.Root, "x", "stale");
         await Assert.ThrowsAsync<ConflictException>(() => local.Repository.PublishAsync(stale, None));
 
         Assert.Equal(second.VersionId, (await remote.GetBranchAsync("main", None))!.Id);

@@ -113,7 +113,7 @@ public class VerifyAndGcTests
             // Forget history: only the second version stays reachable.
             var head = repository.GetRef(RefName.Branch("main"))!.Value;
             var record = repository.GetVersion(head)!;
-            var (single, _) = await repository.PublishAsync(new PublishRequest("solo", null, record.Root, [], [], "t", "only v2"), None);
+            var (single, _) = await repository.PublishAsync(new PublishRequest("solo", null, record.Root, "t", "only v2"), None);
             repository.DeleteRef(RefName.Branch("main"));
 
             var report = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);

@@ -32,8 +32,27 @@ public static class WireFormat
     /// </summary>
     public const int PlansResponseBudget = 4 << 20;
 
-    /// <summary>Largest publish body: tree nodes and chunk lists of one version.</summary>
-    public const int MaxPublishBytes = 512 << 20;
+    /// <summary>
+    /// The client starts another request once a file-records or tree-nodes body would pass this:
+    /// the server handles a push in parts of bounded size, however large the push.
+    /// </summary>
+    public const int StoreBatchBytes = 8 << 20;
+
+    /// <summary>
+    /// Largest file-records body. A file's chunk list is never split, so it bounds the largest file:
+    /// about 13 million chunks, some 850 GB at the 64 KiB average chunk.
+    /// </summary>
+    public const int MaxFilesBytes = 512 << 20;
+
+    /// <summary>Largest tree-nodes body, and largest tree node in it.</summary>
+    public const int MaxNodesBytes = 16 << 20;
+
+    public const int MaxNodeBytes = 1 << 20;
+
+    /// <summary>Largest publish body (names and the message; files and nodes travel before it).</summary>
+    public const int MaxPublishBytes = 128 << 10;
+
+    private const int HashAndVarint = Hash.Size + Varint.MaxLength;
 
     public static byte[] EncodeHashes(IReadOnlyList<Hash> hashes)
     {
@@ -93,32 +112,38 @@ public static class WireFormat
         return have;
     }
 
-    public static ReadOnlyMemory<byte> EncodePublish(PublishRequest request)
+    /// <summary>
+    /// Consecutive runs of <paramref name="items"/> whose encoded sizes (at most
+    /// <paramref name="bound"/> each) add up to at most <see cref="StoreBatchBytes"/>; an item
+    /// larger than that goes alone.
+    /// </summary>
+    public static IEnumerable<IReadOnlyList<T>> Batches<T>(IReadOnlyList<T> items, Func<T, long> bound)
     {
-        // Sized up front: the body of a large push is megabytes, and growing it by doubling left
-        // several times that as large-object garbage at the end of the push, when memory peaks.
-        const int HashAndVarint = Hash.Size + 10;
-        long bound = 1024 + (3 * Hash.Size) + (4L * (request.Branch.Length + request.Author.Length + request.Message.Length))
-            + request.Nodes.Sum(n => (long)HashAndVarint + n.Value.Length)
-            + request.Files.Sum(f => (long)HashAndVarint + 10 + ((long)HashAndVarint * f.Chunks.Length));
-        var writer = new ArrayBufferWriter<byte>((int)Math.Min(bound, MaxPublishBytes));
-        writer.Write("MSPUB1"u8);
-        Varint.WriteString(writer, request.Branch);
-        writer.Write([request.ExpectedHead is null ? (byte)0 : (byte)1]);
-        Varint.WriteHash(writer, request.ExpectedHead ?? Hash.Zero);
-        Varint.WriteHash(writer, request.Root);
-        Varint.WriteString(writer, request.Author);
-        Varint.WriteString(writer, request.Message);
-        Varint.Write(writer, (ulong)request.Nodes.Count);
-        foreach (var (id, bytes) in request.Nodes)
+        int start = 0;
+        while (start < items.Count)
         {
-            Varint.WriteHash(writer, id);
-            Varint.Write(writer, (ulong)bytes.Length);
-            writer.Write(bytes);
-        }
+            int end = start + 1;
+            for (long bytes = bound(items[start]); end < items.Count && bytes + bound(items[end]) <= StoreBatchBytes; end++)
+            {
+                bytes += bound(items[end]);
+            }
 
-        Varint.Write(writer, (ulong)request.Files.Count);
-        foreach (var file in request.Files)
+            yield return items.Skip(start).Take(end - start).ToList();
+            start = end;
+        }
+    }
+
+    /// <summary>At least the bytes <paramref name="file"/> takes in a file-records body.</summary>
+    public static long FileBound(NewFile file) => HashAndVarint + ((long)HashAndVarint * file.Chunks.Length);
+
+    public static long NodeBound(KeyValuePair<Hash, byte[]> node) => HashAndVarint + node.Value.Length;
+
+    public static ReadOnlyMemory<byte> EncodeFiles(IReadOnlyList<NewFile> files)
+    {
+        var writer = new ArrayBufferWriter<byte>((int)Math.Min(16 + files.Sum(FileBound), MaxFilesBytes));
+        writer.Write("MSFIL1"u8);
+        Varint.Write(writer, (ulong)files.Count);
+        foreach (var file in files)
         {
             Varint.WriteHash(writer, file.FileHash);
             Varint.Write(writer, (ulong)file.Chunks.Length);
@@ -132,31 +157,12 @@ public static class WireFormat
         return writer.WrittenMemory;
     }
 
-    public static PublishRequest DecodePublish(ReadOnlySpan<byte> body)
+    public static List<NewFile> DecodeFiles(ReadOnlySpan<byte> body)
     {
         var reader = new SpanReader(body);
-        if (!reader.ReadBytes(6).SequenceEqual("MSPUB1"u8))
-        {
-            throw new CorruptDataException("Publish body does not start with MSPUB1.");
-        }
-
-        string branch = reader.ReadString(256);
-        bool hasHead = reader.ReadByte() == 1;
-        var head = reader.ReadHash();
-        var root = reader.ReadHash();
-        string author = reader.ReadString(1024);
-        string message = reader.ReadString(VersionRecord.MaxTextBytes);
-        int nodeCount = reader.ReadLength(body.Length / 33);
-        var nodes = new List<KeyValuePair<Hash, byte[]>>(nodeCount);
-        for (int i = 0; i < nodeCount; i++)
-        {
-            var id = reader.ReadHash();
-            nodes.Add(new(id, reader.ReadBytes(reader.ReadLength(1 << 20)).ToArray()));
-        }
-
-        int fileCount = reader.ReadLength(body.Length / 33);
-        var files = new List<NewFile>(fileCount);
-        for (int i = 0; i < fileCount; i++)
+        ExpectMagic(ref reader, "MSFIL1"u8, "File records");
+        var files = new List<NewFile>(reader.ReadLength(body.Length / 33));
+        for (int i = 0; i < files.Capacity; i++)
         {
             var fileHash = reader.ReadHash();
             var chunks = new ChunkRef[reader.ReadLength(reader.Remaining / 33)];
@@ -168,12 +174,81 @@ public static class WireFormat
             files.Add(new NewFile(fileHash, chunks));
         }
 
-        if (!reader.AtEnd)
+        ExpectEnd(reader, "File records");
+        return files;
+    }
+
+    public static ReadOnlyMemory<byte> EncodeNodes(IReadOnlyList<KeyValuePair<Hash, byte[]>> nodes)
+    {
+        var writer = new ArrayBufferWriter<byte>((int)Math.Min(16 + nodes.Sum(NodeBound), MaxNodesBytes));
+        writer.Write("MSNOD1"u8);
+        Varint.Write(writer, (ulong)nodes.Count);
+        foreach (var (id, bytes) in nodes)
         {
-            throw new CorruptDataException("Publish body has trailing bytes.");
+            Varint.WriteHash(writer, id);
+            Varint.Write(writer, (ulong)bytes.Length);
+            writer.Write(bytes);
         }
 
-        return new PublishRequest(branch, hasHead ? head : null, root, nodes, files, author, message);
+        return writer.WrittenMemory;
+    }
+
+    public static List<KeyValuePair<Hash, byte[]>> DecodeNodes(ReadOnlySpan<byte> body)
+    {
+        var reader = new SpanReader(body);
+        ExpectMagic(ref reader, "MSNOD1"u8, "Tree nodes");
+        var nodes = new List<KeyValuePair<Hash, byte[]>>(reader.ReadLength(body.Length / 33));
+        for (int i = 0; i < nodes.Capacity; i++)
+        {
+            var id = reader.ReadHash();
+            nodes.Add(new(id, reader.ReadBytes(reader.ReadLength(MaxNodeBytes)).ToArray()));
+        }
+
+        ExpectEnd(reader, "Tree nodes");
+        return nodes;
+    }
+
+    public static byte[] EncodePublish(PublishRequest request)
+    {
+        var writer = new ArrayBufferWriter<byte>(256);
+        writer.Write("MSPUB2"u8);
+        Varint.WriteString(writer, request.Branch);
+        writer.Write([request.ExpectedHead is null ? (byte)0 : (byte)1]);
+        Varint.WriteHash(writer, request.ExpectedHead ?? Hash.Zero);
+        Varint.WriteHash(writer, request.Root);
+        Varint.WriteString(writer, request.Author);
+        Varint.WriteString(writer, request.Message);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    public static PublishRequest DecodePublish(ReadOnlySpan<byte> body)
+    {
+        var reader = new SpanReader(body);
+        ExpectMagic(ref reader, "MSPUB2"u8, "Publish");
+        string branch = reader.ReadString(256);
+        bool hasHead = reader.ReadByte() == 1;
+        var head = reader.ReadHash();
+        var root = reader.ReadHash();
+        string author = reader.ReadString(1024);
+        string message = reader.ReadString(VersionRecord.MaxTextBytes);
+        ExpectEnd(reader, "Publish");
+        return new PublishRequest(branch, hasHead ? head : null, root, author, message);
+    }
+
+    private static void ExpectMagic(ref SpanReader reader, ReadOnlySpan<byte> magic, string what)
+    {
+        if (reader.Remaining < magic.Length || !reader.ReadBytes(magic.Length).SequenceEqual(magic))
+        {
+            throw new CorruptDataException($"{what} body does not start with {System.Text.Encoding.ASCII.GetString(magic)}.");
+        }
+    }
+
+    private static void ExpectEnd(SpanReader reader, string what)
+    {
+        if (!reader.AtEnd)
+        {
+            throw new CorruptDataException($"{what} body has trailing bytes.");
+        }
     }
 
     public static byte[] EncodeReconstruction(FileReconstruction plan)

@@ -1,0 +1,213 @@
+using System.Buffers;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
+using MerkleSync.Core.Serialization;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Repository;
+
+/// <summary>A file the repository does not know yet, described by its chunk list.</summary>
+public sealed record NewFile(Hash FileHash, ChunkRef[] Chunks);
+
+/// <summary>
+/// What a version needs besides its packs, stored ahead of its publish in bounded parts so that a
+/// publish stays small however large the version: file records (checked completely when stored)
+/// and tree nodes (checked for their ids here, for their place in the tree when a publish names
+/// them). Until a version uses them they are <em>staged</em>: garbage collection keeps them for
+/// its grace period, like young packs, and a publish finishes checking the staged nodes it reaches.
+/// </summary>
+public sealed partial class Repository
+{
+    /// <summary>Chunks checked per locked, atomic part of <see cref="StoreFilesAsync"/>: bounds its memory and how long it holds the lock.</summary>
+    private const int StagePartChunks = 65_536;
+
+    /// <summary>Tree nodes per locked, atomic part of <see cref="StoreNodesAsync"/>.</summary>
+    private const int StagePartNodes = 4_096;
+
+    private const byte StagedFileKind = (byte)'f';
+    private const byte StagedNodeKind = (byte)'n';
+
+    /// <summary>
+    /// Checks and stores file records: every chunk must be stored with the claimed raw length, and
+    /// the chunk list must hash to the file hash. Files already stored are skipped. Parts of at most
+    /// <see cref="StagePartChunks"/> chunks are written atomically one after another; a bad file
+    /// stops the call with nothing of its part written.
+    /// </summary>
+    public async Task StoreFilesAsync(IReadOnlyList<NewFile> files, CancellationToken cancellationToken)
+    {
+        int start = 0;
+        while (start < files.Count)
+        {
+            int end = start + 1;
+            for (long chunks = files[start].Chunks.Length; end < files.Count && chunks + files[end].Chunks.Length <= StagePartChunks; end++)
+            {
+                chunks += files[end].Chunks.Length;
+            }
+
+            await WithPublishLockAsync(() => StoreFilePart(files, start, end), cancellationToken).ConfigureAwait(false);
+            start = end;
+        }
+    }
+
+    /// <summary>Checks that each node hashes to its id and decodes, and stores the ones not stored yet.</summary>
+    public async Task StoreNodesAsync(IReadOnlyList<KeyValuePair<Hash, byte[]>> nodes, CancellationToken cancellationToken)
+    {
+        foreach (var (id, bytes) in nodes)
+        {
+            if (TreeFormat.NodeId(bytes) != id)
+            {
+                throw new CorruptDataException($"Tree node {id} does not hash to its id.");
+            }
+
+            _ = TreeNode.Decode(bytes);
+        }
+
+        foreach (var part in nodes.Chunk(StagePartNodes))
+        {
+            await WithPublishLockAsync(() => Db.WriteDurable(batch =>
+            {
+                byte[] staged = StagedTime();
+                foreach (var (id, bytes) in part.Where(n => !HasNode(n.Key)))
+                {
+                    batch.Put(Families.Nodes, Key(id), bytes);
+                    batch.Put(Families.Staged, StagedKey(StagedNodeKind, id), staged);
+                }
+            }), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void StoreFilePart(IReadOnlyList<NewFile> files, int start, int end)
+    {
+        var records = new Dictionary<Hash, (FileRecord Record, long NewBytes)>(end - start);
+        var referenced = new Dictionary<Hash, ChunkLocation>();
+        for (int f = start; f < end; f++)
+        {
+            var file = files[f];
+            if (records.ContainsKey(file.FileHash) || HasFile(file.FileHash))
+            {
+                continue;
+            }
+
+            if (file.Chunks.Length == 0)
+            {
+                throw new InvalidInputException($"File {file.FileHash} has no chunks; empty files need no record.");
+            }
+
+            var locations = new ChunkLocation[file.Chunks.Length];
+            long length = 0, newBytes = 0;
+            for (int i = 0; i < file.Chunks.Length; i++)
+            {
+                var chunk = file.Chunks[i];
+                var location = GetChunkLocation(chunk.Hash) ?? throw new NotFoundException($"File {file.FileHash} uses chunk {chunk.Hash}, which the repository does not have.");
+                var entry = GetPack(location.PackId).Entries[location.Index];
+                if ((ulong)entry.RawLength != chunk.Length)
+                {
+                    throw new CorruptDataException($"File {file.FileHash} claims chunk {chunk.Hash} is {chunk.Length} bytes; it is {entry.RawLength}.");
+                }
+
+                if (!location.Referenced && referenced.TryAdd(chunk.Hash, location with { Referenced = true }))
+                {
+                    newBytes += entry.RawLength;
+                }
+
+                locations[i] = location;
+                length += entry.RawLength;
+            }
+
+            var computed = XetHashes.FileHash(file.Chunks);
+            if (computed != file.FileHash)
+            {
+                throw new CorruptDataException($"File claimed as {file.FileHash} hashes to {computed} from its chunks.");
+            }
+
+            records[file.FileHash] = (new FileRecord(length, FileRecord.ToSegments(locations)), newBytes);
+        }
+
+        Db.WriteDurable(batch =>
+        {
+            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var (hash, (record, newBytes)) in records)
+            {
+                batch.Put(Families.Files, Key(hash), record.Encode());
+                batch.Put(Families.Staged, StagedKey(StagedFileKind, hash), new StagedFile(now, record.Length, newBytes).Encode());
+            }
+
+            foreach (var (chunk, location) in referenced)
+            {
+                batch.Put(Families.Chunks, Key(chunk), location.Encode());
+            }
+        });
+    }
+
+    private async Task WithPublishLockAsync(Action action, CancellationToken cancellationToken)
+    {
+        await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            action();
+        }
+        finally
+        {
+            PublishLock.Release();
+        }
+    }
+
+    private static byte[] StagedKey(byte kind, Hash hash)
+    {
+        byte[] key = new byte[1 + Hash.Size];
+        key[0] = kind;
+        hash.WriteTo(key.AsSpan(1));
+        return key;
+    }
+
+    private static byte[] StagedTime()
+    {
+        var writer = new ArrayBufferWriter<byte>(Varint.MaxLength);
+        Varint.Write(writer, (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        return writer.WrittenSpan.ToArray();
+    }
+
+    private StagedFile? GetStagedFile(Hash file) =>
+        Db.Get(Families.Staged, StagedKey(StagedFileKind, file)) is { } value ? StagedFile.Decode(value) : null;
+
+    private bool IsStagedNode(Hash node) => Db.Has(Families.Staged, StagedKey(StagedNodeKind, node));
+
+    /// <summary>Staged files and nodes stored at or after <paramref name="sinceUnixMs"/> (kept by gc), and the keys of all staged marks older than that.</summary>
+    private (HashSet<Hash> Files, HashSet<Hash> Nodes, List<byte[]> Expired) ListStaged(long sinceUnixMs)
+    {
+        var (files, nodes, expired) = (new HashSet<Hash>(), new HashSet<Hash>(), new List<byte[]>());
+        foreach (var (key, value) in Db.Scan(Families.Staged))
+        {
+            if (new SpanReader(value).ReadInt64Varint() < sinceUnixMs)
+            {
+                expired.Add(key);
+            }
+            else
+            {
+                (key[0] == StagedFileKind ? files : nodes).Add(Hash.FromBytes(key.AsSpan(1)));
+            }
+        }
+
+        return (files, nodes, expired);
+    }
+
+    /// <summary>A staged file's mark: when it was stored, its length, and the bytes of chunks it was the first file to use.</summary>
+    private readonly record struct StagedFile(long StoredUnixMs, long Length, long NewBytes)
+    {
+        public byte[] Encode()
+        {
+            var writer = new ArrayBufferWriter<byte>(3 * Varint.MaxLength);
+            Varint.Write(writer, (ulong)StoredUnixMs);
+            Varint.Write(writer, (ulong)Length);
+            Varint.Write(writer, (ulong)NewBytes);
+            return writer.WrittenSpan.ToArray();
+        }
+
+        public static StagedFile Decode(ReadOnlySpan<byte> data)
+        {
+            var reader = new SpanReader(data);
+            return new StagedFile(reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadInt64Varint());
+        }
+    }
+}
