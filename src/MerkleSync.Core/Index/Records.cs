@@ -21,10 +21,16 @@ public readonly record struct ChunkLocation(Hash PackId, int Index, bool Referen
     public byte[] Encode()
     {
         var writer = new ArrayBufferWriter<byte>(MaxEncodedLength);
+        WriteTo(writer);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Appends the encoding to <paramref name="writer"/>: a batch of many locations reuses one buffer.</summary>
+    public void WriteTo(IBufferWriter<byte> writer)
+    {
         Varint.WriteHash(writer, PackId);
         Varint.Write(writer, (ulong)Index);
         writer.Write([Referenced ? (byte)1 : (byte)0]);
-        return writer.WrittenSpan.ToArray();
     }
 
     public static ChunkLocation Decode(ReadOnlySpan<byte> data)

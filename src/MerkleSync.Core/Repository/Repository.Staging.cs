@@ -20,7 +20,7 @@ public sealed record NewFile(Hash FileHash, ChunkRef[] Chunks);
 public sealed partial class Repository
 {
     /// <summary>Chunks checked per locked, atomic part of <see cref="StoreFilesAsync"/>: bounds its memory and how long it holds the lock.</summary>
-    private const int StagePartChunks = 65_536;
+    private const int StagePartChunks = 16_384;
 
     /// <summary>Tree nodes per locked, atomic part of <see cref="StoreNodesAsync"/>.</summary>
     private const int StagePartNodes = 4_096;
@@ -133,9 +133,14 @@ public sealed partial class Repository
                 batch.Put(Families.Staged, StagedKey(StagedFileKind, hash), new StagedFile(now, record.Length, newBytes).Encode());
             }
 
+            var encoded = new ArrayBufferWriter<byte>(64);
+            Span<byte> key = stackalloc byte[Hash.Size];
             foreach (var (chunk, location) in referenced)
             {
-                batch.Put(Families.Chunks, Key(chunk), location.Encode());
+                encoded.ResetWrittenCount();
+                location.WriteTo(encoded);
+                chunk.WriteTo(key);
+                batch.Put(Families.Chunks, key, encoded.WrittenSpan);
             }
         });
     }
