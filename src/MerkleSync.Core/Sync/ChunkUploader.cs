@@ -15,7 +15,8 @@ internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes
 }
 
 /// <summary>
-/// Packs and uploads a push's missing chunks. The chunks are split, in file order, into one
+/// Packs and uploads a push's missing chunks, then stores the records of the files they belong to
+/// (files the remote lacks, whose other chunks it has). The chunks are split, in file order, into one
 /// contiguous share per lane (up to four, one per 16 MiB to send); each lane fills and streams its
 /// own packs, so client and server work on several packs at once (one stream keeps each side on one
 /// core), and a file's chunks still lie together in a pack, which keeps pulls to few ranged reads.
@@ -73,6 +74,9 @@ internal static class ChunkUploader
             throw;
         }
 
+        // Every chunk of these files is on the remote now: their records follow, and the remote
+        // checks each against its chunks (an early group's records thus go while hashing goes on).
+        await remote.StoreFilesAsync([.. files.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
         return new UploadTotals(count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
     }
 

@@ -9,7 +9,8 @@ namespace MerkleSync.Core.Sync;
 /// hashed: a first push of a large dataset would otherwise leave the network and the server idle
 /// for the whole hashing phase. Files go in groups of at least two packs' worth, one group after
 /// another; what the groups settled (files asked about, chunks sent or found on the remote) is left
-/// out of the negotiation that follows the snapshot, and their missing files are published with it.
+/// out of the negotiation that follows the snapshot. Each group stores its missing files' records
+/// on the remote once their chunks are there, so the publish finds them.
 /// A group that fails calls <paramref name="onFailure"/> (the push stops hashing and reports it) at once.
 /// </summary>
 internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgress progress, Action onFailure, CancellationToken cancellationToken)
@@ -24,9 +25,6 @@ internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgre
 
     /// <summary>Chunks sent or found on the remote.</summary>
     public HashSet<Hash> SettledChunks { get; } = [];
-
-    /// <summary>Files the remote lacked, whose chunks were sent.</summary>
-    public List<SnapshotFile> MissingFiles { get; } = [];
 
     public UploadTotals Totals { get; private set; } = new(0, 0, 0, 0);
 
@@ -66,7 +64,6 @@ internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgre
             var missingFiles = await Negotiation.MissingFilesAsync(remote, group, AskedFiles, cancellationToken).ConfigureAwait(false);
             var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, SettledChunks, cancellationToken).ConfigureAwait(false);
             var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packSize, progress, cancellationToken).ConfigureAwait(false);
-            MissingFiles.AddRange(missingFiles);
             Totals += upload;
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)

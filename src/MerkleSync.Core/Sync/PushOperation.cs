@@ -131,7 +131,6 @@ public static class PushOperation
         var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);
 
-        await remote.StoreFilesAsync([.. early.MissingFiles.Concat(missingFiles).Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false);
         await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Done);
