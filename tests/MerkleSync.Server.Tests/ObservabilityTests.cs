@@ -30,6 +30,8 @@ public class ObservabilityTests
         using var openApi = JsonDocument.Parse(await http.GetStringAsync($"{server.BaseUrl}/openapi/v1.json"));
         var paths = openApi.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Contains("/v1/datasets/{dataset}/publish", paths);
+        Assert.Contains("/v1/datasets/{dataset}/files", paths);
+        Assert.Contains("/v1/datasets/{dataset}/nodes", paths);
         Assert.Contains("/v1/datasets/{dataset}/uploads/{id}", paths);
     }
 }

@@ -500,6 +500,8 @@ public class SyncOverHttpTests
             (HttpMethod.Put, "/v1/datasets/ds/tags/missing/x"),
             (HttpMethod.Post, "/v1/datasets/missing"),
             (HttpMethod.Post, "/v1/datasets/missing/publish"),
+            (HttpMethod.Post, "/v1/datasets/missing/files"),
+            (HttpMethod.Post, "/v1/datasets/missing/nodes"),
             (HttpMethod.Post, "/v1/datasets/missing/uploads"),
         };
         foreach (var (method, path) in writes)
