@@ -127,6 +127,9 @@ public sealed class RocksStore : IDisposable
 
         public void Next() => iterator.Next();
 
+        /// <summary>Moves to the first key at or after <paramref name="target"/>.</summary>
+        public void Seek(ReadOnlySpan<byte> target) => iterator.Seek(target);
+
         public void Dispose() => iterator.Dispose();
     }
 

@@ -173,9 +173,6 @@ public sealed partial class Repository
         return writer.WrittenSpan.ToArray();
     }
 
-    private StagedFile? GetStagedFile(Hash file) =>
-        Db.Get(Families.Staged, StagedKey(StagedFileKind, file)) is { } value ? StagedFile.Decode(value) : null;
-
     private bool IsStagedNode(Hash node) => Db.Has(Families.Staged, StagedKey(StagedNodeKind, node));
 
     /// <summary>Staged files and nodes stored at or after <paramref name="sinceUnixMs"/> (kept by gc), and the keys of all staged marks older than that.</summary>
