@@ -20,9 +20,9 @@ public sealed partial class Repository
     /// (dropping packs that hold no live chunk, rewriting packs that hold mostly garbage). Holds the
     /// publish lock throughout, so no version can start referring to a chunk while it is judged;
     /// young packs and files and nodes staged recently (see <see cref="GcOptions.Grace"/>) are never
-    /// touched, so the uploads of a push in flight survive. Order of writes: new pack and its index, then file records that move to it,
-    /// then removal of the old pack's index, then of its blob; a crash anywhere leaves every
-    /// reachable chunk reachable.
+    /// touched, so the uploads of a push in flight survive. Order of writes: new pack and its index,
+    /// then file records that move to it, then removal of the old pack's index, then of its blob; a
+    /// crash anywhere leaves every reachable chunk reachable.
     /// </summary>
     public async Task<GcReport> CollectGarbageAsync(GcOptions options, CancellationToken cancellationToken)
     {

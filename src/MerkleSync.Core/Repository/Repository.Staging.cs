@@ -1,4 +1,5 @@
 using System.Buffers;
+using MerkleSync.Core.Collections;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
@@ -36,17 +37,9 @@ public sealed partial class Repository
     /// </summary>
     public async Task StoreFilesAsync(IReadOnlyList<NewFile> files, CancellationToken cancellationToken)
     {
-        int start = 0;
-        while (start < files.Count)
+        foreach (var part in Runs.Bounded(files, f => f.Chunks.Length, StagePartChunks))
         {
-            int end = start + 1;
-            for (long chunks = files[start].Chunks.Length; end < files.Count && chunks + files[end].Chunks.Length <= StagePartChunks; end++)
-            {
-                chunks += files[end].Chunks.Length;
-            }
-
-            await WithPublishLockAsync(() => StoreFilePart(files, start, end), cancellationToken).ConfigureAwait(false);
-            start = end;
+            await WithPublishLockAsync(() => StoreFilePart(files, part), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -77,11 +70,12 @@ public sealed partial class Repository
         }
     }
 
-    private void StoreFilePart(IReadOnlyList<NewFile> files, int start, int end)
+    private void StoreFilePart(IReadOnlyList<NewFile> files, Range part)
     {
-        var records = new Dictionary<Hash, (FileRecord Record, long NewBytes)>(end - start);
+        var (start, count) = part.GetOffsetAndLength(files.Count);
+        var records = new Dictionary<Hash, (FileRecord Record, long NewBytes)>(count);
         var referenced = new Dictionary<Hash, ChunkLocation>();
-        for (int f = start; f < end; f++)
+        for (int f = start; f < start + count; f++)
         {
             var file = files[f];
             if (records.ContainsKey(file.FileHash) || HasFile(file.FileHash))

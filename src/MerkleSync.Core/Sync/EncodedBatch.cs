@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Collections;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
@@ -52,8 +53,8 @@ internal sealed class EncodedBatch : IDisposable
     public static async IAsyncEnumerable<EncodedBatch> ReadAllAsync(
         ArraySegment<ChunkOrigin> chunks, bool rehashAll, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        int start = 0;
-        Task<EncodedBatch>? next = chunks.Count > 0 ? ReadAsync(chunks, rehashAll, cancellationToken) : null;
+        using var runs = Runs.Bounded(chunks, c => c.Length, MaxBytes).GetEnumerator();
+        Task<EncodedBatch>? next = runs.MoveNext() ? ReadAsync(chunks[runs.Current], rehashAll, cancellationToken) : null;
         try
         {
             while (next is not null)
@@ -61,8 +62,7 @@ internal sealed class EncodedBatch : IDisposable
                 var reading = next;
                 next = null;
                 using var batch = await reading.ConfigureAwait(false);
-                start += batch.Count;
-                next = start < chunks.Count ? ReadAsync(chunks[start..], rehashAll, cancellationToken) : null;
+                next = runs.MoveNext() ? ReadAsync(chunks[runs.Current], rehashAll, cancellationToken) : null;
                 yield return batch;
             }
         }
@@ -85,24 +85,17 @@ internal sealed class EncodedBatch : IDisposable
     }
 
     /// <summary>
-    /// Reads the longest prefix of <paramref name="chunks"/> that fits a batch, each run of adjacent
+    /// Reads the chunks of one batch (<see cref="MaxBytes"/> at most), each run of adjacent
     /// chunks of a file in one read, then checks and compresses the chunks on all cores. A chunk is
     /// re-hashed when <paramref name="rehashAll"/> or its file's stat is unknown; otherwise the file is
     /// proved unchanged by its stat after the read, as restic and borg do. The server re-hashes every
     /// chunk either way, so no check here can let a wrong chunk in.
     /// </summary>
-    private static async Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> chunks, bool rehashAll, CancellationToken cancellationToken)
+    private static async Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> taken, bool rehashAll, CancellationToken cancellationToken)
     {
-        int count = 0;
-        int bytes = 0;
-        while (count < chunks.Count && (count == 0 || bytes + chunks[count].Length <= MaxBytes))
-        {
-            bytes += chunks[count++].Length;
-        }
-
-        var taken = chunks.Slice(0, count);
+        int count = taken.Count;
         var offsets = new int[count];
-        var batch = new EncodedBatch(taken, offsets, Pool.Rent(Math.Max(bytes, MaxBytes)));
+        var batch = new EncodedBatch(taken, offsets, Pool.Rent(Math.Max(taken.Sum(c => c.Length), MaxBytes)));
         var sources = new Dictionary<string, (ChunkSource Source, FileStat? Stat)>(StringComparer.Ordinal);
         try
         {

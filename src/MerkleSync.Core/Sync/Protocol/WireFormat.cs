@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json.Nodes;
+using MerkleSync.Core.Collections;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
@@ -117,21 +118,8 @@ public static class WireFormat
     /// <paramref name="bound"/> each) add up to at most <see cref="StoreBatchBytes"/>; an item
     /// larger than that goes alone.
     /// </summary>
-    public static IEnumerable<IReadOnlyList<T>> Batches<T>(IReadOnlyList<T> items, Func<T, long> bound)
-    {
-        int start = 0;
-        while (start < items.Count)
-        {
-            int end = start + 1;
-            for (long bytes = bound(items[start]); end < items.Count && bytes + bound(items[end]) <= StoreBatchBytes; end++)
-            {
-                bytes += bound(items[end]);
-            }
-
-            yield return items.Skip(start).Take(end - start).ToList();
-            start = end;
-        }
-    }
+    public static IEnumerable<IReadOnlyList<T>> Batches<T>(IReadOnlyList<T> items, Func<T, long> bound) =>
+        Runs.Bounded(items, bound, StoreBatchBytes).Select(run => (IReadOnlyList<T>)items.Take(run).ToList());
 
     /// <summary>At least the bytes <paramref name="file"/> takes in a file-records body.</summary>
     public static long FileBound(NewFile file) => HashAndVarint + ((long)HashAndVarint * file.Chunks.Length);
