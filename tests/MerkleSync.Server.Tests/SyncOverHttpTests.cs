@@ -556,12 +556,16 @@ public class SyncOverHttpTests
             await setup.CreateAsync(None);
         }
 
-        // The process "dies" at the sixth PATCH (2 MiB pieces; packs start at 8 MiB). Each of the two
-        // upload lanes has at most one PATCH out, so at least four had arrived: 8 MiB.
-        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(6)))
+        // The process "dies" at the sixth PATCH (2 MiB pieces). Each of the (up to four) upload lanes
+        // has at most one PATCH out, so at least two had been accepted: 4 MiB.
+        var death = new DieAtPatch(6);
+        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, death))
         {
             await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
         }
+
+        long accepted = death.AcceptedBytes;
+        Assert.InRange(accepted, 4 << 20, 30_000_000);
 
         Assert.NotEmpty(UploadCheckpoints(source));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
@@ -569,8 +573,8 @@ public class SyncOverHttpTests
 
         // Two upload lanes, each with up to two packs begun, so up to four packs resume.
         Assert.InRange(resumed.ResumedPacks, 1, 4);
-        // Only what the server lacked was sent again: the 8 MiB that had arrived were not sent twice.
-        Assert.InRange(resumed.Wire.Sent, 1, 30_000_000 - (8 << 20) + 100_000);
+        // Only what the server lacked was sent again: what it had accepted was not sent twice.
+        Assert.InRange(resumed.Wire.Sent, 1, 30_000_000 - accepted + 100_000);
         Assert.Empty(UploadCheckpoints(source));
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         Files.AssertSameTree(source, target);
@@ -673,11 +677,32 @@ public class SyncOverHttpTests
     private sealed class DieAtPatch(int patchNumber) : DelegatingHandler(new SocketsHttpHandler())
     {
         private int _patches;
+        private long _accepted;
 
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-            request.Method == HttpMethod.Patch && Interlocked.Increment(ref _patches) == patchNumber
-                ? throw new InvalidOperationException("simulated crash")
-                : base.SendAsync(request, cancellationToken);
+        /// <summary>Body bytes of the PATCHes the server accepted: what it holds of the packs.</summary>
+        public long AcceptedBytes => Interlocked.Read(ref _accepted);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Method != HttpMethod.Patch)
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+
+            if (Interlocked.Increment(ref _patches) == patchNumber)
+            {
+                throw new InvalidOperationException("simulated crash");
+            }
+
+            long length = request.Content?.Headers.ContentLength ?? 0;
+            var response = await base.SendAsync(request, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                Interlocked.Add(ref _accepted, length);
+            }
+
+            return response;
+        }
     }
 
     [Fact]
