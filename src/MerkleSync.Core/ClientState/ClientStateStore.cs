@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
 using MerkleSync.Core.Ingest;
@@ -43,7 +44,10 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public string DatasetRoot { get; }
 
-    public string StateFolder => Path.Combine(DatasetRoot, DirectoryScanner.StateFolderName);
+    public string StateFolder => FolderOf(DatasetRoot);
+
+    /// <summary>The state folder of a dataset directory.</summary>
+    public static string FolderOf(string datasetRoot) => Path.Combine(Path.GetFullPath(datasetRoot), DirectoryScanner.StateFolderName);
 
     /// <summary>Where pulls stage files before renaming them into place (same file system as the dataset).</summary>
     public string StagingFolder => Path.Combine(StateFolder, "tmp");
@@ -80,6 +84,8 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         {
             File.Delete(leftover); // from an interrupted pull
         }
+
+        state.MoveTokensOutOfDatabase();
 
         return state;
     }
@@ -175,13 +181,13 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return new ChunkedContent(fileHash, stat.Size, chunks);
     }
 
-    /// <summary>Remembers a file's content for its current stat (unless it changed too recently to trust).</summary>
-    public void Remember(string path, FileStat stat, ChunkedContent content, long hashedAtNs)
+    /// <summary>Remembers a file's content for its current stat, unless it changed too recently to trust (then false).</summary>
+    public bool Remember(string path, FileStat stat, ChunkedContent content, long hashedAtNs)
     {
         if (stat.Size != content.Length || hashedAtNs - stat.ModifiedNs < RacyWindowNs)
         {
             Forget(path);
-            return;
+            return false;
         }
 
         var writer = new ArrayBufferWriter<byte>(64 + (content.Chunks.Length * 36));
@@ -198,6 +204,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         }
 
         _db.Put(StatFamily, Encoding.UTF8.GetBytes(path), writer.WrittenSpan, durable: false);
+        return true;
     }
 
     public void Forget(string path) => _db.Delete(StatFamily, Encoding.UTF8.GetBytes(path), durable: false);
@@ -217,20 +224,96 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return url;
     }
 
+    // Bearer tokens live in their own file, .merklesync/tokens (a JSON object from server URL to
+    // token, mode 0600), not in the database: only their owner can read them, and opening a remote
+    // does not have to bind RocksDB. States from before keep them in the "tokens" family until
+    // their next writable open moves them.
+    private const string TokensFileName = "tokens";
+
     /// <summary>The bearer token stored for a server URL (by <c>remote add --token-stdin</c>), if any.</summary>
     public string? GetToken(string url) =>
-        _db.Get(TokensFamily, Encoding.UTF8.GetBytes(url)) is { } token ? Encoding.UTF8.GetString(token) : null;
+        ReadTokens(StateFolder) is { } tokens ? tokens.GetValueOrDefault(url)
+            : _db.Get(TokensFamily, Encoding.UTF8.GetBytes(url)) is { } token ? Encoding.UTF8.GetString(token) : null;
+
+    /// <summary>The token stored for <paramref name="url"/> in <paramref name="datasetRoot"/>'s state, read without opening the database where it can be.</summary>
+    public static string? StoredToken(string datasetRoot, string url)
+    {
+        if (!Exists(datasetRoot))
+        {
+            return null;
+        }
+
+        if (ReadTokens(FolderOf(datasetRoot)) is { } tokens)
+        {
+            return tokens.GetValueOrDefault(url);
+        }
+
+        using var state = OpenToRead(datasetRoot);
+        return state.GetToken(url);
+    }
 
     public void SetToken(string url, string? token)
     {
+        var tokens = ReadTokens(StateFolder) ?? [];
         if (token is null)
         {
-            _db.Delete(TokensFamily, Encoding.UTF8.GetBytes(url));
+            tokens.Remove(url);
         }
         else
         {
-            _db.Put(TokensFamily, Encoding.UTF8.GetBytes(url), Encoding.UTF8.GetBytes(token));
+            tokens[url] = token;
         }
+
+        WriteTokens(StateFolder, tokens);
+    }
+
+    private void MoveTokensOutOfDatabase()
+    {
+        if (ReadTokens(StateFolder) is not null)
+        {
+            return;
+        }
+
+        var tokens = _db.Scan(TokensFamily).ToDictionary(kv => Encoding.UTF8.GetString(kv.Key), kv => Encoding.UTF8.GetString(kv.Value), StringComparer.Ordinal);
+        WriteTokens(StateFolder, tokens);
+        foreach (string url in tokens.Keys)
+        {
+            _db.Delete(TokensFamily, Encoding.UTF8.GetBytes(url));
+        }
+    }
+
+    private static Dictionary<string, string>? ReadTokens(string stateFolder)
+    {
+        try
+        {
+            return new Dictionary<string, string>(
+                System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(Path.Combine(stateFolder, TokensFileName))) ?? [], StringComparer.Ordinal);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new CorruptDataException($"'{Path.Combine(stateFolder, TokensFileName)}' is not a JSON object of server URLs and tokens; fix or delete it and store the tokens again with 'merklesync remote add'.", e);
+        }
+    }
+
+    private static void WriteTokens(string stateFolder, Dictionary<string, string> tokens)
+    {
+        string target = Path.Combine(stateFolder, TokensFileName), aside = target + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var file = new FileStream(aside, options))
+        {
+            System.Text.Json.JsonSerializer.Serialize(file, tokens);
+        }
+
+        File.Move(aside, target, overwrite: true);
     }
 
     public IReadOnlyList<(string Name, string Url)> ListRemotes() =>

@@ -31,9 +31,6 @@ public sealed class RocksStore : IDisposable
     /// <summary>One block cache for every database this process opens.</summary>
     private static readonly Cache BlockCache = Cache.CreateLru(16 << 20);
 
-    /// <summary>Binds the native library now (it otherwise happens on the first open).</summary>
-    public static void LoadNativeLibrary() => System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(Native).TypeHandle);
-
     /// <summary>Opens (creating if asked) the database at <paramref name="path"/> with the given column families; read-only opens take no lock.</summary>
     public static RocksStore Open(string path, IReadOnlyList<string> families, bool createIfMissing, bool readOnly = false)
     {

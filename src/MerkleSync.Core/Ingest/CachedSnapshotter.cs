@@ -9,8 +9,10 @@ namespace MerkleSync.Core.Ingest;
 /// A snapshot plus how many bytes had to be read (the rest came from the stat cache). When
 /// <see cref="TreeReused"/>, the entries were exactly those of a tree whose nodes are in the client
 /// state, so its root was taken without building it again (and the node store given got no nodes).
+/// <see cref="StatsTrusted"/> when every file's content is known by a stat the cache trusts (none was
+/// modified within the racy window), so the same stats will mean the same snapshot.
 /// </summary>
-public sealed record CachedSnapshot(SnapshotResult Snapshot, long BytesRead, int FilesRead, Hash EntriesDigest, bool TreeReused);
+public sealed record CachedSnapshot(SnapshotResult Snapshot, long BytesRead, int FilesRead, Hash EntriesDigest, bool TreeReused, bool StatsTrusted);
 
 /// <summary>Snapshots a dataset directory, reading only files whose stat changed since they were cached.</summary>
 public static class CachedSnapshotter
@@ -53,21 +55,22 @@ public static class CachedSnapshotter
         var hashed = await Snapshotter.HashFilesAsync(
             [.. toRead.Select(i => scanned[i])], cancellationToken, progress, onHashed is null ? null : (j, file) => onHashed(file with { Stat = keys[toRead[j]].Stat })).ConfigureAwait(false);
         long bytesRead = 0;
+        bool statsTrusted = true;
         for (int j = 0; j < toRead.Count; j++)
         {
             int i = toRead[j];
             files[i] = hashed[j] with { Stat = keys[i].Stat };
             bytesRead += hashed[j].Content.Length;
-            state.Remember(scanned[i].Path, keys[i].Stat, hashed[j].Content, hashedAt);
+            statsTrusted &= state.Remember(scanned[i].Path, keys[i].Stat, hashed[j].Content, hashedAt);
         }
 
         var digest = TreeFormat.EntriesDigest(files.Select(f => f.Entry));
         if (reuseTree && state.RememberedTree(digest) is { } remembered)
         {
-            return new CachedSnapshot(new SnapshotResult(remembered, files), bytesRead, toRead.Count, digest, TreeReused: true);
+            return new CachedSnapshot(new SnapshotResult(remembered, files), bytesRead, toRead.Count, digest, TreeReused: true, statsTrusted);
         }
 
         var rootId = await TreeBuilder.BuildAsync(files.Select(f => f.Entry), store, cancellationToken).ConfigureAwait(false);
-        return new CachedSnapshot(new SnapshotResult(rootId, files), bytesRead, toRead.Count, digest, TreeReused: false);
+        return new CachedSnapshot(new SnapshotResult(rootId, files), bytesRead, toRead.Count, digest, TreeReused: false, statsTrusted);
     }
 }

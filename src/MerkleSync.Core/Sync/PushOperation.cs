@@ -55,11 +55,20 @@ public static class PushOperation
             throw new InvalidInputException($"Directory '{directory}' does not exist.");
         }
 
+        // What this push cost on the network, measured from its start.
+        PushResult WithTransferCounters(PushResult result, int resumedPacks, int backoffs) => result with
+        {
+            Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+            ResumedPacks = resumedPacks,
+            Pacing = (remote.Retries.Retries - retriesAtStart.Retries, remote.Retries.Throttles - retriesAtStart.Throttles, backoffs),
+        };
+
         var progress = options.Progress ?? new OperationProgress();
         progress.Enter(Stage.Scanning);
-        var scan = options.Scan ?? DirectoryScanner.ScanAsync(directory, cancellationToken); // meanwhile the state opens
-        // Needed only after the snapshot; as the process's first request it also pays for the HTTP
-        // stack's start-up (~0.1 s), so it runs on the pool while the state opens.
+        var scan = options.Scan ?? DirectoryScanner.ScanAsync(directory, cancellationToken);
+        // Needed after the scan (an unchanged directory compares it with its last push) or the
+        // snapshot; as the process's first request it also pays for the HTTP stack's start-up
+        // (~0.1 s), so it runs on the pool meanwhile.
         var headLookup = Task.Run(() => remote.GetBranchAsync(options.Branch, cancellationToken).AsTask(), cancellationToken);
         var nodes = new MemoryTreeNodeStore();
         ClientStateStore? opened = null;
@@ -68,11 +77,20 @@ public static class PushOperation
         using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var hashing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var early = new EarlyUpload(remote, options.PackSize, progress, hashing.Cancel, earlyCancel.Token);
+        Hash? fingerprint;
         try
         {
+            var scanned = await scan.ConfigureAwait(false);
+            fingerprint = LastPush.FingerprintOf(scanned);
+            if (await UnchangedSinceLastPushAsync(directory, fingerprint, remote.Url, options.Branch, headLookup).ConfigureAwait(false) is { } last)
+            {
+                progress.Enter(Stage.Done);
+                return WithTransferCounters(new PushResult(last.VersionId, (await headLookup.ConfigureAwait(false))!.Record.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0);
+            }
+
             opened = ClientStateStore.Open(directory);
             resumed = await remote.ResumeUploadsAsync(opened, cancellationToken).ConfigureAwait(false);
-            cached = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), opened, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(scanned, opened, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -90,7 +108,7 @@ public static class PushOperation
         }
 
         using var state = opened;
-        var (snapshot, bytesScanned, _, entriesDigest, treeReused) = cached;
+        var (snapshot, bytesScanned, _, entriesDigest, treeReused, statsTrusted) = cached;
         progress.Enter(Stage.Negotiating);
         await Task.WhenAll(headLookup, early.FinishAsync()).ConfigureAwait(false);
         var head = await headLookup.ConfigureAwait(false);
@@ -104,21 +122,16 @@ public static class PushOperation
         // by 'merklesync branch') is based on that version.
         var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
         long chunksTotal = snapshot.ChunkCount;
-
-        // What this push cost on the network, measured from its start.
-        PushResult WithTransferCounters(PushResult result, int backoffs) => result with
-        {
-            Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
-            ResumedPacks = resumed,
-            Pacing = (remote.Retries.Retries - retriesAtStart.Retries, remote.Retries.Throttles - retriesAtStart.Throttles, backoffs),
-        };
+        LastPush? Seal(VersionRef version) => statsTrusted && fingerprint is { } print
+            ? new LastPush(print, remote.Url, options.Branch, version.Id, snapshot.Files.Count, snapshot.TotalBytes, chunksTotal)
+            : null;
 
         if (head?.Record.Root == snapshot.Root)
         {
             progress.Enter(Stage.Done);
-            await RememberAsync(state, remote, options.Branch, head, nodes, (entriesDigest, snapshot.Root), cancellationToken).ConfigureAwait(false);
+            await RememberAsync(state, remote, options.Branch, head, nodes, (entriesDigest, snapshot.Root), Seal(head), cancellationToken).ConfigureAwait(false);
             return WithTransferCounters(
-                new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), 0);
+                new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), resumed, 0);
         }
 
         // Negotiate what the early rounds did not settle. Only the branch head is known to be on the
@@ -132,10 +145,10 @@ public static class PushOperation
         progress.Enter(Stage.Publishing);
 
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false);
-        await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), cancellationToken).ConfigureAwait(false);
+        await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), Seal(published), cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
-            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), upload.Backoffs);
+            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, upload.Backoffs);
     }
 
     /// <summary>
@@ -268,9 +281,26 @@ public static class PushOperation
         return await TreeBuilder.BuildAsync(merged.Values, nodes, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Records the synced version, the new tree nodes, and which entries make the snapshot's tree (so an unchanged directory need not build it again).</summary>
+    /// <summary>
+    /// The last push from <paramref name="directory"/> if its scan had the same fingerprint and
+    /// pushed to the same branch, which is still at the version it made: then nothing is to push, and
+    /// the state need not be opened.
+    /// </summary>
+    private static async Task<LastPush?> UnchangedSinceLastPushAsync(string directory, Hash? fingerprint, string remoteUrl, string branch, Task<VersionRef?> headLookup) =>
+        fingerprint is { } print && LastPush.Read(ClientStateStore.FolderOf(directory)) is { } last
+            && last.Fingerprint == print && last.RemoteUrl == remoteUrl && last.Branch == branch
+            && (await headLookup.ConfigureAwait(false))?.Id == last.VersionId
+            ? last
+            : null;
+
+    /// <summary>
+    /// Records the synced version, the new tree nodes, which entries make the snapshot's tree (so an
+    /// unchanged directory need not build it again), and <paramref name="seal"/> (dropping an older
+    /// one when this push's stats cannot be trusted).
+    /// </summary>
     private static async Task RememberAsync(
-        ClientStateStore state, IRemote remote, string branch, VersionRef version, MemoryTreeNodeStore nodes, (Hash EntriesDigest, Hash Root) tree, CancellationToken cancellationToken)
+        ClientStateStore state, IRemote remote, string branch, VersionRef version, MemoryTreeNodeStore nodes, (Hash EntriesDigest, Hash Root) tree, LastPush? seal,
+        CancellationToken cancellationToken)
     {
         // Only new nodes: rewriting them all would grow the state's log by the whole tree on every push.
         foreach (var id in nodes.Ids.Where(id => !state.HasNode(id)))
@@ -281,5 +311,13 @@ public static class PushOperation
         state.RememberTree(tree.EntriesDigest, tree.Root);
         state.SetSynced(remote.Url, branch, version.Id, version.Record.Root);
         state.SetRemote("origin", remote.Url);
+        if (seal is null)
+        {
+            LastPush.Delete(state.StateFolder);
+        }
+        else
+        {
+            seal.Write(state.StateFolder);
+        }
     }
 }

@@ -73,7 +73,7 @@ public static class RemoteUrl
         string url = Resolve(remote, datasetDirectory);
         if (IsHttp(url))
         {
-            string? token = Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : FromState(datasetDirectory, state => state.GetToken(url.TrimEnd('/')));
+            string? token = Environment.GetEnvironmentVariable("MERKLESYNC_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : StateFolders(datasetDirectory).Select(dir => ClientState.ClientStateStore.StoredToken(dir, url.TrimEnd('/'))).FirstOrDefault(t => t is not null);
             return new HttpRemote(new Uri(url), token, caCertFile: Environment.GetEnvironmentVariable("MERKLESYNC_CA_CERT"));
         }
 

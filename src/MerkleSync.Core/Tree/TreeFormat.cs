@@ -32,44 +32,22 @@ public static class TreeFormat
     /// <summary>A node's id: keyed BLAKE3 of its encoding.</summary>
     public static Hash NodeId(ReadOnlySpan<byte> encodedNode) => XetHashes.KeyedHash(NodeKey, encodedNode);
 
-    private const int FixedPart = 1 + 8 + Hash.Size; // mode, size, file hash
-
     /// <summary>
     /// A digest of a sorted entry list (each entry's UTF-8 path, a zero byte, mode, size and file
     /// hash), cheap next to building its tree: equal digests mean the same entries, hence the same tree.
     /// </summary>
     public static Hash EntriesDigest(IEnumerable<TreeEntry> sortedEntries)
     {
-        using var hasher = Hasher.NewDeriveKey("merklesync 2026 snapshot entries digest v1");
-        // Entries are gathered and hashed 64 KiB at a time: two small updates per entry cost more
-        // than hashing their bytes.
-        byte[] buffer = new byte[64 * 1024];
-        int used = 0;
+        using var hasher = new PathRecordHasher("merklesync 2026 snapshot entries digest v1", 1 + 8 + Hash.Size);
         foreach (var entry in sortedEntries)
         {
-            int most = DatasetPath.Utf8.GetMaxByteCount(entry.Path.Length) + 1 + FixedPart;
-            if (buffer.Length - used < most)
-            {
-                hasher.Update(buffer.AsSpan(0, used));
-                used = 0;
-                if (buffer.Length < most)
-                {
-                    buffer = new byte[most];
-                }
-            }
-
-            used += DatasetPath.Utf8.GetBytes(entry.Path, buffer.AsSpan(used));
-            buffer[used] = 0;
-            buffer[used + 1] = (byte)entry.Mode;
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(used + 2), entry.Size);
-            entry.FileHash.WriteTo(buffer.AsSpan(used + 10));
-            used += 1 + FixedPart;
+            var fixedPart = hasher.Add(entry.Path);
+            fixedPart[0] = (byte)entry.Mode;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(fixedPart[1..], entry.Size);
+            entry.FileHash.WriteTo(fixedPart[9..]);
         }
 
-        hasher.Update(buffer.AsSpan(0, used));
-        Span<byte> digest = stackalloc byte[Hash.Size];
-        hasher.Finalize(digest);
-        return Hash.FromBytes(digest);
+        return hasher.Finish();
     }
 
     /// <summary>The 64-bit boundary value of a path: the first 8 bytes (little-endian) of keyed BLAKE3 of its UTF-8.</summary>
