@@ -62,6 +62,30 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task Status_of_a_directory_as_its_last_push_left_it_shows_no_changes_and_then_a_rewrite_that_kept_size_and_mtime()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data");
+        for (int i = 0; i < 5; i++)
+        {
+            // Modified an hour ago, outside the racy window: the push leaves its record (.merklesync/last-push).
+            File.SetLastWriteTimeUtc(dir.Write($"data/f{i}.txt", System.Text.Encoding.ASCII.GetBytes($"file {i}\n")), DateTime.UtcNow.AddHours(-1));
+        }
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+        Assert.True(File.Exists(Path.Combine(data, ".merklesync", "last-push")));
+        Assert.Empty(Json(await CliRunner.RunAsync("status", data, "--json")).GetProperty("changes").EnumerateArray());
+
+        string changed = Path.Combine(data, "f3.txt");
+        var mtime = File.GetLastWriteTimeUtc(changed);
+        File.WriteAllText(changed, "FILE 3\n");
+        File.SetLastWriteTimeUtc(changed, mtime);
+        var dirty = Json(await CliRunner.RunAsync("status", data, "--json"));
+        Assert.Equal("modified f3.txt", string.Join(", ", dirty.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}")));
+    }
+
+    [Fact]
     public async Task Verify_exits_3_and_names_the_file_when_a_pack_is_damaged()
     {
         using var dir = new TempDirectory();

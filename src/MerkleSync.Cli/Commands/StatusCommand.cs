@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Tree;
 
@@ -21,18 +22,29 @@ internal static class StatusCommand
                 throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             }
 
-            var scan = DirectoryScanner.ScanAsync(dir, ct); // meanwhile the state opens
+            async Task<(List<ScannedFile> Files, Hash? Fingerprint)> ScanAsync()
+            {
+                var files = await DirectoryScanner.ScanAsync(dir, ct);
+                return (files, LastPush.FingerprintOf(files));
+            }
+
+            var scan = ScanAsync(); // meanwhile the state opens
             using var state = ClientStateStore.Open(dir);
             var (remote, branch) = state.LastSynced() ?? throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             var (_, root) = state.GetSynced(remote, branch)!.Value;
             var local = new MemoryTreeNodeStore();
-            var snapshot = await CachedSnapshotter.SnapshotAsync(await scan, state, local, ct, reuseTree: true); // nodes are read through the state
+            var (scanned, fingerprint) = await scan;
+
+            // Files whose stats are those of the last push make the tree it pushed, whose nodes are here.
+            var current = fingerprint is { } print && LastPush.Read(state.StateFolder) is { } last && last.Fingerprint == print && state.HasNode(last.Root)
+                ? last.Root
+                : (await CachedSnapshotter.SnapshotAsync(scanned, state, local, ct, reuseTree: true)).Snapshot.Root; // nodes are read through the state
             if (!parse.GetValue(CliApp.Json))
             {
                 Console.Out.WriteLine($"Compared with {remote} branch '{branch}' at version {root}:");
             }
 
-            return await DiffCommand.PrintAsync(new LayeredNodeStore(local, state.Nodes), root, snapshot.Snapshot.Root, parse.GetValue(CliApp.Json), ct);
+            return await DiffCommand.PrintAsync(new LayeredNodeStore(local, state.Nodes), root, current, parse.GetValue(CliApp.Json), ct);
         }));
         return command;
     }

@@ -9,8 +9,8 @@ namespace MerkleSync.Core.ClientState;
 
 /// <summary>
 /// What the last push from a directory found, kept beside the state database in
-/// <c>.merklesync/last-push</c>: a fingerprint of every file's stat and the remote version those
-/// files made. A push whose scan has the same fingerprint and finds the
+/// <c>.merklesync/last-push</c>: a fingerprint of every file's stat and the remote version (and
+/// root) those files made. A push whose scan has the same fingerprint and finds the
 /// branch still at that version has nothing to do, and learns it without opening the database
 /// (binding RocksDB costs a process ~0.6 s, more than the rest of such a push).
 /// </summary>
@@ -18,7 +18,7 @@ namespace MerkleSync.Core.ClientState;
 /// The fingerprint trusts stats exactly as the stat cache does, and is only written when every
 /// file's content came from a stat the cache trusts (none was modified within the racy window).
 /// </remarks>
-public sealed record LastPush(Hash Fingerprint, string RemoteUrl, string Branch, Hash VersionId, long Files, long Bytes, long Chunks)
+public sealed record LastPush(Hash Fingerprint, string RemoteUrl, string Branch, Hash VersionId, Hash Root, long Files, long Bytes, long Chunks)
 {
     public const string FileName = "last-push";
 
@@ -70,7 +70,7 @@ public sealed record LastPush(Hash Fingerprint, string RemoteUrl, string Branch,
         try
         {
             var reader = new SpanReader(bytes.AsSpan(Magic.Length));
-            var last = new LastPush(reader.ReadHash(), reader.ReadString(MaxText), reader.ReadString(MaxText), reader.ReadHash(),
+            var last = new LastPush(reader.ReadHash(), reader.ReadString(MaxText), reader.ReadString(MaxText), reader.ReadHash(), reader.ReadHash(),
                 reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadInt64Varint());
             return reader.AtEnd ? last : null;
         }
@@ -91,6 +91,7 @@ public sealed record LastPush(Hash Fingerprint, string RemoteUrl, string Branch,
         Varint.WriteString(writer, RemoteUrl);
         Varint.WriteString(writer, Branch);
         Varint.WriteHash(writer, VersionId);
+        Varint.WriteHash(writer, Root);
         Varint.Write(writer, (ulong)Files);
         Varint.Write(writer, (ulong)Bytes);
         Varint.Write(writer, (ulong)Chunks);

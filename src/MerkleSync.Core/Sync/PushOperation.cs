@@ -85,7 +85,7 @@ public static class PushOperation
             if (await UnchangedSinceLastPushAsync(directory, fingerprint, remote.Url, options.Branch, headLookup).ConfigureAwait(false) is { } last)
             {
                 progress.Enter(Stage.Done);
-                return WithTransferCounters(new PushResult(last.VersionId, (await headLookup.ConfigureAwait(false))!.Record.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0);
+                return WithTransferCounters(new PushResult(last.VersionId, last.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0);
             }
 
             opened = ClientStateStore.Open(directory);
@@ -123,7 +123,7 @@ public static class PushOperation
         var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
         long chunksTotal = snapshot.ChunkCount;
         LastPush? Seal(VersionRef version) => statsTrusted && fingerprint is { } print
-            ? new LastPush(print, remote.Url, options.Branch, version.Id, snapshot.Files.Count, snapshot.TotalBytes, chunksTotal)
+            ? new LastPush(print, remote.Url, options.Branch, version.Id, version.Record.Root, snapshot.Files.Count, snapshot.TotalBytes, chunksTotal)
             : null;
 
         if (head?.Record.Root == snapshot.Root)

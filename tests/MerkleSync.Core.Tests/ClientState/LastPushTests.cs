@@ -100,7 +100,7 @@ public class LastPushTests
     public void A_damaged_last_push_record_is_ignored()
     {
         using var temp = new TempFolder();
-        var record = new LastPush(LastPush.FingerprintOf([])!.Value, "http://127.0.0.1:1/ds", "main", XetHashes.ChunkHash([1]), 3, 4, 5);
+        var record = new LastPush(LastPush.FingerprintOf([])!.Value, "http://127.0.0.1:1/ds", "main", XetHashes.ChunkHash([1]), XetHashes.ChunkHash([2]), 3, 4, 5);
         record.Write(temp.Path);
         Assert.Equal(record, LastPush.Read(temp.Path));
 
