@@ -36,7 +36,7 @@ internal static class StatusCommand
             var (scanned, fingerprint) = await scan;
 
             // Files whose stats are those of the last push make the tree it pushed, whose nodes are here.
-            var current = fingerprint is { } print && LastPush.Read(state.StateFolder) is { } last && last.Fingerprint == print && state.HasNode(last.Root)
+            var current = LastPush.ReadMatching(state.StateFolder, fingerprint) is { } last && state.HasNode(last.Root)
                 ? last.Root
                 : (await CachedSnapshotter.SnapshotAsync(scanned, state, local, ct, reuseTree: true)).Snapshot.Root; // nodes are read through the state
             if (!parse.GetValue(CliApp.Json))

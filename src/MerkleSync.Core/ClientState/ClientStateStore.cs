@@ -269,9 +269,9 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     private void MoveTokensOutOfDatabase()
     {
-        if (ReadTokens(StateFolder) is not null)
+        if (File.Exists(Path.Combine(StateFolder, TokensFileName)))
         {
-            return;
+            return; // moved already: no need to parse it on every open
         }
 
         var tokens = _db.Scan(TokensFamily).ToDictionary(kv => Encoding.UTF8.GetString(kv.Key), kv => Encoding.UTF8.GetString(kv.Value), StringComparer.Ordinal);

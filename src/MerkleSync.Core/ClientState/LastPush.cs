@@ -82,6 +82,10 @@ public sealed record LastPush(Hash Fingerprint, string RemoteUrl, string Branch,
 
     private const int MaxText = 64 * 1024;
 
+    /// <summary>The record in <paramref name="stateFolder"/> if a scan with <paramref name="fingerprint"/> finds the files as it left them.</summary>
+    public static LastPush? ReadMatching(string stateFolder, Hash? fingerprint) =>
+        fingerprint is { } print && Read(stateFolder) is { } last && last.Fingerprint == print ? last : null;
+
     /// <summary>Replaces the record atomically (written aside, then renamed over it).</summary>
     public void Write(string stateFolder)
     {

@@ -287,8 +287,8 @@ public static class PushOperation
     /// the state need not be opened.
     /// </summary>
     private static async Task<LastPush?> UnchangedSinceLastPushAsync(string directory, Hash? fingerprint, string remoteUrl, string branch, Task<VersionRef?> headLookup) =>
-        fingerprint is { } print && LastPush.Read(ClientStateStore.FolderOf(directory)) is { } last
-            && last.Fingerprint == print && last.RemoteUrl == remoteUrl && last.Branch == branch
+        LastPush.ReadMatching(ClientStateStore.FolderOf(directory), fingerprint) is { } last
+            && last.RemoteUrl == remoteUrl && last.Branch == branch
             && (await headLookup.ConfigureAwait(false))?.Id == last.VersionId
             ? last
             : null;
