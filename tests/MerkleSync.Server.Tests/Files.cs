@@ -2,8 +2,6 @@ namespace MerkleSync.Server.Tests;
 
 internal static class Files
 {
-    public static string NewFolder() => Directory.CreateTempSubdirectory("merklesync-data-").FullName;
-
     public static void Write(string root, string relative, byte[] content)
     {
         string path = Path.Combine(root, relative);

@@ -5,13 +5,13 @@ using Microsoft.Extensions.Configuration;
 
 namespace MerkleSync.Server.Tests;
 
-public class ObservabilityTests
+public class ObservabilityTests : FolderTests
 {
     [Fact]
     public async Task Health_metrics_and_the_OpenAPI_document_are_served()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         Files.Write(source, "a.bin", Files.Random(1, 100_000));
         await using (var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
         {
@@ -36,14 +36,14 @@ public class ObservabilityTests
     }
 }
 
-public class HostingTests
+public class HostingTests : FolderTests
 {
     [Fact]
     public async Task The_server_watches_no_configuration_file_in_its_working_directory()
     {
         // A reloadable appsettings.json puts an inotify watch on every folder under the working
         // directory, and the server then pays for every file written anywhere below it.
-        string root = Files.NewFolder();
+        string root = NewFolder();
         await using var app = ServerApp.Build(new ServerSettings(root, ["http://127.0.0.1:0"], null));
         var providers = ((IConfigurationRoot)app.Configuration).Providers.OfType<FileConfigurationProvider>().ToList();
         Assert.All(providers, provider => Assert.False(provider.Source.ReloadOnChange, provider.Source.Path));

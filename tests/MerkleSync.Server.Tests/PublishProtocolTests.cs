@@ -9,7 +9,7 @@ using MerkleSync.Core.Tree;
 namespace MerkleSync.Server.Tests;
 
 /// <summary>File records and tree nodes travel ahead of a small publish, in bounded, checked bodies.</summary>
-public class PublishProtocolTests
+public class PublishProtocolTests : FolderTests
 {
     private static readonly CancellationToken None = CancellationToken.None;
 
@@ -17,7 +17,7 @@ public class PublishProtocolTests
     public async Task A_push_sends_file_records_and_nodes_ahead_and_publishes_with_a_body_that_does_not_grow_with_the_push()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         for (int i = 0; i < 3000; i++)
         {
             Files.Write(source, $"d{i / 300}/f{i:D4}.bin", Files.Random(100 + i, 200 + (i % 7)));

@@ -7,7 +7,7 @@ using MerkleSync.Core.Sync;
 namespace MerkleSync.Server.Tests;
 
 /// <summary>Push and pull through a real server on loopback, exactly as with file:// remotes.</summary>
-public class SyncOverHttpTests
+public class SyncOverHttpTests : FolderTests
 {
     private static readonly CancellationToken None = CancellationToken.None;
 
@@ -15,7 +15,7 @@ public class SyncOverHttpTests
     public async Task Push_and_pull_over_http_round_trip_and_a_second_push_sends_only_new_chunks()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "a/big.bin", Files.Random(1, 900_000));
         Files.Write(source, "b/small.txt", "hello"u8.ToArray());
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
@@ -37,7 +37,7 @@ public class SyncOverHttpTests
     public async Task A_history_longer_than_a_page_is_read_in_full_page_after_page()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
         await remote.CreateAsync(None);
         PushResult? last = null;
@@ -58,7 +58,7 @@ public class SyncOverHttpTests
     public async Task A_dataset_whose_folder_is_deleted_while_the_server_runs_takes_no_more_writes()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         Files.Write(source, "a.txt", "one"u8.ToArray());
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
         await remote.CreateAsync(None);
@@ -81,7 +81,7 @@ public class SyncOverHttpTests
     public async Task A_pack_range_is_served_exactly(string range, long? first, long? last)
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         Files.Write(source, "big.bin", Files.Random(4, 3_000_000));
         await using (var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
         {
@@ -112,7 +112,7 @@ public class SyncOverHttpTests
     public async Task A_stale_publish_gets_409_and_a_conflict()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         Files.Write(source, "x.bin", Files.Random(2, 10_000));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
         await remote.CreateAsync(None);
@@ -128,7 +128,7 @@ public class SyncOverHttpTests
     public async Task Branches_move_by_compare_and_swap_and_bad_bodies_get_400()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         Files.Write(source, "x.bin", Files.Random(4, 10_000));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
         await remote.CreateAsync(None);
@@ -151,7 +151,7 @@ public class SyncOverHttpTests
     public async Task A_proxy_that_ignores_Range_still_gives_correct_files()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(4, 1_500_000)); // streamed on its own
         Files.Write(source, "other.bin", Files.Random(5, 300_000)); // built in a batch of small files
         await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
@@ -170,7 +170,7 @@ public class SyncOverHttpTests
     public async Task A_truncated_body_fails_the_pull_and_writes_no_file()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(6, 1_500_000));
         Files.Write(source, "small.bin", Files.Random(7, 300_000));
         await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
@@ -190,7 +190,7 @@ public class SyncOverHttpTests
     public async Task A_pull_or_verify_of_many_small_files_makes_a_few_requests_not_one_or_two_per_file()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         for (int i = 0; i < 2000; i++)
         {
             Files.Write(source, $"d{i % 20:D2}/f{i:D4}.bin", Files.Random(2000 + i, 100 + (i % 16 * 1024)));
@@ -226,7 +226,7 @@ public class SyncOverHttpTests
     public async Task Plans_beyond_one_answer_come_in_several_and_bad_requests_for_plans_get_clear_errors()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         Files.Write(source, "big.bin", Files.Random(11, 10_000_000));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
         await remote.CreateAsync(None);
@@ -257,7 +257,7 @@ public class SyncOverHttpTests
     public async Task Verify_over_http_blames_the_one_file_whose_plan_is_missing()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         foreach (string name in new[] { "a.bin", "b.bin", "c.bin" })
         {
             Files.Write(source, name, Files.Random(name[0], 20_000));
@@ -286,7 +286,7 @@ public class SyncOverHttpTests
     public async Task Verify_over_http_blames_a_corrupt_chunk_on_its_file_though_it_was_read_with_its_neighbours()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         foreach (string name in new[] { "a.bin", "b.bin", "c.bin" })
         {
             Files.Write(source, name, Files.Random(name[0] + 100, 20_000));
@@ -348,7 +348,7 @@ public class SyncOverHttpTests
     public async Task A_push_uploads_what_it_has_hashed_while_it_hashes_the_rest_and_sends_each_chunk_once()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         byte[] shared = Files.Random(100, 300_000);
         for (int i = 0; i < 24; i++)
         {
@@ -380,7 +380,7 @@ public class SyncOverHttpTests
     public async Task An_upload_that_fails_while_the_push_still_hashes_stops_the_push_at_once_with_its_error()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder();
+        string source = NewFolder();
         for (int i = 0; i < 2000; i++)
         {
             Files.Write(source, $"d{i / 100}/f{i:D4}.bin", Files.Random(7000 + i, 20_000));
@@ -423,7 +423,7 @@ public class SyncOverHttpTests
     public async Task Files_sent_while_the_push_still_hashes_lie_in_path_order_so_a_pull_reads_each_stored_byte_about_once()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         for (int i = 0; i < 9000; i++)
         {
             // Sizes in no relation to paths: packed in size order, every pull batch would span every pack.
@@ -463,7 +463,7 @@ public class SyncOverHttpTests
             ]}
             """;
         await using var server = await TestServer.StartAsync(Tokens);
-        string source = Files.NewFolder();
+        string source = NewFolder();
         Files.Write(source, "x.bin", Files.Random(7, 5_000));
         using var anonymous = new HttpClient();
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"{server.BaseUrl}/v1/datasets/ds/refs")).StatusCode);
@@ -519,7 +519,7 @@ public class SyncOverHttpTests
     [Fact]
     public async Task Without_tokens_the_server_refuses_to_listen_beyond_loopback()
     {
-        var settings = new Hosting.ServerSettings(Files.NewFolder(), ["http://0.0.0.0:0"], null);
+        var settings = new Hosting.ServerSettings(NewFolder(), ["http://0.0.0.0:0"], null);
 
         var error = Assert.Throws<InvalidInputException>(() => Hosting.ServerApp.Build(settings));
         Assert.Contains("loopback", error.Message, StringComparison.Ordinal);
@@ -529,7 +529,7 @@ public class SyncOverHttpTests
     public async Task A_download_that_stalls_is_aborted_and_retried()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(9, 500_000));
         await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
         {
@@ -549,7 +549,7 @@ public class SyncOverHttpTests
     public async Task A_push_that_dies_mid_pack_resumes_the_pack_from_the_server_offset()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(10, 30_000_000));
         await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
         {
@@ -584,7 +584,7 @@ public class SyncOverHttpTests
     public async Task A_half_sent_pack_whose_source_changed_is_given_up_and_the_push_sends_the_new_content()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(13, 30_000_000));
         await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
         {
@@ -610,7 +610,7 @@ public class SyncOverHttpTests
     public async Task A_file_edited_after_it_was_hashed_stops_the_push_with_a_clear_error_and_nothing_is_published()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         string file = Path.Combine(source, "big.bin");
         Files.Write(source, "big.bin", Files.Random(15, 3_000_000));
         await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
@@ -636,7 +636,7 @@ public class SyncOverHttpTests
     public async Task A_push_after_one_edit_asks_only_about_the_changed_file_not_every_file()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         for (int i = 0; i < 2000; i++)
         {
             Files.Write(source, $"d{i % 20:D2}/f{i:D4}.bin", Files.Random(1000 + i, 300));
@@ -709,7 +709,7 @@ public class SyncOverHttpTests
     public async Task A_server_that_answers_429_slows_the_push_down_and_the_push_still_succeeds()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(12, 30_000_000));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new ThrottleEveryOtherPatch());
         await remote.CreateAsync(None);
@@ -728,7 +728,7 @@ public class SyncOverHttpTests
     public async Task Packs_that_the_server_is_slow_to_finish_do_not_stall_the_lanes_that_wait_for_upload_buffers()
     {
         await using var server = await TestServer.StartAsync();
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(40, 64_000_000));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new SlowLastPatch());
         await remote.CreateAsync(None);

@@ -5,16 +5,16 @@ using MerkleSync.Core.Sync;
 
 namespace MerkleSync.Server.Tests;
 
-public class TlsTests
+public class TlsTests : FolderTests
 {
     [Fact]
     public async Task Https_works_with_a_private_CA_and_fails_fast_without_it()
     {
-        string folder = Files.NewFolder();
+        string folder = NewFolder();
         var (caFile, certFile, keyFile) = MakeCertificates(folder);
         await using var server = await TestServer.StartAsync(tls: (certFile, keyFile));
         Assert.StartsWith("https://", server.BaseUrl, StringComparison.Ordinal);
-        string source = Files.NewFolder(), target = Files.NewFolder();
+        string source = NewFolder(), target = NewFolder();
         Files.Write(source, "x.bin", Files.Random(1, 200_000));
 
         await using (var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, caCertFile: caFile))
