@@ -20,6 +20,9 @@ internal static class CliRunner
     /// </summary>
     private static readonly string CliPath = FindCli();
 
+    /// <summary>The program and arguments that run merklesync with <paramref name="args"/>, for tests that start it through another program.</summary>
+    public static string[] CommandLine(params string[] args) => ["dotnet", CliPath, .. args];
+
     private static string FindRepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

@@ -23,3 +23,25 @@ public sealed class NotFoundException(string message, Exception? inner = null) :
 
 /// <summary>Someone else moved a ref first (compare-and-swap lost).</summary>
 public sealed class ConflictException(string message, Exception? inner = null) : MerkleSyncException(message, inner);
+
+/// <summary>The storage a write went to is full (ENOSPC, EDQUOT): nothing was committed, and retrying before space is freed is pointless.</summary>
+public sealed class OutOfSpaceException(string message, Exception? inner = null) : MerkleSyncException(message, inner)
+{
+    private const int NoSpaceLeft = 28, QuotaExceeded = 122; // Linux errno values, which .NET puts in IOException.HResult on Unix
+
+    /// <summary>Whether <paramref name="e"/> (or what it wraps) is a write that found its file system or quota full.</summary>
+    public static bool IsCause(Exception e)
+    {
+        for (Exception? current = e; current is not null; current = current.InnerException)
+        {
+            if (current is IOException { HResult: NoSpaceLeft or QuotaExceeded }
+                || current.Message.Contains("No space left on device", StringComparison.Ordinal)
+                || current.Message.Contains("Disk quota exceeded", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -48,8 +48,9 @@ public sealed partial class HttpRemote : IRemote
             UseJitter = true,
             Delay = TimeSpan.FromMilliseconds(200),
             ShouldRetryAfterHeader = true,
-            // A certificate problem will not fix itself; everything else transient is retried.
+            // A certificate problem or a full server disk will not fix itself; everything else transient is retried.
             ShouldHandle = args => args.Outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError }
+                || args.Outcome.Result?.StatusCode is HttpStatusCode.InsufficientStorage
                 ? ValueTask.FromResult(false)
                 : ValueTask.FromResult(HttpClientResiliencePredicates.IsTransient(args.Outcome)),
             OnRetry = args =>
@@ -356,6 +357,7 @@ public sealed partial class HttpRemote : IRemote
             404 => new NotFoundException(text),
             409 => new ConflictException(text),
             422 => new CorruptDataException(text),
+            507 => new OutOfSpaceException(text),
             _ => new IOException(text),
         };
     }

@@ -25,10 +25,17 @@ internal static partial class ErrorMapping
                 ConflictException => StatusCodes.Status409Conflict,
                 CorruptDataException => StatusCodes.Status422UnprocessableEntity,
                 BadHttpRequestException bad => bad.StatusCode,
+                _ when OutOfSpaceException.IsCause(e) => StatusCodes.Status507InsufficientStorage,
                 _ => StatusCodes.Status500InternalServerError,
             };
-            string message = status == 500 ? "internal error" : e.Message;
-            if (status == 500)
+            string message = status switch
+            {
+                500 => "internal error",
+                // Server paths stay private; say what happened and what a retry needs.
+                507 => "the server is out of storage space; nothing of this request was published (an upload keeps the bytes it stored and resumes). Free space on the server, then try again.",
+                _ => e.Message,
+            };
+            if (status is 500 or 507)
             {
                 LogFailure(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("MerkleSync.Errors"), e);
             }

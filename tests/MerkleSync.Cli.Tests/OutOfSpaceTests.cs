@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace MerkleSync.Cli.Tests;
+
+/// <summary>A server whose disk fills up mid-push, on a real full file system: a small tmpfs in a private mount namespace.</summary>
+public class OutOfSpaceTests
+{
+    // Runs in the namespace: mounts the tmpfs, fills most of it with ballast, starts the server,
+    // and removes the ballast once the test creates the flag file (bounded: 2 minutes).
+    private const string Script = """
+        set -e
+        mnt="$1"; flag="$2"; shift 2
+        mount -t tmpfs -o size=64m merklesync-test "$mnt"
+        head -c 25165824 /dev/zero > "$mnt/ballast"
+        "$@" &
+        i=0
+        while [ ! -e "$flag" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+        rm -f "$mnt/ballast"
+        echo "ballast removed"
+        wait
+        """;
+
+    [Fact]
+    public async Task A_full_server_disk_fails_the_push_at_once_with_507_and_the_push_resumes_once_space_is_freed()
+    {
+        using var dir = new TempDirectory();
+        string mount = Directory.CreateDirectory(Path.Combine(dir.Path, "mnt")).FullName;
+        string flag = Path.Combine(dir.Path, "free-space");
+        string data = Path.Combine(dir.Path, "data");
+        var random = new Random(5);
+        for (int i = 0; i < 6; i++)
+        {
+            byte[] content = new byte[4_000_000];
+            random.NextBytes(content);
+            dir.Write($"data/part-{i}.bin", content);
+        }
+
+        var start = new ProcessStartInfo("unshare") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in (string[])["--user", "--map-root-user", "--mount", "sh", "-c", Script, "sh", mount, flag,
+            .. CliRunner.CommandLine("serve", "--root", Path.Combine(mount, "srv"), "--listen", "http://127.0.0.1:0")])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var server = new ServerOutput(Process.Start(start)!);
+        try
+        {
+            string listening = await server.WaitForLineAsync("Now listening on: ");
+            string remote = listening[(listening.IndexOf("http", StringComparison.Ordinal))..].Trim() + "/ds";
+            var init = await CliRunner.RunAsync("init", remote);
+            Assert.True(init.ExitCode == 0, init.Stderr);
+
+            // 24 MB of packs into the ~19 MB the database and ballast leave.
+            var full = await CliRunner.RunAsync("push", data, remote, "--pack-size", "4MiB");
+            Assert.True(full.ExitCode == 1, $"exit {full.ExitCode}: {full.Stderr}");
+            Assert.Contains("server answered 507: the server is out of storage space", full.Stderr, StringComparison.Ordinal);
+            // Each upload lane stops at its first 507: a full disk is not retried.
+            Assert.InRange(server.Lines.Count(l => l.Contains("status=507", StringComparison.Ordinal)), 1, 4);
+            var log = await CliRunner.RunAsync("log", remote);
+            Assert.Contains("No branch, tag or version 'main'", log.Stderr, StringComparison.Ordinal); // nothing published
+
+            await File.WriteAllTextAsync(flag, "");
+            await server.WaitForLineAsync("ballast removed");
+            var retry = await CliRunner.RunAsync("push", data, remote, "--pack-size", "4MiB", "--json");
+            Assert.True(retry.ExitCode == 0, retry.Stderr);
+            var result = JsonDocument.Parse(retry.Stdout).RootElement;
+            Assert.True(result.GetProperty("resumed_packs").GetInt32() > 0, retry.Stdout); // the bytes stored before the disk filled were kept
+            var verify = await CliRunner.RunAsync("verify", remote, "--read-data");
+            Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
+            string copy = Path.Combine(dir.Path, "copy");
+            Assert.Equal(0, (await CliRunner.RunAsync("pull", remote, copy)).ExitCode);
+            foreach (string file in Directory.EnumerateFiles(data))
+            {
+                Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(copy, Path.GetFileName(file))));
+            }
+        }
+        finally
+        {
+            await server.StopAsync();
+        }
+    }
+
+    /// <summary>Collects a process's output lines as they come.</summary>
+    private sealed class ServerOutput : IDisposable
+    {
+        private readonly Process _process;
+        private readonly List<string> _lines = [];
+
+        public ServerOutput(Process process)
+        {
+            _process = process;
+            process.OutputDataReceived += (_, e) => Add(e.Data);
+            process.ErrorDataReceived += (_, e) => Add(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+
+        public IReadOnlyList<string> Lines
+        {
+            get
+            {
+                lock (_lines)
+                {
+                    return [.. _lines];
+                }
+            }
+        }
+
+        public async Task<string> WaitForLineAsync(string text)
+        {
+            for (int i = 0; i < 600; i++)
+            {
+                if (Lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal)) is { } line)
+                {
+                    return line;
+                }
+
+                if (_process.HasExited)
+                {
+                    break;
+                }
+
+                await Task.Delay(100);
+            }
+
+            throw new InvalidOperationException($"No line with '{text}' from the server (it needs 'unshare --user --map-root-user --mount' to be allowed). Output:\n{string.Join('\n', Lines)}");
+        }
+
+        public async Task StopAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            await _process.WaitForExitAsync();
+        }
+
+        public void Dispose() => _process.Dispose();
+
+        private void Add(string? line)
+        {
+            if (line is not null)
+            {
+                lock (_lines)
+                {
+                    _lines.Add(line);
+                }
+            }
+        }
+    }
+}
