@@ -396,8 +396,10 @@ public class SyncOverHttpTests : FolderTests
 
         Assert.Equal("simulated failure", error.Message);
         Assert.InRange(negotiation.ReadWhenFailed, 1, 40_000_000 - 1); // an early group failed, while hashing went on
-        // Hashing stopped then (the files being hashed at that moment finish), instead of reading everything first.
-        Assert.InRange(progress.BytesRead - negotiation.ReadWhenFailed, 0, 2_000_000);
+        // Hashing stopped then (the files being hashed at that moment finish), instead of reading
+        // everything first. The bound is a tenth of the data: on a loaded machine the cancellation
+        // reaches the hashing threads a few milliseconds later (2.4 MB read once in a full run).
+        Assert.InRange(progress.BytesRead - negotiation.ReadWhenFailed, 0, 4_000_000);
     }
 
     /// <summary>Fails the first question about missing files, noting how much the push had read by then.</summary>
