@@ -287,7 +287,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         try
         {
             return new Dictionary<string, string>(
-                System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(Path.Combine(stateFolder, TokensFileName))) ?? [], StringComparer.Ordinal);
+                System.Text.Json.JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(stateFolder, TokensFileName)), ClientStateJson.Default.DictionaryStringString) ?? [], StringComparer.Ordinal);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -310,7 +310,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
         using (var file = new FileStream(aside, options))
         {
-            System.Text.Json.JsonSerializer.Serialize(file, tokens);
+            System.Text.Json.JsonSerializer.Serialize(file, tokens, ClientStateJson.Default.DictionaryStringString);
         }
 
         File.Move(aside, target, overwrite: true);
@@ -369,12 +369,12 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     // to disk: a process killed after a write still has it; a machine that loses it leaves an
     // upload on the server that expires.
     public void Begin(string name, string remoteUrl, string uploadUrl) =>
-        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes(name), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new UploadHead(remoteUrl, uploadUrl)), durable: false);
+        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes(name), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new UploadHead(remoteUrl, uploadUrl), ClientStateJson.Default.UploadHead), durable: false);
 
     public void AppendChunks(string name, IReadOnlyList<Ingest.ChunkOrigin> chunks)
     {
         int next = _nextUploadPart.AddOrUpdate(name, n => _db.Keys(UploadsFamily, Encoding.UTF8.GetBytes(n + "\n")).Count(), (_, last) => last + 1);
-        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes($"{name}\n{next:D8}"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(chunks), durable: false);
+        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes($"{name}\n{next:D8}"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(chunks, ClientStateJson.Default.IReadOnlyListChunkOrigin), durable: false);
     }
 
     public void Remove(string name)
@@ -395,11 +395,11 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
             var upload = uploads.TryGetValue(name[0], out var found) ? found : (null, []);
             if (name.Length == 2)
             {
-                upload.Chunks.AddRange(System.Text.Json.JsonSerializer.Deserialize<List<Ingest.ChunkOrigin>>(value)!);
+                upload.Chunks.AddRange(System.Text.Json.JsonSerializer.Deserialize(value, ClientStateJson.Default.ListChunkOrigin)!);
             }
             else
             {
-                upload.Head = System.Text.Json.JsonSerializer.Deserialize<UploadHead>(value);
+                upload.Head = System.Text.Json.JsonSerializer.Deserialize(value, ClientStateJson.Default.UploadHead);
             }
 
             uploads[name[0]] = upload;
@@ -409,7 +409,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
             .Select(u => new Sync.UploadCheckpoint(u.Key, u.Value.Head!.RemoteUrl, u.Value.Head.UploadUrl, u.Value.Chunks))];
     }
 
-    private sealed record UploadHead(string RemoteUrl, string UploadUrl);
+    internal sealed record UploadHead(string RemoteUrl, string UploadUrl);
 
     public void Dispose() => _db.Dispose();
 
