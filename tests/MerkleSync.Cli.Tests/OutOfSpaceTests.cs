@@ -81,6 +81,40 @@ public class OutOfSpaceTests
         }
     }
 
+    [Fact]
+    public async Task A_full_disk_under_a_file_repository_fails_the_push_with_the_cause_and_leaves_nothing_half_stored()
+    {
+        using var dir = new TempDirectory();
+        string mount = Directory.CreateDirectory(Path.Combine(dir.Path, "mnt")).FullName;
+        string data = Path.Combine(dir.Path, "data");
+        var random = new Random(6);
+        for (int i = 0; i < 6; i++)
+        {
+            byte[] content = new byte[4_000_000];
+            random.NextBytes(content);
+            dir.Write($"data/part-{i}.bin", content);
+        }
+
+        // Every step runs inside the namespace, where the tmpfs is visible; each prints its exit code.
+        string cli = string.Join(' ', CliRunner.CommandLine().Select(a => $"'{a}'"));
+        string script = $"""
+            mnt="$1"; data="$2"; repo="file://$mnt/repo"
+            mount -t tmpfs -o size=16m merklesync-test "$mnt" || exit 90
+            {cli} init "$repo" > /dev/null; echo "init=$?"
+            {cli} push "$data" "$repo" --quiet; echo "full=$?"
+            echo "leftover=$(find "$mnt/repo/tmp" "$mnt/repo/packs" -type f 2>/dev/null | wc -l)"
+            {cli} verify "$repo" > /dev/null; echo "verify=$?"
+            mount -o remount,size=64m "$mnt"
+            {cli} push "$data" "$repo" --quiet; echo "freed=$?"
+            {cli} verify "$repo" --read-data > /dev/null; echo "verified=$?"
+            """;
+        var run = await CliRunner.RunProgramAsync(null, "unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", mount, data);
+        Assert.True(run.ExitCode == 0, $"needs 'unshare --user --map-root-user --mount' (exit {run.ExitCode}): {run.Stdout}{run.Stderr}");
+        string[] expected = ["init=0", "full=1", "leftover=0", "verify=0", "freed=0", "verified=0"];
+        Assert.Equal(expected, run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("No space left on device", run.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>Collects a process's output lines as they come.</summary>
     private sealed class ServerOutput : IDisposable
     {
