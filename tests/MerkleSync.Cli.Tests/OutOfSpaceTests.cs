@@ -27,14 +27,7 @@ public class OutOfSpaceTests
         using var dir = new TempDirectory();
         string mount = Directory.CreateDirectory(Path.Combine(dir.Path, "mnt")).FullName;
         string flag = Path.Combine(dir.Path, "free-space");
-        string data = Path.Combine(dir.Path, "data");
-        var random = new Random(5);
-        for (int i = 0; i < 6; i++)
-        {
-            byte[] content = new byte[4_000_000];
-            random.NextBytes(content);
-            dir.Write($"data/part-{i}.bin", content);
-        }
+        string data = WriteData(dir, seed: 5);
 
         var start = new ProcessStartInfo("unshare") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string arg in (string[])["--user", "--map-root-user", "--mount", "sh", "-c", Script, "sh", mount, flag,
@@ -86,14 +79,7 @@ public class OutOfSpaceTests
     {
         using var dir = new TempDirectory();
         string mount = Directory.CreateDirectory(Path.Combine(dir.Path, "mnt")).FullName;
-        string data = Path.Combine(dir.Path, "data");
-        var random = new Random(6);
-        for (int i = 0; i < 6; i++)
-        {
-            byte[] content = new byte[4_000_000];
-            random.NextBytes(content);
-            dir.Write($"data/part-{i}.bin", content);
-        }
+        string data = WriteData(dir, seed: 6);
 
         // Every step runs inside the namespace, where the tmpfs is visible; each prints its exit code.
         string cli = string.Join(' ', CliRunner.CommandLine().Select(a => $"'{a}'"));
@@ -113,6 +99,20 @@ public class OutOfSpaceTests
         string[] expected = ["init=0", "full=1", "leftover=0", "verify=0", "freed=0", "verified=0"];
         Assert.Equal(expected, run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("No space left on device", run.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>24 MB of random bytes in six files under data/.</summary>
+    private static string WriteData(TempDirectory dir, int seed)
+    {
+        var random = new Random(seed);
+        for (int i = 0; i < 6; i++)
+        {
+            byte[] content = new byte[4_000_000];
+            random.NextBytes(content);
+            dir.Write($"data/part-{i}.bin", content);
+        }
+
+        return Path.Combine(dir.Path, "data");
     }
 
     /// <summary>Collects a process's output lines as they come.</summary>
