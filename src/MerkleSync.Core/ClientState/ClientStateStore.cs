@@ -299,22 +299,8 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         }
     }
 
-    private static void WriteTokens(string stateFolder, Dictionary<string, string> tokens)
-    {
-        string target = Path.Combine(stateFolder, TokensFileName), aside = target + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var file = new FileStream(aside, options))
-        {
-            System.Text.Json.JsonSerializer.Serialize(file, tokens, ClientStateJson.Default.DictionaryStringString);
-        }
-
-        File.Move(aside, target, overwrite: true);
-    }
+    private static void WriteTokens(string stateFolder, Dictionary<string, string> tokens) =>
+        StateFile.Replace(Path.Combine(stateFolder, TokensFileName), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(tokens, ClientStateJson.Default.DictionaryStringString), ownerOnly: true);
 
     public IReadOnlyList<(string Name, string Url)> ListRemotes() =>
         [.. _db.Scan(RemotesFamily).Select(kv => (Encoding.UTF8.GetString(kv.Key), Encoding.UTF8.GetString(kv.Value)))];

@@ -99,9 +99,7 @@ public sealed record LastPush(Hash Fingerprint, string RemoteUrl, string Branch,
         Varint.Write(writer, (ulong)Files);
         Varint.Write(writer, (ulong)Bytes);
         Varint.Write(writer, (ulong)Chunks);
-        string target = Path.Combine(stateFolder, FileName), aside = target + ".tmp";
-        File.WriteAllBytes(aside, writer.WrittenSpan);
-        File.Move(aside, target, overwrite: true);
+        StateFile.Replace(Path.Combine(stateFolder, FileName), writer.WrittenSpan);
     }
 
     public static void Delete(string stateFolder) => File.Delete(Path.Combine(stateFolder, FileName));
