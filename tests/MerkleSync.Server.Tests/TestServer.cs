@@ -19,6 +19,8 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string BaseUrl { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public string DatasetUrl(string dataset) => $"{BaseUrl}/{dataset}";
 
     public static async Task<TestServer> StartAsync(string? tokensJson = null, (string Cert, string Key)? tls = null)

@@ -6,6 +6,7 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Repository;
 using MerkleSync.Server.Endpoints;
 using MerkleSync.Server.Security;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Prometheus;
 
@@ -60,6 +61,7 @@ public static partial class ServerApp
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         }
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.AddSingleton(new DatasetRegistry(settings.Root));
         builder.Services.AddOpenApi();
         if (tokens is not null)
