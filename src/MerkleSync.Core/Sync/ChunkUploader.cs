@@ -28,7 +28,7 @@ internal static class ChunkUploader
     private const int MaxLanes = 4;
 
     public static async Task<UploadTotals> UploadAsync(
-        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, CancellationToken cancellationToken)
+        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, Task beforeRecords, CancellationToken cancellationToken)
     {
         var pending = new ChunkOrigin[missing.Count];
         int count = 0;
@@ -75,7 +75,9 @@ internal static class ChunkUploader
         }
 
         // Every chunk of these files is on the remote now: their records follow, and the remote
-        // checks each against its chunks (an early group's records thus go while hashing goes on).
+        // checks each against its chunks (an early group's records thus go while hashing goes on),
+        // once the uploads that may hold their other chunks (beforeRecords) are done too.
+        await beforeRecords.ConfigureAwait(false);
         await remote.StoreFilesAsync([.. files.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
         return new UploadTotals(count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
     }

@@ -141,7 +141,7 @@ public static class PushOperation
         var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
         var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
         var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, early.SettledChunks, cancellationToken).ConfigureAwait(false);
-        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, cancellationToken).ConfigureAwait(false);
+        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);
 
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false);
