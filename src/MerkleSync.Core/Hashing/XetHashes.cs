@@ -140,10 +140,18 @@ public static class XetHashes
 
     internal static Hash KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> data)
     {
-        using var hasher = Hasher.NewKeyed(key);
-        hasher.Update(data);
         Span<byte> digest = stackalloc byte[Hash.Size];
-        hasher.Finalize(digest);
+        if (data.Length > Blake3Wide.ChunkLength && Blake3Wide.IsSupported)
+        {
+            Blake3Wide.KeyedHash(key, data, digest);
+        }
+        else
+        {
+            using var hasher = Hasher.NewKeyed(key);
+            hasher.Update(data);
+            hasher.Finalize(digest);
+        }
+
         return Hash.FromBytes(digest);
     }
 }
