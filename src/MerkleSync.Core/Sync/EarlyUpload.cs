@@ -63,8 +63,9 @@ internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgre
                 var (negotiatedBefore, twoBack, oneBack) = (_negotiated, _previousGroup, _lastGroup);
                 _negotiated = negotiated.Task;
                 _previousGroup = _lastGroup;
-                // Not on the hashing thread, nor under the lock.
-                _lastGroup = Task.Run(() => RunGroupAsync(group, negotiatedBefore, negotiated, twoBack, oneBack), cancellationToken);
+                // Not on the hashing thread, nor under the lock; always run (no token here), so that
+                // its negotiation's completion, which the next group waits for, is always set.
+                _lastGroup = Task.Run(() => RunGroupAsync(group, negotiatedBefore, negotiated, twoBack, oneBack), CancellationToken.None);
             }
         }
     }
