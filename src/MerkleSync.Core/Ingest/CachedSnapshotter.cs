@@ -26,9 +26,18 @@ public static class CachedSnapshotter
     /// entries are the same, instead of building it: for callers that read nodes through the state.
     /// </param>
     /// <param name="onHashed">Hears of each file that had to be read, with its stat, as soon as it is hashed (from several threads).</param>
-    public static async Task<CachedSnapshot> SnapshotAsync(
+    public static Task<CachedSnapshot> SnapshotAsync(
         IReadOnlyList<ScannedFile> scanned, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null, bool reuseTree = false,
-        Action<SnapshotFile>? onHashed = null)
+        Action<SnapshotFile>? onHashed = null) =>
+        SnapshotAsync(scanned, Task.FromResult(state), stateIsNew: false, store, cancellationToken, progress, reuseTree, onHashed);
+
+    /// <summary>
+    /// As above, with the state still opening: when it is new (nothing cached in it), hashing does
+    /// not wait for it; it is needed only to remember what was hashed.
+    /// </summary>
+    public static async Task<CachedSnapshot> SnapshotAsync(
+        IReadOnlyList<ScannedFile> scanned, Task<ClientStateStore> opening, bool stateIsNew, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null,
+        bool reuseTree = false, Action<SnapshotFile>? onHashed = null)
     {
         var files = new SnapshotFile[scanned.Count];
         var keys = new (string Path, FileStat Stat)[scanned.Count]; // sized once: 100k files make a 4 MB array
@@ -37,7 +46,7 @@ public static class CachedSnapshotter
             keys[i] = (scanned[i].Path, scanned[i].Stat ?? FileStat.Of(scanned[i].FullPath)); // the scan took the stat, except where lstat's layout is unknown
         }
 
-        var cached = state.Lookup(keys, cancellationToken);
+        var cached = stateIsNew ? new Chunking.ChunkedContent?[keys.Length] : (await opening.ConfigureAwait(false)).Lookup(keys, cancellationToken);
         for (int i = 0; i < scanned.Count; i++)
         {
             if (cached[i] is { } content)
@@ -54,6 +63,7 @@ public static class CachedSnapshotter
         long hashedAt = ClientStateStore.NowNs();
         var hashed = await Snapshotter.HashFilesAsync(
             [.. toRead.Select(i => scanned[i])], cancellationToken, progress, onHashed is null ? null : (j, file) => onHashed(file with { Stat = keys[toRead[j]].Stat })).ConfigureAwait(false);
+        var state = await opening.ConfigureAwait(false);
         long bytesRead = 0;
         bool statsTrusted = true;
         for (int j = 0; j < toRead.Count; j++)

@@ -72,6 +72,7 @@ public static class PushOperation
         var headLookup = Task.Run(() => remote.GetBranchAsync(options.Branch, cancellationToken).AsTask(), cancellationToken);
         var nodes = new MemoryTreeNodeStore();
         ClientStateStore? opened = null;
+        Task<ClientStateStore>? opening = null;
         int resumed;
         CachedSnapshot cached;
         using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -88,20 +89,39 @@ public static class PushOperation
                 return WithTransferCounters(new PushResult(last.VersionId, last.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0);
             }
 
-            opened = ClientStateStore.Open(directory);
-            resumed = await remote.ResumeUploadsAsync(opened, cancellationToken).ConfigureAwait(false);
-            cached = await CachedSnapshotter.SnapshotAsync(scanned, opened, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
+            if (ClientStateStore.Exists(directory))
+            {
+                opened = ClientStateStore.Open(directory);
+                resumed = await remote.ResumeUploadsAsync(opened, cancellationToken).ConfigureAwait(false);
+                cached = await CachedSnapshotter.SnapshotAsync(scanned, opened, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
+            }
+            else
+            {
+                // The first push from this directory: nothing cached, nothing to resume. Its state
+                // opens (most of a second, the RocksDB binding's start-up) while hashing and the
+                // first uploads go on; their checkpoints wait in memory until it is open.
+                var deferred = new DeferredCheckpoints();
+                resumed = await remote.ResumeUploadsAsync(deferred, cancellationToken).ConfigureAwait(false);
+                opening = Task.Run(() => OpenAttached(directory, deferred), CancellationToken.None);
+                _ = opening.ContinueWith(_ => hashing.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew: true, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
+                opened = await opening.ConfigureAwait(false);
+            }
         }
         catch (Exception e)
         {
-            opened?.Dispose();
             await earlyCancel.CancelAsync().ConfigureAwait(false);
             var earlyGroups = early.FinishAsync();
-            // Observed; the first error wins.
-            await Task.WhenAll(headLookup, earlyGroups).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested && earlyGroups.Exception?.InnerException is { } failure)
+            // Observed; the first error wins. The state closes once nothing writes checkpoints to it.
+            await Task.WhenAll(headLookup, earlyGroups, opening ?? Task.CompletedTask).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            (opened ?? (opening is { IsCompletedSuccessfully: true } ? opening.Result : null))?.Dispose();
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                ExceptionDispatchInfo.Throw(failure); // hashing stopped because an early group failed: report why
+                // Hashing stopped because an early group failed or the state did not open: report why.
+                if ((earlyGroups.Exception ?? opening?.Exception)?.InnerException is { } failure)
+                {
+                    ExceptionDispatchInfo.Throw(failure);
+                }
             }
 
             throw;
@@ -149,6 +169,21 @@ public static class PushOperation
         progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, upload.Backoffs);
+    }
+
+    private static ClientStateStore OpenAttached(string directory, DeferredCheckpoints checkpoints)
+    {
+        var state = ClientStateStore.Open(directory);
+        try
+        {
+            checkpoints.Attach(state);
+            return state;
+        }
+        catch (Exception)
+        {
+            state.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

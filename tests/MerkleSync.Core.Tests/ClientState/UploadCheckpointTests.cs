@@ -1,6 +1,7 @@
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tests.Support;
 
 namespace MerkleSync.Core.Tests.ClientState;
@@ -36,6 +37,37 @@ public class UploadCheckpointTests
 
             state.Remove("a-upload");
             Assert.Equal(["b-upload"], state.List().Select(u => u.Name));
+        }
+    }
+
+    [Fact]
+    public void Checkpoints_made_before_the_state_opened_reach_it_when_attached_and_later_ones_go_straight_through()
+    {
+        using var temp = new TempFolder();
+        var deferred = new DeferredCheckpoints();
+        deferred.Begin("kept", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1");
+        deferred.AppendChunks("kept", [Origin(1), Origin(2)]);
+        deferred.Begin("done", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2");
+        deferred.AppendChunks("done", [Origin(3)]);
+        deferred.Remove("done");
+        deferred.Begin("empty", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/3");
+        Assert.Empty(deferred.List());
+
+        using (var state = ClientStateStore.Open(temp.Path))
+        {
+            deferred.Attach(state);
+            deferred.AppendChunks("kept", [Origin(4)]);
+            deferred.Begin("later", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/4");
+            Assert.Equal(["empty", "kept", "later"], deferred.List().Select(u => u.Name).Order());
+        }
+
+        using (var state = ClientStateStore.Open(temp.Path))
+        {
+            var uploads = state.List().ToDictionary(u => u.Name);
+            Assert.Equal(["empty", "kept", "later"], uploads.Keys.Order());
+            Assert.Equal([Origin(1), Origin(2), Origin(4)], uploads["kept"].Chunks);
+            Assert.Empty(uploads["empty"].Chunks);
+            Assert.Equal("http://127.0.0.1:1/v1/datasets/ds/uploads/1", uploads["kept"].UploadUrl);
         }
     }
 }

@@ -11,6 +11,25 @@ public class PushPullTests
     private static readonly CancellationToken None = CancellationToken.None;
 
     [Fact]
+    public async Task A_first_push_whose_state_cannot_be_created_fails_with_the_cause_and_publishes_nothing()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        // A file where the state's folder would go: the push hashes while the state opens, and that fails.
+        Directory.CreateDirectory(Path.Combine(source, ".merklesync"));
+        await File.WriteAllTextAsync(Path.Combine(source, ".merklesync", "state"), "not a folder");
+        Core.Repository.Repository.Init(repo).Dispose();
+
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => PushOperation.PushAsync(source, remote, new PushOptions(), None));
+
+        Assert.IsNotType<OperationCanceledException>(error);
+        Assert.Contains("state", error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Null(await remote.GetBranchAsync("main", None));
+    }
+
+    [Fact]
     public async Task Push_then_pull_gives_an_identical_tree()
     {
         using var temp = new TempFolder();

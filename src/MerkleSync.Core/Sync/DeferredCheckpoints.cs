@@ -1,0 +1,89 @@
+using MerkleSync.Core.Ingest;
+
+namespace MerkleSync.Core.Sync;
+
+/// <summary>
+/// Upload checkpoints for a push that starts uploading before its client state is open: the first
+/// push from a directory (no state yet, so nothing to resume and nothing cached), whose state takes
+/// the RocksDB binding's start-up, most of a second, to open. Checkpoints are held in memory until
+/// the state is attached, which then gets all of them and everything after. A crash before that
+/// loses only the progress of the packs begun meanwhile: a re-run sends them again.
+/// </summary>
+internal sealed class DeferredCheckpoints : IUploadCheckpoints
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (string RemoteUrl, string UploadUrl, List<ChunkOrigin> Chunks)> _held = [];
+    private IUploadCheckpoints? _target;
+
+    /// <summary>Writes the checkpoints held so far to <paramref name="target"/> and passes every later one on.</summary>
+    public void Attach(IUploadCheckpoints target)
+    {
+        lock (_lock)
+        {
+            foreach (var (name, (remoteUrl, uploadUrl, chunks)) in _held)
+            {
+                target.Begin(name, remoteUrl, uploadUrl);
+                if (chunks.Count > 0)
+                {
+                    target.AppendChunks(name, chunks);
+                }
+            }
+
+            _held.Clear();
+            _target = target;
+        }
+    }
+
+    public void Begin(string name, string remoteUrl, string uploadUrl)
+    {
+        lock (_lock)
+        {
+            if (_target is { } target)
+            {
+                target.Begin(name, remoteUrl, uploadUrl);
+            }
+            else
+            {
+                _held[name] = (remoteUrl, uploadUrl, []);
+            }
+        }
+    }
+
+    public void AppendChunks(string name, IReadOnlyList<ChunkOrigin> chunks)
+    {
+        lock (_lock)
+        {
+            if (_target is { } target)
+            {
+                target.AppendChunks(name, chunks);
+            }
+            else
+            {
+                _held[name].Chunks.AddRange(chunks);
+            }
+        }
+    }
+
+    public void Remove(string name)
+    {
+        lock (_lock)
+        {
+            if (_target is { } target)
+            {
+                target.Remove(name);
+            }
+            else
+            {
+                _held.Remove(name);
+            }
+        }
+    }
+
+    public IReadOnlyList<UploadCheckpoint> List()
+    {
+        lock (_lock)
+        {
+            return _target?.List() ?? []; // a directory without state has no earlier uploads
+        }
+    }
+}
