@@ -72,6 +72,11 @@ public sealed class RocksStore : IDisposable
 
                 Thread.Sleep(200);
             }
+            catch (RocksDbException e)
+            {
+                // Not a lock: the path is not a database folder, is unreadable, or is damaged.
+                throw new CorruptDataException($"Cannot open the database at '{path}': {e.Message}", e);
+            }
         }
     }
 

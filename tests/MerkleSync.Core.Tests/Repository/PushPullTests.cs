@@ -22,10 +22,9 @@ public class PushPullTests
         Core.Repository.Repository.Init(repo).Dispose();
 
         await using var remote = await RemoteUrl.OpenAsync(repo, None);
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => PushOperation.PushAsync(source, remote, new PushOptions(), None));
+        var error = await Assert.ThrowsAsync<CorruptDataException>(() => PushOperation.PushAsync(source, remote, new PushOptions(), None));
 
-        Assert.IsNotType<OperationCanceledException>(error);
-        Assert.Contains("state", error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains($"Cannot open the database at '{Path.Combine(Path.GetFullPath(source), ".merklesync", "state")}'", error.Message, StringComparison.Ordinal);
         Assert.Null(await remote.GetBranchAsync("main", None));
     }
 
