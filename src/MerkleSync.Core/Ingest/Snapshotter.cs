@@ -61,10 +61,6 @@ public static class Snapshotter
     }
 
     /// <summary>
-    /// Large files also hash their chunks on other cores while this one chunks; small files are
-    /// cheaper on one thread, and there are usually many of them to run side by side.
-    /// </summary>
-    /// <summary>
     /// Hashing keeps as many pool threads busy as there are cores, each with work from its own
     /// queue, and the pool adds threads only in steps of about half a second: a push's early uploads
     /// (and the server's requests, in tests that host it) waited behind it. In a first push of the
@@ -80,6 +76,10 @@ public static class Snapshotter
         }
     }
 
+    /// <summary>
+    /// Large files also hash their chunks on other cores while this one chunks; small files are
+    /// cheaper on one thread, and there are usually many of them to run side by side.
+    /// </summary>
     private static int HashThreadsFor(long size) => size >= ParallelHashThreshold ? Math.Max(1, Environment.ProcessorCount) : 0;
 
     private const long ParallelHashThreshold = 16 << 20;
