@@ -3,11 +3,12 @@ using MerkleSync.Core.Ingest;
 namespace MerkleSync.Core.Sync;
 
 /// <summary>
-/// Upload checkpoints for a push that starts uploading before its client state is open: the first
-/// push from a directory (no state yet, so nothing to resume and nothing cached), whose state takes
-/// the RocksDB binding's start-up, most of a second, to open. Checkpoints are held in memory until
-/// the state is attached, which then gets all of them and everything after. A crash before that
-/// loses only the progress of the packs begun meanwhile: a re-run sends them again.
+/// A push's upload checkpoints, usable before its client state is open: the first push from a
+/// directory (no state yet, so nothing to resume and nothing cached) starts uploading while its
+/// state is created, which takes the RocksDB binding's start-up, most of a second. Checkpoints are
+/// held in memory until the state is attached, which then gets all of them and everything after
+/// (an existing state is attached before any upload). A crash before that loses only the progress
+/// of the packs begun meanwhile: a re-run sends them again.
 /// </summary>
 internal sealed class DeferredCheckpoints : IUploadCheckpoints
 {

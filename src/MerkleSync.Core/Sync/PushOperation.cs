@@ -71,7 +71,6 @@ public static class PushOperation
         // (~0.1 s), so it runs on the pool meanwhile.
         var headLookup = Task.Run(() => remote.GetBranchAsync(options.Branch, cancellationToken).AsTask(), cancellationToken);
         var nodes = new MemoryTreeNodeStore();
-        ClientStateStore? opened = null;
         Task<ClientStateStore>? opening = null;
         int resumed;
         CachedSnapshot cached;
@@ -89,24 +88,16 @@ public static class PushOperation
                 return WithTransferCounters(new PushResult(last.VersionId, last.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0);
             }
 
-            if (ClientStateStore.Exists(directory))
-            {
-                opened = ClientStateStore.Open(directory);
-                resumed = await remote.ResumeUploadsAsync(opened, cancellationToken).ConfigureAwait(false);
-                cached = await CachedSnapshotter.SnapshotAsync(scanned, opened, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
-            }
-            else
-            {
-                // The first push from this directory: nothing cached, nothing to resume. Its state
-                // opens (most of a second, the RocksDB binding's start-up) while hashing and the
-                // first uploads go on; their checkpoints wait in memory until it is open.
-                var deferred = new DeferredCheckpoints();
-                resumed = await remote.ResumeUploadsAsync(deferred, cancellationToken).ConfigureAwait(false);
-                opening = Task.Run(() => OpenAttached(directory, deferred), CancellationToken.None);
-                _ = opening.ContinueWith(_ => hashing.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew: true, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false);
-                opened = await opening.ConfigureAwait(false);
-            }
+            // A directory's first push has nothing cached and nothing to resume: its state opens
+            // (most of a second, the RocksDB binding's start-up) while hashing and the first uploads
+            // go on, their checkpoints held in memory until it is open. An existing state opens
+            // first: its stat cache and half-sent uploads come before anything else.
+            bool stateIsNew = !ClientStateStore.Exists(directory);
+            var checkpoints = new DeferredCheckpoints();
+            opening = stateIsNew ? Task.Run(() => OpenAttached(directory, checkpoints), CancellationToken.None) : Task.FromResult(OpenAttached(directory, checkpoints));
+            _ = opening.ContinueWith(_ => hashing.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            resumed = await remote.ResumeUploadsAsync(checkpoints, cancellationToken).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false); // awaits the state too
         }
         catch (Exception e)
         {
@@ -114,7 +105,7 @@ public static class PushOperation
             var earlyGroups = early.FinishAsync();
             // Observed; the first error wins. The state closes once nothing writes checkpoints to it.
             await Task.WhenAll(headLookup, earlyGroups, opening ?? Task.CompletedTask).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            (opened ?? (opening is { IsCompletedSuccessfully: true } ? opening.Result : null))?.Dispose();
+            (opening is { IsCompletedSuccessfully: true } ? opening.Result : null)?.Dispose();
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 // Hashing stopped because an early group failed or the state did not open: report why.
@@ -127,7 +118,7 @@ public static class PushOperation
             throw;
         }
 
-        using var state = opened;
+        using var state = await opening.ConfigureAwait(false);
         var (snapshot, bytesScanned, _, entriesDigest, treeReused, statsTrusted) = cached;
         progress.Enter(Stage.Negotiating);
         await Task.WhenAll(headLookup, early.FinishAsync()).ConfigureAwait(false);
