@@ -15,8 +15,9 @@ public enum Codec : byte
 /// <summary>
 /// Chooses and applies a chunk's codec: zstd level 1 when it makes the chunk smaller, else raw
 /// (on the benchmark dataset level 3 stored only 0.2% less for ~0.4 CPU-seconds more per GiB).
-/// A cheap probe on the first 8 KiB skips incompressible data (random bytes, already-compressed
-/// formats) without paying for a full attempt.
+/// The byte entropy of the first 8 KiB sorts most chunks before any zstd work: random-looking
+/// bytes (already-compressed formats, encrypted or random data) stay raw, plainly redundant ones
+/// are compressed; only those in between pay for a zstd probe.
 /// </summary>
 public static class ChunkCodec
 {
@@ -141,7 +142,16 @@ public static class ChunkCodec
         }
     }
 
-    // zstd level 1 on a prefix: if even that saves under 3%, the whole chunk is not worth a try.
+    // Entropy of the probe in bits per byte. Random bytes measure at least 7.9706 over 8 KiB (2000
+    // samples), bytes that repeat with a period up to 4 KiB at most 7.9669: those zstd still
+    // shrinks, so only the first are left raw unseen. Under 7 bits a byte, entropy coding alone
+    // saves over 12%. The zstd probe costs ~25 µs a chunk (most of it resetting zstd's tables);
+    // the byte count ~3 µs: on random data it was 0.35 CPU-seconds per GiB.
+    private const double RandomBitsPerByte = 7.97;
+    private const double RedundantBitsPerByte = 7.0;
+
+    // Whether a full zstd attempt is worth it: the prefix's byte entropy decides where it is clear;
+    // in between, zstd level 1 on the prefix must save at least 3%.
     private static bool LooksCompressible(ReadOnlySpan<byte> raw)
     {
         if (raw.Length <= ProbeBytes * 2)
@@ -149,16 +159,48 @@ public static class ChunkCodec
             return true;
         }
 
+        var probe = raw[..ProbeBytes];
+        double bitsPerByte = ByteEntropy(probe);
+        if (bitsPerByte >= RandomBitsPerByte || bitsPerByte < RedundantBitsPerByte)
+        {
+            return bitsPerByte < RedundantBitsPerByte;
+        }
+
         var compressor = t_compressor ??= new Compressor(Level);
         byte[] scratch = t_scratch ??= new byte[Compressor.GetCompressBound(ChunkingParameters.MaximumChunkSize)];
-        compressor.Level = 1;
-        try
+        return compressor.Wrap(probe, scratch) < ProbeBytes * 97 / 100;
+    }
+
+    /// <summary>Shannon entropy of the byte values in <paramref name="bytes"/>, in bits per byte (0 to 8).</summary>
+    internal static double ByteEntropy(ReadOnlySpan<byte> bytes)
+    {
+        // Four tables, so that runs of one byte value do not wait on their own counter's last store.
+        Span<int> counts = stackalloc int[4 * 256];
+        counts.Clear();
+        int i = 0;
+        for (; i + 4 <= bytes.Length; i += 4)
         {
-            return compressor.Wrap(raw[..ProbeBytes], scratch) < ProbeBytes * 97 / 100;
+            counts[bytes[i]]++;
+            counts[256 + bytes[i + 1]]++;
+            counts[512 + bytes[i + 2]]++;
+            counts[768 + bytes[i + 3]]++;
         }
-        finally
+
+        for (; i < bytes.Length; i++)
         {
-            compressor.Level = Level;
+            counts[bytes[i]]++;
         }
+
+        double sum = 0;
+        for (int value = 0; value < 256; value++)
+        {
+            int count = counts[value] + counts[256 + value] + counts[512 + value] + counts[768 + value];
+            if (count > 0)
+            {
+                sum += count * Math.Log2(count);
+            }
+        }
+
+        return bytes.IsEmpty ? 0 : Math.Log2(bytes.Length) - (sum / bytes.Length);
     }
 }

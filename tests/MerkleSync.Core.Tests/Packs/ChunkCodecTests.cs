@@ -1,0 +1,123 @@
+using System.Text;
+using FsCheck;
+using FsCheck.Xunit;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Packs;
+
+namespace MerkleSync.Core.Tests.Packs;
+
+public class ChunkCodecTests
+{
+    private const int ChunkLength = 64 * 1024;
+
+    [Fact]
+    public void Byte_entropy_is_zero_for_one_value_one_bit_for_two_and_eight_for_all_256()
+    {
+        Assert.Equal(0, ChunkCodec.ByteEntropy(new byte[8192]));
+        Assert.Equal(1, ChunkCodec.ByteEntropy([.. Enumerable.Range(0, 8192).Select(i => (byte)(i % 2 * 7))]), 12);
+        Assert.Equal(8, ChunkCodec.ByteEntropy([.. Enumerable.Range(0, 8192).Select(i => (byte)i)]), 12);
+        Assert.Equal(0, ChunkCodec.ByteEntropy([]));
+    }
+
+    [Fact]
+    public void Random_bytes_are_stored_raw()
+    {
+        var raw = RandomBytes(ChunkLength, seed: 1);
+
+        var (codec, stored) = Encode(raw);
+
+        Assert.Equal(Codec.None, codec);
+        Assert.Equal(raw, stored);
+    }
+
+    [Fact]
+    public void Text_is_compressed_and_decodes_to_itself()
+    {
+        var words = new[] { "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta" };
+        var random = new Random(2);
+        var text = new StringBuilder();
+        while (text.Length < ChunkLength)
+        {
+            text.Append(words[random.Next(words.Length)]).Append(random.Next(10) == 0 ? ".\n" : " ");
+        }
+
+        var raw = Encoding.ASCII.GetBytes(text.ToString(0, ChunkLength));
+
+        var (codec, stored) = Encode(raw);
+
+        Assert.Equal(Codec.Zstd, codec);
+        Assert.True(stored.Length < raw.Length / 2);
+        AssertDecodes(raw, codec, stored);
+    }
+
+    // Random-looking bytes by count that zstd still shrinks: the entropy shortcut must not leave them raw.
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(4096)]
+    public void Random_bytes_repeated_with_a_short_period_are_compressed(int period)
+    {
+        var block = RandomBytes(period, seed: period);
+        var raw = new byte[ChunkLength];
+        for (int at = 0; at < raw.Length; at += period)
+        {
+            block.CopyTo(raw.AsSpan(at));
+        }
+
+        var (codec, stored) = Encode(raw);
+
+        Assert.Equal(Codec.Zstd, codec);
+        Assert.True(stored.Length < raw.Length / 4);
+        AssertDecodes(raw, codec, stored);
+    }
+
+    // Any mix of random and repetitive runs comes back exactly, raw or zstd, never larger than raw.
+    [Property(MaxTest = 60)]
+    public void Every_chunk_decodes_to_its_bytes(NonNegativeInt seed, PositiveInt length, byte alphabet)
+    {
+        var random = new Random(seed.Get);
+        var raw = new byte[1 + (length.Get % (128 * 1024))];
+        int distinct = 1 + alphabet; // 1 to 256 byte values
+        for (int at = 0; at < raw.Length;)
+        {
+            int run = Math.Min(raw.Length - at, 1 + random.Next(20_000));
+            if (random.Next(2) == 0)
+            {
+                random.NextBytes(raw.AsSpan(at, run));
+            }
+            else
+            {
+                for (int i = 0; i < run; i++)
+                {
+                    raw[at + i] = (byte)random.Next(distinct);
+                }
+            }
+
+            at += run;
+        }
+
+        var (codec, stored) = Encode(raw);
+
+        Assert.True(stored.Length <= raw.Length);
+        AssertDecodes(raw, codec, stored);
+    }
+
+    private static (Codec Codec, byte[] Stored) Encode(byte[] raw)
+    {
+        var stored = new byte[raw.Length];
+        var (codec, length) = ChunkCodec.Encode(raw, stored);
+        return (codec, stored[..length]);
+    }
+
+    private static void AssertDecodes(byte[] raw, Codec codec, byte[] stored)
+    {
+        var decoded = ChunkCodec.DecodeVerified(codec, stored, Crc32C.Compute(stored), XetHashes.ChunkHash(raw), raw.Length, new byte[raw.Length]);
+        Assert.Equal(raw, decoded.ToArray());
+    }
+
+    private static byte[] RandomBytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+}
