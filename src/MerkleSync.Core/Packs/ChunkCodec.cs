@@ -161,9 +161,14 @@ public static class ChunkCodec
 
         var probe = raw[..ProbeBytes];
         double bitsPerByte = ByteEntropy(probe);
-        if (bitsPerByte >= RandomBitsPerByte || bitsPerByte < RedundantBitsPerByte)
+        if (bitsPerByte < RedundantBitsPerByte)
         {
-            return bitsPerByte < RedundantBitsPerByte;
+            return true;
+        }
+
+        if (bitsPerByte >= RandomBitsPerByte)
+        {
+            return false;
         }
 
         var compressor = t_compressor ??= new Compressor(Level);
@@ -176,7 +181,6 @@ public static class ChunkCodec
     {
         // Four tables, so that runs of one byte value do not wait on their own counter's last store.
         Span<int> counts = stackalloc int[4 * 256];
-        counts.Clear();
         int i = 0;
         for (; i + 4 <= bytes.Length; i += 4)
         {
