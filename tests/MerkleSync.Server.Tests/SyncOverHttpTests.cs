@@ -727,6 +727,33 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task A_server_that_fails_every_upload_stops_the_push_with_its_status_and_publishes_nothing()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        Files.Write(source, "big.bin", Files.Random(13, 5_000_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new FailEveryPatch());
+        await remote.CreateAsync(None);
+
+        // As a server whose disk is full answers: the push must say what the server said, not what
+        // its own retries tripped over.
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => PushOperation.PushAsync(source, remote, new PushOptions(), None).WaitAsync(TimeSpan.FromSeconds(120)));
+
+        Assert.Contains("500", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("closed", failure.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Null(await remote.GetBranchAsync("main", None));
+    }
+
+    /// <summary>Answers every PATCH with 500, as a server that cannot write would.</summary>
+    private sealed class FailEveryPatch() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            request.Method == HttpMethod.Patch
+                ? Task.FromResult(new HttpResponseMessage(HttpStatusCode.InternalServerError) { RequestMessage = request, Content = new StringContent("No space left on device") })
+                : base.SendAsync(request, cancellationToken);
+    }
+
+    [Fact]
     public async Task Packs_that_the_server_is_slow_to_finish_do_not_stall_the_lanes_that_wait_for_upload_buffers()
     {
         await using var server = await TestServer.StartAsync();

@@ -176,7 +176,10 @@ public sealed partial class HttpRemote
                     return null;
                 }
             }
-            catch (Exception e) when (e is IOException or HttpRequestException or ConflictException && ++failures <= 8)
+            // A lost answer or a body cut short: continue from where the server stands. A 5xx answer
+            // is final here; the pipeline has retried it with backoff (8 more rounds of that made a
+            // server that cannot write take a minute to report).
+            catch (Exception e) when (e is (IOException and not ServerErrorException) or HttpRequestException or ConflictException && ++failures <= 8)
             {
                 offset = await UploadOffsetAsync(location, cancellationToken).ConfigureAwait(false);
             }

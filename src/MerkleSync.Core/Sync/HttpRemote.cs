@@ -358,9 +358,13 @@ public sealed partial class HttpRemote : IRemote
             409 => new ConflictException(text),
             422 => new CorruptDataException(text),
             507 => new OutOfSpaceException(text),
+            >= 500 => new ServerErrorException(text),
             _ => new IOException(text),
         };
     }
+
+    /// <summary>The server answered with a 5xx status: the resilience pipeline has retried it already.</summary>
+    private sealed class ServerErrorException(string message) : IOException(message);
 
     private sealed class RemoteNodes(HttpRemote remote) : ITreeNodeStore
     {
