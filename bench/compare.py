@@ -24,14 +24,19 @@ ENV = dict(os.environ, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="yes", BORG_RE
            RESTIC_PASSWORD="bench", DOTNET_CLI_TELEMETRY_OPTOUT="1")
 
 
+# CPU seconds (user + system) of the last command run(), for the tables' CPU columns.
+LAST_CPU = [0.0]
+
+
 def run(cmd, cwd=None, out=None):
     """Runs a command under /usr/bin/time; returns (wall seconds, peak RSS in MiB, stdout)."""
     stats = os.path.join(ARGS.work, "time.out")
-    proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", stats, *cmd], cwd=cwd, env=ENV,
+    proc = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S", "-o", stats, *cmd], cwd=cwd, env=ENV,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    wall, rss = open(stats).read().split()[-2:]
+    wall, rss, user, system = open(stats).read().split()[-4:]
+    LAST_CPU[0] = float(user) + float(system)
     return float(wall), int(rss) / 1024, proc.stdout
 
 
@@ -83,6 +88,10 @@ class MerkleSyncServer:
         self.url = f"http://127.0.0.1:{self.port}/bench"
         run([*MS, "init", self.url])
 
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self):
         for line in open(f"/proc/{self.proc.pid}/status"):
             if line.startswith("VmHWM:"):
@@ -104,6 +113,7 @@ class Tool:
         self.name, self.dir = name, os.path.join(work, name)
         self.repo, self.server = os.path.join(self.dir, "repo"), None
         self.wire = []
+        self.cpu = 0.0  # CPU seconds of the last backup or restore: the command's, and the server's meanwhile
 
     def setup(self):
         fresh(self.dir)
@@ -119,7 +129,9 @@ class Tool:
 
     def backup(self, source, label):
         if self.name == "merklesync":
+            server_before = self.server.cpu_seconds()
             wall, rss, out = run([*MS, "push", source, self.server.url, "--json", "--quiet"])
+            self.cpu = LAST_CPU[0] + self.server.cpu_seconds() - server_before
             result = json.loads(out)
             self.wire.append(result["wire_bytes_sent"] + result["wire_bytes_received"])
             return wall, rss
@@ -129,6 +141,7 @@ class Tool:
             wall, rss, _ = run(["restic", "backup", "-q", "-r", self.repo, "."], cwd=source)
         else:
             wall, rss, _ = run(["casync", "make", f"--store={self.repo}", os.path.join(self.dir, f"{label}.caidx"), source])
+        self.cpu = LAST_CPU[0]
         return wall, rss
 
     def status(self, source):
@@ -137,13 +150,19 @@ class Tool:
     def restore(self, label, target):
         fresh(target)
         if self.name == "merklesync":
-            return run([*MS, "pull", self.server.url, target, "--json", "--quiet"])[:2]
+            server_before = self.server.cpu_seconds()
+            result = run([*MS, "pull", self.server.url, target, "--json", "--quiet"])[:2]
+            self.cpu = LAST_CPU[0] + self.server.cpu_seconds() - server_before
+            return result
         os.makedirs(target)
         if self.name == "borg":
-            return run(["borg", "extract", f"{self.repo}::{label}"], cwd=target)[:2]
-        if self.name == "restic":
-            return run(["restic", "restore", "-q", "-r", self.repo, "latest", "--target", target])[:2]
-        return run(["casync", "extract", f"--store={self.repo}", os.path.join(self.dir, f"{label}.caidx"), target])[:2]
+            result = run(["borg", "extract", f"{self.repo}::{label}"], cwd=target)[:2]
+        elif self.name == "restic":
+            result = run(["restic", "restore", "-q", "-r", self.repo, "latest", "--target", target])[:2]
+        else:
+            result = run(["casync", "extract", f"--store={self.repo}", os.path.join(self.dir, f"{label}.caidx"), target])[:2]
+        self.cpu = LAST_CPU[0]
+        return result
 
     def stored(self):
         return size_of(self.repo)
@@ -193,7 +212,7 @@ def turns(runs):
 def large_case(pair, runs):
     v1, v2 = os.path.join(pair, "v1"), os.path.join(pair, "v2")
     figures = {t: {k: [] for k in ["v1_s", "v2_s", "restore_s", "v2_added_bytes", "v1_rss_mib", "v2_rss_mib", "restore_rss_mib",
-                                   "server_rss_mib", "v1_wire_bytes", "v2_wire_bytes"]} for t in TOOLS}
+                                   "server_rss_mib", "v1_wire_bytes", "v2_wire_bytes", "v1_cpu_s", "restore_cpu_s"]} for t in TOOLS}
     checked = set()
     for r, name in turns(runs):
         tool, f = Tool(name, ARGS.work), figures[name]
@@ -201,7 +220,7 @@ def large_case(pair, runs):
         copy_tree(v1, source)
         tool.setup()
         wall, rss = tool.backup(source, "v1")
-        f["v1_s"].append(wall), f["v1_rss_mib"].append(rss)
+        f["v1_s"].append(wall), f["v1_rss_mib"].append(rss), f["v1_cpu_s"].append(tool.cpu)
         after_v1 = tool.stored()
         update_tree(v2, source)
         wall, rss = tool.backup(source, "v2")
@@ -210,7 +229,7 @@ def large_case(pair, runs):
         fresh(source)
         target = os.path.join(ARGS.work, "restore")
         wall, rss = tool.restore("v2", target)
-        f["restore_s"].append(wall), f["restore_rss_mib"].append(rss)
+        f["restore_s"].append(wall), f["restore_rss_mib"].append(rss), f["restore_cpu_s"].append(tool.cpu)
         if name not in checked:
             if not same_tree(v2, target):
                 sys.exit(f"{name}: the restored tree differs from v2")
@@ -221,7 +240,7 @@ def large_case(pair, runs):
         tool.teardown()
         if name == "merklesync":
             f["server_rss_mib"].append(tool.server_rss)
-        print(f"  run {r + 1} {name}: v1 {f['v1_s'][-1]:.2f} s, v2 {f['v2_s'][-1]:.2f} s, restore {f['restore_s'][-1]:.2f} s", file=sys.stderr)
+        print(f"  run {r + 1} {name}: v1 {f['v1_s'][-1]:.2f} s ({f['v1_cpu_s'][-1]:.2f} CPU-s), v2 {f['v2_s'][-1]:.2f} s, restore {f['restore_s'][-1]:.2f} s ({f['restore_cpu_s'][-1]:.2f} CPU-s)", file=sys.stderr)
     return {t: {k: median(v) for k, v in fig.items()} for t, fig in figures.items()}
 
 
@@ -362,14 +381,15 @@ def markdown(r):
            f"**{r['size']} pair from `gen_versions.py --seed 7`** (truly new bytes in v2: {mb(r['changes']['new_bytes'])}; "
            f"chunk-level ideal for v2: {mb(ideal)}). Reading and hashing v1 with `b3sum`: {r['b3sum_v1_s']:.2f} s.",
            "",
-           "| tool | v1 backup | v2 backup | restore v2 | bytes added by v2 | peak RSS v1 / v2 / restore |",
-           "| --- | --- | --- | --- | --- | --- |"]
+           "| tool | v1 backup | v2 backup | restore v2 | CPU v1 / restore v2 | bytes added by v2 | peak RSS v1 / v2 / restore |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
     settings = {"merklesync": "push over HTTP to a loopback server (file-system store), server verifies every chunk",
                 "borg": "`borg create -C none`, `-e none` repo", "restic": "`restic backup`, default compression",
                 "casync": "`casync make`, default store"}
     for t in TOOLS:
         f = L[t]
-        out.append(f"| {t} ({settings[t]}) | {f['v1_s']:.2f} s | {f['v2_s']:.2f} s | {f['restore_s']:.2f} s | {mb(f['v2_added_bytes'])} = {f['v2_added_bytes'] / ideal:.2f}x ideal "
+        out.append(f"| {t} ({settings[t]}) | {f['v1_s']:.2f} s | {f['v2_s']:.2f} s | {f['restore_s']:.2f} s | {f['v1_cpu_s']:.2f} / {f['restore_cpu_s']:.2f} s "
+                   f"| {mb(f['v2_added_bytes'])} = {f['v2_added_bytes'] / ideal:.2f}x ideal "
                    f"| {f['v1_rss_mib']:.0f} / {f['v2_rss_mib']:.0f} / {f['restore_rss_mib']:.0f} MiB |")
     out += ["",
             "| target (ratios in this run) | measured | met |",
@@ -392,7 +412,8 @@ def markdown(r):
         target(f"peak RSS change {sizes[0]} → {sizes[-1]} (push, pull, server; ≤ 0.20)", worst, 0.20)
     out += ["", f"Best peer per column: v1 {best('v1_s'):.2f} s, v2 {best('v2_s'):.2f} s, restore {best('restore_s'):.2f} s, "
             f"v2 bytes {mb(best('v2_added_bytes'))}. MerkleSync over the wire: v1 {mb(ms['v1_wire_bytes'])}, v2 {mb(ms['v2_wire_bytes'])}; "
-            f"server peak RSS {ms['server_rss_mib']:.0f} MiB."]
+            f"server peak RSS {ms['server_rss_mib']:.0f} MiB. CPU is user + system seconds of the command (for MerkleSync, plus the "
+            f"server's during it), on {os.cpu_count()} cores."]
     if S:
         out += ["", f"**{r['small_files']} files of 1–16 KiB** (random bytes, 100 folders):", "",
                 "| tool | first backup | no-change status | no-change backup | one file changed | restore |", "| --- | --- | --- | --- | --- | --- |"]
