@@ -127,11 +127,16 @@ class Tool:
         else:
             os.makedirs(self.repo)
 
+    def run_with_server(self, cmd):
+        """run() for a MerkleSync command; self.cpu adds the server's CPU meanwhile."""
+        server_before = self.server.cpu_seconds()
+        result = run(cmd)
+        self.cpu = LAST_CPU[0] + self.server.cpu_seconds() - server_before
+        return result
+
     def backup(self, source, label):
         if self.name == "merklesync":
-            server_before = self.server.cpu_seconds()
-            wall, rss, out = run([*MS, "push", source, self.server.url, "--json", "--quiet"])
-            self.cpu = LAST_CPU[0] + self.server.cpu_seconds() - server_before
+            wall, rss, out = self.run_with_server([*MS, "push", source, self.server.url, "--json", "--quiet"])
             result = json.loads(out)
             self.wire.append(result["wire_bytes_sent"] + result["wire_bytes_received"])
             return wall, rss
@@ -150,10 +155,7 @@ class Tool:
     def restore(self, label, target):
         fresh(target)
         if self.name == "merklesync":
-            server_before = self.server.cpu_seconds()
-            result = run([*MS, "pull", self.server.url, target, "--json", "--quiet"])[:2]
-            self.cpu = LAST_CPU[0] + self.server.cpu_seconds() - server_before
-            return result
+            return self.run_with_server([*MS, "pull", self.server.url, target, "--json", "--quiet"])[:2]
         os.makedirs(target)
         if self.name == "borg":
             result = run(["borg", "extract", f"{self.repo}::{label}"], cwd=target)[:2]
@@ -413,7 +415,7 @@ def markdown(r):
     out += ["", f"Best peer per column: v1 {best('v1_s'):.2f} s, v2 {best('v2_s'):.2f} s, restore {best('restore_s'):.2f} s, "
             f"v2 bytes {mb(best('v2_added_bytes'))}. MerkleSync over the wire: v1 {mb(ms['v1_wire_bytes'])}, v2 {mb(ms['v2_wire_bytes'])}; "
             f"server peak RSS {ms['server_rss_mib']:.0f} MiB. CPU is user + system seconds of the command (for MerkleSync, plus the "
-            f"server's during it), on {os.cpu_count()} cores."]
+            f"server's during it)."]
     if S:
         out += ["", f"**{r['small_files']} files of 1–16 KiB** (random bytes, 100 folders):", "",
                 "| tool | first backup | no-change status | no-change backup | one file changed | restore |", "| --- | --- | --- | --- | --- | --- |"]
