@@ -208,6 +208,8 @@ public class SyncOverHttpTests : FolderTests
 
         Files.AssertSameTree(source, target);
         Assert.Equal(2000, pulled.FilesWritten);
+        Assert.Equal(0, counting.Count(HttpMethod.Get, "/nodes/")); // the tree comes a level at a time
+        Assert.InRange(counting.Count(HttpMethod.Post, "/nodes/lookup"), 1, 4);
         Assert.Equal(0, counting.Count(HttpMethod.Get, "/files/"));
         Assert.InRange(counting.Count(HttpMethod.Post, "/files/reconstructions"), 1, 2); // plans for up to 4096 files per batch
         Assert.InRange(counting.Count(HttpMethod.Get, "/packs/"), 1, 1 + (pulled.PackBytesRead / RemoteExtensions.MaxReadBytes) + 2);
@@ -220,6 +222,54 @@ public class SyncOverHttpTests : FolderTests
         Assert.Equal(2, counting.Count(HttpMethod.Post, "/files/reconstructions") - plansBefore);
         Assert.Equal(0, counting.Count(HttpMethod.Get, "/files/"));
         Assert.InRange(counting.Count(HttpMethod.Get, "/packs/") - readsBefore, 1, 2 + (report.BytesRead / RemoteExtensions.MaxReadBytes) + 2);
+        Assert.Equal(0, counting.Count(HttpMethod.Get, "/nodes/"));
+    }
+
+    [Fact]
+    public async Task Node_lookups_answer_a_prefix_of_at_most_the_budget_and_bad_lookups_get_clear_errors()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        for (int i = 0; i < 200; i++)
+        {
+            Files.Write(source, $"a-rather-long-folder-name-to-fill-the-leaf/file-{i:D4}.bin", Files.Random(i, 10));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        // The largest node, asked for often enough that more than one answer holds it.
+        var (id, node) = (pushed.Root, (await remote.Nodes.TryGetAsync(pushed.Root, None))!);
+        for (var pending = new Queue<Core.Hashing.Hash>([pushed.Root]); pending.TryDequeue(out var next);)
+        {
+            byte[] bytes = (await remote.Nodes.TryGetAsync(next, None))!;
+            (id, node) = bytes.Length > node.Length ? (next, bytes) : (id, node);
+            Core.Tree.TreeNode.Decode(bytes).Children.ToList().ForEach(child => pending.Enqueue(child.NodeId));
+        }
+
+        var asked = Enumerable.Repeat(id, Math.Min(2 * Core.Sync.Protocol.WireFormat.ResponseBudget / node.Length, 100_000)).ToList();
+
+        using var client = new HttpClient();
+        string url = $"{server.BaseUrl}/v1/datasets/ds/nodes/lookup";
+        using var first = await client.PostAsync(url, new ByteArrayContent(Core.Sync.Protocol.WireFormat.EncodeHashes(asked)));
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var prefix = Core.Sync.Protocol.WireFormat.DecodeNodeLookup(await first.Content.ReadAsByteArrayAsync(), asked);
+        Assert.InRange(prefix.Count, 1, asked.Count - 1);
+        Assert.InRange((prefix.Count - 1) * (long)node.Length, 0, Core.Sync.Protocol.WireFormat.ResponseBudget);
+        Assert.All(prefix, answered => Assert.Equal(node, answered.Value));
+
+        // An answer that does not match what was asked is refused, whatever its bytes.
+        var other = Enumerable.Repeat(Core.Hashing.Hash.Zero, 10).ToList();
+        Assert.Throws<CorruptDataException>(() => Core.Sync.Protocol.WireFormat.DecodeNodeLookup(Core.Sync.Protocol.WireFormat.EncodeNodes([new(id, node)]).Span, other));
+        Assert.Throws<CorruptDataException>(() => Core.Sync.Protocol.WireFormat.DecodeNodeLookup(Core.Sync.Protocol.WireFormat.EncodeNodes([new(id, [.. node, 0])]).Span, asked));
+        Assert.Throws<CorruptDataException>(() => Core.Sync.Protocol.WireFormat.DecodeNodeLookup(Core.Sync.Protocol.WireFormat.EncodeNodes([]).Span, asked));
+
+        using var unknown = await client.PostAsync(url, new ByteArrayContent(new byte[32]));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var ragged = await client.PostAsync(url, new ByteArrayContent(new byte[33]));
+        Assert.Equal(HttpStatusCode.BadRequest, ragged.StatusCode);
+        using var tooMany = await client.PostAsync(url, new ByteArrayContent(new byte[(Core.Sync.Protocol.WireFormat.MaxHashesPerRequest + 1) * 32]));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
     }
 
     [Fact]
@@ -239,7 +289,7 @@ public class SyncOverHttpTests : FolderTests
         using var first = await client.PostAsync(url, new ByteArrayContent(Core.Sync.Protocol.WireFormat.EncodeHashes(asked)));
         var prefix = Core.Sync.Protocol.WireFormat.DecodeReconstructions(await first.Content.ReadAsByteArrayAsync(), asked);
         Assert.InRange(prefix.Count, 1, 999);
-        Assert.InRange(prefix.Count * (long)Core.Sync.Protocol.WireFormat.EncodeReconstruction(prefix[0]).Length, 1, Core.Sync.Protocol.WireFormat.PlansResponseBudget + 20_000);
+        Assert.InRange(prefix.Count * (long)Core.Sync.Protocol.WireFormat.EncodeReconstruction(prefix[0]).Length, 1, Core.Sync.Protocol.WireFormat.ResponseBudget + 20_000);
 
         var plans = await remote.GetReconstructionsAsync(asked, None);
         Assert.Equal(1000, plans.Count);
@@ -513,9 +563,12 @@ public class SyncOverHttpTests : FolderTests
             Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{method} {path} answered {(int)response.StatusCode}");
         }
 
-        using var negotiation = new ByteArrayContent(new byte[32]);
-        using var read = await reader.PostAsync($"{server.BaseUrl}/v1/datasets/missing/missing/files", negotiation);
-        Assert.NotEqual(HttpStatusCode.Forbidden, read.StatusCode);
+        foreach (string readPath in new[] { "/v1/datasets/missing/missing/files", "/v1/datasets/missing/nodes/lookup" })
+        {
+            using var hashes = new ByteArrayContent(new byte[32]);
+            using var read = await reader.PostAsync(server.BaseUrl + readPath, hashes);
+            Assert.NotEqual(HttpStatusCode.Forbidden, read.StatusCode);
+        }
     }
 
     [Fact]

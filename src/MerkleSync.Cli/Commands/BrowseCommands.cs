@@ -49,6 +49,7 @@ internal static class BrowseCommands
             var target = await r.ResolveAsync(parse.GetValue(version)!, ct);
             string? prefix = parse.GetValue(path) is { Length: > 0 } p ? DatasetPath.Normalize(p.TrimEnd('/')) : null;
             var entries = new List<TreeEntry>();
+            await r.PrefetchTreeAsync(target.Record.Root, ct);
             await foreach (var entry in TreeReader.EnumerateAsync(r.Nodes, target.Record.Root, ct))
             {
                 if (prefix is null || entry.Path == prefix || entry.Path.StartsWith(prefix + "/", StringComparison.Ordinal))

@@ -194,6 +194,7 @@ public static class PullOperation
 
     private static async Task<List<TreeEntry>> ListSelectedAsync(IRemote remote, Hash root, string[] filters, CancellationToken cancellationToken)
     {
+        await remote.PrefetchTreeAsync(root, cancellationToken).ConfigureAwait(false); // all of it is read below
         var selected = new List<TreeEntry>();
         await foreach (var entry in TreeReader.EnumerateAsync(remote.Nodes, root, cancellationToken).ConfigureAwait(false))
         {

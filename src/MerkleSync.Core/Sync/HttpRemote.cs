@@ -86,6 +86,8 @@ public sealed partial class HttpRemote : IRemote
 
     public ITreeNodeStore Nodes { get; }
 
+    public ValueTask PrefetchTreeAsync(Hash root, CancellationToken cancellationToken) => ((RemoteNodes)Nodes).PrefetchAsync(root, cancellationToken);
+
     /// <summary>TLS 1.2+ only; trusts the system store, plus <paramref name="caCertFile"/> (PEM) as an extra root if given.</summary>
     private static SocketsHttpHandler CreateTransport(string? caCertFile)
     {
@@ -395,5 +397,35 @@ public sealed partial class HttpRemote : IRemote
         }
 
         public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        /// <summary>Breadth first: each level's nodes name the next level's, which come in one lookup (or a few).</summary>
+        public async ValueTask PrefetchAsync(Hash root, CancellationToken cancellationToken)
+        {
+            List<Hash> level = [root];
+            while (level.Count > 0)
+            {
+                await LookupAsync([.. level.Where(id => !_cache.ContainsKey(id)).Distinct()], cancellationToken).ConfigureAwait(false);
+                // Inner nodes only: a leaf (level byte 0) names no nodes, and most nodes are leaves.
+                level = [.. level.Select(id => _cache[id]).Where(bytes => bytes.Length > 1 && bytes[1] != 0)
+                    .SelectMany(bytes => TreeNode.Decode(bytes).Children.Select(child => child.NodeId))];
+            }
+        }
+
+        private async ValueTask LookupAsync(List<Hash> ids, CancellationToken cancellationToken)
+        {
+            for (int done = 0; done < ids.Count;) // each answer has at least one node
+            {
+                var asked = ids.Skip(done).Take(WireFormat.MaxHashesPerRequest).ToList();
+                using var content = new ByteArrayContent(WireFormat.EncodeHashes(asked));
+                content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
+                using var response = await remote._http.PostAsync($"{remote._api}/nodes/lookup", content, cancellationToken).ConfigureAwait(false);
+                await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+                foreach (var (id, bytes) in WireFormat.DecodeNodeLookup(Body(response).Span, asked))
+                {
+                    _cache[id] = bytes;
+                    done++;
+                }
+            }
+        }
     }
 }

@@ -29,6 +29,13 @@ public interface IRemote : IAsyncDisposable
     /// <summary>Tree nodes; reads verify node ids.</summary>
     ITreeNodeStore Nodes { get; }
 
+    /// <summary>
+    /// Has <see cref="Nodes"/> hold every node of the tree under <paramref name="root"/>, for a command
+    /// about to read all of it: a server sends them a level at a time, a few requests in all instead
+    /// of one per node. Remotes in this process do nothing.
+    /// </summary>
+    ValueTask PrefetchTreeAsync(Hash root, CancellationToken cancellationToken);
+
     ValueTask<VersionRef?> GetBranchAsync(string branch, CancellationToken cancellationToken);
 
     /// <summary>A branch, tag or (prefix of a) version record id or root hash.</summary>

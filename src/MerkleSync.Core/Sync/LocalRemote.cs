@@ -15,6 +15,8 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
 
     public ITreeNodeStore Nodes => repository.Nodes;
 
+    public ValueTask PrefetchTreeAsync(Hash root, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     public (long Sent, long Received) WireBytes => (0, 0);
 
     public (long Retries, long Throttles) Retries => (0, 0);

@@ -54,6 +54,15 @@ public static class RemoteVerifier
 
         foreach (var version in versions)
         {
+            try
+            {
+                await remote.PrefetchTreeAsync(version.Record.Root, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is CorruptDataException or NotFoundException)
+            {
+                // The walk below reads node by node and reports the one at fault.
+            }
+
             var pending = new Stack<Hash>([version.Record.Root]);
             while (pending.Count > 0)
             {

@@ -138,6 +138,27 @@ internal static class DatasetEndpoints
             return Results.Bytes(node, WireFormat.BinaryType);
         });
 
+        ds.MapPost("/nodes/lookup", async (string dataset, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var ids = WireFormat.DecodeHashes(await ReadBodyAsync(context, WireFormat.MaxHashesPerRequest * Hash.Size, ct));
+            var nodes = new List<KeyValuePair<Hash, byte[]>>();
+            long length = 0;
+            foreach (var id in ids)
+            {
+                if (length >= WireFormat.ResponseBudget)
+                {
+                    break; // the client asks again for the rest
+                }
+
+                byte[] node = await repository.Nodes.TryGetAsync(id, ct) ?? throw new NotFoundException($"Tree node {id} does not exist.");
+                nodes.Add(new(id, node));
+                length += node.Length;
+            }
+
+            return Results.Bytes(WireFormat.EncodeNodes(nodes), WireFormat.BinaryType);
+        });
+
         ds.MapGet("/files/{hash}", async (string dataset, string hash, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
@@ -153,7 +174,7 @@ internal static class DatasetEndpoints
             var answer = new System.Buffers.ArrayBufferWriter<byte>();
             foreach (var hash in hashes)
             {
-                if (answer.WrittenCount >= WireFormat.PlansResponseBudget)
+                if (answer.WrittenCount >= WireFormat.ResponseBudget)
                 {
                     break; // the client asks again for the rest
                 }

@@ -48,5 +48,5 @@ internal static class Authorization
     /// </summary>
     private static bool IsRead(string method, string endpoint) =>
         HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)
-        || (HttpMethods.IsPost(method) && (endpoint.StartsWith("/missing/", StringComparison.Ordinal) || endpoint == "/files/reconstructions"));
+        || (HttpMethods.IsPost(method) && (endpoint.StartsWith("/missing/", StringComparison.Ordinal) || endpoint is "/files/reconstructions" or "/nodes/lookup"));
 }

@@ -7,6 +7,7 @@ using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Serialization;
+using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Sync.Protocol;
 
@@ -28,10 +29,10 @@ public static class WireFormat
     public const int MaxPlansPerRequest = 10_000;
 
     /// <summary>
-    /// A reconstructions answer stops adding plans once it is this long (it always has at least
-    /// one): the client asks again for the rest, and the server never builds more than this.
+    /// A reconstructions or node-lookup answer stops adding items once it is this long (it always
+    /// has at least one): the client asks again for the rest, and the server never builds more than this.
     /// </summary>
-    public const int PlansResponseBudget = 4 << 20;
+    public const int ResponseBudget = 4 << 20;
 
     /// <summary>
     /// The client starts another request once a file-records or tree-nodes body would pass this:
@@ -193,6 +194,29 @@ public static class WireFormat
         }
 
         ExpectEnd(reader, "Tree nodes");
+        return nodes;
+    }
+
+    /// <summary>
+    /// Reads a node-lookup answer to a request for <paramref name="asked"/>: tree nodes for a
+    /// non-empty prefix of it, in order, each hashing to the id asked.
+    /// </summary>
+    public static List<KeyValuePair<Hash, byte[]>> DecodeNodeLookup(ReadOnlySpan<byte> body, IReadOnlyList<Hash> asked)
+    {
+        var nodes = DecodeNodes(body);
+        if (nodes.Count == 0 || nodes.Count > asked.Count)
+        {
+            throw new CorruptDataException($"The server answered {nodes.Count} tree nodes to a lookup of {asked.Count}.");
+        }
+
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            if (nodes[i].Key != asked[i] || TreeFormat.NodeId(nodes[i].Value) != asked[i])
+            {
+                throw new CorruptDataException($"Asked for tree node {asked[i]}, got bytes that are not it.");
+            }
+        }
+
         return nodes;
     }
 
