@@ -95,11 +95,14 @@ public sealed class RocksStore : IDisposable
         _db.Remove(key, Family(family), durable ? _durable : _relaxed);
 
     /// <summary>Applies a batch atomically and syncs it to disk before returning.</summary>
-    public void WriteDurable(Action<Batch> fill)
+    public void WriteDurable(Action<Batch> fill) => Write(fill, durable: true);
+
+    /// <summary>Applies a batch atomically; one write instead of one per key.</summary>
+    public void Write(Action<Batch> fill, bool durable)
     {
         using var batch = new WriteBatch();
         fill(new Batch(this, batch));
-        _db.Write(batch, _durable);
+        _db.Write(batch, durable ? _durable : _relaxed);
     }
 
     /// <summary>All (key, value) pairs of a family whose key starts with <paramref name="prefix"/>, in key order.</summary>
@@ -207,7 +210,7 @@ public sealed class RocksStore : IDisposable
     private ColumnFamilyHandle Family(string name) =>
         _families.TryGetValue(name, out var handle) ? handle : throw new ArgumentException($"Unknown column family '{name}'.", nameof(name));
 
-    /// <summary>Collects writes for <see cref="WriteDurable"/>.</summary>
+    /// <summary>Collects writes for <see cref="Write"/>.</summary>
     public readonly struct Batch
     {
         private readonly RocksStore _store;

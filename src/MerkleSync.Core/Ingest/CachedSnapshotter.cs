@@ -65,14 +65,14 @@ public static class CachedSnapshotter
             [.. toRead.Select(i => scanned[i])], cancellationToken, progress, onHashed is null ? null : (j, file) => onHashed(file with { Stat = keys[toRead[j]].Stat })).ConfigureAwait(false);
         var state = await opening.ConfigureAwait(false);
         long bytesRead = 0;
-        bool statsTrusted = true;
         for (int j = 0; j < toRead.Count; j++)
         {
             int i = toRead[j];
             files[i] = hashed[j] with { Stat = keys[i].Stat };
             bytesRead += hashed[j].Content.Length;
-            statsTrusted &= state.Remember(scanned[i].Path, keys[i].Stat, hashed[j].Content, hashedAt);
         }
+
+        bool statsTrusted = state.RememberAll(toRead.Select((i, j) => (scanned[i].Path, keys[i].Stat, hashed[j].Content)), hashedAt);
 
         var digest = TreeFormat.EntriesDigest(files.Select(f => f.Entry));
         if (reuseTree && state.RememberedTree(digest) is { } remembered)

@@ -94,6 +94,7 @@ public static class PullOperation
             progress.Enter(Stage.Replacing);
             long hashedAt = ClientStateStore.NowNs();
             var preparedFolders = new HashSet<string>(StringComparer.Ordinal);
+            var placedFiles = new List<(string Path, FileStat Stat, ChunkedContent Content)>(staged.Count);
             foreach (var (entry, stagedPath, content) in staged.OrderBy(s => s.Entry.Path, DatasetPath.Comparer))
             {
                 string target = Path.Combine(root, entry.Path);
@@ -119,8 +120,10 @@ public static class PullOperation
                 }
 
                 placed++;
-                state.Remember(entry.Path, FileStat.Of(target), content, hashedAt);
+                placedFiles.Add((entry.Path, FileStat.Of(target), content));
             }
+
+            state.RememberAll(placedFiles, hashedAt);
         }
         finally
         {

@@ -67,4 +67,21 @@ public class StatCacheTests
             .Order(DatasetPath.Comparer).ToList();
         CheckLookup(paths);
     }
+
+    [Fact]
+    public void Remembering_many_files_at_once_forgets_those_changed_too_recently_to_trust()
+    {
+        using var temp = new TempFolder();
+        using var state = ClientStateStore.Open(temp.Path);
+        var paths = Enumerable.Range(0, 10_000).Select(i => $"f{i:D5}").ToList(); // more than one write's worth
+        Assert.True(state.RememberAll(paths.Select((p, i) => (p, Stat(i), Content(i))), HashedAt));
+
+        // Every tenth file rewritten just before it was hashed: not trusted, and its old entry goes.
+        long recent = HashedAt - 1_000_000;
+        FileStat Now(int i) => i % 10 == 0 ? Stat(i) with { ModifiedNs = recent } : Stat(i);
+        Assert.False(state.RememberAll(paths.Select((p, i) => (p, Now(i), Content(i))), HashedAt));
+
+        var found = state.Lookup([.. paths.Select((p, i) => (p, Stat(i)))], CancellationToken.None);
+        Assert.All(Enumerable.Range(0, paths.Count), i => Assert.Equal(i % 10 != 0, found[i] is not null));
+    }
 }
