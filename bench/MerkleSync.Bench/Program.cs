@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Running;
 using MerkleSync.Core.Bench;
 
-// `throughput FILE`, `directory DIR`, `ideal V1 V2`, `treediff ENTRIES CHANGED`: wall-clock passes
+// `throughput FILE`, `directory DIR`, `ideal V1 V2`, `treediff ENTRIES CHANGED`, `lookups KEYS`: wall-clock passes
 // over real data for the bench scripts; `allocations TRACE [--large]`: what a traced process allocated;
 // anything else goes to BenchmarkDotNet (in-memory micro-benchmarks).
 switch (args)
@@ -17,6 +17,9 @@ switch (args)
         break;
     case ["treediff", var entries, var changed]:
         await TreeDiffScale.PrintAsync(int.Parse(entries, System.Globalization.CultureInfo.InvariantCulture), int.Parse(changed, System.Globalization.CultureInfo.InvariantCulture));
+        break;
+    case ["lookups", var keys]:
+        IndexLookups.Print(int.Parse(keys, System.Globalization.CultureInfo.InvariantCulture));
         break;
     case ["allocations", var trace]:
         AllocationReport.Print(trace, largeOnly: false);

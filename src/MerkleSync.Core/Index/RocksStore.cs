@@ -50,8 +50,7 @@ public sealed class RocksStore : IDisposable
         var columnFamilies = new ColumnFamilies();
         foreach (string name in families)
         {
-            var table = new BlockBasedTableOptions().SetBlockCache(BlockCache).SetCacheIndexAndFilterBlocks(true);
-            columnFamilies.Add(name, new ColumnFamilyOptions().SetBlockBasedTableFactory(table));
+            columnFamilies.Add(name, new ColumnFamilyOptions().SetBlockBasedTableFactory(TableOptions()));
         }
 
         // Another process (a push, a gc) may hold the database: wait for it, within a bound.
@@ -78,6 +77,28 @@ public sealed class RocksStore : IDisposable
                 throw new CorruptDataException($"Cannot open the database at '{path}': {e.Message}", e);
             }
         }
+    }
+
+    /// <summary>
+    /// Keys are hashes, looked up one by one and mostly absent (is this chunk new?). Index and bloom
+    /// filter are partitioned into 4 KiB blocks, so a lookup brings one small partition of each into
+    /// the bounded cache: whole index blocks (megabytes per file) stopped fitting in it at about
+    /// 2 million keys, and every lookup then re-read one. With 5 million chunk locations: 225 µs per
+    /// lookup before, about 10-20 µs after (bench `lookups`).
+    /// </summary>
+    private static BlockBasedTableOptions TableOptions()
+    {
+        var table = new BlockBasedTableOptions()
+            .SetBlockCache(BlockCache)
+            .SetCacheIndexAndFilterBlocks(true)
+            .SetFilterPolicy(BloomFilterPolicy.Create(10, false))
+            .SetIndexType(BlockBasedTableIndexType.TwoLevelIndex);
+        Native.Instance.rocksdb_block_based_options_set_partition_filters(table.Handle, 1);
+        Native.Instance.rocksdb_block_based_options_set_metadata_block_size(table.Handle, 4096UL);
+        // The top level of each file's index and filter (a few KiB) stays in the cache.
+        Native.Instance.rocksdb_block_based_options_set_pin_top_level_index_and_filter(table.Handle, 1);
+        Native.Instance.rocksdb_block_based_options_set_cache_index_and_filter_blocks_with_high_priority(table.Handle, 1);
+        return table;
     }
 
     /// <summary>How long to wait for another process to release the database (MERKLESYNC_LOCK_WAIT_SECONDS overrides).</summary>
