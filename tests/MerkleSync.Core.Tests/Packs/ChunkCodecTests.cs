@@ -70,6 +70,29 @@ public class ChunkCodecTests
         AssertDecodes(raw, codec, stored);
     }
 
+    // Small chunks (whole small files, and chunks under the probe's reach): random ones stay raw, and
+    // ones that repeat at half their length are compressed.
+    [Theory]
+    [InlineData(300)]
+    [InlineData(1024)]
+    [InlineData(5000)]
+    [InlineData(8192)]
+    [InlineData(12_000)]
+    [InlineData(16_384)]
+    public void Small_random_chunks_stay_raw_and_small_chunks_that_repeat_are_compressed(int length)
+    {
+        for (int seed = 0; seed < 200; seed++)
+        {
+            Assert.Equal(Codec.None, Encode(RandomBytes(length, seed)).Codec);
+
+            var half = RandomBytes(length / 2, seed);
+            byte[] repeated = [.. half, .. half, .. (length % 2 == 1 ? half[..1] : [])];
+            var (codec, stored) = Encode(repeated);
+            Assert.Equal(Codec.Zstd, codec);
+            AssertDecodes(repeated, codec, stored);
+        }
+    }
+
     // Any mix of random and repetitive runs comes back exactly, raw or zstd, never larger than raw.
     [Property(MaxTest = 60)]
     public void Every_chunk_decodes_to_its_bytes(NonNegativeInt seed, PositiveInt length, byte alphabet)
