@@ -3,6 +3,7 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
+using MerkleSync.Core.Sync.Protocol;
 
 namespace MerkleSync.Server.Tests;
 
@@ -247,28 +248,34 @@ public class SyncOverHttpTests : FolderTests
             Core.Tree.TreeNode.Decode(bytes).Children.ToList().ForEach(child => pending.Enqueue(child.NodeId));
         }
 
-        var asked = Enumerable.Repeat(id, Math.Min(2 * Core.Sync.Protocol.WireFormat.ResponseBudget / node.Length, 100_000)).ToList();
+        var asked = Enumerable.Repeat(id, Math.Min(2 * WireFormat.ResponseBudget / node.Length, 100_000)).ToList();
 
         using var client = new HttpClient();
         string url = $"{server.BaseUrl}/v1/datasets/ds/nodes/lookup";
-        using var first = await client.PostAsync(url, new ByteArrayContent(Core.Sync.Protocol.WireFormat.EncodeHashes(asked)));
+        using var first = await client.PostAsync(url, new ByteArrayContent(WireFormat.EncodeHashes(asked)));
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        var prefix = Core.Sync.Protocol.WireFormat.DecodeNodeLookup(await first.Content.ReadAsByteArrayAsync(), asked);
+        var prefix = WireFormat.DecodeNodeLookup(await first.Content.ReadAsByteArrayAsync(), asked);
         Assert.InRange(prefix.Count, 1, asked.Count - 1);
-        Assert.InRange((prefix.Count - 1) * (long)node.Length, 0, Core.Sync.Protocol.WireFormat.ResponseBudget);
+        Assert.InRange((prefix.Count - 1) * (long)node.Length, 0, WireFormat.ResponseBudget);
         Assert.All(prefix, answered => Assert.Equal(node, answered.Value));
 
         // An answer that does not match what was asked is refused, whatever its bytes.
         var other = Enumerable.Repeat(Core.Hashing.Hash.Zero, 10).ToList();
-        Assert.Throws<CorruptDataException>(() => Core.Sync.Protocol.WireFormat.DecodeNodeLookup(Core.Sync.Protocol.WireFormat.EncodeNodes([new(id, node)]).Span, other));
-        Assert.Throws<CorruptDataException>(() => Core.Sync.Protocol.WireFormat.DecodeNodeLookup(Core.Sync.Protocol.WireFormat.EncodeNodes([new(id, [.. node, 0])]).Span, asked));
-        Assert.Throws<CorruptDataException>(() => Core.Sync.Protocol.WireFormat.DecodeNodeLookup(Core.Sync.Protocol.WireFormat.EncodeNodes([]).Span, asked));
+        Assert.Throws<CorruptDataException>(() => WireFormat.DecodeNodeLookup(WireFormat.EncodeNodes([new(id, node)]).Span, other));
+        Assert.Throws<CorruptDataException>(() => WireFormat.DecodeNodeLookup(WireFormat.EncodeNodes([new(id, [.. node, 0])]).Span, asked));
+        Assert.Throws<CorruptDataException>(() => WireFormat.DecodeNodeLookup(WireFormat.EncodeNodes([]).Span, asked));
 
+        await AssertBadHashListsAreRefusedAsync(client, url, WireFormat.MaxHashesPerRequest);
+    }
+
+    /// <summary>An unknown hash is 404, a body that is not whole hashes 400, more hashes than allowed 413.</summary>
+    private static async Task AssertBadHashListsAreRefusedAsync(HttpClient client, string url, int maxHashes)
+    {
         using var unknown = await client.PostAsync(url, new ByteArrayContent(new byte[32]));
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         using var ragged = await client.PostAsync(url, new ByteArrayContent(new byte[33]));
         Assert.Equal(HttpStatusCode.BadRequest, ragged.StatusCode);
-        using var tooMany = await client.PostAsync(url, new ByteArrayContent(new byte[(Core.Sync.Protocol.WireFormat.MaxHashesPerRequest + 1) * 32]));
+        using var tooMany = await client.PostAsync(url, new ByteArrayContent(new byte[(maxHashes + 1) * 32]));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
     }
 
@@ -295,12 +302,7 @@ public class SyncOverHttpTests : FolderTests
         Assert.Equal(1000, plans.Count);
         Assert.All(plans, p => Assert.Equal(10_000_000, p.Length));
 
-        using var unknown = await client.PostAsync(url, new ByteArrayContent(new byte[32]));
-        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
-        using var ragged = await client.PostAsync(url, new ByteArrayContent(new byte[33]));
-        Assert.Equal(HttpStatusCode.BadRequest, ragged.StatusCode);
-        using var tooMany = await client.PostAsync(url, new ByteArrayContent(new byte[(Core.Sync.Protocol.WireFormat.MaxPlansPerRequest + 1) * 32]));
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
+        await AssertBadHashListsAreRefusedAsync(client, url, WireFormat.MaxPlansPerRequest);
     }
 
     [Fact]

@@ -398,11 +398,14 @@ public sealed partial class HttpRemote : IRemote
 
         public ValueTask PutAsync(Hash id, byte[] encoded, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-        /// <summary>Breadth first: each level's nodes name the next level's, which come in one lookup (or a few).</summary>
+        /// <summary>
+        /// Breadth first: each level's nodes name the next level's, which come in one lookup (or a few).
+        /// A tree has at most 33 levels (section 4.2); reading it checks the levels themselves.
+        /// </summary>
         public async ValueTask PrefetchAsync(Hash root, CancellationToken cancellationToken)
         {
             List<Hash> level = [root];
-            while (level.Count > 0)
+            for (int depth = 0; level.Count > 0 && depth <= TreeFormat.MaxLevel; depth++)
             {
                 await LookupAsync([.. level.Where(id => !_cache.ContainsKey(id)).Distinct()], cancellationToken).ConfigureAwait(false);
                 // Inner nodes only: a leaf (level byte 0) names no nodes, and most nodes are leaves.
