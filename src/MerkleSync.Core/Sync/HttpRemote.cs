@@ -188,6 +188,24 @@ public sealed partial class HttpRemote : IRemote
         }
     }
 
+    /// <summary>Posts a hash list to <paramref name="endpoint"/>; the answer succeeded, and the caller disposes it.</summary>
+    private async Task<HttpResponseMessage> PostHashesAsync(string endpoint, IReadOnlyList<Hash> hashes, CancellationToken cancellationToken)
+    {
+        using var content = new ByteArrayContent(WireFormat.EncodeHashes(hashes));
+        content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
+        var response = await _http.PostAsync($"{_api}/{endpoint}", content, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
     private async Task PostBinaryAsync(string endpoint, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         using var content = new ReadOnlyMemoryContent(body);
@@ -220,10 +238,7 @@ public sealed partial class HttpRemote : IRemote
         while (plans.Count < fileHashes.Count) // each answer has at least one plan
         {
             var asked = fileHashes.Skip(plans.Count).Take(WireFormat.MaxPlansPerRequest).ToList();
-            using var content = new ByteArrayContent(WireFormat.EncodeHashes(asked));
-            content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
-            using var response = await _http.PostAsync($"{_api}/files/reconstructions", content, cancellationToken).ConfigureAwait(false);
-            await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            using var response = await PostHashesAsync("files/reconstructions", asked, cancellationToken).ConfigureAwait(false);
             plans.AddRange(WireFormat.DecodeReconstructions(Body(response).Span, asked));
         }
 
@@ -306,10 +321,7 @@ public sealed partial class HttpRemote : IRemote
         for (int start = 0; start < hashes.Count; start += WireFormat.MaxHashesPerRequest)
         {
             var batch = hashes.Skip(start).Take(WireFormat.MaxHashesPerRequest).ToList();
-            using var content = new ByteArrayContent(WireFormat.EncodeHashes(batch));
-            content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
-            using var response = await _http.PostAsync($"{_api}/missing/{kind}", content, cancellationToken).ConfigureAwait(false);
-            await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            using var response = await PostHashesAsync($"missing/{kind}", batch, cancellationToken).ConfigureAwait(false);
             WireFormat.DecodeHave(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false), batch.Count).CopyTo(have, start);
         }
 
@@ -419,10 +431,7 @@ public sealed partial class HttpRemote : IRemote
             for (int done = 0; done < ids.Count;) // each answer has at least one node
             {
                 var asked = ids.Skip(done).Take(WireFormat.MaxHashesPerRequest).ToList();
-                using var content = new ByteArrayContent(WireFormat.EncodeHashes(asked));
-                content.Headers.ContentType = new MediaTypeHeaderValue(WireFormat.BinaryType);
-                using var response = await remote._http.PostAsync($"{remote._api}/nodes/lookup", content, cancellationToken).ConfigureAwait(false);
-                await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+                using var response = await remote.PostHashesAsync("nodes/lookup", asked, cancellationToken).ConfigureAwait(false);
                 foreach (var (id, bytes) in WireFormat.DecodeNodeLookup(Body(response).Span, asked))
                 {
                     _cache[id] = bytes;
