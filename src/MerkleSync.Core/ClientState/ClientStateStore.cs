@@ -181,12 +181,10 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return new ChunkedContent(fileHash, stat.Size, chunks);
     }
 
-    /// <summary>Remembers a file's content for its current stat, unless it changed too recently to trust (then false).</summary>
-    public bool Remember(string path, FileStat stat, ChunkedContent content, long hashedAtNs) => RememberAll([(path, stat, content)], hashedAtNs);
-
     /// <summary>
-    /// <see cref="Remember"/> for many files, a few thousand to a write (100k single writes cost a
-    /// pull of small files about half a second). False if any changed too recently to trust.
+    /// Remembers files' content for their current stats, a few thousand to a write (100k single
+    /// writes cost a pull of small files about half a second). A file that changed too recently to
+    /// trust is forgotten instead; false if any was.
     /// </summary>
     public bool RememberAll(IEnumerable<(string Path, FileStat Stat, ChunkedContent Content)> files, long hashedAtNs)
     {

@@ -30,7 +30,7 @@ public class StatCacheTests
         {
             if (i % 3 != 1)
             {
-                state.Remember(sortedPaths[i], Stat(i), Content(i), HashedAt);
+                state.RememberAll([(sortedPaths[i], Stat(i), Content(i))], HashedAt);
             }
         }
 
