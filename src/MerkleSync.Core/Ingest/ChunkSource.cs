@@ -17,21 +17,22 @@ public sealed class ChunkSource : IDisposable
 
     public static ChunkSource Open(string sourcePath, bool symlink) => symlink
         ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(sourcePath).LinkTarget ?? string.Empty))
-        : new ChunkSource(File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous), null);
+        : new ChunkSource(File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read), null);
 
-    public async ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/> with a blocking read; fewer bytes only at the end.</summary>
+    public int Read(Span<byte> buffer, long offset)
     {
         if (_bytes is not null)
         {
             int count = (int)Math.Clamp(_bytes.Length - offset, 0, buffer.Length);
-            _bytes.AsMemory((int)Math.Min(offset, _bytes.Length), count).CopyTo(buffer);
+            _bytes.AsSpan((int)Math.Min(offset, _bytes.Length), count).CopyTo(buffer);
             return count;
         }
 
         int total = 0;
         while (total < buffer.Length)
         {
-            int read = await RandomAccess.ReadAsync(_handle!, buffer[total..], offset + total, cancellationToken).ConfigureAwait(false);
+            int read = RandomAccess.Read(_handle!, buffer[total..], offset + total);
             if (read == 0)
             {
                 break;

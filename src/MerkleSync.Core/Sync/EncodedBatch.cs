@@ -90,8 +90,14 @@ internal sealed class EncodedBatch : IDisposable
     /// re-hashed when <paramref name="rehashAll"/> or its file's stat is unknown; otherwise the file is
     /// proved unchanged by its stat after the read, as restic and borg do. The server re-hashes every
     /// chunk either way, so no check here can let a wrong chunk in.
+    /// The batch is read on a pool thread with blocking reads: .NET has no asynchronous file reads on
+    /// Unix (an awaited read is the same blocking read, queued to another pool thread), and a batch of
+    /// small files would pay that hop for each of its hundred or so files.
     /// </summary>
-    private static async Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> taken, bool rehashAll, CancellationToken cancellationToken)
+    private static Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> taken, bool rehashAll, CancellationToken cancellationToken) =>
+        Task.Run(() => Read(taken, rehashAll, cancellationToken), cancellationToken);
+
+    private static EncodedBatch Read(ArraySegment<ChunkOrigin> taken, bool rehashAll, CancellationToken cancellationToken)
     {
         int count = taken.Count;
         var offsets = new int[count];
@@ -101,6 +107,7 @@ internal sealed class EncodedBatch : IDisposable
         {
             for (int start = 0, at = 0; start < count;)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var first = taken[start];
                 int end = start + 1;
                 long runLength = first.Length;
@@ -115,8 +122,7 @@ internal sealed class EncodedBatch : IDisposable
                     sources.Add(first.SourcePath, source);
                 }
 
-                int read = await source.Source.ReadAsync(batch.Buffer.AsMemory(at, (int)runLength), first.Offset, cancellationToken).ConfigureAwait(false);
-                if (read != runLength)
+                if (source.Source.Read(batch.Buffer.AsSpan(at, (int)runLength), first.Offset) != runLength)
                 {
                     throw Changed(first.SourcePath);
                 }
@@ -136,11 +142,8 @@ internal sealed class EncodedBatch : IDisposable
                 }
             }
 
-            await Parallel.ForAsync(0, count, cancellationToken, (i, _) =>
-            {
-                batch.Encode(i, rehash: rehashAll || taken[i].Stat is null);
-                return ValueTask.CompletedTask;
-            }).ConfigureAwait(false);
+            var options = new ParallelOptions { CancellationToken = cancellationToken };
+            Parallel.For(0, count, options, i => batch.Encode(i, rehash: rehashAll || taken[i].Stat is null));
             return batch;
         }
         catch
