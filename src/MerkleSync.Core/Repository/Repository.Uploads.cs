@@ -41,6 +41,10 @@ public sealed partial class Repository
     // order; FinishUploadAsync then needs no second read of the pack.
     private readonly ConcurrentDictionary<string, PackStreamVerifier> _uploadVerifiers = new();
 
+    // Uploads a request is appending to or finishing. One request at a time per upload, said
+    // outright: .NET's file-share locks (flock on Unix) are advisory and can be switched off.
+    private readonly ConcurrentDictionary<string, byte> _busyUploads = new(StringComparer.Ordinal);
+
     private string UploadFolder => System.IO.Path.Combine(Path, "tmp", "uploads");
 
     private string UploadPath(string id) => System.IO.Path.Combine(UploadFolder, id + ".partial");
@@ -118,6 +122,7 @@ public sealed partial class Repository
     /// </summary>
     public async Task<long> AppendUploadAsync(string id, long offset, Stream body, (string Algorithm, byte[] Digest)? checksum, CancellationToken cancellationToken)
     {
+        using var claim = ClaimUpload(id);
         var state = GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
         if (offset != state.Offset)
         {
@@ -244,6 +249,7 @@ public sealed partial class Repository
     /// </summary>
     public async Task<(PackRecord Pack, bool ReadBack)> FinishUploadAsync(string id, CancellationToken cancellationToken)
     {
+        using var claim = ClaimUpload(id);
         var state = GetUpload(id) ?? throw new NotFoundException($"Upload {id} does not exist.");
         if (state.Length is not { } length || state.Offset != length)
         {
@@ -280,6 +286,16 @@ public sealed partial class Repository
 
             throw;
         }
+    }
+
+    /// <summary>Makes <paramref name="id"/> this request's until disposed; a second request meanwhile gets a conflict.</summary>
+    private UploadClaim ClaimUpload(string id) => _busyUploads.TryAdd(id, 0)
+        ? new UploadClaim(_busyUploads, id)
+        : throw new ConflictException($"Upload {id} is busy with another request; ask for its offset (HEAD) once that one ends.");
+
+    private readonly struct UploadClaim(ConcurrentDictionary<string, byte> busy, string id) : IDisposable
+    {
+        public void Dispose() => busy.TryRemove(id, out _);
     }
 
     public void DeleteUpload(string id)

@@ -75,6 +75,29 @@ public class PackUploadTests
         }
     }
 
+    [Fact]
+    public async Task An_upload_takes_one_request_at_a_time()
+    {
+        using var temp = new TempFolder();
+        var (pack, chunks) = await WritePackAsync();
+        using var repository = Core.Repository.Repository.Init(temp.Sub("repo"));
+        var upload = repository.CreateUpload(pack.Length);
+        var body = new System.IO.Pipelines.Pipe();
+        var receiving = repository.AppendUploadAsync(upload.Id, 0, body.Reader.AsStream(), null, None);
+        await body.Writer.WriteAsync(pack.AsMemory(0, 1000), None);
+
+        // Neither a second PATCH at the same offset nor finishing it may run while bytes arrive.
+        await Assert.ThrowsAsync<ConflictException>(() => repository.AppendUploadAsync(upload.Id, 0, new MemoryStream(pack), null, None));
+        await Assert.ThrowsAsync<ConflictException>(() => repository.FinishUploadAsync(upload.Id, None));
+
+        await body.Writer.WriteAsync(pack.AsMemory(1000), None);
+        await body.Writer.CompleteAsync();
+        Assert.Equal(pack.Length, await receiving);
+        var (record, readBack) = await repository.FinishUploadAsync(upload.Id, None);
+        Assert.False(readBack);
+        Assert.Equal(chunks.Count, record.Entries.Length);
+    }
+
     private static async Task<(byte[] Pack, List<Hash> Chunks)> WritePackAsync(int seed = 1)
     {
         using var stream = new MemoryStream();
