@@ -92,7 +92,8 @@ public sealed partial class Repository
         Db.WriteDurable(batch =>
         {
             batch.Put(Families.Packs, Key(packId), record.Encode());
-            for (int i = 0; i < entries.Length; i++)
+            // In key order: see StoreFilePart.
+            foreach (int i in Enumerable.Range(0, entries.Length).OrderBy(i => entries[i].ChunkHash))
             {
                 var existing = GetChunkLocation(entries[i].ChunkHash);
                 if (existing is null || relocate)

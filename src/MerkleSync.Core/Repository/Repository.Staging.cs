@@ -121,7 +121,9 @@ public sealed partial class Repository
         Db.WriteDurable(batch =>
         {
             long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            foreach (var (hash, (record, newBytes)) in records)
+            // In key order, here and below: a memtable inserts each key next to the one before it
+            // instead of searching its skip list from the top (random hashes cost a cache miss per level).
+            foreach (var (hash, (record, newBytes)) in records.OrderBy(r => r.Key))
             {
                 batch.Put(Families.Files, Key(hash), record.Encode());
                 batch.Put(Families.Staged, StagedKey(StagedFileKind, hash), new StagedFile(now, record.Length, newBytes).Encode());
@@ -129,7 +131,7 @@ public sealed partial class Repository
 
             var encoded = new ArrayBufferWriter<byte>(64);
             Span<byte> key = stackalloc byte[Hash.Size];
-            foreach (var (chunk, location) in referenced)
+            foreach (var (chunk, location) in referenced.OrderBy(r => r.Key))
             {
                 encoded.ResetWrittenCount();
                 location.WriteTo(encoded);
