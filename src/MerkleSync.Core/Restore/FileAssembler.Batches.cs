@@ -147,10 +147,11 @@ internal sealed partial class FileAssembler
         var built = new (TreeEntry Entry, string Path, ChunkedContent Content)[batch.Count];
         try
         {
-            await Parallel.ForAsync(0, batch.Count, InParallel(cancellationToken), async (i, ct) =>
+            await Parallel.ForAsync(0, batch.Count, InParallel(cancellationToken), (i, _) =>
             {
                 var entry = batch[i];
-                built[i] = await WriteSmallFileAsync(entry, entry.FileHash.IsZero ? null : fetched.Plans[entry.FileHash], fetched.Slots, ct).ConfigureAwait(false);
+                built[i] = WriteSmallFile(entry, entry.FileHash.IsZero ? null : fetched.Plans[entry.FileHash], fetched.Slots);
+                return ValueTask.CompletedTask;
             }).ConfigureAwait(false);
         }
         catch
@@ -190,8 +191,12 @@ internal sealed partial class FileAssembler
         return plans;
     }
 
-    private async Task<(TreeEntry, string, ChunkedContent)> WriteSmallFileAsync(
-        TreeEntry entry, FileReconstruction? plan, Dictionary<Hash, Memory<byte>> slots, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stages one small file from chunks in memory with a blocking write: .NET has no asynchronous
+    /// file writes on Unix (an awaited write is the same blocking write, queued to another pool
+    /// thread), and for a file of a few KiB that hop costs more than the write.
+    /// </summary>
+    private (TreeEntry, string, ChunkedContent) WriteSmallFile(TreeEntry entry, FileReconstruction? plan, Dictionary<Hash, Memory<byte>> slots)
     {
         var chunks = plan?.Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength)).ToArray() ?? [];
         var content = new ChunkedContent(XetHashes.FileHash(chunks), entry.Size, chunks);
@@ -203,9 +208,9 @@ internal sealed partial class FileAssembler
         string staged = Path.Combine(stagingFolder, $"{Guid.NewGuid():N}.partial");
         try
         {
-            using (var handle = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
+            using (var handle = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                await RandomAccess.WriteAsync(handle, [.. chunks.Select(c => (ReadOnlyMemory<byte>)slots[c.Hash])], 0, cancellationToken).ConfigureAwait(false);
+                RandomAccess.Write(handle, [.. chunks.Select(c => (ReadOnlyMemory<byte>)slots[c.Hash])], 0);
             }
 
             local.Add(staged, chunks);
