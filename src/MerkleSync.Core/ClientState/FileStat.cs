@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace MerkleSync.Core.ClientState;
 
@@ -21,23 +22,60 @@ public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedN
     }
 
     /// <summary>
+    /// fstat(2) of an open file where the layout is known (no walk of its path, and the stat of the
+    /// very file read, even if another was renamed over its path since); elsewhere by its path.
+    /// </summary>
+    public static FileStat Of(SafeFileHandle handle, string path)
+    {
+        if (StatLayoutKnown)
+        {
+            Span<byte> buffer = stackalloc byte[256];
+            bool added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                if (NativeStat.Fstat((int)handle.DangerousGetHandle(), ref MemoryMarshal.GetReference(buffer)) == 0)
+                {
+                    return FromStatBuffer(buffer, out _);
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    handle.DangerousRelease();
+                }
+            }
+        }
+
+        return Of(path);
+    }
+
+    private static bool StatLayoutKnown => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+
+    // struct stat on x86_64: st_ino @8, st_mode @24, st_size @48, st_mtim @88, st_ctim @104.
+    private static FileStat FromStatBuffer(ReadOnlySpan<byte> buffer, out uint mode)
+    {
+        mode = MemoryMarshal.Read<uint>(buffer[24..]);
+        return new FileStat(
+            MemoryMarshal.Read<long>(buffer[48..]),
+            (MemoryMarshal.Read<long>(buffer[88..]) * 1_000_000_000) + MemoryMarshal.Read<long>(buffer[96..]),
+            (MemoryMarshal.Read<long>(buffer[104..]) * 1_000_000_000) + MemoryMarshal.Read<long>(buffer[112..]),
+            MemoryMarshal.Read<ulong>(buffer[8..]));
+    }
+
+    /// <summary>
     /// lstat(2) on Linux x64, with the file type and permission bits (<c>st_mode</c>); false where the
     /// layout is not known or the call fails.
     /// </summary>
     internal static bool TryLstat(string path, out FileStat stat, out uint mode)
     {
-        if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
+        if (StatLayoutKnown)
         {
             Span<byte> buffer = stackalloc byte[256];
             if (NativeStat.Lstat(path, ref MemoryMarshal.GetReference(buffer)) == 0)
             {
-                // struct stat on x86_64: st_ino @8, st_mode @24, st_size @48, st_mtim @88, st_ctim @104.
-                stat = new FileStat(
-                    MemoryMarshal.Read<long>(buffer[48..]),
-                    (MemoryMarshal.Read<long>(buffer[88..]) * 1_000_000_000) + MemoryMarshal.Read<long>(buffer[96..]),
-                    (MemoryMarshal.Read<long>(buffer[104..]) * 1_000_000_000) + MemoryMarshal.Read<long>(buffer[112..]),
-                    MemoryMarshal.Read<ulong>(buffer[8..]));
-                mode = MemoryMarshal.Read<uint>(buffer[24..]);
+                stat = FromStatBuffer(buffer, out mode);
                 return true;
             }
         }
@@ -52,4 +90,7 @@ internal static partial class NativeStat
 {
     [LibraryImport("libc", EntryPoint = "lstat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Lstat(string path, ref byte buffer);
+
+    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    internal static partial int Fstat(int fd, ref byte buffer);
 }

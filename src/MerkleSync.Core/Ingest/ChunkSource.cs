@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Ingest;
@@ -43,6 +44,9 @@ public sealed class ChunkSource : IDisposable
 
         return total;
     }
+
+    /// <summary>The stat of the file being read (of its path for a symlink, whose target text is its content).</summary>
+    public FileStat Stat(string sourcePath) => _handle is null ? FileStat.Of(sourcePath) : FileStat.Of(_handle, sourcePath);
 
     public void Dispose() => _handle?.Dispose();
 }

@@ -134,9 +134,9 @@ internal sealed class EncodedBatch : IDisposable
                 }
             }
 
-            foreach (var (path, (_, stat)) in sources)
+            foreach (var (path, (source, stat)) in sources)
             {
-                if (stat is { } known && FileStat.Of(path) != known)
+                if (stat is { } known && source.Stat(path) != known)
                 {
                     throw Changed(path);
                 }
