@@ -161,6 +161,25 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     private const int MinFilesPerWalk = 4096;
 
+    /// <summary>A cache entry's value, as <see cref="Decode"/> reads it: the stat, then the file hash and chunk list.</summary>
+    private static ReadOnlyMemory<byte> EncodeValue(FileStat stat, ChunkedContent content)
+    {
+        var writer = new ArrayBufferWriter<byte>(64 + (content.Chunks.Length * 36));
+        Varint.Write(writer, (ulong)stat.Size);
+        Varint.Write(writer, (ulong)stat.ModifiedNs);
+        Varint.Write(writer, (ulong)stat.ChangedNs);
+        Varint.Write(writer, stat.Inode);
+        Varint.WriteHash(writer, content.FileHash);
+        Varint.Write(writer, (ulong)content.Chunks.Length);
+        foreach (var chunk in content.Chunks)
+        {
+            Varint.WriteHash(writer, chunk.Hash);
+            Varint.Write(writer, chunk.Length);
+        }
+
+        return writer.WrittenMemory;
+    }
+
     private static ChunkedContent? Decode(ReadOnlySpan<byte> value, FileStat stat)
     {
         var reader = new SpanReader(value);
@@ -203,20 +222,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
                         continue;
                     }
 
-                    var writer = new ArrayBufferWriter<byte>(64 + (content.Chunks.Length * 36));
-                    Varint.Write(writer, (ulong)stat.Size);
-                    Varint.Write(writer, (ulong)stat.ModifiedNs);
-                    Varint.Write(writer, (ulong)stat.ChangedNs);
-                    Varint.Write(writer, stat.Inode);
-                    Varint.WriteHash(writer, content.FileHash);
-                    Varint.Write(writer, (ulong)content.Chunks.Length);
-                    foreach (var chunk in content.Chunks)
-                    {
-                        Varint.WriteHash(writer, chunk.Hash);
-                        Varint.Write(writer, chunk.Length);
-                    }
-
-                    batch.Put(StatFamily, key, writer.WrittenSpan);
+                    batch.Put(StatFamily, key, EncodeValue(stat, content).Span);
                 }
             }, durable: false);
         }
