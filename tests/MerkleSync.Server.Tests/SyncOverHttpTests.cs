@@ -438,8 +438,20 @@ public class SyncOverHttpTests : FolderTests
             Files.Write(source, $"d{i / 100}/f{i:D4}.bin", Files.Random(7000 + i, 20_000));
         }
 
+        // Hashing pauses once 4 MB are read (files already started finish), until the first group's
+        // negotiation has failed: on a loaded machine it could otherwise hash all 40 MB before that
+        // group's first request goes out. The paused readers then give the failing thread a head
+        // start to cancel hashing (it does so at once, on its own thread).
         var progress = new OperationProgress();
         var negotiation = new FailFirstNegotiation(progress);
+        progress.Read += total =>
+        {
+            if (total >= 4_000_000 && !negotiation.Failed.IsSet)
+            {
+                Assert.True(negotiation.Failed.Wait(TimeSpan.FromSeconds(60)), "the first negotiation never came");
+                Thread.Sleep(200);
+            }
+        };
         await using var failing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, negotiation);
         await failing.CreateAsync(None);
 
@@ -448,9 +460,7 @@ public class SyncOverHttpTests : FolderTests
 
         Assert.Equal("simulated failure", error.Message);
         Assert.InRange(negotiation.ReadWhenFailed, 1, 40_000_000 - 1); // an early group failed, while hashing went on
-        // Hashing stopped then (the files being hashed at that moment finish), instead of reading
-        // everything first. The bound is a tenth of the data: on a loaded machine the cancellation
-        // reaches the hashing threads a few milliseconds later (2.4 MB read once in a full run).
+        // Hashing stopped then (the files being hashed at that moment finish), instead of reading everything.
         Assert.InRange(progress.BytesRead - negotiation.ReadWhenFailed, 0, 4_000_000);
     }
 
@@ -461,11 +471,14 @@ public class SyncOverHttpTests : FolderTests
 
         public long ReadWhenFailed { get; private set; }
 
+        public ManualResetEventSlim Failed { get; } = new();
+
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             if (request.RequestUri!.AbsolutePath.EndsWith("/missing/files", StringComparison.Ordinal) && Interlocked.Increment(ref _asked) == 1)
             {
                 ReadWhenFailed = progress.BytesRead;
+                Failed.Set();
                 throw new InvalidOperationException("simulated failure");
             }
 

@@ -69,7 +69,17 @@ public sealed class OperationProgress
 
     public void SetToRead(long bytes) => Interlocked.Exchange(ref _bytesToRead, bytes);
 
-    public void AddRead(long bytes) => Interlocked.Add(ref _bytesRead, bytes);
+    /// <summary>
+    /// Raised on the reading thread after each read of a file being hashed, with the bytes read so
+    /// far; the reader waits for the handler (a test holds hashing at a known point this way).
+    /// </summary>
+    public event Action<long>? Read;
+
+    public void AddRead(long bytes)
+    {
+        long total = Interlocked.Add(ref _bytesRead, bytes);
+        Read?.Invoke(total);
+    }
 
     public void SetToTransfer(long bytes, long deduplicated)
     {
