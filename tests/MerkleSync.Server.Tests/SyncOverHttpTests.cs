@@ -616,6 +616,23 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task An_upload_that_stalls_mid_piece_is_aborted_and_resumed()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        Files.Write(source, "big.bin", Files.Random(19, 3_000_000)); // one pack in two pieces of 2 MiB
+
+        var stalling = new StallUploadOnce(afterBytes: 1_500_000);
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, stalling, stallTimeout: TimeSpan.FromSeconds(1));
+        await remote.CreateAsync(None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Assert.True(stalling.Stalled);
+        Files.AssertSameTree(source, target);
+    }
+
+    [Fact]
     public async Task A_push_that_dies_mid_pack_resumes_the_pack_from_the_server_offset()
     {
         await using var server = await TestServer.StartAsync();
@@ -907,6 +924,63 @@ public class SyncOverHttpTests : FolderTests
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);
                 return 0;
+            }
+        }
+    }
+
+    /// <summary>The first upload piece sends some of its body, then no more bytes at all.</summary>
+    private sealed class StallUploadOnce(int afterBytes) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        public bool Stalled { get; private set; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (!Stalled && request.Method == HttpMethod.Patch && request.Content is { } content)
+            {
+                Stalled = true;
+                request.Content = new StallingContent(content, afterBytes);
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        private sealed class StallingContent(HttpContent inner, int afterBytes) : HttpContent
+        {
+            protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
+                inner.CopyToAsync(new StallingStream(stream, afterBytes));
+
+            protected override bool TryComputeLength(out long length)
+            {
+                length = inner.Headers.ContentLength ?? 0;
+                return inner.Headers.ContentLength is not null;
+            }
+        }
+
+        private sealed class StallingStream(Stream inner, int afterBytes) : Stream
+        {
+            private int _left = afterBytes;
+
+            public override bool CanRead => false;
+            public override bool CanSeek => false;
+            public override bool CanWrite => true;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override void Flush() => inner.Flush();
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                int pass = Math.Min(_left, buffer.Length);
+                await inner.WriteAsync(buffer[..pass], cancellationToken);
+                _left -= pass;
+                if (pass < buffer.Length)
+                {
+                    await inner.FlushAsync(cancellationToken);
+                    await Task.Delay(Timeout.Infinite, cancellationToken); // until the watchdog gives up on the transfer
+                }
             }
         }
     }

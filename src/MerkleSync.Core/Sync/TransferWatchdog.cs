@@ -183,8 +183,25 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
     /// <summary>Request content that reports progress as it is written to the connection.</summary>
     private sealed class ProgressContent(HttpContent inner, Watch watch) : DelegatingContent(inner)
     {
+        /// <summary>
+        /// Bytes in memory go out in slices of this size, straight from memory: 64 KiB slices copied
+        /// through a buffer cost an upload of 1 GiB 16 thousand sends and ~0.07 CPU-s of copying.
+        /// </summary>
+        private const int MemorySlice = 1 << 20;
+
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {
+            if (Inner is MemoryContent memory)
+            {
+                for (var rest = memory.Bytes; !rest.IsEmpty; rest = rest[Math.Min(rest.Length, MemorySlice)..])
+                {
+                    await stream.WriteAsync(rest[..Math.Min(rest.Length, MemorySlice)], watch.Token).ConfigureAwait(false);
+                    watch.Progress();
+                }
+
+                return;
+            }
+
             await using var source = await Inner.ReadAsStreamAsync().ConfigureAwait(false);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
             try
