@@ -50,7 +50,17 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public static string FolderOf(string datasetRoot) => Path.Combine(Path.GetFullPath(datasetRoot), DirectoryScanner.StateFolderName);
 
     /// <summary>Where pulls stage files before renaming them into place (same file system as the dataset).</summary>
-    public string StagingFolder => Path.Combine(StateFolder, "tmp");
+    public string StagingFolder => StagingFolderOf(DatasetRoot);
+
+    /// <inheritdoc cref="StagingFolder"/>
+    public static string StagingFolderOf(string datasetRoot) => Path.Combine(FolderOf(datasetRoot), "tmp");
+
+    /// <summary>
+    /// A name for a file staged in <see cref="StagingFolder"/>: it starts with the id of the process
+    /// staging it, so that opening the state (which clears what interrupted pulls left) spares the
+    /// files of a pull still running, which may stage before it has the state open.
+    /// </summary>
+    public static string StagedFileName() => $"{Environment.ProcessId}.{Guid.NewGuid():N}.partial";
 
     /// <summary>Tree nodes of synced versions.</summary>
     public ITreeNodeStore Nodes { get; }
@@ -82,12 +92,36 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
         foreach (string leftover in Directory.EnumerateFiles(state.StagingFolder))
         {
-            File.Delete(leftover); // from an interrupted pull
+            if (!StagedByRunningProcess(leftover))
+            {
+                File.Delete(leftover); // from an interrupted pull
+            }
         }
 
         state.MoveTokensOutOfDatabase();
 
         return state;
+    }
+
+    private static bool StagedByRunningProcess(string stagedFile)
+    {
+        string name = Path.GetFileName(stagedFile);
+        if (!int.TryParse(name.AsSpan(0, Math.Max(0, name.IndexOf('.', StringComparison.Ordinal))), out int processId))
+        {
+            return false;
+        }
+
+        try
+        {
+            // A process id is reused (in a container every run may be process 1): the file must also
+            // be younger than the process.
+            using var process = System.Diagnostics.Process.GetProcessById(processId);
+            return !process.HasExited && File.GetLastWriteTimeUtc(stagedFile) >= process.StartTime.ToUniversalTime();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return false; // no such process (any more)
+        }
     }
 
     /// <summary>

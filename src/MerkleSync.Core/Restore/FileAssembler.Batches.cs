@@ -1,4 +1,5 @@
 using MerkleSync.Core.Chunking;
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Packs;
@@ -205,7 +206,7 @@ internal sealed partial class FileAssembler
             throw new CorruptDataException($"'{entry.Path}': the server's chunk list hashes to {content.FileHash}, not {entry.FileHash}.");
         }
 
-        string staged = Path.Combine(stagingFolder, $"{Guid.NewGuid():N}.partial");
+        string staged = Path.Combine(stagingFolder, ClientStateStore.StagedFileName());
         try
         {
             using (var handle = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None))

@@ -1,5 +1,6 @@
 using System.Buffers;
 using MerkleSync.Core.Chunking;
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Packs;
@@ -34,7 +35,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
 
     public async Task<(string Path, ChunkedContent Content)> AssembleAsync(TreeEntry entry, CancellationToken cancellationToken)
     {
-        string staged = Path.Combine(stagingFolder, $"{Guid.NewGuid():N}.partial");
+        string staged = Path.Combine(stagingFolder, ClientStateStore.StagedFileName());
         var chunks = new List<ChunkRef>();
         try
         {

@@ -46,29 +46,54 @@ public static class PullOperation
         // The directory's scan and the version's tree come in while the state opens.
         var scan = DirectoryScanner.ScanAsync(directory, cancellationToken);
         var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
-        using var state = ClientStateStore.Open(directory);
+        // A directory's first pull has nothing cached, synced or staged: its state opens (most of a
+        // second of CPU, the RocksDB binding's start-up) while the files come in, and is needed only
+        // to place them. An existing state opens first: its stat cache and last sync come first.
+        bool stateIsNew = !ClientStateStore.Exists(directory);
+        var opening = stateIsNew ? Task.Run(() => ClientStateStore.Open(directory), CancellationToken.None) : Task.FromResult(ClientStateStore.Open(directory));
+        try
+        {
+            return await PullIntoAsync(remote, directory, options, version, filters, scan, tree, opening, stateIsNew, progress, clock, wireAtStart, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Closed whatever happened, once opened (a failed open has nothing to close).
+            await opening.ContinueWith(static o => { if (o.IsCompletedSuccessfully) { o.Result.Dispose(); } }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<PullResult> PullIntoAsync(
+        IRemote remote, string directory, PullOptions options, VersionRef version, string[] filters, Task<List<ScannedFile>> scan, Task<List<TreeEntry>> tree,
+        Task<ClientStateStore> opening, bool stateIsNew, OperationProgress progress, Stopwatch clock, (long Sent, long Received) wireAtStart, CancellationToken cancellationToken)
+    {
         var wanted = await tree.ConfigureAwait(false);
 
         // What the directory holds now (stat cache makes this cheap after a pull or push).
         progress.Enter(Stage.Scanning);
-        var local = await CachedSnapshotter.SnapshotAsync(await scan.ConfigureAwait(false), state, new MemoryTreeNodeStore(), cancellationToken, progress).ConfigureAwait(false);
-        var localByPath = local.Snapshot.Files.ToDictionary(f => f.Entry.Path, StringComparer.Ordinal);
+        var scanned = await scan.ConfigureAwait(false);
+        IReadOnlyList<SnapshotFile> local = stateIsNew && scanned.Count == 0
+            ? []
+            : (await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew, new MemoryTreeNodeStore(), cancellationToken, progress).ConfigureAwait(false)).Snapshot.Files;
+        var localByPath = local.ToDictionary(f => f.Entry.Path, StringComparer.Ordinal);
         var sources = new LocalChunkIndex();
-        foreach (var file in local.Snapshot.Files)
+        foreach (var file in local)
         {
             sources.Add(file);
         }
 
-        var writer = new FileAssembler(remote, sources, state.StagingFolder, progress);
+        string staging = ClientStateStore.StagingFolderOf(directory);
+        Directory.CreateDirectory(staging);
+        var writer = new FileAssembler(remote, sources, staging, progress);
         var staged = new System.Collections.Concurrent.ConcurrentBag<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
         int placed = 0;
         var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();
         int unchanged = wanted.Count - toWrite.Count;
         var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
-        var toDelete = options.Delete ? local.Snapshot.Files.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path)).ToList() : [];
-        if (!options.Force && state.GetSynced(remote.Url, options.Branch) is { } synced)
+        var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path)).ToList() : [];
+        // A new state has synced nothing: there is no last sync to compare local files with.
+        if (!options.Force && !stateIsNew && await opening.ConfigureAwait(false) is var current && current.GetSynced(remote.Url, options.Branch) is { } synced)
         {
-            await RefuseToLoseLocalChangesAsync(remote, state, synced.Root, toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => localByPath[e.Path])
+            await RefuseToLoseLocalChangesAsync(remote, current, synced.Root, toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => localByPath[e.Path])
                 .Concat(toDelete), cancellationToken).ConfigureAwait(false);
         }
 
@@ -77,6 +102,7 @@ public static class PullOperation
         progress.SetToTransfer(writeBytes, wantedBytes - writeBytes);
         progress.Enter(Stage.Downloading);
         string root = Path.GetFullPath(directory);
+        ClientStateStore state;
         try
         {
             // Several large files at once keep the network, the CPU (verification) and the disk busy together.
@@ -92,6 +118,7 @@ public static class PullOperation
 
             // Everything verified and staged: now replace files, each by one rename.
             progress.Enter(Stage.Replacing);
+            state = await opening.ConfigureAwait(false);
             long hashedAt = ClientStateStore.NowNs();
             var preparedFolders = new HashSet<string>(StringComparer.Ordinal);
             var placedFiles = new List<(string Path, FileStat Stat, ChunkedContent Content)>(staged.Count);

@@ -29,6 +29,26 @@ public class PushPullTests
     }
 
     [Fact]
+    public async Task A_first_pull_whose_state_cannot_be_created_fails_with_the_cause_and_places_nothing()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), target = temp.Sub("target"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        // A file where the state's folder would go: the pull fetches while the state opens, and that fails.
+        Directory.CreateDirectory(Path.Combine(target, ".merklesync"));
+        await File.WriteAllTextAsync(Path.Combine(target, ".merklesync", "state"), "not a folder");
+
+        var error = await Assert.ThrowsAsync<CorruptDataException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+
+        Assert.Contains($"Cannot open the database at '{Path.Combine(Path.GetFullPath(target), ".merklesync", "state")}'", error.Message, StringComparison.Ordinal);
+        Assert.Equal([Path.Combine(target, ".merklesync")], Directory.EnumerateFileSystemEntries(target));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(target, ".merklesync", "tmp")));
+    }
+
+    [Fact]
     public async Task Push_then_pull_gives_an_identical_tree()
     {
         using var temp = new TempFolder();
