@@ -16,8 +16,12 @@ namespace MerkleSync.Core.Restore;
 /// </summary>
 internal sealed partial class FileAssembler
 {
-    /// <summary>Files up to this size are built in batches; larger ones stream, one by one.</summary>
-    public const long SmallFileBytes = 1 << 20;
+    /// <summary>
+    /// Files up to this size are built in batches; larger ones stream, one by one. Files of 1-4 MiB
+    /// (a plan request, a ranged read and a write each, two at a time) pulled at about 300 MB/s; in
+    /// batches a pull of the 1 GiB set went 2.67 → 2.58 s, client and server both ~0.1 CPU-s less.
+    /// </summary>
+    public const long SmallFileBytes = 4 << 20;
 
     private const int BatchFiles = 4096;
 
@@ -33,7 +37,7 @@ internal sealed partial class FileAssembler
         {
             if (file.Size > SmallFileBytes)
             {
-                throw new ArgumentException($"'{file.Path}' is not a small file.", nameof(smallFiles)); // a batch's buffer holds 16 small files at least
+                throw new ArgumentException($"'{file.Path}' is not a small file.", nameof(smallFiles)); // a batch's buffer holds 4 small files at least
             }
 
             if (batch.Count == BatchFiles || bytes + file.Size > BatchBytes)

@@ -31,7 +31,7 @@ internal static class DatasetFiles
     /// <summary>A small varied dataset: large random, text, nested, empty, executable and a symlink.</summary>
     public static void WriteSample(string root, int seed = 1)
     {
-        Write(root, "data/big.bin", Random(seed, 1_500_000)); // above FileAssembler.SmallFileBytes: streamed, not batched
+        Write(root, "data/big.bin", Random(seed, 4_500_000)); // above FileAssembler.SmallFileBytes: streamed, not batched
         Write(root, "data/other.bin", Random(seed + 1, 150_000));
         Write(root, "text/table.csv", Text(seed, 300_000));
         Write(root, "text/nested/deep/notes.txt", Text(seed + 2, 5_000));
