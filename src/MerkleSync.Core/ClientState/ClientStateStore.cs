@@ -90,9 +90,12 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
             Directory.Delete(Path.Combine(folder, "uploads"), recursive: true); // the pack spool of earlier builds
         }
 
+        // A first pull stages while its state opens, so this may list thousands of its files: each
+        // process is looked up once.
+        var processStarts = new Dictionary<int, DateTime?>();
         foreach (string leftover in Directory.EnumerateFiles(state.StagingFolder))
         {
-            if (!StagedByRunningProcess(leftover))
+            if (!StagedByRunningProcess(leftover, processStarts))
             {
                 File.Delete(leftover); // from an interrupted pull
             }
@@ -103,7 +106,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return state;
     }
 
-    private static bool StagedByRunningProcess(string stagedFile)
+    private static bool StagedByRunningProcess(string stagedFile, Dictionary<int, DateTime?> processStarts)
     {
         string name = Path.GetFileName(stagedFile);
         if (!int.TryParse(name.AsSpan(0, Math.Max(0, name.IndexOf('.', StringComparison.Ordinal))), out int processId))
@@ -111,16 +114,26 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
             return false;
         }
 
+        if (!processStarts.TryGetValue(processId, out var started))
+        {
+            processStarts[processId] = started = StartOfRunningProcess(processId);
+        }
+
+        // A process id is reused (in a container every run may be process 1): the file must also be
+        // younger than the process.
+        return started is { } start && File.GetLastWriteTimeUtc(stagedFile) >= start;
+    }
+
+    private static DateTime? StartOfRunningProcess(int processId)
+    {
         try
         {
-            // A process id is reused (in a container every run may be process 1): the file must also
-            // be younger than the process.
             using var process = System.Diagnostics.Process.GetProcessById(processId);
-            return !process.HasExited && File.GetLastWriteTimeUtc(stagedFile) >= process.StartTime.ToUniversalTime();
+            return process.HasExited ? null : process.StartTime.ToUniversalTime();
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
-            return false; // no such process (any more)
+            return null; // no such process (any more)
         }
     }
 
