@@ -50,13 +50,10 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public static string FolderOf(string datasetRoot) => Path.Combine(Path.GetFullPath(datasetRoot), DirectoryScanner.StateFolderName);
 
     /// <summary>Where pulls stage files before renaming them into place (same file system as the dataset).</summary>
-    public string StagingFolder => StagingFolderOf(DatasetRoot);
-
-    /// <inheritdoc cref="StagingFolder"/>
     public static string StagingFolderOf(string datasetRoot) => Path.Combine(FolderOf(datasetRoot), "tmp");
 
     /// <summary>
-    /// A name for a file staged in <see cref="StagingFolder"/>: it starts with the id of the process
+    /// A name for a file staged in <see cref="StagingFolderOf"/>: it starts with the id of the process
     /// staging it, so that opening the state (which clears what interrupted pulls left) spares the
     /// files of a pull still running, which may stage before it has the state open.
     /// </summary>
@@ -84,7 +81,8 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         string folder = Path.Combine(root, DirectoryScanner.StateFolderName);
         Directory.CreateDirectory(folder);
         var state = new ClientStateStore(root, RocksStore.Open(Path.Combine(folder, "state"), Families, createIfMissing: true));
-        Directory.CreateDirectory(state.StagingFolder);
+        string staging = StagingFolderOf(root);
+        Directory.CreateDirectory(staging);
         if (Directory.Exists(Path.Combine(folder, "uploads")))
         {
             Directory.Delete(Path.Combine(folder, "uploads"), recursive: true); // the pack spool of earlier builds
@@ -93,7 +91,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         // A first pull stages while its state opens, so this may list thousands of its files: each
         // process is looked up once.
         var processStarts = new Dictionary<int, DateTime?>();
-        foreach (string leftover in Directory.EnumerateFiles(state.StagingFolder))
+        foreach (string leftover in Directory.EnumerateFiles(staging))
         {
             if (!StagedByRunningProcess(leftover, processStarts))
             {
