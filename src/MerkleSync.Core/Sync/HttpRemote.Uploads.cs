@@ -153,7 +153,7 @@ public sealed partial class HttpRemote
         {
             int sent = (int)(offset - start);
             using var patch = TusRequest(HttpMethod.Patch, location);
-            patch.Content = new MemoryContent(piece.AsMemory(sent, count - sent));
+            patch.Content = new ByteArrayContent(piece, sent, count - sent);
             patch.Headers.Add("Upload-Offset", offset.ToString(CultureInfo.InvariantCulture));
             if (uploadLength is { } length)
             {
