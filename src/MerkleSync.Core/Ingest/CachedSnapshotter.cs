@@ -61,14 +61,17 @@ public static class CachedSnapshotter
         progress?.SetToRead(toRead.Sum(i => scanned[i].Size));
         progress?.Enter(Stage.Hashing);
         long hashedAt = ClientStateStore.NowNs();
+        // Each hashed file carries the stat it is cached under (one object per file: 100k files
+        // made three, two of them copies, which the early uploads kept alive to the end).
         var hashed = await Snapshotter.HashFilesAsync(
-            [.. toRead.Select(i => scanned[i])], cancellationToken, progress, onHashed is null ? null : (j, file) => onHashed(file with { Stat = keys[toRead[j]].Stat })).ConfigureAwait(false);
+            [.. toRead.Select(i => scanned[i].Stat is null ? scanned[i] with { Stat = keys[i].Stat } : scanned[i])], cancellationToken, progress,
+            onHashed is null ? null : (_, file) => onHashed(file)).ConfigureAwait(false);
         var state = await opening.ConfigureAwait(false);
         long bytesRead = 0;
         for (int j = 0; j < toRead.Count; j++)
         {
             int i = toRead[j];
-            files[i] = hashed[j] with { Stat = keys[i].Stat };
+            files[i] = hashed[j];
             bytesRead += hashed[j].Content.Length;
         }
 

@@ -20,7 +20,8 @@ public static class Snapshotter
     /// Hashes the large files first, largest first and one after another (each hashes on every core
     /// by itself, so none finishes last alone, and the first is done, for a push to start sending, a
     /// fraction of the way in), then the rest in parallel in input order (path order: files a push
-    /// sends early then lie together in packs, as a pull reads them). Keeps input order.
+    /// sends early then lie together in packs, as a pull reads them). Keeps input order. Each file
+    /// keeps the stat its scan took.
     /// <paramref name="onHashed"/> hears of each file (its index in <paramref name="scanned"/>) as
     /// soon as it is done, on the thread that hashed it.
     /// </summary>
@@ -43,7 +44,7 @@ public static class Snapshotter
         {
             var file = scanned[i];
             var content = await HashFileAsync(file, ct, progress).ConfigureAwait(false);
-            results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath);
+            results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath, file.Stat);
             onHashed?.Invoke(i, results[i]);
         }
     }
