@@ -215,13 +215,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         Varint.Write(writer, (ulong)stat.ChangedNs);
         Varint.Write(writer, stat.Inode);
         Varint.WriteHash(writer, content.FileHash);
-        Varint.Write(writer, (ulong)content.Chunks.Length);
-        foreach (var chunk in content.Chunks)
-        {
-            Varint.WriteHash(writer, chunk.Hash);
-            Varint.Write(writer, chunk.Length);
-        }
-
+        Varint.WriteChunkList(writer, content.Chunks);
         return writer.WrittenMemory;
     }
 
@@ -235,14 +229,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         }
 
         var fileHash = reader.ReadHash();
-        int count = reader.ReadLength(value.Length / 33);
-        var chunks = new ChunkRef[count];
-        for (int i = 0; i < count; i++)
-        {
-            chunks[i] = new ChunkRef(reader.ReadHash(), reader.ReadVarint());
-        }
-
-        return new ChunkedContent(fileHash, stat.Size, chunks);
+        return new ChunkedContent(fileHash, stat.Size, reader.ReadChunkList());
     }
 
     /// <summary>

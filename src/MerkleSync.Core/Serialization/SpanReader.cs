@@ -76,6 +76,18 @@ internal ref struct SpanReader(ReadOnlySpan<byte> data)
 
     public Hashing.Hash ReadHash() => Hashing.Hash.FromBytes(ReadBytes(Hashing.Hash.Size));
 
+    /// <summary>A chunk list as <see cref="Varint.WriteChunkList"/> writes it; its count is bounded by what is left (33 bytes a chunk at least).</summary>
+    public Hashing.ChunkRef[] ReadChunkList()
+    {
+        var chunks = new Hashing.ChunkRef[ReadLength(Remaining / 33)];
+        for (int i = 0; i < chunks.Length; i++)
+        {
+            chunks[i] = new Hashing.ChunkRef(ReadHash(), ReadVarint());
+        }
+
+        return chunks;
+    }
+
     public string ReadString(int maxBytes)
     {
         var bytes = ReadBytes(ReadLength(maxBytes));

@@ -33,4 +33,15 @@ internal static class Varint
         hash.WriteTo(writer.GetSpan(Hashing.Hash.Size));
         writer.Advance(Hashing.Hash.Size);
     }
+
+    /// <summary>A chunk list as the stat cache and file-records bodies hold it: count, then hash · length of each chunk.</summary>
+    public static void WriteChunkList(IBufferWriter<byte> writer, ReadOnlySpan<Hashing.ChunkRef> chunks)
+    {
+        Write(writer, (ulong)chunks.Length);
+        foreach (var chunk in chunks)
+        {
+            WriteHash(writer, chunk.Hash);
+            Write(writer, chunk.Length);
+        }
+    }
 }

@@ -135,12 +135,7 @@ public static class WireFormat
         foreach (var file in files)
         {
             Varint.WriteHash(writer, file.FileHash);
-            Varint.Write(writer, (ulong)file.Chunks.Length);
-            foreach (var chunk in file.Chunks)
-            {
-                Varint.WriteHash(writer, chunk.Hash);
-                Varint.Write(writer, chunk.Length);
-            }
+            Varint.WriteChunkList(writer, file.Chunks);
         }
 
         return writer.WrittenMemory;
@@ -154,13 +149,7 @@ public static class WireFormat
         for (int i = 0; i < files.Capacity; i++)
         {
             var fileHash = reader.ReadHash();
-            var chunks = new ChunkRef[reader.ReadLength(reader.Remaining / 33)];
-            for (int c = 0; c < chunks.Length; c++)
-            {
-                chunks[c] = new ChunkRef(reader.ReadHash(), reader.ReadVarint());
-            }
-
-            files.Add(new NewFile(fileHash, chunks));
+            files.Add(new NewFile(fileHash, reader.ReadChunkList()));
         }
 
         ExpectEnd(reader, "File records");
