@@ -84,6 +84,29 @@ public class BranchAndOutputTests
     }
 
     [Fact]
+    public async Task Push_compression_off_stores_chunks_raw_and_an_unknown_mode_is_refused_before_any_work()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data");
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        dir.Write("data/log.txt", System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 40_000).Select(i => $"{i},row,{i % 7}\n"))));
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+
+        var unknown = await CliRunner.RunAsync("push", data, repo, "--compression", "fast");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("'fast'", unknown.Stderr, StringComparison.Ordinal);
+        Assert.Contains("'off'", unknown.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(data, ".merklesync")));
+
+        var off = JsonDocument.Parse((await CliRunner.RunAsync("push", data, repo, "--compression", "off", "--json")).Stdout).RootElement;
+        Assert.True(off.GetProperty("bytes_written").GetInt64() > off.GetProperty("new_chunk_bytes").GetInt64());
+
+        dir.Write("data/log2.txt", System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 40_000).Select(i => $"{i},other,{i % 5}\n"))));
+        var auto = JsonDocument.Parse((await CliRunner.RunAsync("push", data, repo, "--json")).Stdout).RootElement;
+        Assert.True(auto.GetProperty("bytes_written").GetInt64() < auto.GetProperty("new_chunk_bytes").GetInt64() / 2);
+    }
+
+    [Fact]
     public async Task Examples_show_on_a_verbs_own_help_page_but_not_in_the_command_list()
     {
         var top = await CliRunner.RunAsync("--help");

@@ -1,5 +1,6 @@
 using System.Net;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Packs;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
@@ -667,6 +668,60 @@ public class SyncOverHttpTests : FolderTests
         Assert.InRange(resumed.ResumedPacks, 1, 4);
         // Only what the server lacked was sent again: what it had accepted was not sent twice.
         Assert.InRange(resumed.Wire.Sent, 1, 30_000_000 - accepted + 100_000);
+        Assert.Empty(UploadCheckpoints(source));
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    [Fact]
+    public async Task A_push_with_compression_off_stores_every_chunk_raw_and_pulls_back_the_same_files()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), raw = NewFolder(), compressed = NewFolder();
+        Files.Write(source, "logs/a.txt", Files.Text(1, 3_000_000));
+        Files.Write(source, "blobs/b.bin", Files.Random(2, 1_000_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("raw")), null);
+        await remote.CreateAsync(None);
+        await using var other = new HttpRemote(new Uri(server.DatasetUrl("compressed")), null);
+        await other.CreateAsync(None);
+
+        var off = await PushOperation.PushAsync(source, remote, new PushOptions(Compression: Compression.Off), None);
+        Directory.Delete(Path.Combine(source, ".merklesync"), recursive: true); // the next push must send everything again
+        var auto = await PushOperation.PushAsync(source, other, new PushOptions(), None);
+
+        // Stored: every chunk raw behind its 8-byte frame, plus header and index; compressed, the text shrinks to about a third.
+        Assert.Equal(4_000_000, off.NewChunkBytes);
+        Assert.InRange(off.BytesWritten, off.NewChunkBytes, off.NewChunkBytes + (off.ChunksNew * 80) + 1000);
+        Assert.InRange(auto.BytesWritten, 1_000_000, 2_500_000);
+        Assert.Equal(off.Root, auto.Root);
+        await PullOperation.PullAsync(remote, raw, new PullOptions(), None);
+        await PullOperation.PullAsync(other, compressed, new PullOptions(), None);
+        Files.AssertSameTree(source, raw);
+        Files.AssertSameTree(source, compressed);
+    }
+
+    [Fact]
+    public async Task A_pack_begun_without_compression_resumes_without_it_whatever_the_next_push_asks()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        Files.Write(source, "big.txt", Files.Text(10, 30_000_000));
+        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await setup.CreateAsync(None);
+        }
+
+        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(6)))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20, Compression: Compression.Off), None));
+        }
+
+        Assert.All(UploadCheckpoints(source), c => Assert.Equal(Compression.Off, c.Compression));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        var resumed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 20 << 20), None);
+
+        // Rebuilt compressed, a half-sent raw pack would not continue the bytes the server has: it would be given up.
+        Assert.InRange(resumed.ResumedPacks, 1, 4);
         Assert.Empty(UploadCheckpoints(source));
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         Files.AssertSameTree(source, target);

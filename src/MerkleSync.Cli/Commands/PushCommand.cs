@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
 using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Packs;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Sync;
 
@@ -16,10 +17,15 @@ internal static class PushCommand
         var branch = CommonOptions.Branch();
         var message = new Option<string>("--message", "-m") { Description = "Why this version exists.", DefaultValueFactory = _ => "" };
         var rebase = new Option<bool>("--rebase") { Description = "If the branch moved since DIR last synced, put DIR's changes on top of it (refused if a path changed on both sides)." };
+        var compression = new Option<string>("--compression")
+        {
+            Description = "auto: compress each chunk (zstd) when that makes it smaller; off: store chunks raw, which saves CPU on a fast link.",
+            DefaultValueFactory = _ => "auto",
+        }.AcceptOnlyFromAmong("auto", "off");
         var packSize = new Option<string>("--pack-size") { Description = "Close packs once they pass this size.", DefaultValueFactory = _ => "64MiB", Hidden = true };
         var command = new Command("push", "Snapshot DIR and publish it as a new version of a branch; only chunks the repository lacks are stored.\n\nExample:\n  merklesync push ./data file:///srv/repos/ds -m \"add March logs\"")
         {
-            directory, remote, branch, message, rebase, packSize,
+            directory, remote, branch, message, rebase, compression, packSize,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
@@ -32,7 +38,8 @@ internal static class PushCommand
         async Task<int> PushAsync(ParseResult parse, IRemote r, Task<List<ScannedFile>> scan, CancellationToken ct)
         {
             var progress = new OperationProgress();
-            var options = new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase), Progress: progress, Scan: scan);
+            var options = new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase), Progress: progress, Scan: scan,
+                Compression: parse.GetValue(compression) == "off" ? Compression.Off : Compression.Auto);
             var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PushOperation.PushAsync(parse.GetValue(directory)!, r, options, ct));
             if (parse.GetValue(CliApp.Json))
             {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Json.Serialization;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
@@ -409,8 +410,8 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     // number, so each piece sent adds a small record instead of rewriting a growing one. Not synced
     // to disk: a process killed after a write still has it; a machine that loses it leaves an
     // upload on the server that expires.
-    public void Begin(string name, string remoteUrl, string uploadUrl) =>
-        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes(name), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new UploadHead(remoteUrl, uploadUrl), ClientStateJson.Default.UploadHead), durable: false);
+    public void Begin(string name, string remoteUrl, string uploadUrl, Packs.Compression compression) =>
+        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes(name), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new UploadHead(remoteUrl, uploadUrl, compression), ClientStateJson.Default.UploadHead), durable: false);
 
     public void AppendChunks(string name, IReadOnlyList<Ingest.ChunkOrigin> chunks)
     {
@@ -447,10 +448,12 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         }
 
         return [.. uploads.Where(u => u.Value.Head is not null)
-            .Select(u => new Sync.UploadCheckpoint(u.Key, u.Value.Head!.RemoteUrl, u.Value.Head.UploadUrl, u.Value.Chunks))];
+            .Select(u => new Sync.UploadCheckpoint(u.Key, u.Value.Head!.RemoteUrl, u.Value.Head.UploadUrl, u.Value.Head.Compression, u.Value.Chunks))];
     }
 
-    internal sealed record UploadHead(string RemoteUrl, string UploadUrl);
+    /// <summary>A head without <c>Compression</c> (written before the option existed) was compressed as Auto.</summary>
+    internal sealed record UploadHead(
+        string RemoteUrl, string UploadUrl, [property: JsonConverter(typeof(JsonStringEnumConverter<Packs.Compression>))] Packs.Compression Compression = Packs.Compression.Auto);
 
     public void Dispose() => _db.Dispose();
 

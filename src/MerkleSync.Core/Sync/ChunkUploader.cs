@@ -7,6 +7,9 @@ using MerkleSync.Core.Repository;
 
 namespace MerkleSync.Core.Sync;
 
+/// <summary>How a push packs its chunks: the size at which a pack is closed, and whether chunks are compressed.</summary>
+internal sealed record PackingOptions(long PackSize, Compression Compression);
+
 /// <summary>What a push uploaded.</summary>
 internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0)
 {
@@ -28,7 +31,7 @@ internal static class ChunkUploader
     private const int MaxLanes = 4;
 
     public static async Task<UploadTotals> UploadAsync(
-        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, long packSize, OperationProgress progress, Task beforeRecords, CancellationToken cancellationToken)
+        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, PackingOptions packing, OperationProgress progress, Task beforeRecords, CancellationToken cancellationToken)
     {
         var pending = new ChunkOrigin[missing.Count];
         int count = 0;
@@ -54,8 +57,8 @@ internal static class ChunkUploader
             progress.Enter(Stage.Uploading); // else this is an early round, and hashing is what the user waits for
         }
 
-        var totals = new Totals(new UploadPacer(packSize), remote, progress);
-        int lanes = (int)Math.Clamp(toSend / Math.Max(1, packSize / 4), 1, MaxLanes);
+        var totals = new Totals(new UploadPacer(packing.PackSize), packing.Compression, remote, progress);
+        int lanes = (int)Math.Clamp(toSend / Math.Max(1, packing.PackSize / 4), 1, MaxLanes);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var running = Shares(chunks, toSend, lanes).Select(share => RunLaneAsync(share, totals, failed)).ToArray();
         try
@@ -111,12 +114,12 @@ internal static class ChunkUploader
         {
             // A batch is packed while the next one is read and encoded; a finished pack is sent
             // (and, remotely, verified) while the next one is filled.
-            await foreach (var batch in EncodedBatch.ReadAllAsync(share, rehashAll: false, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in EncodedBatch.ReadAllAsync(share, rehashAll: false, totals.Compression, cancellationToken).ConfigureAwait(false))
             {
                 for (int i = 0; i < batch.Count; i++)
                 {
                     var (origin, codec, stored) = batch[i];
-                    pack ??= await totals.Remote.BeginPackAsync(cancellationToken).ConfigureAwait(false);
+                    pack ??= await totals.Remote.BeginPackAsync(totals.Compression, cancellationToken).ConfigureAwait(false);
                     await pack.AddAsync(origin, codec, stored, cancellationToken).ConfigureAwait(false);
                     rawInPack += origin.Length;
                     if (pack.Length >= totals.Pacer.PackSize)
@@ -173,11 +176,13 @@ internal static class ChunkUploader
     }
 
     /// <summary>Counters and pacing shared by the lanes.</summary>
-    private sealed class Totals(UploadPacer pacer, IRemote remote, OperationProgress progress)
+    private sealed class Totals(UploadPacer pacer, Compression compression, IRemote remote, OperationProgress progress)
     {
         private readonly Lock _lock = new();
 
         public UploadPacer Pacer => pacer;
+
+        public Compression Compression => compression;
 
         public IRemote Remote => remote;
 

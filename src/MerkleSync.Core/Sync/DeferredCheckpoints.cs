@@ -1,4 +1,5 @@
 using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Packs;
 
 namespace MerkleSync.Core.Sync;
 
@@ -13,7 +14,7 @@ namespace MerkleSync.Core.Sync;
 internal sealed class DeferredCheckpoints : IUploadCheckpoints
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, (string RemoteUrl, string UploadUrl, List<ChunkOrigin> Chunks)> _held = [];
+    private readonly Dictionary<string, (string RemoteUrl, string UploadUrl, Compression Compression, List<ChunkOrigin> Chunks)> _held = [];
     private IUploadCheckpoints? _target;
 
     /// <summary>Writes the checkpoints held so far to <paramref name="target"/> and passes every later one on.</summary>
@@ -21,9 +22,9 @@ internal sealed class DeferredCheckpoints : IUploadCheckpoints
     {
         lock (_lock)
         {
-            foreach (var (name, (remoteUrl, uploadUrl, chunks)) in _held)
+            foreach (var (name, (remoteUrl, uploadUrl, compression, chunks)) in _held)
             {
-                target.Begin(name, remoteUrl, uploadUrl);
+                target.Begin(name, remoteUrl, uploadUrl, compression);
                 if (chunks.Count > 0)
                 {
                     target.AppendChunks(name, chunks);
@@ -35,17 +36,17 @@ internal sealed class DeferredCheckpoints : IUploadCheckpoints
         }
     }
 
-    public void Begin(string name, string remoteUrl, string uploadUrl)
+    public void Begin(string name, string remoteUrl, string uploadUrl, Compression compression)
     {
         lock (_lock)
         {
             if (_target is { } target)
             {
-                target.Begin(name, remoteUrl, uploadUrl);
+                target.Begin(name, remoteUrl, uploadUrl, compression);
             }
             else
             {
-                _held[name] = (remoteUrl, uploadUrl, []);
+                _held[name] = (remoteUrl, uploadUrl, compression, []);
             }
         }
     }

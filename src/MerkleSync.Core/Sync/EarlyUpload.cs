@@ -17,12 +17,12 @@ namespace MerkleSync.Core.Sync;
 /// is left out of the negotiation that follows the snapshot.
 /// A group that fails calls <paramref name="onFailure"/> (the push stops hashing and reports it) at once.
 /// </summary>
-internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgress progress, Action onFailure, CancellationToken cancellationToken)
+internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, OperationProgress progress, Action onFailure, CancellationToken cancellationToken)
 {
     private readonly Lock _lock = new();
     private readonly List<SnapshotFile> _pending = [];
     private long _pendingBytes;
-    private long _groupBytes = Math.Max(1, packSize / 2);
+    private long _groupBytes = Math.Max(1, packing.PackSize / 2);
     private Task _negotiated = Task.CompletedTask;
     private Task _previousGroup = Task.CompletedTask;
     private Task _lastGroup = Task.CompletedTask;
@@ -58,7 +58,7 @@ internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgre
                 var group = _pending.OrderBy(f => f.Entry.Path, Tree.DatasetPath.Comparer).ToList();
                 _pending.Clear();
                 _pendingBytes = 0;
-                _groupBytes = 2 * packSize;
+                _groupBytes = 2 * packing.PackSize;
                 var negotiated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var (negotiatedBefore, twoBack, oneBack) = (_negotiated, _previousGroup, _lastGroup);
                 _negotiated = negotiated.Task;
@@ -99,7 +99,7 @@ internal sealed class EarlyUpload(IRemote remote, long packSize, OperationProgre
             }
 
             await twoBack.ConfigureAwait(false);
-            var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packSize, progress, oneBack, cancellationToken).ConfigureAwait(false);
+            var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
                 _totals += upload;

@@ -51,10 +51,10 @@ internal sealed class EncodedBatch : IDisposable
     /// caller asks for the next one; its buffer then goes back to the pool.
     /// </summary>
     public static async IAsyncEnumerable<EncodedBatch> ReadAllAsync(
-        ArraySegment<ChunkOrigin> chunks, bool rehashAll, [EnumeratorCancellation] CancellationToken cancellationToken)
+        ArraySegment<ChunkOrigin> chunks, bool rehashAll, Compression compression, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var runs = Runs.Bounded(chunks, c => c.Length, MaxBytes).GetEnumerator();
-        Task<EncodedBatch>? next = runs.MoveNext() ? ReadAsync(chunks[runs.Current], rehashAll, cancellationToken) : null;
+        Task<EncodedBatch>? next = runs.MoveNext() ? ReadAsync(chunks[runs.Current], rehashAll, compression, cancellationToken) : null;
         try
         {
             while (next is not null)
@@ -62,7 +62,7 @@ internal sealed class EncodedBatch : IDisposable
                 var reading = next;
                 next = null;
                 using var batch = await reading.ConfigureAwait(false);
-                next = runs.MoveNext() ? ReadAsync(chunks[runs.Current], rehashAll, cancellationToken) : null;
+                next = runs.MoveNext() ? ReadAsync(chunks[runs.Current], rehashAll, compression, cancellationToken) : null;
                 yield return batch;
             }
         }
@@ -86,7 +86,7 @@ internal sealed class EncodedBatch : IDisposable
 
     /// <summary>
     /// Reads the chunks of one batch (<see cref="MaxBytes"/> at most), each run of adjacent
-    /// chunks of a file in one read, then checks and compresses the chunks on all cores. A chunk is
+    /// chunks of a file in one read, then checks and encodes the chunks on all cores. A chunk is
     /// re-hashed when <paramref name="rehashAll"/> or its file's stat is unknown; otherwise the file is
     /// proved unchanged by its stat after the read, as restic and borg do. The server re-hashes every
     /// chunk either way, so no check here can let a wrong chunk in.
@@ -94,10 +94,10 @@ internal sealed class EncodedBatch : IDisposable
     /// Unix (an awaited read is the same blocking read, queued to another pool thread), and a batch of
     /// small files would pay that hop for each of its hundred or so files.
     /// </summary>
-    private static Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> taken, bool rehashAll, CancellationToken cancellationToken) =>
-        Task.Run(() => Read(taken, rehashAll, cancellationToken), cancellationToken);
+    private static Task<EncodedBatch> ReadAsync(ArraySegment<ChunkOrigin> taken, bool rehashAll, Compression compression, CancellationToken cancellationToken) =>
+        Task.Run(() => Read(taken, rehashAll, compression, cancellationToken), cancellationToken);
 
-    private static EncodedBatch Read(ArraySegment<ChunkOrigin> taken, bool rehashAll, CancellationToken cancellationToken)
+    private static EncodedBatch Read(ArraySegment<ChunkOrigin> taken, bool rehashAll, Compression compression, CancellationToken cancellationToken)
     {
         int count = taken.Count;
         var offsets = new int[count];
@@ -143,7 +143,7 @@ internal sealed class EncodedBatch : IDisposable
             }
 
             var options = new ParallelOptions { CancellationToken = cancellationToken };
-            Parallel.For(0, count, options, i => batch.Encode(i, rehash: rehashAll || taken[i].Stat is null));
+            Parallel.For(0, count, options, i => batch.Encode(i, rehash: rehashAll || taken[i].Stat is null, compression));
             return batch;
         }
         catch
@@ -169,7 +169,7 @@ internal sealed class EncodedBatch : IDisposable
         }
     }
 
-    private void Encode(int index, bool rehash)
+    private void Encode(int index, bool rehash, Compression compression)
     {
         var origin = _chunks[index];
         var raw = Buffer.AsSpan(_offsets[index], origin.Length);
@@ -178,7 +178,7 @@ internal sealed class EncodedBatch : IDisposable
             throw Changed(origin.SourcePath);
         }
 
-        _stored[index] = ChunkCodec.EncodeInPlace(raw);
+        _stored[index] = ChunkCodec.EncodeInPlace(raw, compression);
     }
 
     private static InvalidInputException Changed(string sourcePath) => new($"'{sourcePath}' changed while being pushed; run the push again.");

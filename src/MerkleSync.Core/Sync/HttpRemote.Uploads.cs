@@ -39,7 +39,7 @@ public sealed partial class HttpRemote
     private readonly SemaphoreSlim _pieces = new(PieceBudget);
     private IUploadCheckpoints? _checkpoints;
 
-    public async ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken)
+    public async ValueTask<IPackUpload> BeginPackAsync(Compression compression, CancellationToken cancellationToken)
     {
         using var create = TusRequest(HttpMethod.Post, new Uri($"{_api}/uploads"));
         create.Headers.Add("Upload-Defer-Length", "1");
@@ -47,7 +47,7 @@ public sealed partial class HttpRemote
         await EnsureAsync(created, cancellationToken).ConfigureAwait(false);
         var location = new Uri(new Uri(_api), created.Headers.Location ?? throw new CorruptDataException("Upload creation returned no Location."));
         string name = $"{Guid.NewGuid():N}";
-        _checkpoints?.Begin(name, Url, location.ToString());
+        _checkpoints?.Begin(name, Url, location.ToString(), compression);
         return new HttpPackUpload(this, name, location, alreadySent: 0, _checkpoints);
     }
 
@@ -90,7 +90,7 @@ public sealed partial class HttpRemote
         await using var upload = new HttpPackUpload(this, checkpoint.Name, location, offset, checkpoints: null);
         try
         {
-            await foreach (var batch in EncodedBatch.ReadAllAsync(checkpoint.Chunks.ToArray(), rehashAll: true, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in EncodedBatch.ReadAllAsync(checkpoint.Chunks.ToArray(), rehashAll: true, checkpoint.Compression, cancellationToken).ConfigureAwait(false))
             {
                 for (int i = 0; i < batch.Count; i++)
                 {

@@ -52,7 +52,11 @@ public interface IRemote : IAsyncDisposable
 
     ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken);
 
-    ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// Starts a pack whose chunks the caller encodes with <paramref name="compression"/>: a remote
+    /// that checkpoints uploads records it, so that a resumed pack is rebuilt byte for byte.
+    /// </summary>
+    ValueTask<IPackUpload> BeginPackAsync(Compression compression, CancellationToken cancellationToken);
 
     /// <summary>
     /// Finishes pack uploads an earlier, interrupted run left in <paramref name="checkpoints"/>, from

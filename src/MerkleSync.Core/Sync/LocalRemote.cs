@@ -50,7 +50,7 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
     public ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken) =>
         ValueTask.FromResult(nodes.Select(repository.HasNode).ToArray());
 
-    public ValueTask<IPackUpload> BeginPackAsync(CancellationToken cancellationToken) => repository.BeginPackAsync(cancellationToken);
+    public ValueTask<IPackUpload> BeginPackAsync(Compression compression, CancellationToken cancellationToken) => repository.BeginPackAsync(cancellationToken);
 
     /// <summary>Packs written in-process are complete or absent; crash recovery on open handles the rest.</summary>
     public ValueTask<int> ResumeUploadsAsync(IUploadCheckpoints checkpoints, CancellationToken cancellationToken) => ValueTask.FromResult(0);

@@ -13,6 +13,7 @@ using MerkleSync.Core.Tree;
 namespace MerkleSync.Core.Sync;
 
 /// <param name="PackSize">Close a pack once it passes this many bytes (tests use small packs).</param>
+/// <param name="Compression">Whether the chunks packed are compressed (when it pays) or stored raw.</param>
 /// <param name="Rebase">When the branch moved since this directory last synced, replay this directory's changes on top of it (if no path changed on both sides).</param>
 /// <param name="Progress">Counters for a display to read while the push runs.</param>
 /// <param name="Scan">
@@ -21,7 +22,7 @@ namespace MerkleSync.Core.Sync;
 /// </param>
 public sealed record PushOptions(
     string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false, OperationProgress? Progress = null,
-    Task<List<ScannedFile>>? Scan = null);
+    Task<List<ScannedFile>>? Scan = null, Compression Compression = Compression.Auto);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
@@ -76,7 +77,8 @@ public static class PushOperation
         CachedSnapshot cached;
         using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var hashing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var early = new EarlyUpload(remote, options.PackSize, progress, hashing.Cancel, earlyCancel.Token);
+        var packing = new PackingOptions(options.PackSize, options.Compression);
+        var early = new EarlyUpload(remote, packing, progress, hashing.Cancel, earlyCancel.Token);
         Hash? fingerprint;
         try
         {
@@ -152,7 +154,7 @@ public static class PushOperation
         var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
         var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
         var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, early.SettledChunks, cancellationToken).ConfigureAwait(false);
-        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, options.PackSize, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);
 
         var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false);

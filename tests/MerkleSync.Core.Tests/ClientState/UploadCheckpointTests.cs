@@ -1,6 +1,7 @@
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Packs;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tests.Support;
 
@@ -18,8 +19,8 @@ public class UploadCheckpointTests
         using var temp = new TempFolder();
         using (var state = ClientStateStore.Open(temp.Path))
         {
-            state.Begin("b-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2");
-            state.Begin("a-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1");
+            state.Begin("b-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2", Compression.Off);
+            state.Begin("a-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1", Compression.Auto);
             for (int piece = 0; piece < 12; piece++)
             {
                 state.AppendChunks("a-upload", [Origin(2 * piece), Origin((2 * piece) + 1)]);
@@ -34,6 +35,8 @@ public class UploadCheckpointTests
             Assert.Equal(Enumerable.Range(0, 24).Select(Origin), uploads["a-upload"].Chunks);
             Assert.Equal([Origin(100)], uploads["b-upload"].Chunks);
             Assert.Equal("http://127.0.0.1:1/v1/datasets/ds/uploads/2", uploads["b-upload"].UploadUrl);
+            Assert.Equal(Compression.Off, uploads["b-upload"].Compression); // a resumed pack is rebuilt as it was begun
+            Assert.Equal(Compression.Auto, uploads["a-upload"].Compression);
 
             state.Remove("a-upload");
             Assert.Equal(["b-upload"], state.List().Select(u => u.Name));
@@ -45,19 +48,19 @@ public class UploadCheckpointTests
     {
         using var temp = new TempFolder();
         var deferred = new DeferredCheckpoints();
-        deferred.Begin("kept", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1");
+        deferred.Begin("kept", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1", Compression.Off);
         deferred.AppendChunks("kept", [Origin(1), Origin(2)]);
-        deferred.Begin("done", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2");
+        deferred.Begin("done", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2", Compression.Auto);
         deferred.AppendChunks("done", [Origin(3)]);
         deferred.Remove("done");
-        deferred.Begin("empty", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/3");
+        deferred.Begin("empty", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/3", Compression.Auto);
         Assert.Empty(deferred.List());
 
         using (var state = ClientStateStore.Open(temp.Path))
         {
             deferred.Attach(state);
             deferred.AppendChunks("kept", [Origin(4)]);
-            deferred.Begin("later", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/4");
+            deferred.Begin("later", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/4", Compression.Auto);
             Assert.Equal(["empty", "kept", "later"], deferred.List().Select(u => u.Name).Order());
         }
 
@@ -68,6 +71,16 @@ public class UploadCheckpointTests
             Assert.Equal([Origin(1), Origin(2), Origin(4)], uploads["kept"].Chunks);
             Assert.Empty(uploads["empty"].Chunks);
             Assert.Equal("http://127.0.0.1:1/v1/datasets/ds/uploads/1", uploads["kept"].UploadUrl);
+            Assert.Equal(Compression.Off, uploads["kept"].Compression);
         }
+    }
+
+    [Fact]
+    public void An_upload_head_written_before_the_compression_option_existed_reads_as_auto()
+    {
+        var head = System.Text.Json.JsonSerializer.Deserialize(
+            """{"RemoteUrl":"http://127.0.0.1:1/ds","UploadUrl":"http://127.0.0.1:1/v1/datasets/ds/uploads/1"}""", ClientStateJson.Default.UploadHead);
+        Assert.Equal(Compression.Auto, head!.Compression);
+        Assert.Contains("\"Compression\":\"Off\"", System.Text.Json.JsonSerializer.Serialize(head with { Compression = Compression.Off }, ClientStateJson.Default.UploadHead));
     }
 }
