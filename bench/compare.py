@@ -20,6 +20,9 @@ import time
 from datetime import datetime, timezone
 
 TOOLS = ["merklesync", "borg", "restic", "casync"]
+# The large case also runs MerkleSync with compression off: the setting borg runs with here (-C none).
+LARGE_TOOLS = ["merklesync", "merklesync-off", *TOOLS[1:]]
+CHART_LABELS = {"merklesync-off": ["merklesync", "(no zstd)"]}
 ENV = dict(os.environ, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="yes", BORG_RELOCATED_REPO_ACCESS_IS_OK="yes",
            RESTIC_PASSWORD="bench", DOTNET_CLI_TELEMETRY_OPTOUT="1")
 
@@ -118,7 +121,7 @@ class Tool:
     def setup(self):
         fresh(self.dir)
         os.makedirs(self.dir)
-        if self.name == "merklesync":
+        if self.name.startswith("merklesync"):
             self.server = MerkleSyncServer(self.repo)
         elif self.name == "borg":
             run(["borg", "init", "-e", "none", self.repo])
@@ -135,8 +138,9 @@ class Tool:
         return result
 
     def backup(self, source, label):
-        if self.name == "merklesync":
-            wall, rss, out = self.run_with_server([*MS, "push", source, self.server.url, "--json", "--quiet"])
+        if self.name.startswith("merklesync"):
+            off = ["--compression", "off"] if self.name == "merklesync-off" else []
+            wall, rss, out = self.run_with_server([*MS, "push", source, self.server.url, "--json", "--quiet", *off])
             result = json.loads(out)
             self.wire.append(result["wire_bytes_sent"] + result["wire_bytes_received"])
             return wall, rss
@@ -154,7 +158,7 @@ class Tool:
 
     def restore(self, label, target):
         fresh(target)
-        if self.name == "merklesync":
+        if self.name.startswith("merklesync"):
             return self.run_with_server([*MS, "pull", self.server.url, target, "--json", "--quiet"])[:2]
         os.makedirs(target)
         if self.name == "borg":
@@ -204,19 +208,19 @@ def small_files(count):
     return folder
 
 
-def turns(runs):
+def turns(runs, tools):
     """(run, tool) in a rotating order, so that no tool always goes first."""
     for r in range(runs):
-        for name in TOOLS[r % len(TOOLS):] + TOOLS[:r % len(TOOLS)]:
+        for name in tools[r % len(tools):] + tools[:r % len(tools)]:
             yield r, name
 
 
 def large_case(pair, runs):
     v1, v2 = os.path.join(pair, "v1"), os.path.join(pair, "v2")
     figures = {t: {k: [] for k in ["v1_s", "v2_s", "restore_s", "v2_added_bytes", "v1_rss_mib", "v2_rss_mib", "restore_rss_mib",
-                                   "server_rss_mib", "v1_wire_bytes", "v2_wire_bytes", "v1_cpu_s", "restore_cpu_s"]} for t in TOOLS}
+                                   "server_rss_mib", "v1_wire_bytes", "v2_wire_bytes", "v1_cpu_s", "restore_cpu_s"]} for t in LARGE_TOOLS}
     checked = set()
-    for r, name in turns(runs):
+    for r, name in turns(runs, LARGE_TOOLS):
         tool, f = Tool(name, ARGS.work), figures[name]
         source = os.path.join(ARGS.work, "source")
         copy_tree(v1, source)
@@ -240,7 +244,7 @@ def large_case(pair, runs):
         if tool.wire:
             f["v1_wire_bytes"].append(tool.wire[0]), f["v2_wire_bytes"].append(tool.wire[1])
         tool.teardown()
-        if name == "merklesync":
+        if tool.server:
             f["server_rss_mib"].append(tool.server_rss)
         print(f"  run {r + 1} {name}: v1 {f['v1_s'][-1]:.2f} s ({f['v1_cpu_s'][-1]:.2f} CPU-s), v2 {f['v2_s'][-1]:.2f} s, restore {f['restore_s'][-1]:.2f} s ({f['restore_cpu_s'][-1]:.2f} CPU-s)", file=sys.stderr)
     return {t: {k: median(v) for k, v in fig.items()} for t, fig in figures.items()}
@@ -249,7 +253,7 @@ def large_case(pair, runs):
 def small_case(folder, runs):
     figures = {t: {k: [] for k in ["first_s", "nochange_s", "status_s", "onechange_s", "restore_s"]} for t in TOOLS}
     checked = set()
-    for r, name in turns(runs):
+    for r, name in turns(runs, TOOLS):
         tool, f = Tool(name, ARGS.work), figures[name]
         source = os.path.join(ARGS.work, "source")
         copy_tree(folder, source)
@@ -372,6 +376,7 @@ def main():
 def markdown(r):
     L, S, ideal = r["large"], r["small"], r["ideal"]["ideal_new_chunk_bytes"]
     peers = [t for t in TOOLS if t != "merklesync"]
+    tools = [t for t in LARGE_TOOLS if t in L]
     ms = L["merklesync"]
     best = lambda key: min(L[t][key] for t in peers)
     mb = lambda b: f"{b / 1e6:.1f} MB"
@@ -387,8 +392,8 @@ def markdown(r):
            "| --- | --- | --- | --- | --- | --- | --- |"]
     settings = {"merklesync": "push over HTTP to a loopback server (file-system store), server verifies every chunk",
                 "borg": "`borg create -C none`, `-e none` repo", "restic": "`restic backup`, default compression",
-                "casync": "`casync make`, default store"}
-    for t in TOOLS:
+                "casync": "`casync make`, default store", "merklesync-off": "the same with `push --compression off`"}
+    for t in tools:
         f = L[t]
         out.append(f"| {t} ({settings[t]}) | {f['v1_s']:.2f} s | {f['v2_s']:.2f} s | {f['restore_s']:.2f} s | {f['v1_cpu_s']:.2f} / {f['restore_cpu_s']:.2f} s "
                    f"| {mb(f['v2_added_bytes'])} = {f['v2_added_bytes'] / ideal:.2f}x ideal "
@@ -401,6 +406,8 @@ def markdown(r):
         out.append(f"| {text} | {value:.2f} | {'yes' if value <= limit else 'no'} |")
     target("push v1 / borg create (≤ 0.75)", ms["v1_s"] / L["borg"]["v1_s"], 0.75)
     target("push v1 / restic backup (≤ 0.5)", ms["v1_s"] / L["restic"]["v1_s"], 0.5)
+    if "merklesync-off" in L:
+        target("push v1 with `--compression off` / borg create `-C none`, both uncompressed (≤ 0.75)", L["merklesync-off"]["v1_s"] / L["borg"]["v1_s"], 0.75)
     target("v2 stored bytes / chunk-level ideal (≤ 1.15)", ms["v2_added_bytes"] / ideal, 1.15)
     target("v2 stored bytes / casync's (< 1)", ms["v2_added_bytes"] / L["casync"]["v2_added_bytes"], 0.999999)
     target("v2 bytes over the wire / chunk-level ideal (≤ 1.25, issue 4)", ms["v2_wire_bytes"] / ideal, 1.25)
@@ -435,8 +442,9 @@ def markdown(r):
 def svg_chart(r):
     """Two bar panels: seconds (v1, v2, restore) and MB (v2 added; ideal as a line), one group per tool."""
     L, ideal = r["large"], r["ideal"]["ideal_new_chunk_bytes"] / 1e6
+    tools = [t for t in LARGE_TOOLS if t in L]
     colors = ["#4e79a7", "#f28e2b", "#59a14f"]
-    width, height, top, bottom, left = 760, 300, 40, 40, 50
+    width, height, top, bottom, left = 760, 312, 40, 52, 50
     panel = 340
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
              f'<rect width="{width}" height="{height}" fill="white"/>']
@@ -446,9 +454,9 @@ def svg_chart(r):
         plot_h = height - top - bottom
         parts.append(f'<text x="{x0 + panel / 2}" y="20" text-anchor="middle" font-size="13">{title}</text>')
         parts.append(f'<line x1="{x0}" y1="{top + plot_h}" x2="{x0 + panel - 10}" y2="{top + plot_h}" stroke="#333"/>')
-        group_w = (panel - 20) / len(TOOLS)
+        group_w = (panel - 20) / len(tools)
         bar_w = (group_w - 10) / len(series)
-        for g, tool in enumerate(TOOLS):
+        for g, tool in enumerate(tools):
             gx = x0 + 5 + g * group_w
             for s, (name, values) in enumerate(series):
                 v = values[g]
@@ -456,7 +464,8 @@ def svg_chart(r):
                 x = gx + s * bar_w
                 parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="{colors[s]}"/>')
                 parts.append(f'<text x="{x + bar_w / 2 - 1:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" font-size="9">{v:.1f}</text>')
-            parts.append(f'<text x="{gx + group_w / 2 - 5:.1f}" y="{top + plot_h + 15}" text-anchor="middle">{tool}</text>')
+            for row, label in enumerate(CHART_LABELS.get(tool, [tool])):
+                parts.append(f'<text x="{gx + group_w / 2 - 5:.1f}" y="{top + plot_h + 15 + 12 * row}" text-anchor="middle" font-size="10">{label}</text>')
         if line:
             y = top + plot_h - plot_h * line / peak
             parts.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + panel - 10}" y2="{y:.1f}" stroke="#e15759" stroke-dasharray="4 3"/>')
@@ -468,10 +477,10 @@ def svg_chart(r):
                          f'<text x="{x0 + s * 95 + 14}" y="{height - 5}">{name}</text>')
 
     panel_bars(left - 30, f"seconds, {r['size']} pair (lower is better)",
-               [("v1 backup", [L[t]["v1_s"] for t in TOOLS]), ("v2 backup", [L[t]["v2_s"] for t in TOOLS]),
-                ("restore v2", [L[t]["restore_s"] for t in TOOLS])], "s")
+               [("v1 backup", [L[t]["v1_s"] for t in tools]), ("v2 backup", [L[t]["v2_s"] for t in tools]),
+                ("restore v2", [L[t]["restore_s"] for t in tools])], "s")
     panel_bars(left + panel + 20, "MB stored by v2 (lower is better)",
-               [("bytes added by v2", [L[t]["v2_added_bytes"] / 1e6 for t in TOOLS])], "MB", line=ideal)
+               [("bytes added by v2", [L[t]["v2_added_bytes"] / 1e6 for t in tools])], "MB", line=ideal)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
