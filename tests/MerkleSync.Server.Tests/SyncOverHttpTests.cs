@@ -644,20 +644,10 @@ public class SyncOverHttpTests : FolderTests
         await using var server = await TestServer.StartAsync();
         string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(10, 30_000_000));
-        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
-        {
-            await setup.CreateAsync(None);
-        }
 
         // The process "dies" at the sixth PATCH (2 MiB pieces). Each of the (up to four) upload lanes
         // has at most one PATCH out, so at least two had been accepted: 4 MiB.
-        var death = new DieAtPatch(6);
-        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, death))
-        {
-            await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
-        }
-
-        long accepted = death.AcceptedBytes;
+        long accepted = (await CreateThenPushUntilPatchAsync(server, source, 6, new PushOptions(PackSize: 20 << 20))).AcceptedBytes;
         Assert.InRange(accepted, 4 << 20, 30_000_000);
 
         Assert.NotEmpty(UploadCheckpoints(source));
@@ -706,15 +696,7 @@ public class SyncOverHttpTests : FolderTests
         await using var server = await TestServer.StartAsync();
         string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.txt", Files.Text(10, 30_000_000));
-        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
-        {
-            await setup.CreateAsync(None);
-        }
-
-        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(6)))
-        {
-            await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20, Compression: Compression.Off), None));
-        }
+        await CreateThenPushUntilPatchAsync(server, source, 6, new PushOptions(PackSize: 20 << 20, Compression: Compression.Off));
 
         Assert.All(UploadCheckpoints(source), c => Assert.Equal(Compression.Off, c.Compression));
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
@@ -733,15 +715,7 @@ public class SyncOverHttpTests : FolderTests
         await using var server = await TestServer.StartAsync();
         string source = NewFolder(), target = NewFolder();
         Files.Write(source, "big.bin", Files.Random(13, 30_000_000));
-        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
-        {
-            await setup.CreateAsync(None);
-        }
-
-        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new DieAtPatch(2)))
-        {
-            await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, new PushOptions(PackSize: 20 << 20), None));
-        }
+        await CreateThenPushUntilPatchAsync(server, source, 2, new PushOptions(PackSize: 20 << 20));
 
         Files.Write(source, "big.bin", Files.Random(14, 30_000_000)); // the pack cannot be rebuilt from this
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
@@ -819,6 +793,23 @@ public class SyncOverHttpTests : FolderTests
     {
         using var state = MerkleSync.Core.ClientState.ClientStateStore.Open(dataset);
         return state.List();
+    }
+
+    /// <summary>Creates dataset "ds", then runs a push whose process "dies" at PATCH number <paramref name="patch"/>; returns the death (what the server accepted).</summary>
+    private static async Task<DieAtPatch> CreateThenPushUntilPatchAsync(TestServer server, string source, int patch, PushOptions options)
+    {
+        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await setup.CreateAsync(None);
+        }
+
+        var death = new DieAtPatch(patch);
+        await using (var dying = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, death))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, dying, options, None));
+        }
+
+        return death;
     }
 
     private sealed class DieAtPatch(int patchNumber) : DelegatingHandler(new SocketsHttpHandler())
