@@ -50,6 +50,20 @@ public class ChunkCodecTests
         AssertDecodes(raw, codec, stored);
     }
 
+    [Fact]
+    public void With_compression_off_every_chunk_is_stored_raw_in_place_or_copied()
+    {
+        var raw = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("the same words again and again ", 2200))[..ChunkLength]);
+        var chunk = raw.ToArray();
+        var stored = new byte[raw.Length];
+
+        Assert.Equal((Codec.None, raw.Length), ChunkCodec.Encode(raw, stored, Compression.Off));
+        Assert.Equal((Codec.None, raw.Length), ChunkCodec.EncodeInPlace(chunk, Compression.Off));
+        Assert.Equal(raw, stored);
+        Assert.Equal(raw, chunk);
+        Assert.Equal(Codec.Zstd, ChunkCodec.EncodeInPlace(chunk, Compression.Auto).Codec); // the same bytes compress when asked
+    }
+
     // Random-looking bytes by count that zstd still shrinks: the entropy shortcut must not leave them raw.
     [Theory]
     [InlineData(1024)]
