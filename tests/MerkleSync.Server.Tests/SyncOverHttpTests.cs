@@ -189,6 +189,33 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task Small_files_fail_while_a_large_file_comes_in_and_the_pull_stops_both_with_that_error()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        Files.Write(source, "big.bin", Files.Random(8, 40_000_000)); // ten 4 MiB ranged reads
+        for (int i = 0; i < 20; i++)
+        {
+            Files.Write(source, $"small/{i:D2}.bin", Files.Random(100 + i, 10_000));
+        }
+
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+        }
+
+        var proxy = new RefuseBatchPlansAndSlowPackReads();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, proxy);
+        var failure = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+
+        Assert.Contains("no plans for batches", failure.Message, StringComparison.Ordinal);
+        Assert.InRange(proxy.PackReads, 0, 3); // the large file stopped, not read to its end
+        Assert.DoesNotContain(Directory.EnumerateFiles(target, "*", SearchOption.AllDirectories), f => !f.Contains(".merklesync", StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFiles(MerkleSync.Core.ClientState.ClientStateStore.StagingFolderOf(target)));
+    }
+
+    [Fact]
     public async Task A_pull_or_verify_of_many_small_files_makes_a_few_requests_not_one_or_two_per_file()
     {
         await using var server = await TestServer.StartAsync();
@@ -1037,6 +1064,31 @@ public class SyncOverHttpTests : FolderTests
     }
 
     /// <summary>Stands between client and server like a broken proxy.</summary>
+    /// <summary>Answers 400 to plan requests for several files (the small files' batches) and delays each pack read by 150 ms.</summary>
+    private sealed class RefuseBatchPlansAndSlowPackReads() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _packReads;
+
+        public int PackReads => Volatile.Read(ref _packReads);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            string path = request.RequestUri!.AbsolutePath;
+            if (path.EndsWith("/files/reconstructions", StringComparison.Ordinal) && request.Content?.Headers.ContentLength > 32)
+            {
+                return new HttpResponseMessage(HttpStatusCode.BadRequest) { Content = new StringContent("""{"error":"no plans for batches"}""", System.Text.Encoding.UTF8, "application/json") };
+            }
+
+            if (path.Contains("/packs/", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _packReads);
+                await Task.Delay(150, cancellationToken);
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+
     private sealed class MisbehavingProxy(bool stripRange, bool truncate) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
@@ -105,16 +106,40 @@ public static class PullOperation
         ClientStateStore state;
         try
         {
-            // Several large files at once keep the network, the CPU (verification) and the disk busy together.
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken };
-            await Parallel.ForEachAsync(toWrite.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
+            // Several large files at once keep the network, the CPU (verification) and the disk busy
+            // together, and the small files come in batches meanwhile (in tree order: files pushed
+            // together lie together in packs). The first failure stops both.
+            using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Exception? firstFailure = null;
+            async Task StopOnFailureAsync(Func<Task> work)
+            {
+                try
+                {
+                    await work().ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref firstFailure, e, null);
+                    await failed.CancelAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }
+
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = failed.Token };
+            var large = StopOnFailureAsync(() => Parallel.ForEachAsync(toWrite.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
             {
                 var (path, content) = await writer.AssembleAsync(entry, ct).ConfigureAwait(false);
                 staged.Add((entry, path, content));
-            }).ConfigureAwait(false);
-
-            // Small files in tree order: files pushed together lie together in packs.
-            await writer.AssembleSmallFilesAsync(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, cancellationToken).ConfigureAwait(false);
+            }));
+            var small = StopOnFailureAsync(() => writer.AssembleSmallFilesAsync(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, failed.Token));
+            try
+            {
+                await Task.WhenAll(large, small).ConfigureAwait(false);
+            }
+            catch (Exception) when (firstFailure is not null && !cancellationToken.IsCancellationRequested)
+            {
+                ExceptionDispatchInfo.Throw(firstFailure); // the failure, not what stopping the other side raised
+            }
 
             // Everything verified and staged: now replace files, each by one rename.
             progress.Enter(Stage.Replacing);
