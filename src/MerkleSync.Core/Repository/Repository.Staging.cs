@@ -171,13 +171,17 @@ public sealed partial class Repository
 
     private bool IsStagedNode(Hash node) => Db.Has(Families.Staged, StagedKey(StagedNodeKind, node));
 
-    /// <summary>Staged files and nodes stored at or after <paramref name="sinceUnixMs"/> (kept by gc), and the keys of all staged marks older than that.</summary>
-    private (HashSet<Hash> Files, HashSet<Hash> Nodes, List<byte[]> Expired) ListStaged(long sinceUnixMs)
+    /// <summary>
+    /// Staged files and nodes stored after <paramref name="cutoffUnixMs"/> (kept by gc), and the keys
+    /// of all staged marks from then or before, as gc treats young packs: with no grace, what was
+    /// staged in the very millisecond gc started is collected too.
+    /// </summary>
+    private (HashSet<Hash> Files, HashSet<Hash> Nodes, List<byte[]> Expired) ListStaged(long cutoffUnixMs)
     {
         var (files, nodes, expired) = (new HashSet<Hash>(), new HashSet<Hash>(), new List<byte[]>());
         foreach (var (key, value) in Db.Scan(Families.Staged))
         {
-            if (new SpanReader(value).ReadInt64Varint() < sinceUnixMs)
+            if (new SpanReader(value).ReadInt64Varint() <= cutoffUnixMs)
             {
                 expired.Add(key);
             }
