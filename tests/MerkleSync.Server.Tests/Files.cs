@@ -16,20 +16,18 @@ internal static class Files
         return bytes;
     }
 
-    /// <summary>Lines of words drawn from a small vocabulary: text that zstd shrinks to about a third, like a CSV or log.</summary>
+    /// <summary>Comma-separated words in lines, as <c>DatasetFiles.Text</c> writes them for the core tests: text zstd shrinks well, like a CSV.</summary>
     public static byte[] Text(int seed, int length)
     {
         var random = new Random(seed);
-        string[] syllables = ["ga", "pi", "roum", "sta", "ish", "zu", "ber", "fe", "mi", "con", "thor", "ex"];
-        string[] words = [.. Enumerable.Range(0, 300).Select(_ => string.Concat(Enumerable.Range(0, random.Next(1, 4)).Select(_ => syllables[random.Next(syllables.Length)])))];
-        byte[] bytes = new byte[length];
-        for (int at = 0; at < length;)
+        string[] words = ["alpha", "beta", "gamma", "delta", "data", "set", "row", "value", "0.25", "label"];
+        var text = new System.Text.StringBuilder(length + 16);
+        while (text.Length < length)
         {
-            string word = words[random.Next(words.Length)] + (random.Next(12) == 0 ? "\n" : " ");
-            at += System.Text.Encoding.ASCII.GetBytes(word.AsSpan(0, Math.Min(word.Length, length - at)), bytes.AsSpan(at));
+            text.Append(words[random.Next(words.Length)]).Append(random.Next(8) == 0 ? '\n' : ',');
         }
 
-        return bytes;
+        return System.Text.Encoding.ASCII.GetBytes(text.ToString(0, length));
     }
 
     public static void AssertSameTree(string expected, string actual)
