@@ -115,6 +115,27 @@ public static partial class UnbufferedFile
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            await FillAsync(cancellationToken).ConfigureAwait(false);
+            int count = Math.Min(buffer.Length, _data.Length);
+            _data[..count].CopyTo(buffer);
+            _data = _data[count..];
+            return count;
+        }
+
+        /// <summary>Writes each block straight from the aligned buffer it was read into: no copy through a buffer of the caller's.</summary>
+        public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            while (await FillAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await destination.WriteAsync(_data, cancellationToken).ConfigureAwait(false);
+                _data = default;
+            }
+        }
+
+        // Makes the next unread bytes current; false at the end of the range.
+        private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+        {
             if (_data.IsEmpty && !_end)
             {
                 // The block read ahead becomes current and the read of the one after it starts.
@@ -129,10 +150,7 @@ public static partial class UnbufferedFile
                 _ahead = _end ? null : ReadBlockAsync(_next, cancellationToken);
             }
 
-            int count = Math.Min(buffer.Length, _data.Length);
-            _data[..count].CopyTo(buffer);
-            _data = _data[count..];
-            return count;
+            return !_data.IsEmpty;
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
