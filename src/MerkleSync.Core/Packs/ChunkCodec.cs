@@ -93,15 +93,12 @@ public static class ChunkCodec
     /// <summary>
     /// Decodes a stored chunk and proves it is the chunk <paramref name="hash"/>; returns its raw bytes:
     /// <paramref name="stored"/> itself for raw chunks (no copy), else the decoded prefix of
-    /// <paramref name="scratch"/>. Any mismatch is a <see cref="CorruptDataException"/>.
+    /// <paramref name="scratch"/>. Any mismatch is a <see cref="CorruptDataException"/>. The stored
+    /// bytes' CRC is not checked: the hash proves more, and skipping the CRC saves a pull about
+    /// 0.15 CPU-seconds per GiB. A check of stored packs, which looks for storage damage, checks it too.
     /// </summary>
-    public static ReadOnlyMemory<byte> DecodeVerified(Codec codec, ReadOnlyMemory<byte> stored, uint crc32C, Hash hash, int rawLength, Memory<byte> scratch)
+    public static ReadOnlyMemory<byte> DecodeVerified(Codec codec, ReadOnlyMemory<byte> stored, Hash hash, int rawLength, Memory<byte> scratch)
     {
-        if (Crc32C.Compute(stored.Span) != crc32C)
-        {
-            throw new CorruptDataException($"Chunk {hash}: stored bytes fail their CRC-32C check.");
-        }
-
         ReadOnlyMemory<byte> raw;
         try
         {

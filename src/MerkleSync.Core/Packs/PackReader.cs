@@ -63,7 +63,12 @@ public static class PackReader
                         throw new CorruptDataException($"Chunk {entry.ChunkHash}: its frame header disagrees with the index.");
                     }
 
-                    ChunkCodec.DecodeVerified(entry.Codec, span, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw);
+                    if (Crc32C.Compute(span.Span) != entry.Crc32C)
+                    {
+                        throw new CorruptDataException($"Chunk {entry.ChunkHash}: stored bytes fail their CRC-32C check.");
+                    }
+
+                    ChunkCodec.DecodeVerified(entry.Codec, span, entry.ChunkHash, entry.RawLength, raw);
                 }
                 catch (CorruptDataException e)
                 {
@@ -119,7 +124,7 @@ public static class PackReader
             {
                 var entry = run.Span[i];
                 var stored = buffer.AsMemory((int)(entry.Offset - first.Offset), entry.StoredLength);
-                await onChunk(entry, ChunkCodec.DecodeVerified(entry.Codec, stored, entry.Crc32C, entry.ChunkHash, entry.RawLength, raw)).ConfigureAwait(false);
+                await onChunk(entry, ChunkCodec.DecodeVerified(entry.Codec, stored, entry.ChunkHash, entry.RawLength, raw)).ConfigureAwait(false);
             }
         }
         finally

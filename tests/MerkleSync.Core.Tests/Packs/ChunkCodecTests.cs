@@ -138,6 +138,19 @@ public class ChunkCodecTests
         AssertDecodes(raw, codec, stored);
     }
 
+    // A pull checks only the chunk hash, not the CRC: any damaged stored byte, raw or inside a zstd
+    // frame, must still be refused as corrupt, never decoded into wrong bytes or another exception.
+    [Property(MaxTest = 200)]
+    public void A_damaged_stored_chunk_is_refused_by_its_hash_alone(NonNegativeInt position, byte flip, bool text)
+    {
+        var raw = text ? Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 20_000).Select(i => $"w{i * 7919 % 613} "))[..ChunkLength]) : RandomBytes(ChunkLength, seed: 3);
+        var (codec, stored) = Encode(raw);
+        Assert.Equal(text ? Codec.Zstd : Codec.None, codec);
+        stored[position.Get % stored.Length] ^= (byte)(flip | 1);
+
+        Assert.Throws<Errors.CorruptDataException>(() => ChunkCodec.DecodeVerified(codec, stored, XetHashes.ChunkHash(raw), raw.Length, new byte[raw.Length]));
+    }
+
     private static (Codec Codec, byte[] Stored) Encode(byte[] raw)
     {
         var stored = new byte[raw.Length];
@@ -147,7 +160,7 @@ public class ChunkCodecTests
 
     private static void AssertDecodes(byte[] raw, Codec codec, byte[] stored)
     {
-        var decoded = ChunkCodec.DecodeVerified(codec, stored, Crc32C.Compute(stored), XetHashes.ChunkHash(raw), raw.Length, new byte[raw.Length]);
+        var decoded = ChunkCodec.DecodeVerified(codec, stored, XetHashes.ChunkHash(raw), raw.Length, new byte[raw.Length]);
         Assert.Equal(raw, decoded.ToArray());
     }
 
