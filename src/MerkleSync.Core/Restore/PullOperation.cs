@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Concurrency;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
@@ -109,37 +109,15 @@ public static class PullOperation
             // Several large files at once keep the network, the CPU (verification) and the disk busy
             // together, and the small files come in batches meanwhile (in tree order: files pushed
             // together lie together in packs). The first failure stops both.
-            using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            Exception? firstFailure = null;
-            async Task StopOnFailureAsync(Func<Task> work)
-            {
-                try
-                {
-                    await work().ConfigureAwait(false);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref firstFailure, e, null);
-                    await failed.CancelAsync().ConfigureAwait(false);
-                    throw;
-                }
-            }
-
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = failed.Token };
-            var large = StopOnFailureAsync(() => Parallel.ForEachAsync(toWrite.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
+            using var sideBySide = new SideBySide(cancellationToken);
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = sideBySide.Token };
+            var large = sideBySide.RunAsync(() => Parallel.ForEachAsync(toWrite.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
             {
                 var (path, content) = await writer.AssembleAsync(entry, ct).ConfigureAwait(false);
                 staged.Add((entry, path, content));
             }));
-            var small = StopOnFailureAsync(() => writer.AssembleSmallFilesAsync(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, failed.Token));
-            try
-            {
-                await Task.WhenAll(large, small).ConfigureAwait(false);
-            }
-            catch (Exception) when (firstFailure is not null && !cancellationToken.IsCancellationRequested)
-            {
-                ExceptionDispatchInfo.Throw(firstFailure); // the failure, not what stopping the other side raised
-            }
+            var small = sideBySide.RunAsync(() => writer.AssembleSmallFilesAsync(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, sideBySide.Token));
+            await sideBySide.WhenAllAsync(large, small).ConfigureAwait(false);
 
             // Everything verified and staged: now replace files, each by one rename.
             progress.Enter(Stage.Replacing);

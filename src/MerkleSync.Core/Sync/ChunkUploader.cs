@@ -1,4 +1,5 @@
 using MerkleSync.Core.ClientState;
+using MerkleSync.Core.Concurrency;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
@@ -59,22 +60,9 @@ internal static class ChunkUploader
 
         var totals = new Totals(new UploadPacer(packing.PackSize), packing.Compression, remote, progress);
         int lanes = (int)Math.Clamp(toSend / Math.Max(1, packing.PackSize / 4), 1, MaxLanes);
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var running = Shares(chunks, toSend, lanes).Select(share => RunLaneAsync(share, totals, failed)).ToArray();
-        try
+        using (var sideBySide = new SideBySide(cancellationToken))
         {
-            await Task.WhenAll(running).ConfigureAwait(false);
-        }
-        catch (Exception) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Report the lane that failed first, not the lanes it cancelled.
-            var first = running.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
-            if (first is not null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-            }
-
-            throw;
+            await sideBySide.WhenAllAsync([.. Shares(chunks, toSend, lanes).Select(share => RunLaneAsync(share, totals, sideBySide))]).ConfigureAwait(false);
         }
 
         // Every chunk of these files is on the remote now: their records follow, and the remote
@@ -104,9 +92,9 @@ internal static class ChunkUploader
         }
     }
 
-    private static async Task RunLaneAsync(ArraySegment<ChunkOrigin> share, Totals totals, CancellationTokenSource failed)
+    private static async Task RunLaneAsync(ArraySegment<ChunkOrigin> share, Totals totals, SideBySide sideBySide)
     {
-        var cancellationToken = failed.Token;
+        var cancellationToken = sideBySide.Token;
         IPackUpload? pack = null;
         long rawInPack = 0;
         var completing = new Queue<(IPackUpload Upload, Task<PackSummary> Done, long Raw)>();
@@ -146,9 +134,9 @@ internal static class ChunkUploader
                 await totals.CompleteAsync(completing.Dequeue()).ConfigureAwait(false);
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            await failed.CancelAsync().ConfigureAwait(false);
+            await sideBySide.FailAsync(e).ConfigureAwait(false); // the other lanes stop before this one waits for its packs below
             throw;
         }
         finally
