@@ -86,6 +86,30 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task After_a_pull_that_left_every_file_as_the_last_push_did_status_compares_with_the_pulled_version()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data"), other = Path.Combine(dir.Path, "other");
+        for (int i = 0; i < 5; i++)
+        {
+            File.SetLastWriteTimeUtc(dir.Write($"data/f{i}.txt", System.Text.Encoding.ASCII.GetBytes($"file {i}\n")), DateTime.UtcNow.AddHours(-1));
+        }
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+        Assert.True(File.Exists(Path.Combine(data, ".merklesync", "last-push")));
+        // Elsewhere f4 is deleted and pushed; pulled here without --delete, f4 stays and no file changes.
+        Assert.Equal(0, (await CliRunner.RunAsync("pull", repo, other)).ExitCode);
+        File.Delete(Path.Combine(other, "f4.txt"));
+        Assert.Equal(0, (await CliRunner.RunAsync("push", other, repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("pull", repo, data)).ExitCode);
+
+        var status = Json(await CliRunner.RunAsync("status", data, "--json"));
+
+        Assert.Equal("added f4.txt", string.Join(", ", status.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}")));
+    }
+
+    [Fact]
     public async Task Verify_exits_3_and_names_the_file_when_a_pack_is_damaged()
     {
         using var dir = new TempDirectory();

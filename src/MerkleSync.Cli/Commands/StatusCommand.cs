@@ -22,30 +22,33 @@ internal static class StatusCommand
                 throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             }
 
-            async Task<(List<ScannedFile> Files, Hash? Fingerprint)> ScanAsync()
+            var scanned = await DirectoryScanner.ScanAsync(dir, ct); // meanwhile RocksDB's binding starts
+            bool json = parse.GetValue(CliApp.Json);
+            if (LastPush.ReadMatching(ClientStateStore.FolderOf(dir), LastPush.FingerprintOf(scanned)) is { } last)
             {
-                var files = await DirectoryScanner.ScanAsync(dir, ct);
-                return (files, LastPush.FingerprintOf(files));
+                // The files are as the last push left them, and that push is the last sync (a pull
+                // drops the record): nothing changed, which needs no database (most of the time of
+                // a status, the RocksDB binding's start-up).
+                return await PrintAsync(last.RemoteUrl, last.Branch, last.Root, last.Root, new MemoryTreeNodeStore(), json, ct);
             }
 
-            var scan = ScanAsync(); // meanwhile the state opens
             using var state = ClientStateStore.Open(dir);
             var (remote, branch) = state.LastSynced() ?? throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             var (_, root) = state.GetSynced(remote, branch)!.Value;
             var local = new MemoryTreeNodeStore();
-            var (scanned, fingerprint) = await scan;
-
-            // Files whose stats are those of the last push make the tree it pushed, whose nodes are here.
-            var current = LastPush.ReadMatching(state.StateFolder, fingerprint) is { } last && state.HasNode(last.Root)
-                ? last.Root
-                : (await CachedSnapshotter.SnapshotAsync(scanned, state, local, ct, reuseTree: true)).Snapshot.Root; // nodes are read through the state
-            if (!parse.GetValue(CliApp.Json))
-            {
-                Console.Out.WriteLine($"Compared with {remote} branch '{branch}' at version {root}:");
-            }
-
-            return await DiffCommand.PrintAsync(new LayeredNodeStore(local, state.Nodes), root, current, parse.GetValue(CliApp.Json), ct);
+            var current = (await CachedSnapshotter.SnapshotAsync(scanned, state, local, ct, reuseTree: true)).Snapshot.Root; // nodes are read through the state
+            return await PrintAsync(remote, branch, root, current, new LayeredNodeStore(local, state.Nodes), json, ct);
         }));
         return command;
+    }
+
+    private static async Task<int> PrintAsync(string remote, string branch, Hash synced, Hash current, ITreeNodeStore nodes, bool json, CancellationToken cancellationToken)
+    {
+        if (!json)
+        {
+            Console.Out.WriteLine($"Compared with {remote} branch '{branch}' at version {synced}:");
+        }
+
+        return await DiffCommand.PrintAsync(nodes, synced, current, json, cancellationToken);
     }
 }

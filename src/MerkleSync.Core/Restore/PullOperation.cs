@@ -190,6 +190,7 @@ public static class PullOperation
         {
             // A partial pull is not a base to push from: pushing it would delete everything it left out.
             state.SetSynced(remote.Url, options.Branch, version.Id, version.Record.Root);
+            LastPush.Delete(state.StateFolder); // the last sync is no longer that push
         }
 
         state.SetRemote("origin", remote.Url);
