@@ -1063,7 +1063,6 @@ public class SyncOverHttpTests : FolderTests
         }
     }
 
-    /// <summary>Stands between client and server like a broken proxy.</summary>
     /// <summary>Answers 400 to plan requests for several files (the small files' batches) and delays each pack read by 150 ms.</summary>
     private sealed class RefuseBatchPlansAndSlowPackReads() : DelegatingHandler(new SocketsHttpHandler())
     {
@@ -1089,6 +1088,7 @@ public class SyncOverHttpTests : FolderTests
         }
     }
 
+    /// <summary>Stands between client and server like a broken proxy.</summary>
     private sealed class MisbehavingProxy(bool stripRange, bool truncate) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
