@@ -42,6 +42,13 @@ internal static class CliRunner
 
     public static Task<Result> RunAsync(params string[] args) => RunWithInputAsync(null, args);
 
+    /// <summary>The JSON a successful run printed (a failed run fails the test with its stderr).</summary>
+    public static System.Text.Json.JsonElement Json(Result result)
+    {
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return System.Text.Json.JsonDocument.Parse(result.Stdout).RootElement;
+    }
+
     /// <summary>Runs merklesync with <paramref name="input"/> on its standard input (closed after).</summary>
     public static Task<Result> RunWithInputAsync(string? input, params string[] args) => RunProgramAsync(input, "dotnet", [CliPath, .. args]);
 

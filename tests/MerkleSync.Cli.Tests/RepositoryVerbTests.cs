@@ -1,16 +1,8 @@
-using System.Text.Json;
-
 namespace MerkleSync.Cli.Tests;
 
 /// <summary>The repository verbs end to end through the real executable and a file:// repository.</summary>
 public class RepositoryVerbTests
 {
-    private static JsonElement Json(CliRunner.Result result)
-    {
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return JsonDocument.Parse(result.Stdout).RootElement;
-    }
-
     [Fact]
     public async Task Init_push_log_diff_pull_status_verify_tag_and_gc_work_together()
     {
@@ -25,39 +17,39 @@ public class RepositoryVerbTests
         dir.Write("data/notes/readme.txt", "hello\n"u8.ToArray());
 
         Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
-        var first = Json(await CliRunner.RunAsync("push", data, repo, "-m", "first", "--json"));
+        var first = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "-m", "first", "--json"));
         Assert.True(first.GetProperty("published").GetBoolean());
         Assert.Equal(first.GetProperty("chunks_total").GetInt64(), first.GetProperty("chunks_new").GetInt64());
 
         dir.Write("data/notes/readme.txt", "hello again\n"u8.ToArray());
         dir.Write("data/extra.csv", "a,b\n1,2\n"u8.ToArray());
-        var second = Json(await CliRunner.RunAsync("push", data, repo, "-m", "second", "--json"));
+        var second = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "-m", "second", "--json"));
         Assert.Equal(2, second.GetProperty("chunks_new").GetInt64());
 
-        var log = Json(await CliRunner.RunAsync("log", repo, "--json")).EnumerateArray().ToList();
+        var log = CliRunner.Json(await CliRunner.RunAsync("log", repo, "--json")).EnumerateArray().ToList();
         Assert.Equal(["second", "first"], log.Select(v => v.GetProperty("message").GetString()));
         Assert.Equal(log[1].GetProperty("record").GetString(), log[0].GetProperty("parent").GetString());
 
-        var diff = Json(await CliRunner.RunAsync("diff", repo, first.GetProperty("record").GetString()!, "main", "--json"));
+        var diff = CliRunner.Json(await CliRunner.RunAsync("diff", repo, first.GetProperty("record").GetString()!, "main", "--json"));
         Assert.Equal(["added extra.csv", "modified notes/readme.txt"],
             diff.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}"));
 
-        var pulled = Json(await CliRunner.RunAsync("pull", repo, copy, "--json"));
+        var pulled = CliRunner.Json(await CliRunner.RunAsync("pull", repo, copy, "--json"));
         Assert.Equal(3, pulled.GetProperty("files_written").GetInt32());
         Assert.Equal(File.ReadAllBytes(Path.Combine(data, "big.bin")), File.ReadAllBytes(Path.Combine(copy, "big.bin")));
 
-        var clean = Json(await CliRunner.RunAsync("status", copy, "--json"));
+        var clean = CliRunner.Json(await CliRunner.RunAsync("status", copy, "--json"));
         Assert.Empty(clean.GetProperty("changes").EnumerateArray());
         File.WriteAllText(Path.Combine(copy, "extra.csv"), "changed");
-        var dirty = Json(await CliRunner.RunAsync("status", copy, "--json"));
+        var dirty = CliRunner.Json(await CliRunner.RunAsync("status", copy, "--json"));
         Assert.Equal("extra.csv", dirty.GetProperty("changes")[0].GetProperty("path").GetString());
 
         Assert.Equal(0, (await CliRunner.RunAsync("tag", repo, "v1", first.GetProperty("record").GetString()!)).ExitCode);
-        var verify = Json(await CliRunner.RunAsync("verify", repo, "--read-data", "--json"));
+        var verify = CliRunner.Json(await CliRunner.RunAsync("verify", repo, "--read-data", "--json"));
         Assert.True(verify.GetProperty("ok").GetBoolean());
         Assert.Equal(2, verify.GetProperty("versions").GetInt32());
 
-        var gc = Json(await CliRunner.RunAsync("gc", repo, "--grace", "0s", "--json"));
+        var gc = CliRunner.Json(await CliRunner.RunAsync("gc", repo, "--grace", "0s", "--json"));
         Assert.Equal(0, gc.GetProperty("versions_removed").GetInt32());
     }
 
@@ -75,13 +67,13 @@ public class RepositoryVerbTests
         Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
         Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
         Assert.True(File.Exists(Path.Combine(data, ".merklesync", "last-push")));
-        Assert.Empty(Json(await CliRunner.RunAsync("status", data, "--json")).GetProperty("changes").EnumerateArray());
+        Assert.Empty(CliRunner.Json(await CliRunner.RunAsync("status", data, "--json")).GetProperty("changes").EnumerateArray());
 
         string changed = Path.Combine(data, "f3.txt");
         var mtime = File.GetLastWriteTimeUtc(changed);
         File.WriteAllText(changed, "FILE 3\n");
         File.SetLastWriteTimeUtc(changed, mtime);
-        var dirty = Json(await CliRunner.RunAsync("status", data, "--json"));
+        var dirty = CliRunner.Json(await CliRunner.RunAsync("status", data, "--json"));
         Assert.Equal("modified f3.txt", string.Join(", ", dirty.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}")));
     }
 
@@ -104,7 +96,7 @@ public class RepositoryVerbTests
         Assert.Equal(0, (await CliRunner.RunAsync("push", other, repo)).ExitCode);
         Assert.Equal(0, (await CliRunner.RunAsync("pull", repo, data)).ExitCode);
 
-        var status = Json(await CliRunner.RunAsync("status", data, "--json"));
+        var status = CliRunner.Json(await CliRunner.RunAsync("status", data, "--json"));
 
         Assert.Equal("added f4.txt", string.Join(", ", status.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}")));
     }
@@ -118,7 +110,7 @@ public class RepositoryVerbTests
         new Random(9).NextBytes(content);
         dir.Write("data/model.bin", content);
         await CliRunner.RunAsync("init", repo);
-        Json(await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "--json"));
+        CliRunner.Json(await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "--json"));
         string pack = Directory.EnumerateFiles(Path.Combine(dir.Path, "repo", "packs"), "*.pack", SearchOption.AllDirectories).Single();
         using (var stream = new FileStream(pack, FileMode.Open, FileAccess.ReadWrite))
         {

@@ -23,7 +23,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string DatasetUrl(string dataset) => $"{BaseUrl}/{dataset}";
 
-    public static async Task<TestServer> StartAsync(string? tokensJson = null, (string Cert, string Key)? tls = null)
+    public static async Task<TestServer> StartAsync(string? tokensJson = null, (string Cert, string Key)? tls = null, string? packStore = null)
     {
         string root = Directory.CreateTempSubdirectory("merklesync-server-").FullName;
         string? tokens = null;
@@ -33,7 +33,7 @@ internal sealed class TestServer : IAsyncDisposable
             await File.WriteAllTextAsync(tokens, tokensJson);
         }
 
-        var app = ServerApp.Build(new ServerSettings(Path.Combine(root, "datasets"), [tls is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0"], tokens, tls?.Cert, tls?.Key));
+        var app = ServerApp.Build(new ServerSettings(Path.Combine(root, "datasets"), [tls is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0"], tokens, tls?.Cert, tls?.Key, PackStore: packStore));
         await app.StartAsync();
         return new TestServer(app, root);
     }

@@ -13,14 +13,18 @@ internal static class ServeCommand
         var tokens = new Option<string?>("--tokens") { Description = "JSON file of bearer tokens and their per-dataset scopes; without it the server listens on loopback only." };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for https:// listen URLs." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var packStore = new Option<string?>("--pack-store")
+        {
+            Description = "Keep the packs of datasets created from now on in S3, each under PREFIX/DATASET (s3://BUCKET/PREFIX, or s3:http://HOST:PORT/BUCKET/PREFIX for an S3-compatible server); indexes stay under --root. Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile.",
+        };
         var command = new Command("serve", "Run the sync server: datasets under --root, reached as http://HOST:PORT/DATASET.\n\nExample:\n  merklesync serve --root /srv/merklesync --listen http://0.0.0.0:8470 --tokens tokens.json")
         {
-            root, listen, tokens, tlsCert, tlsKey,
+            root, listen, tokens, tlsCert, tlsKey, packStore,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             var listenUrls = parse.GetValue(listen) is { Length: > 0 } urls ? urls : [ServerSettings.DefaultListen];
-            await using var app = ServerApp.Build(new ServerSettings(parse.GetValue(root)!, listenUrls, parse.GetValue(tokens), parse.GetValue(tlsCert), parse.GetValue(tlsKey)));
+            await using var app = ServerApp.Build(new ServerSettings(parse.GetValue(root)!, listenUrls, parse.GetValue(tokens), parse.GetValue(tlsCert), parse.GetValue(tlsKey), PackStore: parse.GetValue(packStore)));
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);
             return CliApp.Ok;

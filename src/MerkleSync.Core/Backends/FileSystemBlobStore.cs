@@ -10,27 +10,19 @@ namespace MerkleSync.Core.Backends;
 /// </summary>
 public sealed class FileSystemBlobStore : IBlobStore
 {
-    private const string StagingFolder = "tmp";
     private readonly string _root;
 
     public FileSystemBlobStore(string root)
     {
         _root = Path.GetFullPath(root);
-        Directory.CreateDirectory(Path.Combine(_root, StagingFolder));
+        Directory.CreateDirectory(Path.Combine(_root, BlobKeys.StagingFolder));
     }
 
-    /// <summary>Removes staged blobs left by writers that crashed; call when no writer can be running.</summary>
-    public void RemoveAbandonedStaging()
-    {
-        foreach (string file in Directory.EnumerateFiles(Path.Combine(_root, StagingFolder)))
-        {
-            File.Delete(file);
-        }
-    }
+    public void RemoveAbandonedStaging() => StagingFolder.RemoveFiles(Path.Combine(_root, BlobKeys.StagingFolder));
 
     public async ValueTask<IBlobWriter> CreateAsync(CancellationToken cancellationToken)
     {
-        string staging = Path.Combine(_root, StagingFolder, $"{Guid.NewGuid():N}.partial");
+        string staging = StagingFolder.NewFile(Path.Combine(_root, BlobKeys.StagingFolder));
         var stream = await UnbufferedFile.OpenAppendAsync(staging, 0, create: true, cancellationToken).ConfigureAwait(false);
         return new Writer(this, staging, stream);
     }
@@ -74,11 +66,16 @@ public sealed class FileSystemBlobStore : IBlobStore
         return total;
     }
 
-    public ValueTask<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    public ValueTask<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => ValueTask.FromResult(OpenRead(key, 0, null));
+
+    public ValueTask<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(OpenRead(key, offset, length));
+
+    private Stream OpenRead(string key, long offset, long? length)
     {
         try
         {
-            return ValueTask.FromResult(UnbufferedFile.OpenRead(PathOf(key)));
+            return UnbufferedFile.OpenRead(PathOf(key), offset, length);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -96,13 +93,21 @@ public sealed class FileSystemBlobStore : IBlobStore
 
     public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
     {
-        File.Delete(PathOf(key));
+        try
+        {
+            File.Delete(PathOf(key));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Neither the blob nor its folder: nothing to remove.
+        }
+
         return ValueTask.CompletedTask;
     }
 
     public async IAsyncEnumerable<string> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ValidateKey(prefix.TrimEnd('/'), allowEmpty: true);
+        BlobKeys.Validate(prefix.TrimEnd('/'), allowEmpty: true);
         string directory = Path.Combine(_root, prefix);
         if (!Directory.Exists(directory))
         {
@@ -112,7 +117,11 @@ public sealed class FileSystemBlobStore : IBlobStore
         foreach (string file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            yield return Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
+            string key = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
+            if (!key.StartsWith(BlobKeys.StagingFolder + "/", StringComparison.Ordinal))
+            {
+                yield return key; // staged blobs are not blobs yet
+            }
         }
 
         await Task.CompletedTask.ConfigureAwait(false);
@@ -132,24 +141,8 @@ public sealed class FileSystemBlobStore : IBlobStore
 
     private string PathOf(string key)
     {
-        ValidateKey(key, allowEmpty: false);
+        BlobKeys.Validate(key);
         return Path.Combine(_root, key);
-    }
-
-    private static void ValidateKey(string key, bool allowEmpty)
-    {
-        if (key.Length == 0 && allowEmpty)
-        {
-            return;
-        }
-
-        foreach (string segment in key.Split('/'))
-        {
-            if (segment.Length == 0 || segment is "." or ".." || segment == StagingFolder || !segment.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-'))
-            {
-                throw new ArgumentException($"Invalid blob key '{key}'.", nameof(key));
-            }
-        }
     }
 
     private sealed class Writer(FileSystemBlobStore store, string staging, UnbufferedFile.AppendStream stream) : IBlobWriter

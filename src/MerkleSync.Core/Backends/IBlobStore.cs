@@ -33,11 +33,17 @@ public interface IBlobStore
     /// <summary>A stream over the whole blob, for sequential reads.</summary>
     ValueTask<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>A stream over <paramref name="length"/> bytes of the blob from <paramref name="offset"/> (fewer if it ends first).</summary>
+    ValueTask<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken);
+
     /// <summary>The blob's length, or null if there is no such blob.</summary>
     ValueTask<long?> GetLengthAsync(string key, CancellationToken cancellationToken);
 
-    /// <summary>The blob's path if this store keeps blobs as local files (lets a server send them with sendfile), else null.</summary>
+    /// <summary>The blob's path if this store keeps blobs as local files, else null.</summary>
     string? LocalPath(string key);
+
+    /// <summary>Removes what writers that crashed left staged; call when no writer can be running.</summary>
+    void RemoveAbandonedStaging();
 
     /// <summary>Removes a blob; removing a missing one is not an error.</summary>
     ValueTask DeleteAsync(string key, CancellationToken cancellationToken);
@@ -54,4 +60,28 @@ public interface IBlobWriter : IAsyncDisposable
 
     /// <summary>Makes the written bytes durable and visible under <paramref name="key"/>, atomically.</summary>
     ValueTask CommitAsync(string key, CancellationToken cancellationToken);
+}
+
+/// <summary>The blob-key rules every store enforces alike.</summary>
+public static class BlobKeys
+{
+    /// <summary>The folder where stores that spool or stage locally keep unfinished blobs; never a key segment.</summary>
+    public const string StagingFolder = "tmp";
+
+    /// <summary>Throws unless <paramref name="key"/> is '/'-separated segments of [a-z0-9._-] (or empty, when allowed).</summary>
+    public static void Validate(string key, bool allowEmpty = false)
+    {
+        if (key.Length == 0 && allowEmpty)
+        {
+            return;
+        }
+
+        foreach (string segment in key.Split('/'))
+        {
+            if (segment.Length == 0 || segment is "." or ".." or StagingFolder || !segment.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-'))
+            {
+                throw new ArgumentException($"Invalid blob key '{key}'.", nameof(key));
+            }
+        }
+    }
 }

@@ -108,17 +108,34 @@ public sealed partial class Repository
         await using var upload = await Blobs.CreateAsync(cancellationToken).ConfigureAwait(false);
         var writer = new PackWriter(upload.Content);
         var order = used.Order().ToArray();
+        var (first, last) = (pack.Entries[order[0]], pack.Entries[order[^1]]);
+
+        // One sequential read over the live chunks' span, gaps read past: a store like S3 would
+        // otherwise answer one request per chunk.
+        await using var source = await Blobs.OpenReadAsync(PackFormat.BlobKey(pack.PackId), first.Offset, last.Offset + last.StoredLength - first.Offset, cancellationToken).ConfigureAwait(false);
+        long position = first.Offset;
         byte[] stored = new byte[Chunking.ChunkingParameters.MaximumChunkSize];
         foreach (int index in order)
         {
             var entry = pack.Entries[index];
-            var span = stored.AsMemory(0, entry.StoredLength);
-            int read = await Blobs.ReadAsync(PackFormat.BlobKey(pack.PackId), entry.Offset, span, cancellationToken).ConfigureAwait(false);
-            if (read != entry.StoredLength || Crc32C.Compute(span.Span) != entry.Crc32C)
+            if (entry.Offset < position)
             {
-                throw new Errors.CorruptDataException($"Chunk {entry.ChunkHash} in pack {pack.PackId} is damaged; garbage collection stopped before changing anything for it. Run verify --read-data.");
+                throw Damaged(entry, pack); // entries are stored in index order; this index says otherwise
             }
 
+            for (long gap = entry.Offset - position; gap > 0; gap -= stored.Length)
+            {
+                await ReadOrThrowAsync(source, stored.AsMemory(0, (int)Math.Min(gap, stored.Length)), entry, pack, cancellationToken).ConfigureAwait(false);
+            }
+
+            var span = stored.AsMemory(0, entry.StoredLength);
+            await ReadOrThrowAsync(source, span, entry, pack, cancellationToken).ConfigureAwait(false);
+            if (Crc32C.Compute(span.Span) != entry.Crc32C)
+            {
+                throw Damaged(entry, pack);
+            }
+
+            position = entry.Offset + entry.StoredLength;
             await writer.AddEncodedAsync(entry.ChunkHash, entry.RawLength, entry.Codec, span, cancellationToken).ConfigureAwait(false);
         }
 
@@ -126,6 +143,17 @@ public sealed partial class Repository
         await upload.CommitAsync(PackFormat.BlobKey(summary.PackId), cancellationToken).ConfigureAwait(false);
         return await WriteIndexAsync(summary.PackId, [.. summary.Entries], relocate: true, cancellationToken).ConfigureAwait(false);
     }
+
+    private static async Task ReadOrThrowAsync(Stream source, Memory<byte> buffer, PackEntry entry, PackRecord pack, CancellationToken cancellationToken)
+    {
+        if (await source.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) != buffer.Length)
+        {
+            throw Damaged(entry, pack);
+        }
+    }
+
+    private static Errors.CorruptDataException Damaged(PackEntry entry, PackRecord pack) =>
+        new($"Chunk {entry.ChunkHash} in pack {pack.PackId} is damaged; garbage collection stopped before changing anything for it. Run verify --read-data.");
 
     // After chunks moved, a file's segments are rebuilt from the chunks' current locations.
     private void RewriteFiles(IEnumerable<Hash> files)

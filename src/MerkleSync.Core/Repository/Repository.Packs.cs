@@ -118,7 +118,7 @@ public sealed partial class Repository
     /// </summary>
     public async Task<RecoveryReport> RecoverAsync(CancellationToken cancellationToken)
     {
-        ((FileSystemBlobStore)Blobs).RemoveAbandonedStaging();
+        Blobs.RemoveAbandonedStaging();
         ExpireUploads();
         int indexed = 0, dropped = 0;
         await foreach (string key in Blobs.ListAsync("packs", cancellationToken).ConfigureAwait(false))

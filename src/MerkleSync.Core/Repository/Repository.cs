@@ -36,11 +36,14 @@ public sealed partial class Repository : IDisposable
     }
 
     private static readonly byte[] FormatKey = "format"u8.ToArray();
+
+    /// <summary>Meta key of the S3 location that holds the packs; absent when they are files under the repository.</summary>
+    private static readonly byte[] StoreKey = "store"u8.ToArray();
     private readonly ConcurrentDictionary<Hash, PackRecord> _packCache = new();
     private long _packCacheEntries;
     private const long PackCacheEntries = 128 * 1024;
 
-    private Repository(string path, RocksStore db, FileSystemBlobStore blobs)
+    private Repository(string path, RocksStore db, IBlobStore blobs)
     {
         Path = path;
         Db = db;
@@ -59,8 +62,29 @@ public sealed partial class Repository : IDisposable
 
     internal SemaphoreSlim PublishLock { get; } = new(1, 1);
 
-    /// <summary>Creates an empty repository at <paramref name="path"/>.</summary>
-    public static Repository Init(string path)
+    /// <summary>Creates an empty repository at <paramref name="path"/>, its packs files under it.</summary>
+    public static Repository Init(string path) => Create(path, null);
+
+    /// <summary>
+    /// Creates an empty repository at <paramref name="path"/> with its packs in
+    /// <paramref name="packStore"/> (S3) when given; the index (RocksDB) is always local. The store
+    /// is tried first, so a mistyped bucket or missing credentials leave no repository behind.
+    /// </summary>
+    public static async Task<Repository> InitAsync(string path, S3Location? packStore, CancellationToken cancellationToken)
+    {
+        if (packStore is not null)
+        {
+            using var probe = new S3BlobStore(packStore, System.IO.Path.Combine(path, BlobKeys.StagingFolder));
+            await foreach (string _ in probe.ListAsync("packs", cancellationToken).ConfigureAwait(false))
+            {
+                break;
+            }
+        }
+
+        return Create(path, packStore);
+    }
+
+    private static Repository Create(string path, S3Location? packStore)
     {
         string full = System.IO.Path.GetFullPath(path);
         if (Directory.Exists(System.IO.Path.Combine(full, DatabaseFolder)))
@@ -71,7 +95,12 @@ public sealed partial class Repository : IDisposable
         Directory.CreateDirectory(full);
         var db = RocksStore.Open(System.IO.Path.Combine(full, DatabaseFolder), Families.All, createIfMissing: true);
         db.Put(Families.Meta, FormatKey, [FormatVersion]);
-        return new Repository(full, db, new FileSystemBlobStore(full));
+        if (packStore is not null)
+        {
+            db.Put(Families.Meta, StoreKey, Encoding.UTF8.GetBytes(packStore.ToString()));
+        }
+
+        return new Repository(full, db, OpenBlobStore(full, packStore));
     }
 
     /// <summary>Opens an existing repository and repairs what a crash may have left (see <see cref="RecoverAsync"/>).</summary>
@@ -91,7 +120,8 @@ public sealed partial class Repository : IDisposable
             throw new CorruptDataException($"'{full}' holds repository format {(format is [var v] ? v : "unknown")}; this build reads format {FormatVersion}.");
         }
 
-        var repository = new Repository(full, db, new FileSystemBlobStore(full));
+        var packStore = db.Get(Families.Meta, StoreKey) is { } store ? S3Location.Parse(Encoding.UTF8.GetString(store)) : null;
+        var repository = new Repository(full, db, OpenBlobStore(full, packStore));
         try
         {
             await repository.RecoverAsync(cancellationToken).ConfigureAwait(false);
@@ -103,6 +133,13 @@ public sealed partial class Repository : IDisposable
             throw;
         }
     }
+
+    // An S3 store spools new packs in the repository's staging folder, where the file-system store stages them.
+    private static IBlobStore OpenBlobStore(string repository, S3Location? packStore) =>
+        packStore is null ? new FileSystemBlobStore(repository) : new S3BlobStore(packStore, System.IO.Path.Combine(repository, BlobKeys.StagingFolder));
+
+    /// <summary>Where the packs are: an S3 location, or null for files under the repository.</summary>
+    public S3Location? PackStore => (Blobs as S3BlobStore)?.Location;
 
     public bool HasChunk(Hash chunk) => Db.Has(Families.Chunks, Key(chunk));
 
@@ -220,6 +257,7 @@ public sealed partial class Repository : IDisposable
     public void Dispose()
     {
         Db.Dispose();
+        (Blobs as IDisposable)?.Dispose();
         PublishLock.Dispose();
     }
 

@@ -1,12 +1,16 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
+using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Repository;
 
 namespace MerkleSync.Server.Hosting;
 
-/// <summary>The datasets under the server root, each a repository opened once and kept open.</summary>
-public sealed partial class DatasetRegistry(string root) : IAsyncDisposable
+/// <summary>
+/// The datasets under the server root, each a repository opened once and kept open. With a pack
+/// store, a dataset created here keeps its packs in S3 under the store's prefix and its name.
+/// </summary>
+public sealed partial class DatasetRegistry(string root, S3Location? packStore = null) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<Repository>>> _open = new(StringComparer.Ordinal);
 
@@ -52,10 +56,10 @@ public sealed partial class DatasetRegistry(string root) : IAsyncDisposable
         return repository;
     }
 
-    public Repository Create(string name)
+    public async Task<Repository> CreateAsync(string name, CancellationToken cancellationToken)
     {
         Validate(name);
-        var repository = Repository.Init(Path.Combine(Root, name));
+        var repository = await Repository.InitAsync(Path.Combine(Root, name), packStore?.Child(name), cancellationToken).ConfigureAwait(false);
         _open[name] = new Lazy<Task<Repository>>(Task.FromResult(repository));
         return repository;
     }

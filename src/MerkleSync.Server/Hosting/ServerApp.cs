@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Repository;
 using MerkleSync.Server.Endpoints;
@@ -62,7 +63,7 @@ public static partial class ServerApp
             builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         }
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
-        builder.Services.AddSingleton(new DatasetRegistry(settings.Root));
+        builder.Services.AddSingleton(new DatasetRegistry(settings.Root, settings.PackStore is { } store ? S3Location.Parse(store) : null));
         builder.Services.AddOpenApi();
         if (tokens is not null)
         {

@@ -4,13 +4,13 @@ namespace MerkleSync.Server.Hosting;
 
 /// <summary>How a server is started: where datasets live, where it listens, who may use it.</summary>
 /// <param name="Quiet">Log warnings and errors only (an embedded server, as in <c>merklesync demo</c>).</param>
-public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile, string? TlsCertFile = null, string? TlsKeyFile = null, bool Quiet = false)
+public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile, string? TlsCertFile = null, string? TlsKeyFile = null, bool Quiet = false, string? PackStore = null)
 {
     public const string DefaultListen = "http://127.0.0.1:8470";
 
     public static ServerSettings FromArgs(string[] args)
     {
-        string? root = null, tokens = null, cert = null, key = null;
+        string? root = null, tokens = null, cert = null, key = null, packStore = null;
         var listen = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
@@ -22,10 +22,11 @@ public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, s
                 case "--tokens": tokens = Next(); break;
                 case "--tls-cert": cert = Next(); break;
                 case "--tls-key": key = Next(); break;
-                default: throw new InvalidInputException($"Unknown argument '{args[i]}'. Usage: --root DIR [--listen URL] [--tokens FILE] [--tls-cert PEM --tls-key PEM]");
+                case "--pack-store": packStore = Next(); break;
+                default: throw new InvalidInputException($"Unknown argument '{args[i]}'. Usage: --root DIR [--listen URL] [--tokens FILE] [--tls-cert PEM --tls-key PEM] [--pack-store S3URL]");
             }
         }
 
-        return new ServerSettings(root ?? throw new InvalidInputException("--root DIR is required."), listen.Count > 0 ? listen : [DefaultListen], tokens, cert, key);
+        return new ServerSettings(root ?? throw new InvalidInputException("--root DIR is required."), listen.Count > 0 ? listen : [DefaultListen], tokens, cert, key, PackStore: packStore);
     }
 }

@@ -1,0 +1,57 @@
+using MerkleSync.Testing;
+
+namespace MerkleSync.Cli.Tests;
+
+/// <summary>`init --pack-store`: a file:// repository whose packs live in S3 (a real s3rver on loopback), through the real executable.</summary>
+public class S3PackStoreCliTests
+{
+    [Fact]
+    public async Task Push_pull_verify_and_gc_keep_the_packs_in_the_bucket()
+    {
+        await using var s3 = await S3TestServer.StartAsync(); // also sets the AWS credentials the CLI inherits
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data"), copy = Path.Combine(dir.Path, "copy");
+        var random = new Random(7);
+        byte[] big = new byte[400_000], other = new byte[300_000];
+        random.NextBytes(big);
+        random.NextBytes(other);
+        dir.Write("data/big.bin", big);
+        dir.Write("data/readme.txt", "hello\n"u8.ToArray());
+        string packs = Path.Combine(s3.DataFolder, S3TestServer.Bucket, "cli", "packs");
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo, "--pack-store", s3.Location("cli"))).ExitCode);
+        CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "-m", "first", "--json"));
+        dir.Write("data/big.bin", other);
+        CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--branch", "scratch", "-m", "scratch", "--json"));
+        var pulled = CliRunner.Json(await CliRunner.RunAsync("pull", repo, copy, "--branch", "scratch", "--json"));
+        var verify = CliRunner.Json(await CliRunner.RunAsync("verify", repo, "--read-data", "--json"));
+        int packsBefore = Directory.GetFiles(packs, "*.pack._S3rver_object", SearchOption.AllDirectories).Length;
+        Assert.Equal(0, (await CliRunner.RunAsync("branch", repo, "scratch", "--delete")).ExitCode);
+        var gc = CliRunner.Json(await CliRunner.RunAsync("gc", repo, "--grace", "0s", "--json"));
+
+        Assert.Equal(2, pulled.GetProperty("files_written").GetInt32());
+        Assert.Equal(other, File.ReadAllBytes(Path.Combine(copy, "big.bin")));
+        Assert.True(verify.GetProperty("ok").GetBoolean());
+        Assert.Equal(2, packsBefore);
+        Assert.Equal(1, gc.GetProperty("packs_deleted").GetInt32());
+        Assert.Single(Directory.GetFiles(packs, "*.pack._S3rver_object", SearchOption.AllDirectories));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(dir.Path, "repo"), "*.pack", SearchOption.AllDirectories));
+        Assert.True(CliRunner.Json(await CliRunner.RunAsync("verify", repo, "--read-data", "--json")).GetProperty("ok").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("s3://", "valid S3 bucket")]
+    [InlineData("s3://Bad_Bucket/x", "valid S3 bucket")]
+    [InlineData("ftp://host/bucket", "not an S3 location")]
+    public async Task A_bad_pack_store_is_refused_and_no_repository_is_made(string store, string message)
+    {
+        using var dir = new TempDirectory();
+        string repo = Path.Combine(dir.Path, "repo");
+
+        var result = await CliRunner.RunAsync("init", "file://" + repo, "--pack-store", store);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(repo));
+    }
+}

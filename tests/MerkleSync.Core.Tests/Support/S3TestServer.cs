@@ -1,0 +1,134 @@
+using System.Diagnostics;
+
+namespace MerkleSync.Testing;
+
+/// <summary>
+/// A real S3-compatible server for tests: s3rver from npm (tools/s3-server) on a free loopback
+/// port with one empty bucket, its objects in a temporary folder. Stopped, and its folder removed,
+/// on dispose; it also stops by itself when the test process dies (its standard input closes).
+/// </summary>
+public sealed class S3TestServer : IAsyncDisposable
+{
+    public const string Bucket = "merklesync-test";
+
+    /// <summary>The only credentials s3rver accepts. Set as the process's AWS environment, so that code using the SDK's default chain finds them.</summary>
+    public const string AccessKey = "S3RVER", SecretKey = "S3RVER";
+
+    private readonly Process _process;
+    private readonly string _data;
+
+    private S3TestServer(Process process, string data, string endpoint)
+    {
+        _process = process;
+        _data = data;
+        Endpoint = endpoint;
+    }
+
+    /// <summary>The server's base URL, http://127.0.0.1:PORT.</summary>
+    public string Endpoint { get; }
+
+    /// <summary>The folder where s3rver keeps the bucket's objects.</summary>
+    public string DataFolder => _data;
+
+    /// <summary>A location in the bucket, as merklesync takes it: s3:http://127.0.0.1:PORT/BUCKET/PREFIX.</summary>
+    public string Location(string prefix) => $"s3:{Endpoint}/{Bucket}/{prefix}";
+
+    public static async Task<S3TestServer> StartAsync()
+    {
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", AccessKey);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", SecretKey);
+        string tools = Path.Combine(RepositoryRoot(), "tools", "s3-server");
+        await InstallAsync(tools);
+        string data = Directory.CreateTempSubdirectory("merklesync-s3-").FullName;
+        var start = new ProcessStartInfo("node") { WorkingDirectory = tools, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        // s3rver makes list continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
+        foreach (string arg in (string[])["--openssl-legacy-provider", "serve.mjs", data, Bucket])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        string? line;
+        try
+        {
+            line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            line = null;
+        }
+
+        if (line is null || !line.StartsWith("listening ", StringComparison.Ordinal))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"s3rver did not start: {line} {await process.StandardError.ReadToEndAsync()}");
+        }
+
+        _ = process.StandardError.ReadToEndAsync(); // drain, so it never blocks on a full pipe
+        return new S3TestServer(process, data, line["listening ".Length..].Trim());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(timeout.Token);
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    // Test assemblies run side by side and may both install on a fresh checkout: one installs under
+    // a lock file, the others wait for it.
+    private static async Task InstallAsync(string tools)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        FileStream? lockFile = null;
+        while (lockFile is null)
+        {
+            try
+            {
+                lockFile = new FileStream(Path.Combine(tools, ".install.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        await using (lockFile)
+        {
+            if (File.Exists(Path.Combine(tools, "node_modules", "s3rver", "package.json")))
+            {
+                return;
+            }
+
+            using var npm = Process.Start(new ProcessStartInfo("npm", "ci --no-audit --no-fund") { WorkingDirectory = tools, RedirectStandardOutput = true, RedirectStandardError = true })!;
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+            var stderr = npm.StandardError.ReadToEndAsync(timeout.Token);
+            await npm.StandardOutput.ReadToEndAsync(timeout.Token);
+            await npm.WaitForExitAsync(timeout.Token);
+            if (npm.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"npm ci in {tools} failed: {await stderr}");
+            }
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MerkleSync.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("MerkleSync.sln not found above the test binaries.");
+    }
+}
