@@ -35,4 +35,27 @@ public class S3PackStoreServerTests : FolderTests
         Assert.Equal(2, objects.Length);
         Assert.Empty(Directory.EnumerateFiles(server.Root, "*.pack", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public async Task While_the_pack_store_is_down_a_push_gets_503_and_publishes_nothing_and_once_it_is_back_the_push_completes()
+    {
+        await using var s3 = await S3TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(packStore: s3.Location("server"));
+        string source = NewFolder(), target = NewFolder();
+        Files.Write(source, "a/big.bin", Files.Random(2, 900_000));
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+
+        await s3.StopAsync();
+        var error = await Assert.ThrowsAnyAsync<IOException>(() => PushOperation.PushAsync(source, remote, new PushOptions(), None));
+        var refsWhileDown = await remote.ListRefsAsync(None);
+        await s3.RestartAsync();
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Assert.Contains("503", error.Message, StringComparison.Ordinal);
+        Assert.Contains("pack store is unavailable", error.Message, StringComparison.Ordinal);
+        Assert.Empty(refsWhileDown);
+        Files.AssertSameTree(source, target);
+    }
 }

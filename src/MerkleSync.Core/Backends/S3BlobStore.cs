@@ -201,9 +201,9 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         return _location.Prefix + key;
     }
 
-    // Runs one S3 call; a missing object or bucket becomes NotFoundException, a refusal of the
-    // credentials an InvalidInputException naming the store. Other failures stay as they are (I/O
-    // the caller may retry; the SDK has already retried the transient ones).
+    // Runs one S3 call (the SDK has already retried what it deems transient). A missing object or
+    // bucket becomes NotFoundException; a store that cannot be used (unreachable, failing, refusing
+    // the credentials) StoreUnavailableException naming it.
     private async Task<T> Call<T>(string key, Func<Task<T>> call)
     {
         try
@@ -216,7 +216,12 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
         catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
         {
-            throw new InvalidInputException($"{_location} refused the credentials ({e.ErrorCode}: {e.Message}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile.", e);
+            throw new StoreUnavailableException($"{_location} refused the credentials ({e.ErrorCode}: {e.Message}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile.", e);
+        }
+        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException
+            && e is not AmazonS3Exception { StatusCode: HttpStatusCode.RequestedRangeNotSatisfiable }) // a read at the end: the caller's answer
+        {
+            throw new StoreUnavailableException($"The pack store {_location} failed: {e.Message}{(e.InnerException is { } inner ? $" ({inner.Message})" : "")}", e);
         }
     }
 

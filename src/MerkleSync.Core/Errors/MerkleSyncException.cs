@@ -24,6 +24,12 @@ public sealed class NotFoundException(string message, Exception? inner = null) :
 /// <summary>Someone else moved a ref first (compare-and-swap lost).</summary>
 public sealed class ConflictException(string message, Exception? inner = null) : MerkleSyncException(message, inner);
 
+/// <summary>
+/// The store that holds the packs (S3) cannot be used now: unreachable, failing, or refusing the
+/// credentials. Nothing was published; the operation can be run again once the store is back.
+/// </summary>
+public sealed class StoreUnavailableException(string message, Exception? inner = null) : MerkleSyncException(message, inner);
+
 /// <summary>The storage a write went to is full (ENOSPC, EDQUOT): nothing was committed, and retrying before space is freed is pointless.</summary>
 public sealed class OutOfSpaceException(string message, Exception? inner = null) : MerkleSyncException(message, inner)
 {

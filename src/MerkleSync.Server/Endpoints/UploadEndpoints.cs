@@ -94,6 +94,14 @@ internal static class UploadEndpoints
                     : throw new InvalidInputException("Upload-Length must be a number of bytes.");
             }
 
+            // Offset first (tus: 409), then size: a retried PATCH whose bytes the server already has
+            // (its answer was lost, or the pack's finishing failed) must learn where the upload
+            // stands, not that its body is too large for the room left.
+            if (offset != upload.Offset)
+            {
+                throw new ConflictException($"Upload {id} is at offset {upload.Offset}, not {offset}.");
+            }
+
             ErrorMapping.LimitBody(http, upload.Room);
             long newOffset;
             try

@@ -24,6 +24,7 @@ internal static partial class ErrorMapping
                 NotFoundException => StatusCodes.Status404NotFound,
                 ConflictException => StatusCodes.Status409Conflict,
                 CorruptDataException => StatusCodes.Status422UnprocessableEntity,
+                StoreUnavailableException => StatusCodes.Status503ServiceUnavailable,
                 BadHttpRequestException bad => bad.StatusCode,
                 _ when OutOfSpaceException.IsCause(e) => StatusCodes.Status507InsufficientStorage,
                 _ => StatusCodes.Status500InternalServerError,
@@ -31,11 +32,12 @@ internal static partial class ErrorMapping
             string message = status switch
             {
                 500 => "internal error",
+                503 => "the server's pack store is unavailable; nothing of this request was published (an upload keeps the bytes it received and resumes). Try again later.",
                 // Server paths stay private; say what happened and what a retry needs.
                 507 => "the server is out of storage space; nothing of this request was published (an upload keeps the bytes it stored and resumes). Free space on the server, then try again.",
                 _ => e.Message,
             };
-            if (status is 500 or 507)
+            if (status is 500 or 503 or 507)
             {
                 LogFailure(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("MerkleSync.Errors"), e);
             }

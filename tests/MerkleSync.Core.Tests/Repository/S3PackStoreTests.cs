@@ -97,4 +97,31 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
         Assert.Contains("no-such-bucket", error.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(repo));
     }
+
+    [Fact]
+    public async Task While_the_store_is_down_a_push_fails_naming_it_and_publishes_nothing()
+    {
+        using var temp = new TempFolder();
+        var (repo, prefix) = await PushSampleAsync(temp);
+        DatasetFiles.Write(temp.Sub("source"), "new.bin", DatasetFiles.Random(9, 200_000));
+
+        await server.S3.StopAsync();
+        StoreUnavailableException error;
+        try
+        {
+            error = await Assert.ThrowsAsync<StoreUnavailableException>(async () =>
+            {
+                await using var remote = await RemoteUrl.OpenAsync(repo, None);
+                await PushOperation.PushAsync(temp.Sub("source"), remote, new PushOptions(), None);
+            });
+        }
+        finally
+        {
+            await server.S3.RestartAsync();
+        }
+
+        await using var reopened = await RemoteUrl.OpenAsync(repo, None);
+        Assert.Contains(server.S3.Location(prefix), error.Message, StringComparison.Ordinal);
+        Assert.Single(await reopened.HistoryAsync((await reopened.ResolveAsync("main", None)).Id, 10, None));
+    }
 }

@@ -14,7 +14,7 @@ public sealed class S3TestServer : IAsyncDisposable
     /// <summary>The only credentials s3rver accepts. Set as the process's AWS environment, so that code using the SDK's default chain finds them.</summary>
     public const string AccessKey = "S3RVER", SecretKey = "S3RVER";
 
-    private readonly Process _process;
+    private Process? _process;
     private readonly string _data;
 
     private S3TestServer(Process process, string data, string endpoint)
@@ -37,12 +37,38 @@ public sealed class S3TestServer : IAsyncDisposable
     {
         Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", AccessKey);
         Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", SecretKey);
-        string tools = Path.Combine(RepositoryRoot(), "tools", "s3-server");
-        await InstallAsync(tools);
+        await InstallAsync(Tools);
         string data = Directory.CreateTempSubdirectory("merklesync-s3-").FullName;
-        var start = new ProcessStartInfo("node") { WorkingDirectory = tools, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var (process, endpoint) = await LaunchAsync(data, 0);
+        return new S3TestServer(process, data, endpoint);
+    }
+
+    /// <summary>Stops the server as an outage would: its objects stay, and <see cref="RestartAsync"/> brings it back at the same address.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            _process = null;
+            process.Kill(entireProcessTree: true);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+            process.Dispose();
+        }
+    }
+
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        (_process, _) = await LaunchAsync(_data, new Uri(Endpoint).Port);
+    }
+
+    private static string Tools => Path.Combine(RepositoryRoot(), "tools", "s3-server");
+
+    private static async Task<(Process Process, string Endpoint)> LaunchAsync(string data, int port)
+    {
+        var start = new ProcessStartInfo("node") { WorkingDirectory = Tools, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         // s3rver makes list continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
-        foreach (string arg in (string[])["--openssl-legacy-provider", "serve.mjs", data, Bucket])
+        foreach (string arg in (string[])["--openssl-legacy-provider", "serve.mjs", data, Bucket, port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {
             start.ArgumentList.Add(arg);
         }
@@ -66,15 +92,12 @@ public sealed class S3TestServer : IAsyncDisposable
         }
 
         _ = process.StandardError.ReadToEndAsync(); // drain, so it never blocks on a full pipe
-        return new S3TestServer(process, data, line["listening ".Length..].Trim());
+        return (process, line["listening ".Length..].Trim());
     }
 
     public async ValueTask DisposeAsync()
     {
-        _process.Kill(entireProcessTree: true);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _process.WaitForExitAsync(timeout.Token);
-        _process.Dispose();
+        await StopAsync();
         try
         {
             Directory.Delete(_data, recursive: true);
