@@ -54,4 +54,17 @@ public class S3PackStoreCliTests
         Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(repo));
     }
+
+    [Fact]
+    public async Task Serve_with_a_bucket_that_does_not_exist_stops_at_once_naming_it()
+    {
+        await using var s3 = await S3TestServer.StartAsync();
+        using var dir = new TempDirectory();
+        string missing = s3.Location("x").Replace(S3TestServer.Bucket, "no-such-bucket", StringComparison.Ordinal);
+
+        var result = await CliRunner.RunAsync("serve", "--root", Path.Combine(dir.Path, "root"), "--listen", "http://127.0.0.1:0", "--pack-store", missing);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("'no-such-bucket' does not exist", result.Stderr, StringComparison.Ordinal);
+    }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MerkleSync.Core.Backends;
 using MerkleSync.Server.Hosting;
 using Microsoft.Extensions.Hosting;
 
@@ -24,6 +25,12 @@ internal static class ServeCommand
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             var listenUrls = parse.GetValue(listen) is { Length: > 0 } urls ? urls : [ServerSettings.DefaultListen];
+            if (parse.GetValue(packStore) is { } store)
+            {
+                // A mistyped bucket or missing credentials stop the server here, not at its first dataset.
+                await S3BlobStore.CheckAccessAsync(S3Location.Parse(store), ct);
+            }
+
             await using var app = ServerApp.Build(new ServerSettings(parse.GetValue(root)!, listenUrls, parse.GetValue(tokens), parse.GetValue(tlsCert), parse.GetValue(tlsKey), PackStore: parse.GetValue(packStore)));
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);

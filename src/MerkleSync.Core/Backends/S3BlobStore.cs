@@ -54,6 +54,17 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         _client = credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
     }
 
+    /// <summary>
+    /// Lists one key under <paramref name="location"/>, so that a missing bucket, refused
+    /// credentials or an unreachable endpoint are reported before anything depends on the store.
+    /// </summary>
+    public static async Task CheckAccessAsync(S3Location location, CancellationToken cancellationToken)
+    {
+        using var probe = new S3BlobStore(location, Path.GetTempPath()) { ListPageSize = 1 };
+        await using var keys = probe.ListAsync("", cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await keys.MoveNextAsync().ConfigureAwait(false);
+    }
+
     public ValueTask<IBlobWriter> CreateAsync(CancellationToken cancellationToken)
     {
         string path = StagingFolder.NewFile(_staging);

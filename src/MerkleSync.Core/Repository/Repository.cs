@@ -74,11 +74,7 @@ public sealed partial class Repository : IDisposable
     {
         if (packStore is not null)
         {
-            using var probe = new S3BlobStore(packStore, System.IO.Path.Combine(path, BlobKeys.StagingFolder));
-            await foreach (string _ in probe.ListAsync("packs", cancellationToken).ConfigureAwait(false))
-            {
-                break;
-            }
+            await S3BlobStore.CheckAccessAsync(packStore, cancellationToken).ConfigureAwait(false);
         }
 
         return Create(path, packStore);
