@@ -1,3 +1,4 @@
+using System.Net;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Verification;
@@ -57,5 +58,45 @@ public class S3PackStoreServerTests : FolderTests
         Assert.Contains("pack store is unavailable", error.Message, StringComparison.Ordinal);
         Assert.Empty(refsWhileDown);
         Files.AssertSameTree(source, target);
+    }
+
+    [Fact]
+    public async Task Pack_ranges_come_from_S3_exactly_an_unsatisfiable_one_is_416_and_several_get_the_whole_pack()
+    {
+        await using var s3 = await S3TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(packStore: s3.Location("server"));
+        string source = NewFolder();
+        Files.Write(source, "big.bin", Files.Random(4, 3_000_000));
+        await using (var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await remote.CreateAsync(None);
+            await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        }
+
+        string pack = Directory.EnumerateFiles(s3.DataFolder, "*.pack._S3rver_object", SearchOption.AllDirectories).Single();
+        byte[] bytes = await File.ReadAllBytesAsync(pack);
+        string url = $"{server.BaseUrl}/v1/datasets/ds/packs/{Path.GetFileName(pack).Split('.')[0]}";
+        using var http = new HttpClient();
+        async Task<HttpResponseMessage> GetAsync(string range)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("Range", range);
+            return await http.SendAsync(request);
+        }
+
+        foreach (var (range, start, end) in new[] { ("bytes=5-4100", 5, 4100), ("bytes=4095-", 4095, bytes.Length - 1), ("bytes=-3000", bytes.Length - 3000, bytes.Length - 1) })
+        {
+            using var part = await GetAsync(range);
+            Assert.Equal(HttpStatusCode.PartialContent, part.StatusCode);
+            Assert.Equal(start, part.Content.Headers.ContentRange!.From);
+            Assert.Equal(bytes.Length, part.Content.Headers.ContentRange.Length);
+            Assert.Equal(bytes.AsSpan(start, end - start + 1).ToArray(), await part.Content.ReadAsByteArrayAsync());
+        }
+
+        using var refused = await GetAsync($"bytes={bytes.Length}-");
+        using var several = await GetAsync("bytes=0-9,20-29");
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, several.StatusCode);
+        Assert.Equal(bytes, await several.Content.ReadAsByteArrayAsync());
     }
 }

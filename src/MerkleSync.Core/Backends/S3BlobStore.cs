@@ -10,19 +10,13 @@ namespace MerkleSync.Core.Backends;
 /// <summary>
 /// Blobs as objects in an S3 bucket (AWS or any S3-compatible server) under a key prefix. A new
 /// blob is spooled to a local staging file, because its key (the pack id) is known only when it is
-/// complete, then uploaded in one request: S3 shows an object only once its
-/// upload completes, so a blob is either absent or whole, and an acknowledged upload is durable.
-/// Credentials come from the AWS SDK's usual sources (environment, profile, instance role).
+/// complete, then uploaded in one request: S3 shows an object only once its upload completes, so a
+/// blob is either absent or whole, and an acknowledged upload is durable. Credentials come from the
+/// AWS SDK's usual sources (environment, profile, instance role).
 /// </summary>
 public sealed class S3BlobStore : IBlobStore, IDisposable
 {
     private readonly AmazonS3Client _client;
-    private readonly S3Location _location;
-
-    public S3Location Location => _location;
-
-    /// <summary>Keys per list request (S3's maximum is 1000; tests page with fewer).</summary>
-    internal int ListPageSize { get; init; } = 1000;
     private readonly string _staging;
 
     /// <param name="location">Where the blobs live.</param>
@@ -30,7 +24,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     /// <param name="credentials">Explicit credentials; null uses the SDK's default chain.</param>
     public S3BlobStore(S3Location location, string stagingFolder, AWSCredentials? credentials = null)
     {
-        _location = location;
+        Location = location;
         _staging = Path.GetFullPath(stagingFolder);
         var config = new AmazonS3Config
         {
@@ -53,6 +47,11 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
 
         _client = credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
     }
+
+    public S3Location Location { get; }
+
+    /// <summary>Keys per list request (S3's maximum is 1000; tests page with fewer).</summary>
+    internal int ListPageSize { get; init; } = 1000;
 
     /// <summary>
     /// Lists one key under <paramref name="location"/>, so that a missing bucket, refused
@@ -85,11 +84,11 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         // Over TLS the payload is not hashed for the signature (TLS protects it already).
         var request = new PutObjectRequest
         {
-            BucketName = _location.Bucket,
+            BucketName = Location.Bucket,
             Key = ObjectKey(key),
             FilePath = localPath,
             UseChunkEncoding = false,
-            DisablePayloadSigning = _location.Endpoint is null || _location.Endpoint.Scheme == Uri.UriSchemeHttps,
+            DisablePayloadSigning = Location.Endpoint is null || Location.Endpoint.Scheme == Uri.UriSchemeHttps,
         };
         await Call(key, () => _client.PutObjectAsync(request, cancellationToken)).ConfigureAwait(false);
     }
@@ -143,7 +142,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     // The object's bytes from offset (length of them, or to the end); null when offset is at or past the end.
     private async Task<GetObjectResponse?> GetAsync(string key, long offset, long? length, CancellationToken cancellationToken)
     {
-        var request = new GetObjectRequest { BucketName = _location.Bucket, Key = ObjectKey(key) };
+        var request = new GetObjectRequest { BucketName = Location.Bucket, Key = ObjectKey(key) };
         if (offset > 0 || length is not null)
         {
             request.ByteRange = length is { } count ? new ByteRange(offset, offset + count - 1) : new ByteRange($"bytes={offset}-");
@@ -163,7 +162,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     {
         try
         {
-            var metadata = await Call(key, () => _client.GetObjectMetadataAsync(_location.Bucket, ObjectKey(key), cancellationToken)).ConfigureAwait(false);
+            var metadata = await Call(key, () => _client.GetObjectMetadataAsync(Location.Bucket, ObjectKey(key), cancellationToken)).ConfigureAwait(false);
             return metadata.ContentLength;
         }
         catch (NotFoundException)
@@ -177,19 +176,19 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     public void RemoveAbandonedStaging() => StagingFolder.RemoveFiles(_staging);
 
     public async ValueTask DeleteAsync(string key, CancellationToken cancellationToken) =>
-        await Call(key, () => _client.DeleteObjectAsync(_location.Bucket, ObjectKey(key), cancellationToken)).ConfigureAwait(false);
+        await Call(key, () => _client.DeleteObjectAsync(Location.Bucket, ObjectKey(key), cancellationToken)).ConfigureAwait(false);
 
     public async IAsyncEnumerable<string> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string trimmed = prefix.TrimEnd('/');
         BlobKeys.Validate(trimmed, allowEmpty: true);
-        var request = new ListObjectsV2Request { BucketName = _location.Bucket, Prefix = _location.Prefix + (trimmed.Length == 0 ? "" : trimmed + "/"), MaxKeys = ListPageSize };
+        var request = new ListObjectsV2Request { BucketName = Location.Bucket, Prefix = Location.Prefix + (trimmed.Length == 0 ? "" : trimmed + "/"), MaxKeys = ListPageSize };
         while (true)
         {
             var page = await Call(prefix, () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
             foreach (var item in page.S3Objects ?? [])
             {
-                yield return item.Key[_location.Prefix.Length..];
+                yield return item.Key[Location.Prefix.Length..];
             }
 
             if (page.IsTruncated != true || string.IsNullOrEmpty(page.NextContinuationToken))
@@ -201,15 +200,12 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _client.Dispose();
-    }
+    public void Dispose() => _client.Dispose();
 
     private string ObjectKey(string key)
     {
         BlobKeys.Validate(key);
-        return _location.Prefix + key;
+        return Location.Prefix + key;
     }
 
     // Runs one S3 call (the SDK has already retried what it deems transient). A missing object or
@@ -223,21 +219,18 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
-            throw new NotFoundException(e.ErrorCode == "NoSuchBucket" ? $"S3 bucket '{_location.Bucket}' does not exist ({_location})." : $"Blob '{key}' does not exist in {_location}.", e);
+            throw new NotFoundException(e.ErrorCode == "NoSuchBucket" ? $"S3 bucket '{Location.Bucket}' does not exist ({Location})." : $"Blob '{key}' does not exist in {Location}.", e);
         }
         catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
         {
-            throw new StoreUnavailableException($"{_location} refused the credentials ({e.ErrorCode}: {e.Message}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile.", e);
+            throw new StoreUnavailableException($"{Location} refused the credentials ({e.ErrorCode}: {e.Message}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile.", e);
         }
         catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException
             && e is not AmazonS3Exception { StatusCode: HttpStatusCode.RequestedRangeNotSatisfiable }) // a read at the end: the caller's answer
         {
-            throw new StoreUnavailableException($"The pack store {_location} failed: {e.Message}{(e.InnerException is { } inner ? $" ({inner.Message})" : "")}", e);
+            throw new StoreUnavailableException($"The pack store {Location} failed: {e.Message}{(e.InnerException is { } inner ? $" ({inner.Message})" : "")}", e);
         }
     }
-
-    private async Task Call(string key, Func<Task> call) =>
-        await Call(key, async () => { await call().ConfigureAwait(false); return true; }).ConfigureAwait(false);
 
     private sealed class Writer(S3BlobStore store, string path, FileStream file) : IBlobWriter
     {
