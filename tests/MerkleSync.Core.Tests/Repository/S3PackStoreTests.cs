@@ -63,6 +63,18 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
     }
 
     [Fact]
+    public async Task Gc_rewrites_a_mostly_dead_pack_in_the_bucket_and_the_survivors_still_pull()
+    {
+        using var temp = new TempFolder();
+        string prefix = $"r{Guid.NewGuid():N}";
+
+        await VerifyAndGcTests.GcRewritesAMostlyDeadPackAsync(temp, async repo =>
+            (await Core.Repository.Repository.InitAsync(repo, S3Location.Parse(server.S3.Location(prefix)), None)).Dispose());
+
+        Assert.Single(StoredPacks(prefix)); // the rewritten pack; the old one is deleted from the bucket
+    }
+
+    [Fact]
     public async Task A_flipped_byte_in_a_pack_in_the_bucket_is_found_and_never_reaches_a_pulled_file()
     {
         using var temp = new TempFolder();

@@ -97,10 +97,23 @@ public class VerifyAndGcTests
     public async Task Gc_rewrites_a_mostly_dead_pack_and_the_survivors_still_pull()
     {
         using var temp = new TempFolder();
+        await GcRewritesAMostlyDeadPackAsync(temp, repo =>
+        {
+            Core.Repository.Repository.Init(repo).Dispose();
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>
+    /// Two pushes, the second without the large file; only the second version stays reachable, so
+    /// gc rewrites the pack (its live chunk after the dead ones) and the survivor still pulls.
+    /// </summary>
+    internal static async Task GcRewritesAMostlyDeadPackAsync(TempFolder temp, Func<string, Task> initRepository)
+    {
         string source = temp.Sub("source"), repo = temp.Sub("repo"), target = temp.Sub("target");
         DatasetFiles.Write(source, "small.txt", DatasetFiles.Text(1, 20_000));
         DatasetFiles.Write(source, "large.bin", DatasetFiles.Random(2, 900_000));
-        Core.Repository.Repository.Init(repo).Dispose();
+        await initRepository(repo);
         await using (var remote = await RemoteUrl.OpenAsync(repo, None))
         {
             await PushOperation.PushAsync(source, remote, new PushOptions(), None);
