@@ -150,4 +150,48 @@ public class RepositoryVerbTests
         Assert.Equal(2, badBranch.ExitCode);
         Assert.Contains("not a valid branch", badBranch.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_ignore_file_keeps_paths_out_of_push_and_status_and_pull_delete_leaves_them_alone()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data"), copy = Path.Combine(dir.Path, "copy");
+        dir.Write("data/.merklesyncignore", "# scratch\n*.tmp\ncache/\n"u8.ToArray());
+        dir.Write("data/a.txt", "kept\n"u8.ToArray());
+        dir.Write("data/b.tmp", "scratch\n"u8.ToArray());
+        dir.Write("data/cache/x.bin", new byte[5000]);
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        var pushed = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--json"));
+        var clean = CliRunner.Json(await CliRunner.RunAsync("status", data, "--json"));
+        dir.Write("data/more.tmp", "more scratch\n"u8.ToArray());
+        var stillClean = CliRunner.Json(await CliRunner.RunAsync("status", data, "--json"));
+        CliRunner.Json(await CliRunner.RunAsync("pull", repo, copy, "--json"));
+        dir.Write("copy/local.tmp", "mine\n"u8.ToArray());
+        dir.Write("copy/cache/model.bin", "mine too\n"u8.ToArray());
+        dir.Write("copy/stale.txt", "not in the version\n"u8.ToArray());
+        var deleted = CliRunner.Json(await CliRunner.RunAsync("pull", repo, copy, "--delete", "--force", "--json"));
+
+        Assert.Equal(2, pushed.GetProperty("files").GetInt64()); // .merklesyncignore and a.txt
+        Assert.Empty(clean.GetProperty("changes").EnumerateArray());
+        Assert.Empty(stillClean.GetProperty("changes").EnumerateArray());
+        Assert.Equal(1, deleted.GetProperty("files_deleted").GetInt32());
+        Assert.False(File.Exists(Path.Combine(copy, "stale.txt")));
+        Assert.True(File.Exists(Path.Combine(copy, "local.tmp")));
+        Assert.True(File.Exists(Path.Combine(copy, "cache", "model.bin")));
+        Assert.False(File.Exists(Path.Combine(copy, "b.tmp")));
+    }
+
+    [Fact]
+    public async Task A_bad_pattern_in_the_ignore_file_is_a_usage_error_naming_its_line()
+    {
+        using var dir = new TempDirectory();
+        dir.Write("data/.merklesyncignore", "ok.tmp\n[oops\n"u8.ToArray());
+        dir.Write("data/a.txt", "a"u8.ToArray());
+
+        var result = await CliRunner.RunAsync("snapshot", Path.Combine(dir.Path, "data"));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(".merklesyncignore, line 2", result.Stderr, StringComparison.Ordinal);
+    }
 }

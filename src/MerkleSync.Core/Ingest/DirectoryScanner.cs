@@ -8,16 +8,24 @@ namespace MerkleSync.Core.Ingest;
 /// <summary>A file found by a scan, before its content is read; <paramref name="Stat"/> when the scan already took it.</summary>
 public sealed record ScannedFile(string Path, string FullPath, EntryMode Mode, long Size, FileStat? Stat = null);
 
-/// <summary>Lists the files of a dataset directory in canonical path order, without reading them.</summary>
+/// <summary>
+/// Lists the files of a dataset directory in canonical path order, without reading them; what
+/// its <see cref="IgnoreRules.FileName"/> excludes is left out (excluded folders are not entered).
+/// </summary>
 public static class DirectoryScanner
 {
     /// <summary>The client's state folder at the dataset root; never part of a snapshot.</summary>
     public const string StateFolderName = ".merklesync";
 
     /// <summary><see cref="Scan"/> on the thread pool, so the caller can do other work meanwhile.</summary>
-    public static Task<List<ScannedFile>> ScanAsync(string root, CancellationToken cancellationToken) => Task.Run(() => Scan(root), cancellationToken);
+    public static Task<List<ScannedFile>> ScanAsync(string root, CancellationToken cancellationToken) => ScanAsync(root, applyIgnoreFile: true, cancellationToken);
 
-    public static List<ScannedFile> Scan(string root)
+    /// <inheritdoc cref="ScanAsync(string, CancellationToken)"/>
+    public static Task<List<ScannedFile>> ScanAsync(string root, bool applyIgnoreFile, CancellationToken cancellationToken) =>
+        Task.Run(() => Scan(root, applyIgnoreFile), cancellationToken);
+
+    /// <summary>The files under <paramref name="root"/>; with <paramref name="applyIgnoreFile"/> false, also those its ignore file excludes.</summary>
+    public static List<ScannedFile> Scan(string root, bool applyIgnoreFile = true)
     {
         var directory = new DirectoryInfo(root);
         if (!directory.Exists)
@@ -25,6 +33,7 @@ public static class DirectoryScanner
             throw new InvalidInputException($"Directory '{root}' does not exist.");
         }
 
+        var ignore = applyIgnoreFile ? IgnoreRules.Load(directory.FullName) : null;
         var files = new List<ScannedFile>();
         var options = new EnumerationOptions
         {
@@ -58,7 +67,12 @@ public static class DirectoryScanner
                 var ((fullPath, path), (stat, mode, known)) = (entries[i], kinds[i]);
                 if (!known)
                 {
-                    AddPortably(files, level, new FileInfo(fullPath), path);
+                    AddPortably(files, level, new FileInfo(fullPath), path, ignore);
+                    continue;
+                }
+
+                if (ignore is not null && ignore.IsIgnored(path, (mode & FileTypeMask) == DirectoryType))
+                {
                     continue;
                 }
 
@@ -87,8 +101,13 @@ public static class DirectoryScanner
     private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, OwnerExecute = 0x40;
 
     // Where lstat's layout is not known: ask through FileSystemInfo.
-    private static void AddPortably(List<ScannedFile> files, List<(string Directory, string Prefix)> pending, FileInfo item, string path)
+    private static void AddPortably(List<ScannedFile> files, List<(string Directory, string Prefix)> pending, FileInfo item, string path, IgnoreRules? ignore)
     {
+        if (ignore is not null && ignore.IsIgnored(path, item.LinkTarget is null && (item.Attributes & FileAttributes.Directory) != 0))
+        {
+            return;
+        }
+
         if (item.LinkTarget is { } target)
         {
             files.Add(new ScannedFile(path, item.FullName, EntryMode.Symlink, DatasetPath.Utf8.GetByteCount(target)));

@@ -44,8 +44,9 @@ public static class PullOperation
               ?? throw new NotFoundException($"Branch '{options.Branch}' does not exist in {remote.Url}.");
         string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
         Directory.CreateDirectory(directory);
-        // The directory's scan and the version's tree come in while the state opens.
-        var scan = DirectoryScanner.ScanAsync(directory, cancellationToken);
+        // The directory's scan and the version's tree come in while the state opens. The scan sees
+        // ignored files too: the pull must not overwrite one unawares (see PullIntoAsync for --delete).
+        var scan = DirectoryScanner.ScanAsync(directory, applyIgnoreFile: false, cancellationToken);
         var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
         // A directory's first pull has nothing cached, synced or staged: its state opens (most of a
         // second of CPU, the RocksDB binding's start-up) while the files come in, and is needed only
@@ -90,7 +91,9 @@ public static class PullOperation
         var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();
         int unchanged = wanted.Count - toWrite.Count;
         var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
-        var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path)).ToList() : [];
+        // --delete removes what a push from here would leave out of the version, not what it ignores.
+        var ignore = options.Delete ? IgnoreRules.Load(directory) : null;
+        var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path) && ignore?.Excludes(f.Entry.Path) != true).ToList() : [];
         // A new state has synced nothing: there is no last sync to compare local files with.
         if (!options.Force && !stateIsNew && await opening.ConfigureAwait(false) is var current && current.GetSynced(remote.Url, options.Branch) is { } synced)
         {
