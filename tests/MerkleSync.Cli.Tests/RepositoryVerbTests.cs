@@ -152,6 +152,29 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task Push_dry_run_says_what_would_be_sent_and_publishes_nothing()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data");
+        dir.Write("data/a.txt", "one\n"u8.ToArray());
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--json"));
+        dir.Write("data/b.txt", "two\n"u8.ToArray());
+
+        var dry = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--dry-run", "--json"));
+        var text = await CliRunner.RunAsync("push", data, repo, "-n");
+        var log = CliRunner.Json(await CliRunner.RunAsync("log", repo, "--json"));
+
+        Assert.True(dry.GetProperty("dry_run").GetBoolean());
+        Assert.True(dry.GetProperty("would_publish").GetBoolean());
+        Assert.False(dry.GetProperty("published").GetBoolean());
+        Assert.Equal(1, dry.GetProperty("chunks_new").GetInt64());
+        Assert.Equal(4, dry.GetProperty("new_chunk_bytes").GetInt64());
+        Assert.Contains("Dry run: would push version", text.Stdout, StringComparison.Ordinal);
+        Assert.Single(log.EnumerateArray());
+    }
+
+    [Fact]
     public async Task The_ignore_file_keeps_paths_out_of_push_and_status_and_pull_delete_leaves_them_alone()
     {
         using var dir = new TempDirectory();

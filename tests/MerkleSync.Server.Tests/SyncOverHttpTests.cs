@@ -36,6 +36,32 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task A_dry_run_push_reports_what_a_push_would_send_and_sends_and_publishes_nothing()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        Files.Write(source, "a/big.bin", Files.Random(3, 3_000_000)); // enough for a push to upload early, while hashing
+        Files.Write(source, "b/small.txt", "hello"u8.ToArray());
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+
+        var dry = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20, DryRun: true), None);
+        var refsAfterDryRun = await remote.ListRefsAsync(None);
+        int packsAfterDryRun = Directory.EnumerateFiles(server.Root, "*.pack", SearchOption.AllDirectories).Count();
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20), None);
+        var again = await PushOperation.PushAsync(source, remote, new PushOptions(DryRun: true), None);
+
+        Assert.True(dry.DryRun && dry.WouldPublish && !dry.Published);
+        Assert.Empty(refsAfterDryRun);
+        Assert.Equal(0, packsAfterDryRun);
+        Assert.Equal(pushed.ChunksNew, dry.ChunksNew);
+        Assert.Equal(pushed.NewChunkBytes, dry.NewChunkBytes);
+        Assert.Equal(pushed.Root, dry.Root);
+        Assert.False(again.WouldPublish);
+        Assert.Equal(0, again.ChunksNew);
+    }
+
+    [Fact]
     public async Task A_history_longer_than_a_page_is_read_in_full_page_after_page()
     {
         await using var server = await TestServer.StartAsync();

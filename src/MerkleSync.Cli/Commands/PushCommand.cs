@@ -22,10 +22,11 @@ internal static class PushCommand
             Description = "auto: compress each chunk (zstd) when that makes it smaller; off: store chunks raw, which saves CPU on a fast link.",
             DefaultValueFactory = _ => "auto",
         }.AcceptOnlyFromAmong("auto", "off");
+        var dryRun = new Option<bool>("--dry-run", "-n") { Description = "Hash DIR and ask the repository what it lacks, then stop: report what a push would send; nothing is sent or published." };
         var packSize = new Option<string>("--pack-size") { Description = "Close packs once they pass this size.", DefaultValueFactory = _ => "64MiB", Hidden = true };
         var command = new Command("push", "Snapshot DIR and publish it as a new version of a branch; only chunks the repository lacks are stored.\n\nExample:\n  merklesync push ./data file:///srv/repos/ds -m \"add March logs\"")
         {
-            directory, remote, branch, message, rebase, compression, packSize,
+            directory, remote, branch, message, rebase, compression, dryRun, packSize,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
@@ -39,16 +40,18 @@ internal static class PushCommand
         {
             var progress = new OperationProgress();
             var options = new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase), Progress: progress, Scan: scan,
-                Compression: parse.GetValue(compression) == "off" ? Compression.Off : Compression.Auto);
+                Compression: parse.GetValue(compression) == "off" ? Compression.Off : Compression.Auto, DryRun: parse.GetValue(dryRun));
             var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PushOperation.PushAsync(parse.GetValue(directory)!, r, options, ct));
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject
                 {
                     ["version"] = result.Root.ToString(),
-                    ["record"] = result.VersionId.ToString(),
+                    ["record"] = result.DryRun ? null : result.VersionId.ToString(),
                     ["root"] = result.Root.ToString(),
                     ["published"] = result.Published,
+                    ["dry_run"] = result.DryRun,
+                    ["would_publish"] = result.DryRun ? result.WouldPublish : null,
                     ["files"] = result.Files,
                     ["bytes"] = result.Bytes,
                     ["bytes_scanned"] = result.BytesScanned,
@@ -77,6 +80,14 @@ internal static class PushCommand
 
     private static void PrintSummary(PushResult result, string url, string branch)
     {
+        if (result.WouldPublish)
+        {
+            Console.Out.WriteLine($"Dry run: would push version {result.Root} to {url} branch '{branch}'; nothing was sent or published.");
+            Console.Out.WriteLine($"  {result.Files} files, {Format.Bytes(result.Bytes)}; read {Format.Bytes(result.BytesScanned)} (the rest unchanged since last time)");
+            Console.Out.WriteLine($"  {result.ChunksNew} of {result.ChunksTotal} chunks would be sent: {Format.Bytes(result.NewChunkBytes)} before compression");
+            return;
+        }
+
         if (!result.Published)
         {
             Console.Out.WriteLine($"Nothing to push: {url} branch '{branch}' already is version {result.Root}.");

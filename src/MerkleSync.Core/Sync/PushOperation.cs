@@ -16,13 +16,14 @@ namespace MerkleSync.Core.Sync;
 /// <param name="Compression">Whether the chunks packed are compressed (when it pays) or stored raw.</param>
 /// <param name="Rebase">When the branch moved since this directory last synced, replay this directory's changes on top of it (if no path changed on both sides).</param>
 /// <param name="Progress">Counters for a display to read while the push runs.</param>
+/// <param name="DryRun">Hash and ask the remote what it lacks, then stop: nothing is sent, resumed or published.</param>
 /// <param name="Scan">
 /// A scan of the directory the caller already started (<see cref="DirectoryScanner.ScanAsync"/>),
 /// so that it overlaps work done before the push, such as opening the remote.
 /// </param>
 public sealed record PushOptions(
     string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false, OperationProgress? Progress = null,
-    Task<List<ScannedFile>>? Scan = null, Compression Compression = Compression.Auto);
+    Task<List<ScannedFile>>? Scan = null, Compression Compression = Compression.Auto, bool DryRun = false);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
@@ -37,6 +38,15 @@ public sealed record PushResult(
 
     /// <summary>Requests retried, retries the server asked for (429/503), and times the push slowed down because of them.</summary>
     public (long Retries, long Throttles, int Backoffs) Pacing { get; init; }
+
+    /// <summary>
+    /// A dry run: <see cref="ChunksNew"/> and <see cref="NewChunkBytes"/> are what a push would send,
+    /// <see cref="VersionId"/> is unknown (zero) and nothing was published.
+    /// </summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>For a dry run: whether a push would publish a version (the branch is not at this content yet).</summary>
+    public bool WouldPublish { get; init; }
 }
 
 /// <summary>
@@ -87,7 +97,7 @@ public static class PushOperation
             if (await UnchangedSinceLastPushAsync(directory, fingerprint, remote.Url, options.Branch, headLookup).ConfigureAwait(false) is { } last)
             {
                 progress.Enter(Stage.Done);
-                return WithTransferCounters(new PushResult(last.VersionId, last.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0);
+                return WithTransferCounters(new PushResult(last.VersionId, last.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0) with { DryRun = options.DryRun };
             }
 
             // A directory's first push has nothing cached and nothing to resume: its state opens
@@ -98,8 +108,8 @@ public static class PushOperation
             var checkpoints = new DeferredCheckpoints();
             opening = stateIsNew ? Task.Run(() => OpenAttached(directory, checkpoints), CancellationToken.None) : Task.FromResult(OpenAttached(directory, checkpoints));
             _ = opening.ContinueWith(_ => hashing.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            resumed = await remote.ResumeUploadsAsync(checkpoints, cancellationToken).ConfigureAwait(false);
-            cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew, nodes, hashing.Token, progress, reuseTree: true, early.Add).ConfigureAwait(false); // awaits the state too
+            resumed = options.DryRun ? 0 : await remote.ResumeUploadsAsync(checkpoints, cancellationToken).ConfigureAwait(false);
+            cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew, nodes, hashing.Token, progress, reuseTree: true, options.DryRun ? null : early.Add).ConfigureAwait(false); // awaits the state too
         }
         catch (Exception e)
         {
@@ -142,6 +152,11 @@ public static class PushOperation
         if (head?.Record.Root == snapshot.Root)
         {
             progress.Enter(Stage.Done);
+            if (options.DryRun)
+            {
+                return WithTransferCounters(new PushResult(default, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), 0, 0) with { DryRun = true };
+            }
+
             await RememberAsync(state, remote, options.Branch, head, nodes, (entriesDigest, snapshot.Root), Seal(head), cancellationToken).ConfigureAwait(false);
             return WithTransferCounters(
                 new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), resumed, 0);
@@ -154,6 +169,23 @@ public static class PushOperation
         var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
         var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
         var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, early.SettledChunks, cancellationToken).ConfigureAwait(false);
+        if (options.DryRun)
+        {
+            progress.Enter(Stage.Done);
+            long chunks = 0, bytes = 0;
+            foreach (var chunk in missingFiles.SelectMany(f => f.Content.Chunks))
+            {
+                if (missingChunks.Remove(chunk.Hash)) // each missing chunk counted once
+                {
+                    chunks++;
+                    bytes += (long)chunk.Length;
+                }
+            }
+
+            return WithTransferCounters(
+                new PushResult(default, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, bytes, 0, chunksTotal, chunks, 0, clock.Elapsed), 0, 0) with { DryRun = true, WouldPublish = true };
+        }
+
         var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Publishing);
 
