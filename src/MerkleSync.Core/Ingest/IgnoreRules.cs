@@ -33,7 +33,7 @@ public sealed class IgnoreRules
         {
             return Parse(File.ReadLines(path), path);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new InvalidInputException($"Cannot read '{path}': {e.Message}", e);
         }
