@@ -130,40 +130,41 @@ public sealed class IgnoreRules
     /// <summary>One pattern: a name or path glob, with fast paths for a plain name and for <c>*suffix</c>.</summary>
     private sealed class Rule
     {
-        private string? _name;
-        private string? _suffix;
-        private Regex? _glob;
-        private bool _anchored;
+        private static readonly char[] Wildcards = ['*', '?', '[', '\\'];
+        private readonly string? _name;
+        private readonly string? _suffix;
+        private readonly Regex? _glob;
+        private readonly bool _anchored;
 
-        public bool Negated { get; private init; }
-
-        public bool DirectoryOnly { get; private init; }
-
-        public static Rule Create(string pattern, bool negated, bool directoryOnly)
+        private Rule(string pattern, bool negated, bool directoryOnly)
         {
-            var rule = new Rule { Negated = negated, DirectoryOnly = directoryOnly };
-            if (pattern.StartsWith('\\') && pattern.Length > 1 && pattern[1] is '#' or '!')
+            (Negated, DirectoryOnly) = (negated, directoryOnly);
+            if (pattern.Length > 1 && pattern[0] == '\\' && pattern[1] is '#' or '!')
             {
                 pattern = pattern[1..];
             }
 
-            rule._anchored = pattern.Contains('/');
+            _anchored = pattern.Contains('/');
             pattern = pattern.TrimStart('/');
-            if (!rule._anchored && pattern.IndexOfAny(['*', '?', '[', '\\']) < 0)
+            if (!_anchored && pattern.IndexOfAny(Wildcards) < 0)
             {
-                rule._name = pattern;
+                _name = pattern;
             }
-            else if (!rule._anchored && pattern[0] == '*' && pattern.IndexOfAny(['*', '?', '[', '\\'], 1) < 0)
+            else if (!_anchored && pattern[0] == '*' && pattern.IndexOfAny(Wildcards, 1) < 0)
             {
-                rule._suffix = pattern[1..];
+                _suffix = pattern[1..];
             }
             else
             {
-                rule._glob = new Regex(ToRegex(pattern), RegexOptions.CultureInvariant | RegexOptions.Singleline);
+                _glob = new Regex(ToRegex(pattern), RegexOptions.CultureInvariant | RegexOptions.Singleline);
             }
-
-            return rule;
         }
+
+        public bool Negated { get; }
+
+        public bool DirectoryOnly { get; }
+
+        public static Rule Create(string pattern, bool negated, bool directoryOnly) => new(pattern, negated, directoryOnly);
 
         public bool Matches(string path, ReadOnlySpan<char> name) =>
             _name is not null ? name.SequenceEqual(_name)
