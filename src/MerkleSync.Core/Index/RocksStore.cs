@@ -112,6 +112,20 @@ public sealed class RocksStore : IDisposable
     public void Put(string family, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool durable = true) =>
         _db.Put(key, value, Family(family), durable ? _durable : _relaxed);
 
+    /// <summary>A durable put that reports failure instead of throwing, for writes that only save work later.</summary>
+    public bool TryPut(string family, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        try
+        {
+            Put(family, key, value);
+            return true;
+        }
+        catch (Exception e) when (e is RocksDbException or IOException)
+        {
+            return false;
+        }
+    }
+
     public void Delete(string family, ReadOnlySpan<byte> key, bool durable = true) =>
         _db.Remove(key, Family(family), durable ? _durable : _relaxed);
 

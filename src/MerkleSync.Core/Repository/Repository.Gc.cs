@@ -140,8 +140,11 @@ public sealed partial class Repository
         }
 
         var summary = await writer.FinishAsync(cancellationToken).ConfigureAwait(false);
-        await upload.CommitAsync(PackFormat.BlobKey(summary.PackId), cancellationToken).ConfigureAwait(false);
-        return await WriteIndexAsync(summary.PackId, [.. summary.Entries], relocate: true, cancellationToken).ConfigureAwait(false);
+        return await SettleStoreChangeAsync(async () =>
+        {
+            await upload.CommitAsync(PackFormat.BlobKey(summary.PackId), cancellationToken).ConfigureAwait(false);
+            return await WriteIndexAsync(summary.PackId, [.. summary.Entries], relocate: true, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
     }
 
     private static async Task ReadOrThrowAsync(Stream source, Memory<byte> buffer, PackEntry entry, PackRecord pack, CancellationToken cancellationToken)
@@ -171,7 +174,7 @@ public sealed partial class Repository
         });
     }
 
-    private async Task DropPackAsync(PackRecord pack, CancellationToken cancellationToken)
+    private Task DropPackAsync(PackRecord pack, CancellationToken cancellationToken) => SettleStoreChangeAsync(async () =>
     {
         Db.WriteDurable(batch =>
         {
@@ -186,5 +189,5 @@ public sealed partial class Repository
         });
         _packCache.TryRemove(pack.PackId, out _);
         await Blobs.DeleteAsync(PackFormat.BlobKey(pack.PackId), cancellationToken).ConfigureAwait(false);
-    }
+    });
 }

@@ -116,10 +116,23 @@ public sealed partial class Repository
     /// depend on is ordered after what it depends on: pack before index, index before files,
     /// everything before the ref.
     /// </summary>
-    public async Task<RecoveryReport> RecoverAsync(CancellationToken cancellationToken)
+    public Task<RecoveryReport> RecoverAsync(CancellationToken cancellationToken) => RecoverAsync(listStore: true, cancellationToken);
+
+    /// <summary>
+    /// <see cref="RecoverAsync(CancellationToken)"/>; without <paramref name="listStore"/> (the last
+    /// process closed the repository clean) the store is not listed: on S3 that is a request per
+    /// thousand packs.
+    /// </summary>
+    internal async Task<RecoveryReport> RecoverAsync(bool listStore, CancellationToken cancellationToken)
     {
         Blobs.RemoveAbandonedStaging();
         ExpireUploads();
+        // Unsettled until the listing is through: a recovery cut short must run again next time.
+        return listStore ? await SettleStoreChangeAsync(() => RecoverStoredPacksAsync(cancellationToken)).ConfigureAwait(false) : new RecoveryReport(0, 0);
+    }
+
+    private async Task<RecoveryReport> RecoverStoredPacksAsync(CancellationToken cancellationToken)
+    {
         int indexed = 0, dropped = 0;
         await foreach (string key in Blobs.ListAsync("packs", cancellationToken).ConfigureAwait(false))
         {
@@ -161,9 +174,12 @@ public sealed partial class Repository
         public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
         {
             var summary = await Writer.FinishAsync(cancellationToken).ConfigureAwait(false);
-            await blob.CommitAsync(PackFormat.BlobKey(summary.PackId), cancellationToken).ConfigureAwait(false);
-            await repository.IndexPackAsync(summary.PackId, verifyData: false, summary, cancellationToken).ConfigureAwait(false);
-            return summary;
+            return await repository.SettleStoreChangeAsync(async () =>
+            {
+                await blob.CommitAsync(PackFormat.BlobKey(summary.PackId), cancellationToken).ConfigureAwait(false);
+                await repository.IndexPackAsync(summary.PackId, verifyData: false, summary, cancellationToken).ConfigureAwait(false);
+                return summary;
+            }).ConfigureAwait(false);
         }
 
         public ValueTask DisposeAsync() => blob.DisposeAsync();

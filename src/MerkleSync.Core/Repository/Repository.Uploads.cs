@@ -270,22 +270,25 @@ public sealed partial class Repository
 
         var packId = PackFormat.PackId(index);
         var proven = EntriesProvenWhileReceived(id, length, index, indexStart);
-        await Blobs.ImportFileAsync(PackFormat.BlobKey(packId), UploadPath(id), cancellationToken).ConfigureAwait(false);
-        Db.Delete(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id));
-        try
+        return await SettleStoreChangeAsync(async () =>
         {
-            var expected = proven is null ? null : new PackSummary(packId, length, proven);
-            return (await IndexPackAsync(packId, verifyData: proven is null, expected, cancellationToken).ConfigureAwait(false), proven is null);
-        }
-        catch (CorruptDataException)
-        {
-            if (!HasPack(packId))
+            await Blobs.ImportFileAsync(PackFormat.BlobKey(packId), UploadPath(id), cancellationToken).ConfigureAwait(false);
+            Db.Delete(Families.Uploads, System.Text.Encoding.ASCII.GetBytes(id));
+            try
             {
-                await Blobs.DeleteAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
+                var expected = proven is null ? null : new PackSummary(packId, length, proven);
+                return (await IndexPackAsync(packId, verifyData: proven is null, expected, cancellationToken).ConfigureAwait(false), proven is null);
             }
+            catch (CorruptDataException)
+            {
+                if (!HasPack(packId))
+                {
+                    await Blobs.DeleteAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
+                }
 
-            throw;
-        }
+                throw;
+            }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Makes <paramref name="id"/> this request's until disposed; a second request meanwhile gets a conflict.</summary>

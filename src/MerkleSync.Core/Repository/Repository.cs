@@ -39,6 +39,17 @@ public sealed partial class Repository : IDisposable
 
     /// <summary>Meta key of the S3 location that holds the packs; absent when they are files under the repository.</summary>
     private static readonly byte[] StoreKey = "store"u8.ToArray();
+
+    /// <summary>
+    /// Meta key written when the repository is closed with the blob store and the index agreeing;
+    /// removed when it is opened. Without it the next open lists the store (RecoverAsync).
+    /// </summary>
+    internal static readonly byte[] ClosedCleanKey = "closed-clean"u8.ToArray();
+
+    // Blob-store changes begun and not yet matched in the index (a pack stored but not indexed, an
+    // index entry removed but its blob not deleted): while any is open the repository does not
+    // close clean.
+    private int _unsettledStoreChanges;
     private readonly ConcurrentDictionary<Hash, PackRecord> _packCache = new();
     private long _packCacheEntries;
     private const long PackCacheEntries = 128 * 1024;
@@ -117,10 +128,16 @@ public sealed partial class Repository : IDisposable
         }
 
         var packStore = db.Get(Families.Meta, StoreKey) is { } store ? S3Location.Parse(Encoding.UTF8.GetString(store)) : null;
+        bool closedClean = db.Get(Families.Meta, ClosedCleanKey) is not null;
+        if (closedClean)
+        {
+            db.Delete(Families.Meta, ClosedCleanKey); // durable before anything else this process writes: a crash from here on is seen
+        }
+
         var repository = new Repository(full, db, OpenBlobStore(full, packStore));
         try
         {
-            await repository.RecoverAsync(cancellationToken).ConfigureAwait(false);
+            await repository.RecoverAsync(listStore: !closedClean, cancellationToken).ConfigureAwait(false);
             return repository;
         }
         catch
@@ -252,12 +269,37 @@ public sealed partial class Repository : IDisposable
 
     public void Dispose()
     {
+        if (Volatile.Read(ref _unsettledStoreChanges) == 0)
+        {
+            _ = Db.TryPut(Families.Meta, ClosedCleanKey, [1]); // if it fails, the next open lists the store: only slower
+        }
+
         Db.Dispose();
         (Blobs as IDisposable)?.Dispose();
         PublishLock.Dispose();
     }
 
     internal static byte[] Key(Hash hash) => hash.ToArray();
+
+    /// <summary>
+    /// Runs a change to the blob store together with the index change that matches it; if it
+    /// throws between the two, the change stays unsettled and the repository does not close clean.
+    /// </summary>
+    internal async Task<T> SettleStoreChangeAsync<T>(Func<Task<T>> change)
+    {
+        Interlocked.Increment(ref _unsettledStoreChanges);
+        var result = await change().ConfigureAwait(false);
+        Interlocked.Decrement(ref _unsettledStoreChanges);
+        return result;
+    }
+
+    /// <inheritdoc cref="SettleStoreChangeAsync{T}(Func{Task{T}})"/>
+    internal async Task SettleStoreChangeAsync(Func<Task> change)
+    {
+        Interlocked.Increment(ref _unsettledStoreChanges);
+        await change().ConfigureAwait(false);
+        Interlocked.Decrement(ref _unsettledStoreChanges);
+    }
 
     private sealed class NodeStore(Repository repository) : ITreeNodeStore
     {

@@ -1,5 +1,6 @@
 using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
@@ -130,6 +131,12 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
         finally
         {
             await server.S3.RestartAsync();
+        }
+
+        // The pack the push stored (or not) is unsettled: the repository did not close clean, so the next open lists the bucket.
+        using (var db = RocksStore.Open(Path.Combine(repo, Core.Repository.Repository.DatabaseFolder), Core.Repository.Repository.Families.All, createIfMissing: false, readOnly: true))
+        {
+            Assert.Null(db.Get(Core.Repository.Repository.Families.Meta, Core.Repository.Repository.ClosedCleanKey));
         }
 
         await using var reopened = await RemoteUrl.OpenAsync(repo, None);

@@ -1,4 +1,5 @@
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Restore;
@@ -176,9 +177,40 @@ public class VerifyAndGcTests
             });
         }
 
+        LeaveAsAfterACrash(repo);
         using var reopened = await Core.Repository.Repository.OpenAsync(repo, None);
         Assert.Single(reopened.ListPacks());
         var verify = await RepositoryVerifier.VerifyAsync(reopened, pushed.VersionId, readData: true, None);
         Assert.True(verify.Ok);
+    }
+
+    [Fact]
+    public async Task After_a_clean_close_the_store_is_not_listed_on_open_and_after_a_crash_it_is()
+    {
+        using var temp = new TempFolder();
+        var (repo, _) = await PushSampleAsync(temp);
+        // A blob under a pack's key that no index entry names, and that is not a pack: what a
+        // listing finds it drops.
+        string stray = Path.Combine(repo, PackFormat.BlobKey(Core.Hashing.Hash.FromBytes(new byte[32])));
+        Directory.CreateDirectory(Path.GetDirectoryName(stray)!);
+        await File.WriteAllBytesAsync(stray, [1, 2, 3]);
+
+        using (await Core.Repository.Repository.OpenAsync(repo, None))
+        {
+            Assert.True(File.Exists(stray)); // the push closed it clean: the store was not listed
+        }
+
+        LeaveAsAfterACrash(repo);
+        using (await Core.Repository.Repository.OpenAsync(repo, None))
+        {
+            Assert.False(File.Exists(stray));
+        }
+    }
+
+    /// <summary>The on-disk state a killed process leaves: the repository was not closed clean.</summary>
+    private static void LeaveAsAfterACrash(string repo)
+    {
+        using var db = RocksStore.Open(Path.Combine(repo, Core.Repository.Repository.DatabaseFolder), Core.Repository.Repository.Families.All, createIfMissing: false);
+        db.Delete(Core.Repository.Repository.Families.Meta, Core.Repository.Repository.ClosedCleanKey);
     }
 }
