@@ -34,23 +34,8 @@ internal static class ChunkUploader
     public static async Task<UploadTotals> UploadAsync(
         List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, PackingOptions packing, OperationProgress progress, Task beforeRecords, CancellationToken cancellationToken)
     {
-        var pending = new ChunkOrigin[missing.Count];
-        int count = 0;
-        foreach (var file in files)
-        {
-            long offset = 0;
-            foreach (var chunk in file.Content.Chunks)
-            {
-                if (missing.Remove(chunk.Hash))
-                {
-                    pending[count++] = ChunkOrigin.Of(file, offset, chunk);
-                }
-
-                offset += (long)chunk.Length;
-            }
-        }
-
-        var chunks = new ArraySegment<ChunkOrigin>(pending, 0, count);
+        var chunks = PendingChunks(files, missing);
+        int count = chunks.Count;
         long toSend = chunks.Sum(p => (long)p.Length);
         progress.AddToTransfer(toSend);
         if (progress.Stage != Stage.Hashing)
@@ -71,6 +56,31 @@ internal static class ChunkUploader
         await beforeRecords.ConfigureAwait(false);
         await remote.StoreFilesAsync([.. files.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
         return new UploadTotals(count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
+    }
+
+    /// <summary>
+    /// The chunks to send, each once, in file order, with where their bytes are: those of
+    /// <paramref name="files"/> that are in <paramref name="missing"/> (which this empties of them).
+    /// </summary>
+    public static ArraySegment<ChunkOrigin> PendingChunks(List<SnapshotFile> files, HashSet<Hash> missing)
+    {
+        var pending = new ChunkOrigin[missing.Count];
+        int count = 0;
+        foreach (var file in files)
+        {
+            long offset = 0;
+            foreach (var chunk in file.Content.Chunks)
+            {
+                if (missing.Remove(chunk.Hash))
+                {
+                    pending[count++] = ChunkOrigin.Of(file, offset, chunk);
+                }
+
+                offset += (long)chunk.Length;
+            }
+        }
+
+        return new ArraySegment<ChunkOrigin>(pending, 0, count);
     }
 
     // Contiguous slices of about equal bytes.

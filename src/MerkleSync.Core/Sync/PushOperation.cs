@@ -145,6 +145,10 @@ public static class PushOperation
         // by 'merklesync branch') is based on that version.
         var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
         long chunksTotal = snapshot.ChunkCount;
+        PushResult DryRunResult(long chunks, long bytes, bool wouldPublish) => WithTransferCounters(
+            new PushResult(default, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, bytes, 0, chunksTotal, chunks, 0, clock.Elapsed), 0, 0)
+            with { DryRun = true, WouldPublish = wouldPublish };
+
         LastPush? Seal(VersionRef version) => statsTrusted && fingerprint is { } print
             ? new LastPush(print, remote.Url, options.Branch, version.Id, version.Record.Root, snapshot.Files.Count, snapshot.TotalBytes, chunksTotal)
             : null;
@@ -154,7 +158,7 @@ public static class PushOperation
             progress.Enter(Stage.Done);
             if (options.DryRun)
             {
-                return WithTransferCounters(new PushResult(default, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), 0, 0) with { DryRun = true };
+                return DryRunResult(0, 0, wouldPublish: false);
             }
 
             await RememberAsync(state, remote, options.Branch, head, nodes, (entriesDigest, snapshot.Root), Seal(head), cancellationToken).ConfigureAwait(false);
@@ -172,18 +176,8 @@ public static class PushOperation
         if (options.DryRun)
         {
             progress.Enter(Stage.Done);
-            long chunks = 0, bytes = 0;
-            foreach (var chunk in missingFiles.SelectMany(f => f.Content.Chunks))
-            {
-                if (missingChunks.Remove(chunk.Hash)) // each missing chunk counted once
-                {
-                    chunks++;
-                    bytes += (long)chunk.Length;
-                }
-            }
-
-            return WithTransferCounters(
-                new PushResult(default, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, bytes, 0, chunksTotal, chunks, 0, clock.Elapsed), 0, 0) with { DryRun = true, WouldPublish = true };
+            var wouldSend = ChunkUploader.PendingChunks(missingFiles, missingChunks);
+            return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), wouldPublish: true);
         }
 
         var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
