@@ -33,7 +33,7 @@ internal sealed class TestServer : IAsyncDisposable
             await File.WriteAllTextAsync(tokens, tokensJson);
         }
 
-        var app = ServerApp.Build(new ServerSettings(Path.Combine(root, "datasets"), [tls is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0"], tokens, tls?.Cert, tls?.Key, PackStore: packStore));
+        var app = ServerApp.Build(new ServerSettings(Path.Combine(root, "datasets"), [tls is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0"], tokens, tls?.Cert, tls?.Key, PackStore: packStore is null ? null : Core.Backends.S3Location.Parse(packStore)));
         await app.StartAsync();
         return new TestServer(app, root);
     }

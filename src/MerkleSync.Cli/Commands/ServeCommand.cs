@@ -25,13 +25,7 @@ internal static class ServeCommand
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             var listenUrls = parse.GetValue(listen) is { Length: > 0 } urls ? urls : [ServerSettings.DefaultListen];
-            if (parse.GetValue(packStore) is { } store)
-            {
-                // A mistyped bucket or missing credentials stop the server here, not at its first dataset.
-                await S3BlobStore.CheckAccessAsync(S3Location.Parse(store), ct);
-            }
-
-            await using var app = ServerApp.Build(new ServerSettings(parse.GetValue(root)!, listenUrls, parse.GetValue(tokens), parse.GetValue(tlsCert), parse.GetValue(tlsKey), PackStore: parse.GetValue(packStore)));
+            await using var app = ServerApp.Build(new ServerSettings(parse.GetValue(root)!, listenUrls, parse.GetValue(tokens), parse.GetValue(tlsCert), parse.GetValue(tlsKey), PackStore: parse.GetValue(packStore) is { } store ? S3Location.Parse(store) : null));
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);
             return CliApp.Ok;

@@ -63,7 +63,13 @@ public static partial class ServerApp
             builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         }
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
-        builder.Services.AddSingleton(new DatasetRegistry(settings.Root, settings.PackStore is { } store ? S3Location.Parse(store) : null));
+        builder.Services.AddSingleton(new DatasetRegistry(settings.Root, settings.PackStore));
+        if (settings.PackStore is { } packStore)
+        {
+            // Before the server listens: a mistyped bucket or missing credentials stop it at once, not at its first dataset.
+            builder.Services.AddHostedService(_ => new PackStoreCheck(packStore));
+        }
+
         builder.Services.AddOpenApi();
         if (tokens is not null)
         {
@@ -127,4 +133,12 @@ public static partial class ServerApp
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "No token file: serving without authentication, on loopback only ({Listen}).")]
     private static partial void LogOpenAccess(ILogger logger, string listen);
+
+    /// <summary>Lists the pack store once as the server starts (hosted services start before Kestrel listens).</summary>
+    private sealed class PackStoreCheck(S3Location packStore) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => S3BlobStore.CheckAccessAsync(packStore, cancellationToken);
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 }

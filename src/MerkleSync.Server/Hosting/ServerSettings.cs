@@ -1,10 +1,12 @@
+using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
 
 namespace MerkleSync.Server.Hosting;
 
 /// <summary>How a server is started: where datasets live, where it listens, who may use it.</summary>
 /// <param name="Quiet">Log warnings and errors only (an embedded server, as in <c>merklesync demo</c>).</param>
-public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile, string? TlsCertFile = null, string? TlsKeyFile = null, bool Quiet = false, string? PackStore = null)
+/// <param name="PackStore">Where datasets created from now on keep their packs (S3), each under its name; null: files under the root.</param>
+public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, string? TokensFile, string? TlsCertFile = null, string? TlsKeyFile = null, bool Quiet = false, S3Location? PackStore = null)
 {
     public const string DefaultListen = "http://127.0.0.1:8470";
 
@@ -27,6 +29,6 @@ public sealed record ServerSettings(string Root, IReadOnlyList<string> Listen, s
             }
         }
 
-        return new ServerSettings(root ?? throw new InvalidInputException("--root DIR is required."), listen.Count > 0 ? listen : [DefaultListen], tokens, cert, key, PackStore: packStore);
+        return new ServerSettings(root ?? throw new InvalidInputException("--root DIR is required."), listen.Count > 0 ? listen : [DefaultListen], tokens, cert, key, PackStore: packStore is null ? null : S3Location.Parse(packStore));
     }
 }
