@@ -67,4 +67,23 @@ public class S3PackStoreCliTests
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("'no-such-bucket' does not exist", result.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Without_credentials_init_says_so_and_makes_no_repository()
+    {
+        await using var s3 = await S3TestServer.StartAsync();
+        using var dir = new TempDirectory();
+        string repo = Path.Combine(dir.Path, "repo");
+
+        // No credentials anywhere; the SDK must not look for an instance role off this machine either.
+        var result = await CliRunner.RunProgramAsync(null, "env",
+            ["-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED=true", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_CONFIG_FILE=/nonexistent",
+             .. CliRunner.CommandLine("init", "file://" + repo, "--pack-store", s3.Location("x"))]);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("credentials", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains(s3.Location("x"), result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected", result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(repo));
+    }
 }

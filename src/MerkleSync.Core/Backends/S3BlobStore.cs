@@ -210,7 +210,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
 
     // Runs one S3 call (the SDK has already retried what it deems transient). A missing object or
     // bucket becomes NotFoundException; a store that cannot be used (unreachable, failing, refusing
-    // the credentials) StoreUnavailableException naming it.
+    // the credentials, or no credentials found: AmazonClientException) StoreUnavailableException naming it.
     private async Task<T> Call<T>(string key, Func<Task<T>> call)
     {
         try
@@ -225,7 +225,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         {
             throw new StoreUnavailableException($"{Location} refused the credentials ({e.ErrorCode}: {e.Message}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile.", e);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException
             && e is not AmazonS3Exception { StatusCode: HttpStatusCode.RequestedRangeNotSatisfiable }) // a read at the end: the caller's answer
         {
             throw new StoreUnavailableException($"The pack store {Location} failed: {e.Message}{(e.InnerException is { } inner ? $" ({inner.Message})" : "")}", e);
