@@ -10,7 +10,7 @@ internal static class CliRunner
     /// <summary>The build configuration of these tests (bin/&lt;configuration&gt;/net10.0/), which the CLI was built in too.</summary>
     public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
 
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+    public static string RepositoryRoot => MerkleSync.Testing.TestTools.RepositoryRoot;
 
     /// <summary>
     /// The CLI as its own project built it (same configuration as the tests): its deps file and
@@ -22,17 +22,6 @@ internal static class CliRunner
 
     /// <summary>The program and arguments that run merklesync with <paramref name="args"/>, for tests that start it through another program.</summary>
     public static string[] CommandLine(params string[] args) => ["dotnet", CliPath, .. args];
-
-    private static string FindRepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MerkleSync.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new DirectoryNotFoundException("MerkleSync.sln not found above the test folder.");
-    }
 
     private static string FindCli()
     {

@@ -200,11 +200,7 @@ public class TusUploadTests
         var (pack, summary) = await MakePackAsync(3, 40); // ~0.9 MB: several 256 KiB PATCHes
         string file = Path.Combine(server.Root, "pack.bin");
         await File.WriteAllBytesAsync(file, pack);
-        string tools = Path.Combine(RepositoryRoot(), "tools", "tus-client-test");
-        if (!Directory.Exists(Path.Combine(tools, "node_modules", "tus-js-client")))
-        {
-            await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], tools);
-        }
+        string tools = await MerkleSync.Testing.TestTools.NpmToolAsync("tus-client-test", Path.Combine("node_modules", "tus-js-client", "package.json"));
 
         string output = await RunAsync("node", ["upload.mjs", uploads, file], tools);
 
@@ -230,16 +226,5 @@ public class TusUploadTests
         await process.WaitForExitAsync(timeout.Token);
         Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} failed: {await stderr}");
         return await stdout;
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MerkleSync.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("MerkleSync.sln not found above the test binaries.");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using MerkleSync.Testing;
 
 namespace MerkleSync.Core.Tests.Chunking;
 
@@ -12,11 +13,7 @@ public class OracleRegenerationTests
     [Fact]
     public async Task The_oracle_still_produces_the_committed_vectors()
     {
-        string tools = Path.Combine(RepositoryRoot(), "tools", "xet-vectors");
-        if (!Directory.Exists(Path.Combine(tools, "node_modules", "@huggingface", "xetchunk-wasm")))
-        {
-            await RunAsync("npm", "ci --no-audit --no-fund", tools);
-        }
+        string tools = await TestTools.NpmToolAsync("xet-vectors", Path.Combine("node_modules", "@huggingface", "xetchunk-wasm", "package.json"));
 
         string output = Path.Combine(Path.GetTempPath(), $"xet-vectors-{Guid.NewGuid():N}.json");
         try
@@ -46,16 +43,5 @@ public class OracleRegenerationTests
         await process.StandardOutput.ReadToEndAsync(timeout.Token);
         await process.WaitForExitAsync(timeout.Token);
         Assert.True(process.ExitCode == 0, $"{program} {arguments} failed: {await stderr}");
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MerkleSync.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("MerkleSync.sln not found above the test binaries.");
     }
 }

@@ -37,7 +37,7 @@ public sealed class S3TestServer : IAsyncDisposable
     {
         Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", AccessKey);
         Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", SecretKey);
-        await InstallAsync(Tools);
+        await TestTools.NpmToolAsync("s3-server", Path.Combine("node_modules", "s3rver", "package.json"));
         string data = Directory.CreateTempSubdirectory("merklesync-s3-").FullName;
         var (process, endpoint) = await LaunchAsync(data, 0);
         return new S3TestServer(process, data, endpoint);
@@ -62,7 +62,7 @@ public sealed class S3TestServer : IAsyncDisposable
         (_process, _) = await LaunchAsync(_data, new Uri(Endpoint).Port);
     }
 
-    private static string Tools => Path.Combine(RepositoryRoot(), "tools", "s3-server");
+    private static string Tools => Path.Combine(TestTools.RepositoryRoot, "tools", "s3-server");
 
     private static async Task<(Process Process, string Endpoint)> LaunchAsync(string data, int port)
     {
@@ -105,53 +105,5 @@ public sealed class S3TestServer : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    // Test assemblies run side by side and may both install on a fresh checkout: one installs under
-    // a lock file, the others wait for it.
-    private static async Task InstallAsync(string tools)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
-        FileStream? lockFile = null;
-        while (lockFile is null)
-        {
-            try
-            {
-                lockFile = new FileStream(Path.Combine(tools, ".install.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200);
-            }
-        }
-
-        await using (lockFile)
-        {
-            if (File.Exists(Path.Combine(tools, "node_modules", "s3rver", "package.json")))
-            {
-                return;
-            }
-
-            using var npm = Process.Start(new ProcessStartInfo("npm", "ci --no-audit --no-fund") { WorkingDirectory = tools, RedirectStandardOutput = true, RedirectStandardError = true })!;
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-            var stderr = npm.StandardError.ReadToEndAsync(timeout.Token);
-            await npm.StandardOutput.ReadToEndAsync(timeout.Token);
-            await npm.WaitForExitAsync(timeout.Token);
-            if (npm.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"npm ci in {tools} failed: {await stderr}");
-            }
-        }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MerkleSync.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("MerkleSync.sln not found above the test binaries.");
     }
 }
