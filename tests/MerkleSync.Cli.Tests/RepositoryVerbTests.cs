@@ -127,6 +127,42 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task Verify_reads_a_subset_of_packs_by_group_and_refuses_a_bad_subset()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        byte[] content = new byte[200_000];
+        new Random(10).NextBytes(content);
+        dir.Write("data/model.bin", content);
+        await CliRunner.RunAsync("init", repo);
+        CliRunner.Json(await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "--json"));
+        string pack = Directory.EnumerateFiles(Path.Combine(dir.Path, "repo", "packs"), "*.pack", SearchOption.AllDirectories).Single();
+        using (var stream = new FileStream(pack, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = 5000;
+            int b = stream.ReadByte();
+            stream.Position = 5000;
+            stream.WriteByte((byte)(b ^ 0xFF));
+        }
+
+        // The one pack's group of 2: its id's first 16 hex digits modulo 2, plus one.
+        int group = (int)(ulong.Parse(Path.GetFileNameWithoutExtension(pack)[..16], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) % 2) + 1;
+        var other = await CliRunner.RunAsync("verify", repo, "--read-data-subset", $"{3 - group}/2", "--json");
+        var its = await CliRunner.RunAsync("verify", repo, "--read-data-subset", $"{group}/2");
+        var bad = await CliRunner.RunAsync("verify", repo, "--read-data-subset", "3/2");
+
+        Assert.Equal(0, other.ExitCode);
+        var report = CliRunner.Json(other);
+        Assert.Equal(0, report.GetProperty("packs_read").GetInt32());
+        Assert.Equal($"{3 - group}/2", report.GetProperty("read_subset").GetString());
+        Assert.Equal(3, its.ExitCode);
+        Assert.Contains($"read 1 packs", its.Stdout, StringComparison.Ordinal);
+        Assert.Contains("breaks model.bin", its.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("n must be from 1 to t", bad.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_input_gets_a_clear_error_and_creates_nothing()
     {
         using var dir = new TempDirectory();

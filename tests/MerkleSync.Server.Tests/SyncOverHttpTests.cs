@@ -271,7 +271,7 @@ public class SyncOverHttpTests : FolderTests
 
         // verify asks for plans a thousand files at a time, and reads their chunks together, too.
         int plansBefore = counting.Count(HttpMethod.Post, "/files/reconstructions"), readsBefore = counting.Count(HttpMethod.Get, "/packs/");
-        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: true, None);
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], Core.Verification.PackSubset.All, None);
         Assert.True(report.Ok);
         Assert.Equal(2000, report.Files);
         Assert.Equal(2, counting.Count(HttpMethod.Post, "/files/reconstructions") - plansBefore);
@@ -380,7 +380,7 @@ public class SyncOverHttpTests : FolderTests
         }
 
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new HideFile(hidden.FileHash));
-        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], readData: true, None);
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
 
         Assert.Equal(3, report.Files);
         var problem = Assert.Single(report.Problems);
@@ -406,10 +406,39 @@ public class SyncOverHttpTests : FolderTests
         var chunk = (await push.GetReconstructionAsync(b.FileHash, None)).Segments[0].Run[0];
 
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new CorruptPackByte(chunk.Offset + 100));
-        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], readData: true, None);
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
 
         var problem = Assert.Single(report.Problems);
         Assert.Equal(["b.bin"], problem.Paths);
+    }
+
+    [Fact]
+    public async Task Verify_over_http_reads_each_pack_in_exactly_one_of_the_subsets_1_to_t_of_t()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        for (int i = 0; i < 8; i++)
+        {
+            Files.Write(source, $"f{i}.bin", Files.Random(200 + i, 300_000));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        Assert.True((await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None)).Packs >= 4);
+        var version = await remote.ResolveAsync("main", None);
+
+        var all = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        var groups = new List<Core.Verification.VerifyReport>();
+        for (int n = 1; n <= 4; n++)
+        {
+            groups.Add(await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.Parse($"{n}/4"), None));
+        }
+
+        Assert.True(all.Ok);
+        Assert.All(groups, g => Assert.True(g.Ok));
+        Assert.Equal(all.PacksRead, groups.Sum(g => g.PacksRead));
+        Assert.Equal(all.BytesRead, groups.Sum(g => g.BytesRead));
+        Assert.Equal(8, all.Files);
     }
 
     /// <summary>Flips the byte at one offset of a pack in every ranged answer that covers it.</summary>
@@ -479,7 +508,7 @@ public class SyncOverHttpTests : FolderTests
         Assert.False((await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None)).Published);
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         Files.AssertSameTree(source, target);
-        Assert.True((await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], readData: true, None)).Ok);
+        Assert.True((await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], Core.Verification.PackSubset.All, None)).Ok);
     }
 
     [Fact]

@@ -14,24 +14,30 @@ internal static class VerifyCommand
         var remote = CommonOptions.Remote();
         var version = new Argument<string?>("VERSION") { Description = "One version (default: every version a branch or tag reaches).", Arity = ArgumentArity.ZeroOrOne };
         var readData = new Option<bool>("--read-data") { Description = "Also read every pack and re-hash every chunk." };
-        var command = new Command("verify", "Prove versions from their data: tree nodes, file hashes, pack presence; with --read-data every chunk. Given a VERSION, also print its provenance chain back to the first version. Exit code 3 if anything is wrong.\n\nExamples:\n  merklesync verify file:///srv/repos/ds --read-data\n  merklesync verify origin 3f2a9c --read-data")
+        var readDataSubset = new Option<string?>("--read-data-subset")
         {
-            remote, version, readData,
+            Description = "Read only some packs: n/t reads group n of t (run 1/t to t/t, e.g. one a day, to read every pack once), P% a random share.",
+            HelpName = "n/t|P%",
+        };
+        var command = new Command("verify", "Prove versions from their data: tree nodes, file hashes, pack presence; with --read-data every chunk. Given a VERSION, also print its provenance chain back to the first version. Exit code 3 if anything is wrong.\n\nExamples:\n  merklesync verify file:///srv/repos/ds --read-data\n  merklesync verify origin 3f2a9c --read-data\n  merklesync verify origin --read-data-subset 3/7")
+        {
+            remote, version, readData, readDataSubset,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
+            var read = parse.GetValue(readDataSubset) is { } subset ? PackSubset.Parse(subset) : parse.GetValue(readData) ? PackSubset.All : PackSubset.None;
             await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
             var target = parse.GetValue(version) is { } spec ? await r.ResolveAsync(spec, ct) : null;
             VerifyReport report;
             if (r is LocalRemote local)
             {
                 // In-process: also checks packs, index records and lengths the protocol does not expose.
-                report = await RepositoryVerifier.VerifyAsync(local.Repository, target?.Id, parse.GetValue(readData), ct);
+                report = await RepositoryVerifier.VerifyAsync(local.Repository, target?.Id, read, ct);
             }
             else
             {
-                var versions = target is not null ? [target] : await ReachableAsync(r, ct);
-                report = await RemoteVerifier.VerifyAsync(r, versions, parse.GetValue(readData), ct);
+                var versions = target is not null ? [target] : await r.ReachableVersionsAsync(ct);
+                report = await RemoteVerifier.VerifyAsync(r, versions, read, ct);
             }
 
             var (chain, chainProblem) = target is null ? ([], null) : await ProvenanceAsync(r, target, ct);
@@ -47,6 +53,7 @@ internal static class VerifyCommand
                     ["chunks"] = report.Chunks,
                     ["packs_read"] = report.PacksRead,
                     ["bytes_read"] = report.BytesRead,
+                    ["read_subset"] = read.Description,
                     ["problems"] = new JsonArray([.. report.Problems.Select(p => new JsonObject
                     {
                         ["subject"] = p.Subject,
@@ -61,7 +68,7 @@ internal static class VerifyCommand
             else
             {
                 Console.Out.WriteLine($"Checked {report.Versions} versions, {report.Nodes} tree nodes, {report.Files} files, {report.Chunks} chunk references"
-                    + (parse.GetValue(readData) ? $", read {report.PacksRead} packs ({Format.Bytes(report.BytesRead)})." : "."));
+                    + (read.IsNone ? "." : $", read {report.PacksRead} packs ({Format.Bytes(report.BytesRead)}){(read == PackSubset.All ? "" : $" of subset {read.Description}")}."));
                 foreach (var problem in report.Problems)
                 {
                     Console.Out.WriteLine($"PROBLEM {problem.Subject}: {problem.Message}");
@@ -128,22 +135,5 @@ internal static class VerifyCommand
         }
 
         return (chain, null); // the walk ends only at a first version
-    }
-
-    private static async Task<IReadOnlyList<VersionRef>> ReachableAsync(IRemote remote, CancellationToken cancellationToken)
-    {
-        var versions = new Dictionary<MerkleSync.Core.Hashing.Hash, VersionRef>();
-        foreach (var (_, id) in await remote.ListRefsAsync(cancellationToken))
-        {
-            await foreach (var version in remote.HistoryInPagesAsync(id, long.MaxValue, cancellationToken))
-            {
-                if (!versions.TryAdd(version.Id, version))
-                {
-                    break; // seen from another ref, with all its ancestors
-                }
-            }
-        }
-
-        return [.. versions.Values];
     }
 }

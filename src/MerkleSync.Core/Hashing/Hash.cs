@@ -50,6 +50,9 @@ public readonly struct Hash : IEquatable<Hash>, IComparable<Hash>, ISpanFormatta
 
     public bool IsZero => (_w0 | _w1 | _w2 | _w3) == 0;
 
+    /// <summary>The first 64-bit word: the first 16 hex digits of the text form, as a number.</summary>
+    internal ulong FirstWord => _w0;
+
     /// <summary>The last 64-bit word, which Xet's aggregation uses for its cut rule.</summary>
     internal ulong LastWord => _w3;
 

@@ -53,6 +53,24 @@ public static class RemoteExtensions
         }
     }
 
+    /// <summary>Every version a branch or tag reaches, each once.</summary>
+    public static async Task<IReadOnlyList<VersionRef>> ReachableVersionsAsync(this IRemote remote, CancellationToken cancellationToken)
+    {
+        var versions = new Dictionary<Hash, VersionRef>();
+        foreach (var (_, id) in await remote.ListRefsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await foreach (var version in remote.HistoryInPagesAsync(id, long.MaxValue, cancellationToken).ConfigureAwait(false))
+            {
+                if (!versions.TryAdd(version.Id, version))
+                {
+                    break; // seen from another ref, with all its ancestors
+                }
+            }
+        }
+
+        return [.. versions.Values];
+    }
+
     /// <summary>
     /// Up to <paramref name="max"/> version records from <paramref name="head"/> back along their
     /// parents, newest first, read in pages of at most <paramref name="pageSize"/> (the server's

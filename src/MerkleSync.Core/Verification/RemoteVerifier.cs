@@ -8,14 +8,14 @@ namespace MerkleSync.Core.Verification;
 /// <summary>
 /// Proves versions from the client side, trusting nothing the remote says: tree nodes are checked
 /// against their ids, every file's chunk list must hash to the file hash and add up to its size,
-/// and with <c>readData</c> every chunk is downloaded and re-hashed. Works over any remote.
+/// and every chunk in a pack of <c>read</c> is downloaded and re-hashed. Works over any remote.
 /// </summary>
 public static class RemoteVerifier
 {
     /// <summary>Files whose plans are asked for in one request.</summary>
     private const int FilesPerBatch = 1000;
 
-    public static async Task<VerifyReport> VerifyAsync(IRemote remote, IReadOnlyList<VersionRef> versions, bool readData, CancellationToken cancellationToken)
+    public static async Task<VerifyReport> VerifyAsync(IRemote remote, IReadOnlyList<VersionRef> versions, PackSubset read, CancellationToken cancellationToken)
     {
         var problems = new List<VerifyProblem>();
         var checkedFiles = new Dictionary<Hash, string?>();
@@ -28,7 +28,7 @@ public static class RemoteVerifier
         var waiting = new List<(TreeEntry Entry, Hash Version)>();
         async Task CheckBatchAsync()
         {
-            foreach (var (file, (problem, fileChunks, fileBytes)) in await CheckFilesAsync(remote, [.. batch.Values], readData, packsRead, cancellationToken).ConfigureAwait(false))
+            foreach (var (file, (problem, fileChunks, fileBytes)) in await CheckFilesAsync(remote, [.. batch.Values], read, packsRead, cancellationToken).ConfigureAwait(false))
             {
                 checkedFiles[file] = problem;
                 chunks += fileChunks;
@@ -111,7 +111,7 @@ public static class RemoteVerifier
     /// by file, so the problem is reported for the file it belongs to.
     /// </summary>
     private static async Task<List<(Hash File, (string? Problem, long Chunks, long BytesRead) Verdict)>> CheckFilesAsync(
-        IRemote remote, IReadOnlyList<TreeEntry> files, bool readData, HashSet<Hash> packsRead, CancellationToken cancellationToken)
+        IRemote remote, IReadOnlyList<TreeEntry> files, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken)
     {
         IReadOnlyList<FileReconstruction>? plans = null;
         try
@@ -122,15 +122,16 @@ public static class RemoteVerifier
         {
         }
 
-        bool readTogether = readData && plans is not null && await TryReadTogetherAsync(remote, plans, cancellationToken).ConfigureAwait(false);
+        bool readTogether = !read.IsNone && plans is not null && await TryReadTogetherAsync(remote, plans, read, cancellationToken).ConfigureAwait(false);
         var verdicts = new List<(Hash, (string?, long, long))>(files.Count);
         for (int i = 0; i < files.Count; i++)
         {
-            var verdict = await CheckFileAsync(remote, files[i], plans?[i], readData && !readTogether, packsRead, cancellationToken).ConfigureAwait(false);
+            var verdict = await CheckFileAsync(remote, files[i], plans?[i], readTogether ? PackSubset.None : read, packsRead, cancellationToken).ConfigureAwait(false);
             if (readTogether && verdict.Problem is null)
             {
-                packsRead.UnionWith(plans![i].Segments.Select(s => s.PackId));
-                verdict.BytesRead = plans[i].Segments.Sum(s => s.Run.Sum(e => (long)e.StoredLength));
+                var segmentsRead = plans![i].Segments.Where(s => read.Includes(s.PackId)).ToList();
+                packsRead.UnionWith(segmentsRead.Select(s => s.PackId));
+                verdict.BytesRead = segmentsRead.Sum(s => s.Run.Sum(e => (long)e.StoredLength));
             }
 
             verdicts.Add((files[i].FileHash, verdict));
@@ -144,11 +145,11 @@ public static class RemoteVerifier
     /// chunks in a pack. False if a chunk fails: the files are then read one by one, to blame it on
     /// its file.
     /// </summary>
-    private static async Task<bool> TryReadTogetherAsync(IRemote remote, IReadOnlyList<FileReconstruction> plans, CancellationToken cancellationToken)
+    private static async Task<bool> TryReadTogetherAsync(IRemote remote, IReadOnlyList<FileReconstruction> plans, PackSubset read, CancellationToken cancellationToken)
     {
         try
         {
-            foreach (var pack in plans.SelectMany(p => p.Segments).GroupBy(s => s.PackId, s => s.Run))
+            foreach (var pack in plans.SelectMany(p => p.Segments).Where(s => read.Includes(s.PackId)).GroupBy(s => s.PackId, s => s.Run))
             {
                 await remote.ReadChunksInPiecesAsync(pack.Key, pack.SelectMany(run => run).DistinctBy(e => e.Offset), (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
             }
@@ -162,7 +163,7 @@ public static class RemoteVerifier
     }
 
     private static async Task<(string? Problem, long Chunks, long BytesRead)> CheckFileAsync(
-        IRemote remote, TreeEntry entry, FileReconstruction? planned, bool readData, HashSet<Hash> packsRead, CancellationToken cancellationToken)
+        IRemote remote, TreeEntry entry, FileReconstruction? planned, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken)
     {
         FileReconstruction plan;
         try
@@ -187,22 +188,19 @@ public static class RemoteVerifier
         }
 
         long bytesRead = 0;
-        if (readData)
+        foreach (var (packId, run) in plan.Segments.Where(s => read.Includes(s.PackId)))
         {
-            foreach (var (packId, run) in plan.Segments)
+            try
             {
-                try
-                {
-                    await remote.ReadChunksInPiecesAsync(packId, run, (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
-                }
-                catch (CorruptDataException e)
-                {
-                    return (e.Message, refs.Length, bytesRead);
-                }
-
-                packsRead.Add(packId);
-                bytesRead += run.Sum(e => (long)e.StoredLength);
+                await remote.ReadChunksInPiecesAsync(packId, run, (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
             }
+            catch (CorruptDataException e)
+            {
+                return (e.Message, refs.Length, bytesRead);
+            }
+
+            packsRead.Add(packId);
+            bytesRead += run.Sum(e => (long)e.StoredLength);
         }
 
         return (null, refs.Length, bytesRead);

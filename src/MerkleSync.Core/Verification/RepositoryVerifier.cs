@@ -17,12 +17,11 @@ public sealed record VerifyReport(int Versions, int Nodes, int Files, long Chunk
 /// <summary>
 /// Proves versions from data, like <c>restic check</c>: every tree node hashes to its id, every
 /// file's chunk list hashes to the file hash and matches its size, every pack exists with the
-/// length the index expects; with <c>readData</c>, every chunk of every pack is decoded and
-/// re-hashed. Problems are collected, not thrown, and name the files and versions they break.
+/// length the index expects; every chunk of each pack in <c>read</c> is decoded and re-hashed. Problems are collected, not thrown, and name the files and versions they break.
 /// </summary>
 public static class RepositoryVerifier
 {
-    public static async Task<VerifyReport> VerifyAsync(Repository.Repository repository, Hash? version, bool readData, CancellationToken cancellationToken)
+    public static async Task<VerifyReport> VerifyAsync(Repository.Repository repository, Hash? version, PackSubset read, CancellationToken cancellationToken)
     {
         var problems = new List<VerifyProblem>();
         Reachability reach;
@@ -63,7 +62,7 @@ public static class RepositoryVerifier
                 continue;
             }
 
-            if (!readData)
+            if (!read.Includes(packId))
             {
                 continue;
             }

@@ -53,7 +53,7 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
         }
 
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
-        var report = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+        var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
 
         Assert.Equal(DatasetFiles.Describe(temp.Sub("source")), DatasetFiles.Describe(target));
         Assert.True(report.Ok, string.Join("; ", report.Problems.Select(p => p.Message)));
@@ -87,7 +87,7 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
 
         using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
         {
-            var full = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+            var full = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
             Assert.False(full.Ok);
             Assert.Single(full.Problems, p => p.Subject.StartsWith("chunk", StringComparison.Ordinal));
         }

@@ -29,7 +29,7 @@ public class VerifyAndGcTests
         var (repo, _) = await PushSampleAsync(temp);
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
 
-        var report = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+        var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
 
         Assert.True(report.Ok, string.Join("; ", report.Problems.Select(p => p.Message)));
         Assert.Equal(1, report.Versions);
@@ -49,8 +49,8 @@ public class VerifyAndGcTests
 
         using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
         {
-            var quick = await RepositoryVerifier.VerifyAsync(repository, null, readData: false, None);
-            var full = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+            var quick = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, None);
+            var full = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
 
             Assert.True(quick.Ok);
             Assert.False(full.Ok);
@@ -64,6 +64,41 @@ public class VerifyAndGcTests
         await Assert.ThrowsAsync<CorruptDataException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
         Assert.Empty(Directory.EnumerateFiles(target, "*.bin", SearchOption.AllDirectories));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(target, ".merklesync", "tmp")));
+    }
+
+    [Fact]
+    public async Task Subsets_1_to_t_of_t_read_every_pack_once_and_only_the_damaged_packs_group_finds_the_damage()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            Assert.True((await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20), None)).Packs >= 4);
+        }
+
+        string packFile = Directory.EnumerateFiles(Path.Combine(repo, "packs"), "*.pack", SearchOption.AllDirectories).First();
+        byte[] bytes = File.ReadAllBytes(packFile);
+        bytes[PackFormat.HeaderLength + 100] ^= 0x01; // inside the pack's first chunk
+        File.WriteAllBytes(packFile, bytes);
+
+        using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
+        var all = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+        var none = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, None);
+        var groups = new List<VerifyReport>();
+        for (int n = 1; n <= 3; n++)
+        {
+            groups.Add(await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.Parse($"{n}/3"), None));
+        }
+
+        Assert.True(none.Ok);
+        Assert.Equal(0, none.PacksRead);
+        Assert.Equal(all.PacksRead, groups.Sum(g => g.PacksRead));
+        Assert.Equal(all.BytesRead, groups.Sum(g => g.BytesRead));
+        Assert.Single(groups, g => !g.Ok);
+        Assert.Equal(all.Problems.Select(p => p.Subject), groups.SelectMany(g => g.Problems).Select(p => p.Subject));
+        Assert.Contains(all.Problems, p => p.Subject.StartsWith("chunk", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -89,7 +124,7 @@ public class VerifyAndGcTests
         Assert.Equal(1, report.VersionsRemoved);
         Assert.True(report.PacksDeleted + report.PacksRewritten >= 1);
         Assert.True(repository.ListPacks().Sum(p => p.BlobLength) < before * 0.6);
-        var verify = await RepositoryVerifier.VerifyAsync(repository, null, readData: true, None);
+        var verify = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
         Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => p.Message)));
         Assert.Equal(1, verify.Versions);
     }
@@ -180,7 +215,7 @@ public class VerifyAndGcTests
         LeaveAsAfterACrash(repo);
         using var reopened = await Core.Repository.Repository.OpenAsync(repo, None);
         Assert.Single(reopened.ListPacks());
-        var verify = await RepositoryVerifier.VerifyAsync(reopened, pushed.VersionId, readData: true, None);
+        var verify = await RepositoryVerifier.VerifyAsync(reopened, pushed.VersionId, PackSubset.All, None);
         Assert.True(verify.Ok);
     }
 
