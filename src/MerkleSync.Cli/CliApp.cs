@@ -34,6 +34,7 @@ internal static class CliApp
             BrowseCommands.List(),
             BrowseCommands.Cat(),
             VerifyCommand.Create(),
+            StatsCommand.Create(),
             TagCommand.Create(),
             BranchCommand.Create(),
             GcCommand.Create(),

@@ -163,6 +163,32 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task Stats_reports_sizes_of_every_reachable_version_or_of_one()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        byte[] content = new byte[120_000];
+        new Random(11).NextBytes(content);
+        dir.Write("data/a.bin", content);
+        dir.Write("data/same.bin", content);
+        await CliRunner.RunAsync("init", repo);
+        await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo);
+        dir.Write("data/b.bin", content[..1000]);
+        await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo);
+
+        var all = CliRunner.Json(await CliRunner.RunAsync("stats", repo, "--json"));
+        var text = await CliRunner.RunAsync("stats", repo, "main");
+
+        Assert.Equal(2, all.GetProperty("versions").GetInt32());
+        Assert.Equal(2 + 3, all.GetProperty("entries").GetInt64());
+        Assert.Equal((2 * 240_000) + 1000, all.GetProperty("bytes").GetInt64());
+        Assert.Equal(2, all.GetProperty("distinct_files").GetInt64());
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains("1 versions: 3 entries", text.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Deduplication ", text.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_input_gets_a_clear_error_and_creates_nothing()
     {
         using var dir = new TempDirectory();

@@ -441,6 +441,25 @@ public class SyncOverHttpTests : FolderTests
         Assert.Equal(8, all.Files);
     }
 
+    [Fact]
+    public async Task Stats_over_http_count_each_distinct_file_and_chunk_once()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        byte[] shared = Files.Random(300, 250_000);
+        Files.Write(source, "a.bin", shared);
+        Files.Write(source, "b/a.bin", shared);
+        Files.Write(source, "c.bin", Files.Random(301, 50_000));
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        var stats = await Core.Statistics.DatasetStats.CollectAsync(remote, await remote.ReachableVersionsAsync(None), None);
+
+        Assert.Equal((1, 3L, 550_000L, 2L, 300_000L, 300_000L), (stats.Versions, stats.Entries, stats.Bytes, stats.DistinctFiles, stats.DistinctFileBytes, stats.ChunkBytes));
+        Assert.Equal(1, stats.Packs);
+    }
+
     /// <summary>Flips the byte at one offset of a pack in every ranged answer that covers it.</summary>
     private sealed class CorruptPackByte(long offset) : DelegatingHandler(new SocketsHttpHandler())
     {
