@@ -105,20 +105,7 @@ public class RepositoryVerbTests
     public async Task Verify_exits_3_and_names_the_file_when_a_pack_is_damaged()
     {
         using var dir = new TempDirectory();
-        string repo = "file://" + Path.Combine(dir.Path, "repo");
-        byte[] content = new byte[200_000];
-        new Random(9).NextBytes(content);
-        dir.Write("data/model.bin", content);
-        await CliRunner.RunAsync("init", repo);
-        CliRunner.Json(await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "--json"));
-        string pack = Directory.EnumerateFiles(Path.Combine(dir.Path, "repo", "packs"), "*.pack", SearchOption.AllDirectories).Single();
-        using (var stream = new FileStream(pack, FileMode.Open, FileAccess.ReadWrite))
-        {
-            stream.Position = 5000;
-            int b = stream.ReadByte();
-            stream.Position = 5000;
-            stream.WriteByte((byte)(b ^ 0xFF));
-        }
+        var (repo, _) = await PushModelAndDamageItsPackAsync(dir);
 
         var result = await CliRunner.RunAsync("verify", repo, "--read-data");
 
@@ -130,20 +117,7 @@ public class RepositoryVerbTests
     public async Task Verify_reads_a_subset_of_packs_by_group_and_refuses_a_bad_subset()
     {
         using var dir = new TempDirectory();
-        string repo = "file://" + Path.Combine(dir.Path, "repo");
-        byte[] content = new byte[200_000];
-        new Random(10).NextBytes(content);
-        dir.Write("data/model.bin", content);
-        await CliRunner.RunAsync("init", repo);
-        CliRunner.Json(await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "--json"));
-        string pack = Directory.EnumerateFiles(Path.Combine(dir.Path, "repo", "packs"), "*.pack", SearchOption.AllDirectories).Single();
-        using (var stream = new FileStream(pack, FileMode.Open, FileAccess.ReadWrite))
-        {
-            stream.Position = 5000;
-            int b = stream.ReadByte();
-            stream.Position = 5000;
-            stream.WriteByte((byte)(b ^ 0xFF));
-        }
+        var (repo, pack) = await PushModelAndDamageItsPackAsync(dir);
 
         // The one pack's group of 2: its id's first 16 hex digits modulo 2, plus one.
         int group = (int)(ulong.Parse(Path.GetFileNameWithoutExtension(pack)[..16], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) % 2) + 1;
@@ -278,5 +252,26 @@ public class RepositoryVerbTests
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(".merklesyncignore, line 2", result.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Pushes one 200 kB file (model.bin) to a new file:// repository and flips a byte in its only pack.</summary>
+    private static async Task<(string Repo, string PackFile)> PushModelAndDamageItsPackAsync(TempDirectory dir)
+    {
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        byte[] content = new byte[200_000];
+        new Random(9).NextBytes(content);
+        dir.Write("data/model.bin", content);
+        await CliRunner.RunAsync("init", repo);
+        CliRunner.Json(await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "--json"));
+        string pack = Directory.EnumerateFiles(Path.Combine(dir.Path, "repo", "packs"), "*.pack", SearchOption.AllDirectories).Single();
+        using (var stream = new FileStream(pack, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = 5000;
+            int b = stream.ReadByte();
+            stream.Position = 5000;
+            stream.WriteByte((byte)(b ^ 0xFF));
+        }
+
+        return (repo, pack);
     }
 }
