@@ -19,6 +19,11 @@ internal static unsafe class Blake3Wide
 
     private const int BlockLength = 64;
     private const int Lanes = 16;
+    private const uint ChunkStart = 1;
+    private const uint ChunkEnd = 2;
+    private const uint Parent = 4;
+    private const uint Root = 8;
+    private const uint Keyed = 16;
 
     /// <summary>
     /// How far ahead of the block being loaded each lane's row is prefetched. The sixteen rows are sixteen
@@ -26,11 +31,6 @@ internal static unsafe class Blake3Wide
     /// the cache, two blocks ahead hashed 20-30% faster in a micro-benchmark; on cached input it costs nothing.
     /// </summary>
     private const int PrefetchDistance = 2 * BlockLength;
-    private const uint ChunkStart = 1;
-    private const uint ChunkEnd = 2;
-    private const uint Parent = 4;
-    private const uint Root = 8;
-    private const uint Keyed = 16;
 
     /// <summary>Chaining values held on the stack; a longer input (over 256 KiB) rents them.</summary>
     private const int StackChunks = 256;

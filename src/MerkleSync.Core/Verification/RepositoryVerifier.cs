@@ -17,7 +17,8 @@ public sealed record VerifyReport(int Versions, int Nodes, int Files, long Chunk
 /// <summary>
 /// Proves versions from data, like <c>restic check</c>: every tree node hashes to its id, every
 /// file's chunk list hashes to the file hash and matches its size, every pack exists with the
-/// length the index expects; every chunk of each pack in <c>read</c> is decoded and re-hashed. Problems are collected, not thrown, and name the files and versions they break.
+/// length the index expects; every chunk of each pack in <c>read</c> is decoded and re-hashed.
+/// Problems are collected, not thrown, and name the files and versions they break.
 /// </summary>
 public static class RepositoryVerifier
 {
