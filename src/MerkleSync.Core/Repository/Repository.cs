@@ -294,12 +294,11 @@ public sealed partial class Repository : IDisposable
     }
 
     /// <inheritdoc cref="SettleStoreChangeAsync{T}(Func{Task{T}})"/>
-    internal async Task SettleStoreChangeAsync(Func<Task> change)
+    internal Task SettleStoreChangeAsync(Func<Task> change) => SettleStoreChangeAsync(async () =>
     {
-        Interlocked.Increment(ref _unsettledStoreChanges);
         await change().ConfigureAwait(false);
-        Interlocked.Decrement(ref _unsettledStoreChanges);
-    }
+        return true;
+    });
 
     private sealed class NodeStore(Repository repository) : ITreeNodeStore
     {
