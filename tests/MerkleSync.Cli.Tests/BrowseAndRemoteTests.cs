@@ -40,6 +40,19 @@ public class BrowseAndRemoteTests
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains("'nope.txt' is not in version", missing.Stderr, StringComparison.Ordinal);
 
+        // A folder is not a file to print, and a path with nothing under it is not an empty listing.
+        var folder = await CliRunner.RunAsync("cat", "main", "docs", "-r", repo);
+        Assert.Equal(2, folder.ExitCode);
+        Assert.Contains("'docs' is a folder in version", folder.Stderr, StringComparison.Ordinal);
+        var nothing = await CliRunner.RunAsync("ls", "main", "doc", "-r", repo);
+        Assert.Equal(1, nothing.ExitCode);
+        Assert.Contains("'doc' is not in version", nothing.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, nothing.Stdout);
+
+        var none = await CliRunner.RunAsync("log", repo, "-n", "0");
+        Assert.Equal(2, none.ExitCode);
+        Assert.Contains("--max-count must be at least 1", none.Stderr, StringComparison.Ordinal);
+
         var unknown = await CliRunner.RunAsync("log", "nosuchremote");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("merklesync remote add nosuchremote", unknown.Stderr, StringComparison.Ordinal);

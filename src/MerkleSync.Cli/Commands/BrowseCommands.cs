@@ -58,6 +58,11 @@ internal static class BrowseCommands
                 }
             }
 
+            if (prefix is not null && entries.Count == 0)
+            {
+                throw new NotFoundException($"'{prefix}' is not in version {target.Record.Root}.");
+            }
+
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonArray([.. entries.Select(e => (JsonNode)new JsonObject
@@ -93,7 +98,9 @@ internal static class BrowseCommands
             var target = await r.ResolveAsync(parse.GetValue(version)!, ct);
             string filePath = DatasetPath.Normalize(parse.GetValue(path)!);
             var entry = await TreeReader.FindAsync(r.Nodes, target.Record.Root, filePath, ct)
-                ?? throw new NotFoundException($"'{filePath}' is not in version {target.Record.Root}.");
+                ?? throw (await TreeReader.IsFolderAsync(r.Nodes, target.Record.Root, filePath, ct)
+                    ? new InvalidInputException($"'{filePath}' is a folder in version {target.Record.Root}; 'merklesync ls' lists it.")
+                    : new NotFoundException($"'{filePath}' is not in version {target.Record.Root}."));
             if (entry.FileHash.IsZero)
             {
                 return CliApp.Ok;

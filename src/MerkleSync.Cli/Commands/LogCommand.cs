@@ -13,11 +13,18 @@ internal static class LogCommand
         var remote = CommonOptions.Remote();
         var branch = CommonOptions.Branch();
         var max = new Option<int>("--max-count", "-n") { Description = "Show at most this many versions.", DefaultValueFactory = _ => 50 };
+        max.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError("--max-count must be at least 1.");
+            }
+        });
         var command = new Command("log", "Show the history of a branch: version, parent, who, when, why, size and new bytes.\n\nExample:\n  merklesync log file:///srv/repos/ds -n 5") { remote, branch, max };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             var head = await r.ResolveAsync(parse.GetValue(branch)!, ct);
-            var history = await r.HistoryInPagesAsync(head.Id, Math.Max(1, parse.GetValue(max)), ct).ToListAsync(ct);
+            var history = await r.HistoryInPagesAsync(head.Id, parse.GetValue(max), ct).ToListAsync(ct);
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonArray([.. history.Select(CommonOptions.VersionJson)]));

@@ -43,11 +43,22 @@ public static class PullOperation
             : await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false)
               ?? throw new NotFoundException($"Branch '{options.Branch}' does not exist in {remote.Url}.");
         string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
+        var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
+        if (filters.Length > 0 && !options.Delete)
+        {
+            // A path that selects nothing is most likely mistyped: say so before anything is created.
+            // With --delete it may be what the version no longer has, for the pull to delete here.
+            var selected = await tree.ConfigureAwait(false);
+            if (filters.FirstOrDefault(f => !selected.Any(e => Selected(e.Path, [f]))) is { } unmatched)
+            {
+                throw new NotFoundException($"'{unmatched}' is not in version {version.Record.Root}: nothing to pull there.");
+            }
+        }
+
         Directory.CreateDirectory(directory);
         // The directory's scan and the version's tree come in while the state opens. The scan sees
         // ignored files too: the pull must not overwrite one unawares (see PullIntoAsync for --delete).
         var scan = DirectoryScanner.ScanAsync(directory, applyIgnoreFile: false, cancellationToken);
-        var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
         // A directory's first pull has nothing cached, synced or staged: its state opens (most of a
         // second of CPU, the RocksDB binding's start-up) while the files come in, and is needed only
         // to place them. An existing state opens first: its stat cache and last sync come first.

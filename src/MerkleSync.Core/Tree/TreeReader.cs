@@ -33,7 +33,18 @@ public static class TreeReader
     }
 
     /// <summary>The entry at <paramref name="path"/>, reading one node per level (children are found by their last path).</summary>
-    public static async ValueTask<TreeEntry?> FindAsync(ITreeNodeStore store, Hash root, string path, CancellationToken cancellationToken)
+    public static async ValueTask<TreeEntry?> FindAsync(ITreeNodeStore store, Hash root, string path, CancellationToken cancellationToken) =>
+        await SeekAsync(store, root, path, cancellationToken).ConfigureAwait(false) is { } entry && entry.Path == path ? entry : null;
+
+    /// <summary>
+    /// Whether the tree has entries under the folder <paramref name="path"/>. They sort together, right
+    /// from <c>path/</c> on, so the first entry at or after that says.
+    /// </summary>
+    public static async ValueTask<bool> IsFolderAsync(ITreeNodeStore store, Hash root, string path, CancellationToken cancellationToken) =>
+        await SeekAsync(store, root, path + "/", cancellationToken).ConfigureAwait(false) is { } entry && entry.Path.StartsWith(path + "/", StringComparison.Ordinal);
+
+    /// <summary>The first entry whose path is at or after <paramref name="path"/>, reading one node per level.</summary>
+    private static async ValueTask<TreeEntry?> SeekAsync(ITreeNodeStore store, Hash root, string path, CancellationToken cancellationToken)
     {
         var node = await LoadAsync(store, root, cancellationToken).ConfigureAwait(false);
         while (!node.IsLeaf)
@@ -49,7 +60,7 @@ public static class TreeReader
 
         foreach (var entry in node.Entries)
         {
-            if (entry.Path == path)
+            if (DatasetPath.Compare(entry.Path, path) >= 0)
             {
                 return entry;
             }

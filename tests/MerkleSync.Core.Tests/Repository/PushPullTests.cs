@@ -302,10 +302,19 @@ public class IncrementalSyncTests
         var remote = sample.Remote;
         await PushOperation.PushAsync(source, remote, new PushOptions(), None);
 
+        // A path the version lacks is refused before the folder is even created.
+        var mistyped = await Assert.ThrowsAsync<NotFoundException>(() => PullOperation.PullAsync(remote, target, new PullOptions(Paths: ["text", "txt"]), None));
+        Assert.Contains("'txt' is not in version", mistyped.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(target));
+
         var pulled = await PullOperation.PullAsync(remote, target, new PullOptions(Paths: ["text"]), None);
 
         Assert.Equal(2, pulled.FilesWritten);
         Assert.Equal(["text/nested/deep/notes.txt", "text/table.csv"], DatasetFiles.Describe(target).Keys);
+
+        // With --delete, a path the version lacks is what to delete here, not a mistake.
+        var nothingThere = await PullOperation.PullAsync(remote, target, new PullOptions(Paths: ["gone"], Delete: true), None);
+        Assert.Equal((0, 0), (nothingThere.FilesWritten, nothingThere.FilesDeleted));
 
         // Pushing the partial copy must not delete what it left out: refused, and --rebase keeps it all.
         DatasetFiles.Write(target, "text/extra.txt", DatasetFiles.Text(9, 500));

@@ -52,6 +52,28 @@ public class TreeTests
         Assert.Equal(entries.Sum(e => e.Size), rootNode.Children.Sum(c => c.TotalBytes));
     }
 
+    [Fact]
+    public async Task Find_and_IsFolder_agree_with_a_scan_of_every_entry()
+    {
+        // '!' and '.' sort before '/', so "dir1!odd.bin" lies between "dir1" and the entries under "dir1/".
+        var entries = Entries(3000).Concat([Entry("dir1!odd.bin", 1), Entry("dir2.txt", 2), Entry("zzz", 3)]).ToList();
+        entries.Sort((a, b) => DatasetPath.Compare(a.Path, b.Path));
+        var store = new MemoryTreeNodeStore();
+        var root = await TreeBuilder.BuildAsync(entries, store, None);
+        Assert.True((await TreeReader.LoadAsync(store, root, None)).Level >= 1);
+
+        string[] queries =
+        [
+            "dir1", "dir1/sub2", "dir10", "dir36/sub4", "dir", "dir1/sub", "dir1!odd.bin", "dir2.txt", "dir2", "zzz", "zzzz", "a", "",
+            entries[0].Path, entries[1234].Path, entries[^1].Path, entries[1234].Path + "x",
+        ];
+        foreach (string query in queries)
+        {
+            Assert.Equal(entries.Any(e => e.Path.StartsWith(query + "/", StringComparison.Ordinal)), await TreeReader.IsFolderAsync(store, root, query, None));
+            Assert.Equal(entries.Where(e => e.Path == query).Select(e => (TreeEntry?)e).SingleOrDefault(), await TreeReader.FindAsync(store, root, query, None));
+        }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
