@@ -102,6 +102,33 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task Status_compares_with_the_branch_pushed_or_pulled_last_not_the_first_by_name()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data");
+        for (int i = 0; i < 3; i++)
+        {
+            dir.Write($"data/f{i}.txt", System.Text.Encoding.ASCII.GetBytes($"file {i}\n"));
+        }
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+        dir.Write("data/f0.txt", "edited for side\n"u8.ToArray());
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo, "--branch", "side")).ExitCode);
+        dir.Write("data/f1.txt", "edited after\n"u8.ToArray());
+
+        var status = await CliRunner.RunAsync("status", data, "--json");
+        var text = await CliRunner.RunAsync("status", data);
+
+        Assert.Equal("modified f1.txt", string.Join(", ", CliRunner.Json(status).GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}")));
+        Assert.Contains("branch 'side'", text.Stdout, StringComparison.Ordinal);
+
+        // Pulling main back makes main the one to compare with.
+        Assert.Equal(0, (await CliRunner.RunAsync("pull", repo, data, "--force")).ExitCode);
+        Assert.Contains("branch 'main'", (await CliRunner.RunAsync("status", data)).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_exits_3_and_names_the_file_when_a_pack_is_damaged()
     {
         using var dir = new TempDirectory();

@@ -66,6 +66,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public bool HasNode(Hash id) => _db.Has(NodesFamily, id.ToArray());
 
     private static readonly byte[] LastTreeKey = Encoding.ASCII.GetBytes("last-tree");
+    private static readonly byte[] LastSyncedKey = Encoding.ASCII.GetBytes("last-synced");
 
     /// <summary>Remembers that the entries with <paramref name="entriesDigest"/> make the tree <paramref name="root"/>, whose nodes are all in <see cref="Nodes"/>.</summary>
     public void RememberTree(Hash entriesDigest, Hash root) =>
@@ -376,8 +377,21 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return (Hash.FromBytes(value.AsSpan(0, 32)), Hash.FromBytes(value.AsSpan(32)));
     }
 
-    public void SetSynced(string remoteUrl, string branch, Hash id, Hash root) =>
-        _db.PutIfChanged(SyncedFamily, SyncedKey(remoteUrl, branch), [.. id.ToArray(), .. root.ToArray()]);
+    public void SetSynced(string remoteUrl, string branch, Hash id, Hash root)
+    {
+        byte[] key = SyncedKey(remoteUrl, branch);
+        byte[] value = [.. id.ToArray(), .. root.ToArray()];
+        if (_db.Get(SyncedFamily, key) is { } current && current.AsSpan().SequenceEqual(value) && _db.Get("default", LastSyncedKey) is { } last && last.AsSpan().SequenceEqual(key))
+        {
+            return; // an unchanged write would still cost a log sync
+        }
+
+        _db.WriteDurable(batch =>
+        {
+            batch.Put(SyncedFamily, key, value);
+            batch.Put("default", LastSyncedKey, key);
+        });
+    }
 
     /// <summary>The synced version with record id <paramref name="recordId"/> on any branch of the remote, if this directory synced it.</summary>
     public (Hash Id, Hash Root)? FindSynced(string remoteUrl, Hash recordId)
@@ -393,17 +407,19 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return null;
     }
 
-    /// <summary>The last synced (remote, branch), for commands that are not told which.</summary>
+    /// <summary>The (remote, branch) last pushed to or pulled from, for commands that are not told which.</summary>
     public (string Remote, string Branch)? LastSynced()
     {
-        foreach (var (key, _) in _db.Scan(SyncedFamily))
+        // A state written before the last-synced record has its synced pairs only: take the first.
+        byte[]? key = _db.Get("default", LastSyncedKey) ?? _db.Scan(SyncedFamily).Select(kv => kv.Key).FirstOrDefault();
+        if (key is null)
         {
-            string text = Encoding.UTF8.GetString(key);
-            int split = text.LastIndexOf('\n');
-            return (text[..split], text[(split + 1)..]);
+            return null;
         }
 
-        return null;
+        string text = Encoding.UTF8.GetString(key);
+        int split = text.LastIndexOf('\n');
+        return (text[..split], text[(split + 1)..]);
     }
 
     // An upload is a head record under its name and chunk lists under name + "\n" + sequence
