@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MerkleSync.Server.Hosting;
 
 namespace MerkleSync.Cli.Tests;
 
@@ -56,6 +57,44 @@ public class BranchAndOutputTests
     }
 
     [Fact]
+    public async Task Tags_move_only_with_force_and_are_listed_and_deleted_over_http()
+    {
+        using var dir = new TempDirectory();
+        await using var app = ServerApp.Build(new ServerSettings(Path.Combine(dir.Path, "server"), ["http://127.0.0.1:0"], null, Quiet: true));
+        await app.StartAsync();
+        string repo = $"{ServerApp.BaseUrl(app)}/ds", data = Path.Combine(dir.Path, "data");
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        dir.Write("data/a.txt", "first\n"u8.ToArray());
+        string v1 = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--json")).GetProperty("version").GetString()!;
+        dir.Write("data/a.txt", "second\n"u8.ToArray());
+        string v2 = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--json")).GetProperty("version").GetString()!;
+        async Task<string> ShownAsync(string spec) => CliRunner.Json(await CliRunner.RunAsync("show", spec, "-r", repo, "--json")).GetProperty("version").GetString()!;
+
+        var created = CliRunner.Json(await CliRunner.RunAsync("tag", repo, "rel", v1[..12], "--json"));
+        Assert.Equal(("rel", "created", v1), (created.GetProperty("tag").GetString(), created.GetProperty("action").GetString(), created.GetProperty("version").GetString()));
+        Assert.Contains("already names", (await CliRunner.RunAsync("tag", repo, "rel", v1)).Stdout, StringComparison.Ordinal);
+
+        var refused = await CliRunner.RunAsync("tag", repo, "rel", "main");
+        Assert.Equal(4, refused.ExitCode);
+        Assert.Contains($"Tag 'rel' already names version {v1}; use --force", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(v1, await ShownAsync("rel"));
+
+        var moved = CliRunner.Json(await CliRunner.RunAsync("tag", repo, "rel", "main", "--force", "--json"));
+        Assert.Equal("moved", moved.GetProperty("action").GetString());
+        Assert.Equal(v2, await ShownAsync("rel"));
+
+        Assert.Equal(0, (await CliRunner.RunAsync("tag", repo, "first", v1)).ExitCode);
+        var list = CliRunner.Json(await CliRunner.RunAsync("tag", repo, "--json"));
+        Assert.Equal(["first " + v1, "rel " + v2], list.EnumerateArray().Select(t => $"{t.GetProperty("tag").GetString()} {t.GetProperty("version").GetString()}"));
+
+        Assert.Contains($"Deleted tag 'rel' (was version {v2})", (await CliRunner.RunAsync("tag", repo, "rel", "--delete")).Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, (await CliRunner.RunAsync("tag", repo, "rel", "--delete")).ExitCode);
+        Assert.Equal(1, (await CliRunner.RunAsync("show", "rel", "-r", repo)).ExitCode);
+        Assert.Equal(2, (await CliRunner.RunAsync("tag", repo, "bad name!")).ExitCode);
+        Assert.DoesNotContain("rel", (await CliRunner.RunAsync("tag", repo)).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Progress_goes_to_stderr_one_line_per_step_and_quiet_prints_nothing()
     {
         using var dir = new TempDirectory();
@@ -96,6 +135,12 @@ public class BranchAndOutputTests
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("'fast'", unknown.Stderr, StringComparison.Ordinal);
         Assert.Contains("'off'", unknown.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(data, ".merklesync")));
+
+        // So is a message no version can hold (it used to fail after the upload, as "corrupt data").
+        var tooLong = await CliRunner.RunAsync("push", data, repo, "-m", new string('x', 100_000));
+        Assert.Equal(2, tooLong.ExitCode);
+        Assert.Contains("at most 16384", tooLong.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(data, ".merklesync")));
 
         var off = JsonDocument.Parse((await CliRunner.RunAsync("push", data, repo, "--compression", "off", "--json")).Stdout).RootElement;

@@ -66,44 +66,15 @@ internal static class BranchCommand
             }
         }
 
-        if (json)
-        {
-            JsonOut.Write(new JsonArray([.. branches.Select(b => (JsonNode)Describe(b.Name, b.Head))]));
-            return CliApp.Ok;
-        }
-
-        if (branches.Count == 0)
+        if (branches.Count == 0 && !json)
         {
             Console.Out.WriteLine($"No branches yet in {remote.Url}: the first push creates 'main'.");
         }
 
-        foreach (var (branchName, head) in branches)
-        {
-            var r = head.Record;
-            Console.Out.WriteLine($"{branchName,-20} {r.Root.ToString()[..12]}  {r.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {r.Author}  {Format.Bytes(r.Bytes)}  {Format.FirstLine(r.Message)}");
-        }
-
+        RefOutput.List("branch", branches, json);
         return CliApp.Ok;
     }
 
-    private static JsonObject Describe(string branch, VersionRef head)
-    {
-        var json = CommonOptions.VersionJson(head);
-        json.Insert(0, "branch", branch);
-        return json;
-    }
-
-    private static void Report(bool json, string branch, string action, VersionRef version, string text)
-    {
-        if (json)
-        {
-            var result = Describe(branch, version);
-            result.Insert(1, "action", action);
-            JsonOut.Write(result);
-        }
-        else
-        {
-            Console.Out.WriteLine(text);
-        }
-    }
+    private static void Report(bool json, string branch, string action, VersionRef version, string text) =>
+        RefOutput.Report(json, "branch", branch, action, version, text);
 }

@@ -130,6 +130,9 @@ public sealed record VersionRecord(Hash Root, Hash Parent, long TimeUnixMs, stri
     public const byte FormatVersion = 1;
     public const int MaxTextBytes = 64 * 1024;
 
+    /// <summary>The longest message a version takes, in UTF-16 characters (up to 4 UTF-8 bytes each, so it always encodes within <see cref="MaxTextBytes"/>).</summary>
+    public const int MaxMessageLength = MaxTextBytes / 4;
+
     /// <summary>Key of the record-id hash: BLAKE3 of the ASCII text "MerkleSync version v1".</summary>
     public static readonly byte[] IdKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync version v1")).AsSpan().ToArray();
 

@@ -25,7 +25,7 @@ public sealed partial class Repository
     public async Task<(Hash Id, VersionRecord Record)> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         var branch = RefName.Branch(request.Branch);
-        if (request.Message.Length > VersionRecord.MaxTextBytes / 4 || request.Author.Length > 256)
+        if (request.Message.Length > VersionRecord.MaxMessageLength || request.Author.Length > 256)
         {
             throw new InvalidInputException("The version message or author is too long.");
         }
@@ -66,9 +66,15 @@ public sealed partial class Repository
     /// compare-and-swap: the branch must be at <paramref name="expected"/> (null: must not exist),
     /// else a <see cref="ConflictException"/>. Serialised with publishes.
     /// </summary>
-    public async Task UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken)
+    public Task UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
+        UpdateRefAsync(RefName.Branch(name), target, expected, cancellationToken);
+
+    /// <summary>Creates, moves or (with a null <paramref name="target"/>) deletes a tag, by compare-and-swap as for branches.</summary>
+    public Task UpdateTagAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
+        UpdateRefAsync(RefName.Tag(name), target, expected, cancellationToken);
+
+    private async Task UpdateRefAsync(RefName name, Hash? target, Hash? expected, CancellationToken cancellationToken)
     {
-        var branch = RefName.Branch(name);
         if (target is { } version && GetVersion(version) is null)
         {
             throw new NotFoundException($"Version record {version} does not exist.");
@@ -77,21 +83,21 @@ public sealed partial class Repository
         await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var head = GetRef(branch);
-            if (head != expected)
+            var current = GetRef(name);
+            if (current != expected)
             {
-                throw new ConflictException($"Branch '{name}' is at {Describe(head)}, not at {Describe(expected)}.");
+                throw new ConflictException($"{(name.IsTag ? "Tag" : "Branch")} '{name.Name}' is at {Describe(current, name)}, not at {Describe(expected, name)}.");
             }
 
             Db.WriteDurable(batch =>
             {
                 if (target is { } id)
                 {
-                    batch.Put(Families.Refs, branch.Key, id.ToArray());
+                    batch.Put(Families.Refs, name.Key, id.ToArray());
                 }
                 else
                 {
-                    batch.Delete(Families.Refs, branch.Key);
+                    batch.Delete(Families.Refs, name.Key);
                 }
             });
         }
@@ -101,7 +107,8 @@ public sealed partial class Repository
         }
     }
 
-    private static string Describe(Hash? head) => head is { } h ? $"version {h}" : "no version (a new branch)";
+    private static string Describe(Hash? head, RefName? name = null) =>
+        head is { } h ? $"version {h}" : name is { IsTag: true } ? "no version (no such tag)" : "no version (a new branch)";
 
     /// <summary>
     /// Walks the staged part of the tree (nodes a version already uses were checked when it was

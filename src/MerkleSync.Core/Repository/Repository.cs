@@ -99,6 +99,12 @@ public sealed partial class Repository : IDisposable
             throw new InvalidInputException($"A repository already exists at '{full}'.");
         }
 
+        // Its folders would mix with whatever is there (a dataset, say, which would then push them).
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            throw new InvalidInputException($"'{full}' is not empty; a repository needs a new or empty folder.");
+        }
+
         Directory.CreateDirectory(full);
         var db = RocksStore.Open(System.IO.Path.Combine(full, DatabaseFolder), Families.All, createIfMissing: true);
         db.Put(Families.Meta, FormatKey, [FormatVersion]);
@@ -198,18 +204,6 @@ public sealed partial class Repository : IDisposable
 
     public IEnumerable<(RefName Name, Hash Id)> ListRefs() =>
         Db.Scan(Families.Refs).Select(kv => (RefName.FromKey(kv.Key), Hash.FromBytes(kv.Value)));
-
-    /// <summary>Creates or moves a tag; the version must exist.</summary>
-    public void SetTag(string name, Hash versionId)
-    {
-        var tag = RefName.Tag(name);
-        if (GetVersion(versionId) is null)
-        {
-            throw new NotFoundException($"Version record {versionId} does not exist.");
-        }
-
-        Db.Put(Families.Refs, tag.Key, versionId.ToArray());
-    }
 
     public void DeleteRef(RefName name) => Db.Delete(Families.Refs, name.Key);
 

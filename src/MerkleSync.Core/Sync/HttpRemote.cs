@@ -288,16 +288,16 @@ public sealed partial class HttpRemote : IRemote
         }
     }
 
-    public async ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken)
-    {
-        using var response = await _http.PutAsync($"{_api}/tags/{RefName.Tag(name).Name}", JsonContent(new JsonObject { ["record"] = versionId.ToString() }), cancellationToken).ConfigureAwait(false);
-        await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask UpdateTagAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
+        UpdateRefAsync(RefName.Tag(name), target, expected, cancellationToken);
 
-    public async ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken)
+    public ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
+        UpdateRefAsync(RefName.Branch(name), target, expected, cancellationToken);
+
+    private async ValueTask UpdateRefAsync(RefName name, Hash? target, Hash? expected, CancellationToken cancellationToken)
     {
         var body = new JsonObject { ["record"] = target?.ToString(), ["expected"] = expected?.ToString() };
-        using var response = await _http.PutAsync($"{_api}/branches/{RefName.Branch(name).Name}", JsonContent(body), cancellationToken).ConfigureAwait(false);
+        using var response = await _http.PutAsync($"{_api}/{(name.IsTag ? "tags" : "branches")}/{name.Name}", JsonContent(body), cancellationToken).ConfigureAwait(false);
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
     }
 

@@ -84,7 +84,8 @@ public interface IRemote : IAsyncDisposable
     /// </summary>
     ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken);
 
-    ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken);
+    /// <summary>Creates, moves or (target null) deletes a tag if it is at <paramref name="expected"/> (null: absent); else a conflict.</summary>
+    ValueTask UpdateTagAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken);
 
     /// <summary>Creates, moves or (target null) deletes a branch if it is at <paramref name="expected"/> (null: absent); else a conflict.</summary>
     ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken);

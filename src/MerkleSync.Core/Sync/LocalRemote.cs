@@ -90,11 +90,8 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
     public ValueTask ReadChunksAsync(Hash packId, ReadOnlyMemory<PackEntry> run, Func<PackEntry, ReadOnlyMemory<byte>, ValueTask> onChunk, CancellationToken cancellationToken) =>
         PackReader.ReadChunksAsync(repository.Blobs, packId, run, onChunk, cancellationToken);
 
-    public ValueTask SetTagAsync(string name, Hash versionId, CancellationToken cancellationToken)
-    {
-        repository.SetTag(name, versionId);
-        return ValueTask.CompletedTask;
-    }
+    public async ValueTask UpdateTagAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
+        await repository.UpdateTagAsync(name, target, expected, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
         await repository.UpdateBranchAsync(name, target, expected, cancellationToken).ConfigureAwait(false);

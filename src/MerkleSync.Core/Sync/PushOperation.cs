@@ -4,6 +4,7 @@ using System.Runtime.ExceptionServices;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Progress;
@@ -60,7 +61,12 @@ public static class PushOperation
         var clock = Stopwatch.StartNew();
         var wireAtStart = remote.WireBytes;
         var retriesAtStart = remote.Retries;
-        _ = RefName.Branch(options.Branch); // reject a bad name before any work
+        _ = RefName.Branch(options.Branch); // reject a bad name or message before any work
+        if (options.Message.Length > VersionRecord.MaxMessageLength)
+        {
+            throw new InvalidInputException($"The message is {options.Message.Length} characters long; a version takes at most {VersionRecord.MaxMessageLength}.");
+        }
+
         if (!Directory.Exists(directory))
         {
             throw new InvalidInputException($"Directory '{directory}' does not exist.");

@@ -44,12 +44,20 @@ internal static class DatasetEndpoints
                 : Results.Json(new JsonObject { ["branch"] = name, ["record"] = null });
         });
 
-        // Create, move (record set) or delete (record null) a branch, by compare-and-swap on "expected".
+        // Create, move (record set) or delete (record null) a branch or tag, by compare-and-swap on "expected".
         ds.MapPut("/branches/{*name}", async (string dataset, string name, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
             var body = await ReadSmallJsonAsync(context, ct);
             await repository.UpdateBranchAsync(name, OptionalHash(body, "record"), OptionalHash(body, "expected"), ct);
+            return Results.NoContent();
+        });
+
+        ds.MapPut("/tags/{*name}", async (string dataset, string name, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var body = await ReadSmallJsonAsync(context, ct);
+            await repository.UpdateTagAsync(name, OptionalHash(body, "record"), OptionalHash(body, "expected"), ct);
             return Results.NoContent();
         });
 
@@ -64,14 +72,6 @@ internal static class DatasetEndpoints
             var repository = await registry.GetAsync(dataset, ct);
             var history = repository.History(ParseHash(record)).Take(Math.Clamp(max ?? 100, 1, WireFormat.MaxHistoryPerRequest));
             return Results.Json(new JsonArray([.. history.Select(v => (JsonNode)WireFormat.VersionJson(new VersionRef(v.Id, v.Record)))]));
-        });
-
-        ds.MapPut("/tags/{*name}", async (string dataset, string name, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
-        {
-            var repository = await registry.GetAsync(dataset, ct);
-            var body = await ReadSmallJsonAsync(context, ct);
-            repository.SetTag(name, OptionalHash(body, "record") ?? throw new InvalidInputException("The body needs a \"record\" hash."));
-            return Results.NoContent();
         });
 
         ds.MapPost("/missing/{kind}", async (string dataset, string kind, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
