@@ -152,6 +152,31 @@ public class BranchAndOutputTests
     }
 
     [Fact]
+    public async Task A_server_that_cannot_start_says_why_in_one_line()
+    {
+        using var dir = new TempDirectory();
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        string root = Path.Combine(dir.Path, "root"), file = dir.Write("a-file", [1]);
+
+        foreach (var (args, expected) in new[]
+        {
+            (new[] { "--root", root, "--listen", $"http://127.0.0.1:{port}" }, "address already in use"),
+            (["--root", root, "--listen", "ftp://127.0.0.1:21"], "'ftp://127.0.0.1:21' is not a listen URL"),
+            (["--root", root, "--listen", "127.0.0.1:8470"], "'127.0.0.1:8470' is not a listen URL"),
+            (["--root", file], "is a file; the server keeps its datasets in a folder"),
+        })
+        {
+            var result = await CliRunner.RunAsync(["serve", .. args]);
+            Assert.NotEqual(0, result.ExitCode);
+            string[] lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Contains(lines, l => l.StartsWith("merklesync: error: ", StringComparison.Ordinal) && l.Contains(expected, StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.Contains("   at ", StringComparison.Ordinal) || l.StartsWith("fail:", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task Examples_show_on_a_verbs_own_help_page_but_not_in_the_command_list()
     {
         var top = await CliRunner.RunAsync("--help");

@@ -18,6 +18,16 @@ public static partial class ServerApp
 {
     public static WebApplication Build(ServerSettings settings)
     {
+        if (settings.Listen.FirstOrDefault(url => !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) is { } bad)
+        {
+            throw new InvalidInputException($"'{bad}' is not a listen URL; use http://HOST:PORT or https://HOST:PORT.");
+        }
+
+        if (File.Exists(settings.Root))
+        {
+            throw new InvalidInputException($"The root '{settings.Root}' is a file; the server keeps its datasets in a folder.");
+        }
+
         var tokens = settings.TokensFile is { } file ? TokenStore.Load(file) : null;
         if (tokens is null && settings.Listen.Any(url => !IsLoopback(url)))
         {
@@ -57,6 +67,8 @@ public static partial class ServerApp
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace); // stdout stays for command output
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        // A server that cannot start (say, its port is taken) is reported once, by the caller, not also as a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (settings.Quiet)
         {
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
