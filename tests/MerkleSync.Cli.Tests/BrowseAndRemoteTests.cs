@@ -59,6 +59,30 @@ public class BrowseAndRemoteTests
     }
 
     [Fact]
+    public async Task Paths_with_line_breaks_or_quotes_print_quoted_on_one_line_and_exact_in_json()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data"), repo = "file://" + Path.Combine(dir.Path, "repo");
+        dir.Write("data/two\nlines.txt", "a"u8.ToArray());
+        dir.Write("data/say \"hi\"\\x\t.txt", "b"u8.ToArray());
+        dir.Write("data/plain é.txt", "c"u8.ToArray());
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        var first = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--json")).GetProperty("version").GetString()!;
+
+        var ls = (await CliRunner.RunAsync("ls", "main", "-r", repo)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, ls.Length);
+        Assert.EndsWith("  plain é.txt", ls[0], StringComparison.Ordinal);
+        Assert.EndsWith("  \"say \\\"hi\\\"\\\\x\\t.txt\"", ls[1], StringComparison.Ordinal);
+        Assert.EndsWith("  \"two\\nlines.txt\"", ls[2], StringComparison.Ordinal);
+        Assert.Contains("two\nlines.txt", CliRunner.Json(await CliRunner.RunAsync("ls", "main", "-r", repo, "--json")).EnumerateArray().Select(e => e.GetProperty("path").GetString()));
+
+        File.Delete(Path.Combine(data, "two\nlines.txt"));
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+        var diff = await CliRunner.RunAsync("diff", repo, first, "main");
+        Assert.Contains("- \"two\\nlines.txt\"  (1 B)\n", diff.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_token_stored_with_a_remote_is_used_and_never_printed()
     {
         using var dir = new TempDirectory();

@@ -78,7 +78,7 @@ internal static class BrowseCommands
                 foreach (var e in entries)
                 {
                     string mode = e.Mode switch { EntryMode.Executable => "x", EntryMode.Symlink => "l", _ => "-" };
-                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{mode} {e.Size,14}  {e.FileHash}  {e.Path}"));
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{mode} {e.Size,14}  {e.FileHash}  {Format.Path(e.Path)}"));
                 }
             }
 

@@ -88,10 +88,10 @@ internal static class DemoCommand
             {
                 Say(change.Kind switch
                 {
-                    ChangeKind.Added => $"  + {change.Path}",
-                    ChangeKind.Removed => $"  - {change.Path}",
-                    ChangeKind.Renamed => $"  R {change.Old!.Value.Path} -> {change.Path}",
-                    _ => $"  M {change.Path}",
+                    ChangeKind.Added => $"  + {Format.Path(change.Path)}",
+                    ChangeKind.Removed => $"  - {Format.Path(change.Path)}",
+                    ChangeKind.Renamed => $"  R {Format.Path(change.Old!.Value.Path)} -> {Format.Path(change.Path)}",
+                    _ => $"  M {Format.Path(change.Path)}",
                 });
             }
 

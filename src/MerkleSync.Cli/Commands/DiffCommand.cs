@@ -111,10 +111,10 @@ internal static class DiffCommand
             {
                 Console.Out.WriteLine(change.Kind switch
                 {
-                    ChangeKind.Added => $"+ {change.Path}  ({Format.Bytes(change.New!.Value.Size)})",
-                    ChangeKind.Removed => $"- {change.Path}  ({Format.Bytes(change.Old!.Value.Size)})",
-                    ChangeKind.Renamed => $"R {change.Old!.Value.Path} -> {change.Path}  ({Format.Bytes(change.New!.Value.Size)})",
-                    _ => $"M {change.Path}  ({Format.Bytes(change.Old!.Value.Size)} -> {Format.Bytes(change.New!.Value.Size)})",
+                    ChangeKind.Added => $"+ {Format.Path(change.Path)}  ({Format.Bytes(change.New!.Value.Size)})",
+                    ChangeKind.Removed => $"- {Format.Path(change.Path)}  ({Format.Bytes(change.Old!.Value.Size)})",
+                    ChangeKind.Renamed => $"R {Format.Path(change.Old!.Value.Path)} -> {Format.Path(change.Path)}  ({Format.Bytes(change.New!.Value.Size)})",
+                    _ => $"M {Format.Path(change.Path)}  ({Format.Bytes(change.Old!.Value.Size)} -> {Format.Bytes(change.New!.Value.Size)})",
                 });
             }
         }

@@ -44,7 +44,7 @@ internal static class HashCommand
         {
             foreach (var file in hashed)
             {
-                Console.Out.WriteLine($"{file.Entry.FileHash}  {file.Entry.Path}");
+                Console.Out.WriteLine($"{file.Entry.FileHash}  {Format.Path(file.Entry.Path)}");
             }
         }
 

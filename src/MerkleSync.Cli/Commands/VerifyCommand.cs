@@ -74,7 +74,7 @@ internal static class VerifyCommand
                     Console.Out.WriteLine($"PROBLEM {problem.Subject}: {problem.Message}");
                     foreach (string path in problem.Paths.Take(20))
                     {
-                        Console.Out.WriteLine($"  breaks {path}");
+                        Console.Out.WriteLine($"  breaks {Format.Path(path)}");
                     }
 
                     foreach (var v in problem.Versions.Take(10))
