@@ -407,6 +407,9 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return null;
     }
 
+    /// <summary>The version this directory last pushed or pulled, on whichever remote and branch: what its files were then.</summary>
+    public (Hash Id, Hash Root)? GetLastSynced() => LastSynced() is { } last ? GetSynced(last.Remote, last.Branch) : null;
+
     /// <summary>The (remote, branch) last pushed to or pulled from, for commands that are not told which.</summary>
     public (string Remote, string Branch)? LastSynced()
     {

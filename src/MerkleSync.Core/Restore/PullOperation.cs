@@ -105,8 +105,9 @@ public static class PullOperation
         // --delete removes what a push from here would leave out of the version, not what it ignores.
         var ignore = options.Delete ? IgnoreRules.Load(directory) : null;
         var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path) && ignore?.Excludes(f.Entry.Path) != true).ToList() : [];
-        // A new state has synced nothing: there is no last sync to compare local files with.
-        if (!options.Force && !stateIsNew && await opening.ConfigureAwait(false) is var current && current.GetSynced(remote.Url, options.Branch) is { } synced)
+        // A new state has synced nothing: there is no last sync to compare local files with. The last
+        // sync is the directory's, whatever branch it was: a file as that version had it is not a change.
+        if (!options.Force && !stateIsNew && await opening.ConfigureAwait(false) is var current && current.GetLastSynced() is { } synced)
         {
             await RefuseToLoseLocalChangesAsync(remote, current, synced.Root, toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => localByPath[e.Path])
                 .Concat(toDelete), cancellationToken).ConfigureAwait(false);

@@ -295,6 +295,31 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task Switching_branches_by_pull_compares_local_files_with_the_branch_pulled_last()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, clone = sample.Sub("clone");
+        var remote = sample.Remote;
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        var onMain = DatasetFiles.Describe(source);
+        DatasetFiles.Write(source, "text/table.csv", "only on side"u8.ToArray());
+        DatasetFiles.Write(source, "side-only.txt", "side"u8.ToArray());
+        await PushOperation.PushAsync(source, remote, new PushOptions(Branch: "side"), None);
+
+        await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
+        await PullOperation.PullAsync(remote, clone, new PullOptions(Branch: "side", Delete: true), None);
+        Assert.Equal("only on side", File.ReadAllText(Path.Combine(clone, "text/table.csv")));
+
+        // Back to main: table.csv and side-only.txt are as side had them, so they are replaced and
+        // deleted without --force; an edit made since would still stop the pull.
+        DatasetFiles.Write(clone, "side-only.txt", "edited here"u8.ToArray());
+        await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(remote, clone, new PullOptions(Delete: true), None));
+        DatasetFiles.Write(clone, "side-only.txt", "side"u8.ToArray());
+        await PullOperation.PullAsync(remote, clone, new PullOptions(Delete: true), None);
+        Assert.Equal(onMain, DatasetFiles.Describe(clone));
+    }
+
+    [Fact]
     public async Task Pull_by_path_writes_only_that_folder()
     {
         await using var sample = await SampleRepository.CreateAsync();
