@@ -82,6 +82,10 @@ public class HashAndSnapshotTests
     [Fact]
     public async Task Demo_pushes_twice_through_a_local_server_and_only_changed_chunks_travel()
     {
+        var tooSmall = await CliRunner.RunAsync("demo", "--size", "1KiB");
+        Assert.Equal(2, tooSmall.ExitCode);
+        Assert.Contains("--size is between 1.0 MiB and 8.0 GiB", tooSmall.Stderr, StringComparison.Ordinal);
+
         var result = await CliRunner.RunAsync("demo", "--size", "8MiB", "--json");
 
         Assert.True(result.ExitCode == 0, result.Stderr);

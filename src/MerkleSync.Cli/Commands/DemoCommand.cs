@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Demo;
 using MerkleSync.Cli.Output;
+using MerkleSync.Core.Errors;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
@@ -32,8 +33,16 @@ internal static class DemoCommand
         return command;
     }
 
+    // The v2 edits need shards of a few hundred KiB, and each shard is edited in memory.
+    private const long MinSize = 1L << 20, MaxSize = 8L << 30;
+
     private static async Task<int> RunAsync(long size, int seed, string? directory, bool json, CancellationToken cancellationToken)
     {
+        if (size is < MinSize or > MaxSize)
+        {
+            throw new InvalidInputException($"The demo's --size is between {Format.Bytes(MinSize)} and {Format.Bytes(MaxSize)}; {Format.Bytes(size)} is not.");
+        }
+
         string root = directory ?? Path.Combine(Path.GetTempPath(), $"merklesync-demo-{Environment.ProcessId}");
         string data = Path.Combine(root, "data"), clone = Path.Combine(root, "clone");
         void Say(string line)
