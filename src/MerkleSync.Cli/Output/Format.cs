@@ -27,9 +27,9 @@ internal static class Format
     public static string Ratio(double value) => value.ToString("F2", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// A dataset path for a line of text output. A file name may hold any character but '/' and NUL, so a path
-    /// with a line break, a control character, '"' or '\\' is quoted with C escapes, as git does;
-    /// others print as they are. <c>--json</c> output has the exact path.
+    /// A dataset path for a line of text output. A file name may hold any character but '/' and
+    /// NUL, so a path with a line break, a control character, '"' or '\\' is quoted with C escapes,
+    /// as git does; others print as they are. <c>--json</c> output has the exact path.
     /// </summary>
     public static string Path(string path)
     {
