@@ -34,6 +34,11 @@ public class RepositoryVerbTests
         Assert.Equal(["added extra.csv", "modified notes/readme.txt"],
             diff.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}"));
 
+        var both = await CliRunner.RunAsync("pull", repo, copy, "--branch", "main", "--version", first.GetProperty("record").GetString()!);
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("give one of them", both.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(copy));
+
         var pulled = CliRunner.Json(await CliRunner.RunAsync("pull", repo, copy, "--json"));
         Assert.Equal(3, pulled.GetProperty("files_written").GetInt32());
         Assert.Equal(File.ReadAllBytes(Path.Combine(data, "big.bin")), File.ReadAllBytes(Path.Combine(copy, "big.bin")));

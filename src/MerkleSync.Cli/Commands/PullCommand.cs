@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
+using MerkleSync.Core.Errors;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Restore;
 
@@ -23,6 +24,11 @@ internal static class PullCommand
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
+            if (parse.GetValue(version) is not null && parse.GetResult(branch) is { Implicit: false })
+            {
+                throw new InvalidInputException("--branch and --version each name what to pull; give one of them.");
+            }
+
             var progress = new OperationProgress();
             var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete), parse.GetValue(force), progress);
             var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PullOperation.PullAsync(r, parse.GetValue(directory)!, options, ct));
