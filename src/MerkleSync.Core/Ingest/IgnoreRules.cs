@@ -82,6 +82,9 @@ public sealed class IgnoreRules
         return false;
     }
 
+    /// <summary>Whether a scan leaves out the folder <paramref name="path"/>: it is excluded, or a folder above it is.</summary>
+    public bool ExcludesFolder(string path) => IsIgnored(path, isDirectory: true) || Excludes(path);
+
     /// <summary>Whether a scan leaves out the file <paramref name="path"/>: it is excluded, or a folder above it is.</summary>
     public bool Excludes(string path)
     {

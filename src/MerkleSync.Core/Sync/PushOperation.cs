@@ -72,6 +72,8 @@ public static class PushOperation
             throw new InvalidInputException($"Directory '{directory}' does not exist.");
         }
 
+        RefuseARepositoryInside(directory, remote);
+
         // What this push cost on the network, measured from its start.
         PushResult WithTransferCounters(PushResult result, int resumedPacks, int backoffs) => result with
         {
@@ -194,6 +196,24 @@ public static class PushOperation
         progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, upload.Backoffs);
+    }
+
+    // A file:// repository inside DIR would be snapshotted, and read, while the push writes to it.
+    private static void RefuseARepositoryInside(string directory, IRemote remote)
+    {
+        if (remote is not LocalRemote local)
+        {
+            return;
+        }
+
+        string relative = Path.GetRelativePath(Path.GetFullPath(directory), Path.GetFullPath(local.Repository.Path)).Replace(Path.DirectorySeparatorChar, '/');
+        bool inside = relative == "." || !(relative == ".." || relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative));
+        if (inside && !(relative != "." && IgnoreRules.Load(directory)?.ExcludesFolder(relative) == true))
+        {
+            throw new InvalidInputException(relative == "."
+                ? $"'{directory}' is the repository itself; push a dataset folder to it."
+                : $"The repository is inside '{directory}' (at '{relative}'), so the push would take it into the snapshot; keep it elsewhere, or list '{relative}/' in {IgnoreRules.FileName}.");
+        }
     }
 
     private static ClientStateStore OpenAttached(string directory, DeferredCheckpoints checkpoints)

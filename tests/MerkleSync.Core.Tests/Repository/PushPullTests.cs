@@ -320,6 +320,25 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task A_repository_inside_the_dataset_is_refused_unless_the_ignore_file_leaves_it_out()
+    {
+        using var temp = new TempFolder();
+        string data = temp.Sub("data"), repo = Path.Combine(data, "backups", "repo");
+        DatasetFiles.Write(data, "a.txt", "a"u8.ToArray());
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => PushOperation.PushAsync(data, remote, new PushOptions(), None));
+        Assert.Contains("at 'backups/repo'", refused.Message, StringComparison.Ordinal);
+        Assert.Null(await remote.GetBranchAsync("main", None));
+        await Assert.ThrowsAsync<InvalidInputException>(() => PushOperation.PushAsync(repo, remote, new PushOptions(), None));
+
+        DatasetFiles.Write(data, ".merklesyncignore", "backups/\n"u8.ToArray());
+        var pushed = await PushOperation.PushAsync(data, remote, new PushOptions(), None);
+        Assert.Equal(2, pushed.Files); // a.txt and the ignore file
+    }
+
+    [Fact]
     public async Task Pull_by_path_writes_only_that_folder()
     {
         await using var sample = await SampleRepository.CreateAsync();
