@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.Win32.SafeHandles;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
@@ -40,15 +41,17 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         try
         {
             // Unbuffered: chunks are 64 KiB on average, and a buffered FileStream's copy (and, as
-            // measured, a new 64 KiB buffer for nearly every write) gained nothing.
-            await using (var output = new FileStream(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous))
+            // measured, a new 64 KiB buffer for nearly every write) gained nothing. Readable too:
+            // a chunk the file repeats is copied from where the file already has it.
+            await using (var output = new FileStream(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.Asynchronous))
             {
                 if (!entry.FileHash.IsZero)
                 {
                     var plan = await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
+                    var file = new StagedFile(output, chunks);
                     foreach (var (packId, run) in plan.Segments)
                     {
-                        await WriteSegmentAsync(packId, run, output, chunks, cancellationToken).ConfigureAwait(false);
+                        await WriteSegmentAsync(packId, run, file, cancellationToken).ConfigureAwait(false);
                     }
                 }
             }
@@ -70,54 +73,80 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         }
     }
 
-    private async Task WriteSegmentAsync(Hash packId, PackEntry[] run, FileStream output, List<ChunkRef> chunks, CancellationToken cancellationToken)
+    /// <summary>The file being built, and where each chunk it holds first lies in it.</summary>
+    private sealed class StagedFile(FileStream output, List<ChunkRef> chunks)
+    {
+        private readonly Dictionary<Hash, long> _first = [];
+
+        public FileStream Output => output;
+
+        public bool TryGetEarlier(Hash chunk, out long offset) => _first.TryGetValue(chunk, out offset);
+
+        public async ValueTask WriteAsync(Hash chunk, ReadOnlyMemory<byte> raw, CancellationToken cancellationToken)
+        {
+            _first.TryAdd(chunk, output.Position);
+            await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
+            chunks.Add(new ChunkRef(chunk, (ulong)raw.Length));
+        }
+    }
+
+    private async Task WriteSegmentAsync(Hash packId, PackEntry[] run, StagedFile file, CancellationToken cancellationToken)
     {
         int start = 0;
         while (start < run.Length)
         {
-            if (local.TryGet(run[start].ChunkHash, out var source))
+            var first = run[start];
+            if (file.TryGetEarlier(first.ChunkHash, out long earlier))
             {
-                await CopyLocalAsync(packId, run[start], source, output, cancellationToken).ConfigureAwait(false);
-                chunks.Add(new ChunkRef(run[start].ChunkHash, (ulong)run[start].RawLength));
+                // Zeros, padding, repeated records: without this each repeat was one more ranged read.
+                await CopyLocalAsync(packId, first, data => TryReadVerifiedAsync(first.ChunkHash, file.Output.SafeFileHandle, earlier, data, cancellationToken), file, cancellationToken).ConfigureAwait(false);
+                start++;
+                continue;
+            }
+
+            if (local.TryGet(first.ChunkHash, out var source))
+            {
+                await CopyLocalAsync(packId, first, data => TryReadLocalAsync(first.ChunkHash, source, data, cancellationToken), file, cancellationToken).ConfigureAwait(false);
                 start++;
                 continue;
             }
 
             // A run of chunks that must come from the pack: one ranged read, of bounded size.
             int end = start + 1;
-            while (end < run.Length && !local.TryGet(run[end].ChunkHash, out _) && run[end].Offset + run[end].StoredLength - run[start].Offset <= MaxReadBytes)
+            while (end < run.Length && !file.TryGetEarlier(run[end].ChunkHash, out _) && !local.TryGet(run[end].ChunkHash, out _)
+                && run[end].Offset + run[end].StoredLength - first.Offset <= MaxReadBytes)
             {
                 end++;
             }
 
             var fetch = run.AsMemory(start, end - start);
-            Interlocked.Add(ref _packBytesRead, fetch.Span[^1].Offset + fetch.Span[^1].StoredLength - fetch.Span[0].Offset);
+            Interlocked.Add(ref _packBytesRead, fetch.Span[^1].Offset + fetch.Span[^1].StoredLength - first.Offset);
             await remote.ReadChunksAsync(packId, fetch, async (entry, raw) =>
             {
-                await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
-                chunks.Add(new ChunkRef(entry.ChunkHash, (ulong)entry.RawLength));
+                await file.WriteAsync(entry.ChunkHash, raw, cancellationToken).ConfigureAwait(false);
                 CountFetched(entry.RawLength);
             }, cancellationToken).ConfigureAwait(false);
             start = end;
         }
     }
 
-    private async Task CopyLocalAsync(Hash packId, PackEntry entry, (string Path, long Offset, int Length) source, FileStream output, CancellationToken cancellationToken)
+    /// <summary>Copies a chunk that <paramref name="tryRead"/> finds locally and verifies; from its pack if that fails.</summary>
+    private async Task CopyLocalAsync(Hash packId, PackEntry entry, Func<Memory<byte>, Task<bool>> tryRead, StagedFile file, CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(source.Length);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(entry.RawLength);
         try
         {
-            var data = buffer.AsMemory(0, source.Length);
-            if (!await TryReadLocalAsync(entry.ChunkHash, source, data, cancellationToken).ConfigureAwait(false))
+            var data = buffer.AsMemory(0, entry.RawLength);
+            if (!await tryRead(data).ConfigureAwait(false))
             {
                 Interlocked.Add(ref _packBytesRead, entry.StoredLength);
                 CountFetched(entry.RawLength);
-                await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => output.WriteAsync(raw, cancellationToken), cancellationToken).ConfigureAwait(false);
+                await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => file.WriteAsync(entry.ChunkHash, raw, cancellationToken), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
-            await output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-            progress.AddTransferred(source.Length);
+            await file.WriteAsync(entry.ChunkHash, data, cancellationToken).ConfigureAwait(false);
+            progress.AddTransferred(entry.RawLength);
         }
         finally
         {
@@ -131,18 +160,19 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
     /// </summary>
     private async Task<bool> TryReadLocalAsync(Hash chunk, (string Path, long Offset, int Length) source, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        int read;
-        using (var handle = File.OpenHandle(source.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous))
-        {
-            read = await RandomAccess.ReadAsync(handle, destination, source.Offset, cancellationToken).ConfigureAwait(false);
-        }
+        using var handle = File.OpenHandle(source.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous);
+        return await TryReadVerifiedAsync(chunk, handle, source.Offset, destination, cancellationToken).ConfigureAwait(false);
+    }
 
-        if (read != source.Length || XetHashes.ChunkHash(destination.Span) != chunk)
+    private async Task<bool> TryReadVerifiedAsync(Hash chunk, SafeFileHandle handle, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        int read = await RandomAccess.ReadAsync(handle, destination, offset, cancellationToken).ConfigureAwait(false);
+        if (read != destination.Length || XetHashes.ChunkHash(destination.Span) != chunk)
         {
             return false;
         }
 
-        Interlocked.Add(ref _bytesReused, source.Length);
+        Interlocked.Add(ref _bytesReused, destination.Length);
         return true;
     }
 

@@ -339,6 +339,25 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task A_large_file_that_repeats_a_chunk_fetches_it_once_and_copies_the_repeats()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), clone = temp.Sub("clone"), repo = temp.Sub("repo");
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        // Zeros cut at the largest chunk size: 8 MiB of them are 64 copies of one chunk, between random bytes.
+        byte[] content = [.. DatasetFiles.Random(1, 300_000), .. new byte[8 << 20], .. DatasetFiles.Random(2, 300_000), .. new byte[1 << 20]];
+        DatasetFiles.Write(source, "disk.img", content);
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        var pulled = await PullOperation.PullAsync(remote, clone, new PullOptions(), None);
+
+        Assert.Equal(content, File.ReadAllBytes(Path.Combine(clone, "disk.img")));
+        Assert.Equal(pushed.NewChunkBytes, pulled.ChunkBytesFetched); // each distinct chunk once
+        Assert.Equal(content.Length - pushed.NewChunkBytes, pulled.BytesReused);
+    }
+
+    [Fact]
     public async Task Pull_by_path_writes_only_that_folder()
     {
         await using var sample = await SampleRepository.CreateAsync();
