@@ -83,6 +83,26 @@ public class BrowseAndRemoteTests
     }
 
     [Fact]
+    public async Task Cat_prints_a_file_that_repeats_a_chunk_exactly()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data"), repo = "file://" + Path.Combine(dir.Path, "repo");
+        byte[] head = new byte[200_000], tail = new byte[70_000];
+        new Random(5).NextBytes(head);
+        new Random(6).NextBytes(tail);
+        byte[] content = [.. head, .. new byte[3 << 20], .. tail, .. new byte[1 << 20]]; // zeros: repeats of one chunk
+        dir.Write("data/disk.img", content);
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+        string output = Path.Combine(dir.Path, "out.img");
+
+        var cat = await CliRunner.RunProgramAsync(null, "sh", ["-c", $"\"$0\" \"$@\" > '{output}'", .. CliRunner.CommandLine("cat", "main", "disk.img", "-r", repo)]);
+
+        Assert.True(cat.ExitCode == 0, cat.Stderr);
+        Assert.Equal(content, File.ReadAllBytes(output));
+    }
+
+    [Fact]
     public async Task A_token_stored_with_a_remote_is_used_and_never_printed()
     {
         using var dir = new TempDirectory();

@@ -114,9 +114,26 @@ internal static class BrowseCommands
             }
 
             await using var stdout = Console.OpenStandardOutput();
+            // A chunk repeated back to back (zeros, padding) comes as one segment per repeat: the
+            // last chunk written, already verified, serves them instead of a ranged read each.
+            var last = (Hash: default(Hash), Bytes: Array.Empty<byte>());
             foreach (var (packId, run) in plan.Segments)
             {
-                await r.ReadChunksInPiecesAsync(packId, run, (_, raw) => stdout.WriteAsync(raw, ct), ct);
+                if (run.Length == 1 && run[0].ChunkHash == last.Hash && last.Bytes.Length == run[0].RawLength)
+                {
+                    await stdout.WriteAsync(last.Bytes, ct);
+                    continue;
+                }
+
+                int index = 0;
+                await r.ReadChunksInPiecesAsync(packId, run, async (entry, raw) =>
+                {
+                    await stdout.WriteAsync(raw, ct);
+                    if (++index == run.Length)
+                    {
+                        last = (entry.ChunkHash, raw.ToArray());
+                    }
+                }, ct);
             }
 
             return CliApp.Ok;
