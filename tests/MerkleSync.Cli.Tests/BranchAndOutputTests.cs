@@ -70,6 +70,9 @@ public class BranchAndOutputTests
         string v2 = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "--json")).GetProperty("version").GetString()!;
         async Task<string> ShownAsync(string spec) => CliRunner.Json(await CliRunner.RunAsync("show", spec, "-r", repo, "--json")).GetProperty("version").GetString()!;
 
+        Assert.Equal(v1, await ShownAsync("main^")); // '^' travels percent-encoded
+        Assert.Equal(v1, await ShownAsync("main~1"));
+
         var created = CliRunner.Json(await CliRunner.RunAsync("tag", repo, "rel", v1[..12], "--json"));
         Assert.Equal(("rel", "created", v1), (created.GetProperty("tag").GetString(), created.GetProperty("action").GetString(), created.GetProperty("version").GetString()));
         Assert.Contains("already names", (await CliRunner.RunAsync("tag", repo, "rel", v1)).Stdout, StringComparison.Ordinal);

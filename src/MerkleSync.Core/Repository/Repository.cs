@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
 using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
@@ -209,9 +210,51 @@ public sealed partial class Repository : IDisposable
 
     /// <summary>
     /// Finds a version by branch name, tag name, or a hex prefix (at least 6 digits) of a record id
-    /// or a root hash (the newest record with that root).
+    /// or a root hash (the newest record with that root), optionally followed, as in git and lakeFS,
+    /// by <c>~N</c> (N versions back along the parents; <c>~</c> alone is one) or <c>^</c> (one back), repeatable.
     /// </summary>
     public (Hash Id, VersionRecord Record) Resolve(string spec)
+    {
+        int at = spec.IndexOfAny(['~', '^']);
+        if (at < 0)
+        {
+            return ResolveName(spec);
+        }
+
+        long back = 0;
+        for (int i = at; i < spec.Length;)
+        {
+            char step = spec[i++];
+            int digits = i;
+            while (i < spec.Length && char.IsAsciiDigit(spec[i]))
+            {
+                i++;
+            }
+
+            if (step is not ('~' or '^') || (step == '^' && i > digits) || i - digits > 9)
+            {
+                throw new InvalidInputException($"'{spec}' is not a version: after a name, '~N' goes N versions back and '^' one.");
+            }
+
+            back += i > digits ? int.Parse(spec.AsSpan(digits, i - digits), CultureInfo.InvariantCulture) : 1;
+        }
+
+        var (id, record) = ResolveName(spec[..at]);
+        for (long done = 0; done < back; done++)
+        {
+            if (record.Parent.IsZero)
+            {
+                throw new NotFoundException($"'{spec}' goes back past the first version: '{spec[..at]}' has {done} before it.");
+            }
+
+            id = record.Parent;
+            record = GetVersion(id) ?? throw new CorruptDataException($"History refers to missing version record {id}.");
+        }
+
+        return (id, record);
+    }
+
+    private (Hash Id, VersionRecord Record) ResolveName(string spec)
     {
         if (RefName.IsValid(spec))
         {

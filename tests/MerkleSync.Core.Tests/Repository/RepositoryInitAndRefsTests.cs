@@ -4,7 +4,7 @@ using MerkleSync.Core.Tests.Support;
 
 namespace MerkleSync.Core.Tests.Repository;
 
-/// <summary>Where a repository may be created, and how its tags change.</summary>
+/// <summary>Where a repository may be created, how its tags change, and how versions are named.</summary>
 public class RepositoryInitAndRefsTests
 {
     private static readonly CancellationToken None = CancellationToken.None;
@@ -46,5 +46,36 @@ public class RepositoryInitAndRefsTests
         await Assert.ThrowsAsync<NotFoundException>(() => remote.ResolveAsync("rel", None).AsTask());
         // A tag and a branch of the same name are different refs.
         await Assert.ThrowsAsync<ConflictException>(() => remote.UpdateTagAsync("main", null, second.VersionId, None).AsTask());
+    }
+
+    [Fact]
+    public async Task Tilde_and_caret_go_back_along_the_parents()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        var remote = sample.Remote;
+        var ids = new List<Core.Hashing.Hash>();
+        for (int i = 0; i < 3; i++)
+        {
+            DatasetFiles.Write(sample.Source, "counter.txt", System.Text.Encoding.ASCII.GetBytes($"{i}"));
+            ids.Add((await PushOperation.PushAsync(sample.Source, remote, new PushOptions(), None)).VersionId);
+        }
+
+        async Task<Core.Hashing.Hash> ResolveAsync(string spec) => (await remote.ResolveAsync(spec, None)).Id;
+        Assert.Equal(ids[2], await ResolveAsync("main"));
+        foreach (string spec in new[] { "main~1", "main~", "main^" })
+        {
+            Assert.Equal(ids[1], await ResolveAsync(spec));
+        }
+
+        foreach (string spec in new[] { "main~2", "main^^", "main~1^", "main~~", ids[1].ToString()[..10] + "^" })
+        {
+            Assert.Equal(ids[0], await ResolveAsync(spec));
+        }
+
+        Assert.Contains("'main' has 2 before it", (await Assert.ThrowsAsync<NotFoundException>(() => remote.ResolveAsync("main~3", None).AsTask())).Message, StringComparison.Ordinal);
+        foreach (string bad in new[] { "main~x", "main^2", "main~1234567890", "main~-1" })
+        {
+            await Assert.ThrowsAsync<InvalidInputException>(() => remote.ResolveAsync(bad, None).AsTask());
+        }
     }
 }
