@@ -703,6 +703,24 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public void A_token_file_that_gives_one_token_twice_is_refused_without_printing_it()
+    {
+        string folder = NewFolder();
+        string file = Path.Combine(folder, "tokens.json");
+        File.WriteAllText(file, """
+            {"tokens": [
+              {"name": "reader", "token": "shared-secret-0123456789", "datasets": {"*": "read"}},
+              {"name": "writer", "token": "shared-secret-0123456789", "datasets": {"*": "write"}}
+            ]}
+            """);
+
+        var error = Assert.Throws<InvalidInputException>(() => Hosting.ServerApp.Build(new Hosting.ServerSettings(Path.Combine(folder, "root"), ["http://127.0.0.1:0"], file)));
+
+        Assert.Contains("'reader' and 'writer'", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("shared-secret", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_download_that_stalls_is_aborted_and_retried()
     {
         await using var server = await TestServer.StartAsync();

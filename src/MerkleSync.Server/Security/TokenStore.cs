@@ -46,7 +46,15 @@ public sealed class TokenStore
                         var other => throw new InvalidInputException($"Scope '{other}' in {path} must be 'read' or 'write'."),
                     },
                     StringComparer.Ordinal);
-                tokens.Add((Encoding.UTF8.GetBytes(token), entry.GetProperty("name").GetString() ?? "?", datasets));
+                byte[] secret = Encoding.UTF8.GetBytes(token);
+                string name = entry.GetProperty("name").GetString() ?? "?";
+                if (tokens.FirstOrDefault(t => t.Item1.AsSpan().SequenceEqual(secret)) is { Item2: { } same })
+                {
+                    // Which name and scopes would a request carry? Neither answer is safe to guess.
+                    throw new InvalidInputException($"Tokens '{same}' and '{name}' in {path} are the same; each token must be unique.");
+                }
+
+                tokens.Add((secret, name, datasets));
             }
 
             return new TokenStore(tokens);
