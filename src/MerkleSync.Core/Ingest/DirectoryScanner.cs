@@ -55,7 +55,9 @@ public static class DirectoryScanner
                 entries.AddRange(new FileSystemEnumerable<(string, string)>(
                     current, (ref FileSystemEntry entry) => (System.IO.Path.Join(current, entry.FileName), DatasetPath.Normalize(string.Concat(prefix, entry.FileName))), options)
                 {
-                    ShouldIncludePredicate = (ref FileSystemEntry entry) => prefix.Length > 0 || !entry.FileName.SequenceEqual(StateFolderName),
+                    // Client state is never data, at any depth: a dataset folder nested in this one has
+                    // its own, and its tokens file holds secrets.
+                    ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.FileName.SequenceEqual(StateFolderName),
                 });
             }
 

@@ -92,4 +92,16 @@ public class IgnoreRulesTests
 
         Assert.Equal([IgnoreRules.FileName, "a.txt", "d/top.txt", "keep.tmp"], paths);
     }
+
+    [Fact]
+    public void The_scanner_leaves_out_client_state_at_any_depth()
+    {
+        using var temp = new TempFolder();
+        foreach (string path in (string[])["a.txt", ".merklesync/tokens", "nested/b.txt", "nested/.merklesync/tokens", "nested/.merklesync/state/CURRENT", "d/e/.merklesync"])
+        {
+            DatasetFiles.Write(temp.Path, path, "x"u8.ToArray());
+        }
+
+        Assert.Equal(["a.txt", "nested/b.txt"], DirectoryScanner.Scan(temp.Path).Select(f => f.Path));
+    }
 }
