@@ -51,7 +51,7 @@ public class OutOfSpaceTests
             // Each upload lane stops at its first 507: a full disk is not retried.
             Assert.InRange(server.Lines.Count(l => l.Contains("status=507", StringComparison.Ordinal)), 1, 4);
             var log = await CliRunner.RunAsync("log", remote);
-            Assert.Contains("No branch, tag or version 'main'", log.Stderr, StringComparison.Ordinal); // nothing published
+            Assert.Contains("has no versions yet", log.Stderr, StringComparison.Ordinal); // nothing published
 
             await File.WriteAllTextAsync(flag, "");
             await server.WaitForLineAsync("ballast removed");

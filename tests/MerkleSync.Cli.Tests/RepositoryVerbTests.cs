@@ -17,6 +17,10 @@ public class RepositoryVerbTests
         dir.Write("data/notes/readme.txt", "hello\n"u8.ToArray());
 
         Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        var empty = await CliRunner.RunAsync("log", repo);
+        Assert.Equal(1, empty.ExitCode);
+        Assert.Contains("has no versions yet: the first push creates branch 'main'", empty.Stderr, StringComparison.Ordinal);
+
         var first = CliRunner.Json(await CliRunner.RunAsync("push", data, repo, "-m", "first", "--json"));
         Assert.True(first.GetProperty("published").GetBoolean());
         Assert.Equal(first.GetProperty("chunks_total").GetInt64(), first.GetProperty("chunks_new").GetInt64());

@@ -23,7 +23,21 @@ internal static class LogCommand
         var command = new Command("log", "Show the history of a branch: version, parent, who, when, why, size and new bytes.\n\nExample:\n  merklesync log file:///srv/repos/ds -n 5") { remote, branch, max };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
-            var head = await r.ResolveAsync(parse.GetValue(branch)!, ct);
+            VersionRef head;
+            try
+            {
+                head = await r.ResolveAsync(parse.GetValue(branch)!, ct);
+            }
+            catch (NotFoundException)
+            {
+                if ((await r.ListRefsAsync(ct)).Count == 0)
+                {
+                    throw new NotFoundException($"{r.Url} has no versions yet: the first push creates branch 'main'.");
+                }
+
+                throw;
+            }
+
             var history = await r.HistoryInPagesAsync(head.Id, parse.GetValue(max), ct).ToListAsync(ct);
             if (parse.GetValue(CliApp.Json))
             {
