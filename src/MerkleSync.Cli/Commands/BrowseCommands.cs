@@ -52,7 +52,7 @@ internal static class BrowseCommands
             await r.PrefetchTreeAsync(target.Record.Root, ct);
             await foreach (var entry in TreeReader.EnumerateAsync(r.Nodes, target.Record.Root, ct))
             {
-                if (prefix is null || entry.Path == prefix || entry.Path.StartsWith(prefix + "/", StringComparison.Ordinal))
+                if (prefix is null || DatasetPath.IsAtOrUnder(entry.Path, prefix))
                 {
                     entries.Add(entry);
                 }

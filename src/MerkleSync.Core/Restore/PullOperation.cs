@@ -49,7 +49,7 @@ public static class PullOperation
             // A path that selects nothing is most likely mistyped: say so before anything is created.
             // With --delete it may be what the version no longer has, for the pull to delete here.
             var selected = await tree.ConfigureAwait(false);
-            if (filters.FirstOrDefault(f => !selected.Any(e => Selected(e.Path, [f]))) is { } unmatched)
+            if (filters.FirstOrDefault(f => !selected.Any(e => DatasetPath.IsAtOrUnder(e.Path, f))) is { } unmatched)
             {
                 throw new NotFoundException($"'{unmatched}' is not in version {version.Record.Root}: nothing to pull there.");
             }
@@ -257,7 +257,7 @@ public static class PullOperation
     }
 
     private static bool Selected(string path, string[] filters) =>
-        filters.Length == 0 || filters.Any(f => path == f || path.StartsWith(f + "/", StringComparison.Ordinal));
+        filters.Length == 0 || filters.Any(f => DatasetPath.IsAtOrUnder(path, f));
 
     // The parent chain must be folders; a file in the way is only removed with --delete. Each
     // folder is checked once per pull (the rename loop would otherwise stat every parent of every file).

@@ -91,6 +91,10 @@ public static class DatasetPath
         return i == a.Length || i == b.Length ? a.Length - b.Length : CodePointOrderKey(a[i]) - CodePointOrderKey(b[i]);
     }
 
+    /// <summary>Whether <paramref name="path"/> is <paramref name="prefix"/> itself or lies in the folder it names.</summary>
+    public static bool IsAtOrUnder(string path, string prefix) =>
+        path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] == '/');
+
     /// <summary>A comparer for <see cref="Compare(string?, string?)"/>.</summary>
     public static IComparer<string> Comparer { get; } = Comparer<string>.Create(Compare);
 

@@ -41,7 +41,7 @@ public static class TreeReader
     /// from <c>path/</c> on, so the first entry at or after that says.
     /// </summary>
     public static async ValueTask<bool> IsFolderAsync(ITreeNodeStore store, Hash root, string path, CancellationToken cancellationToken) =>
-        await SeekAsync(store, root, path + "/", cancellationToken).ConfigureAwait(false) is { } entry && entry.Path.StartsWith(path + "/", StringComparison.Ordinal);
+        await SeekAsync(store, root, path + "/", cancellationToken).ConfigureAwait(false) is { } entry && DatasetPath.IsAtOrUnder(entry.Path, path);
 
     /// <summary>The first entry whose path is at or after <paramref name="path"/>, reading one node per level.</summary>
     private static async ValueTask<TreeEntry?> SeekAsync(ITreeNodeStore store, Hash root, string path, CancellationToken cancellationToken)

@@ -21,14 +21,14 @@ public sealed class TokenStore
 {
     private readonly List<(byte[] Token, string Name, Dictionary<string, Access> Datasets)> _tokens;
 
-    private TokenStore(List<(byte[], string, Dictionary<string, Access>)> tokens) => _tokens = tokens;
+    private TokenStore(List<(byte[] Token, string Name, Dictionary<string, Access> Datasets)> tokens) => _tokens = tokens;
 
     public static TokenStore Load(string path)
     {
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllBytes(path));
-            var tokens = new List<(byte[], string, Dictionary<string, Access>)>();
+            var tokens = new List<(byte[] Token, string Name, Dictionary<string, Access> Datasets)>();
             foreach (var entry in document.RootElement.GetProperty("tokens").EnumerateArray())
             {
                 string token = entry.GetProperty("token").GetString() ?? "";
@@ -48,7 +48,7 @@ public sealed class TokenStore
                     StringComparer.Ordinal);
                 byte[] secret = Encoding.UTF8.GetBytes(token);
                 string name = entry.GetProperty("name").GetString() ?? "?";
-                if (tokens.FirstOrDefault(t => t.Item1.AsSpan().SequenceEqual(secret)) is { Item2: { } same })
+                if (tokens.FirstOrDefault(t => t.Token.AsSpan().SequenceEqual(secret)) is { Name: { } same })
                 {
                     // Which name and scopes would a request carry? Neither answer is safe to guess.
                     throw new InvalidInputException($"Tokens '{same}' and '{name}' in {path} are the same; each token must be unique.");

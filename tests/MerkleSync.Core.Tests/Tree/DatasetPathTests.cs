@@ -47,4 +47,15 @@ public class DatasetPathTests
         Assert.True(DatasetPath.Compare("a", "a/b") < 0);
         Assert.True(DatasetPath.Compare("a/b", "a0") < 0);
     }
+
+    [Theory]
+    [InlineData("a", "a", true)]
+    [InlineData("a/b", "a", true)]
+    [InlineData("a/b/c", "a/b", true)]
+    [InlineData("ab", "a", false)]
+    [InlineData("a!b", "a", false)]
+    [InlineData("a", "a/b", false)]
+    [InlineData("b/a", "a", false)]
+    public void A_path_is_at_or_under_a_prefix_only_at_a_folder_boundary(string path, string prefix, bool expected) =>
+        Assert.Equal(expected, DatasetPath.IsAtOrUnder(path, prefix));
 }
