@@ -4,6 +4,7 @@ using MerkleSync.Cli.Output;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Restore;
+using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Cli.Commands;
 
@@ -41,6 +42,7 @@ internal static class PullCommand
                     ["files_written"] = result.FilesWritten,
                     ["files_unchanged"] = result.FilesUnchanged,
                     ["files_deleted"] = result.FilesDeleted,
+                    ["state_files_skipped"] = result.StateEntriesSkipped,
                     ["bytes_written"] = result.BytesWritten,
                     ["bytes_reused"] = result.BytesReused,
                     ["chunk_bytes_fetched"] = result.ChunkBytesFetched,
@@ -54,6 +56,11 @@ internal static class PullCommand
             {
                 Console.Out.WriteLine($"Pulled version {result.Root}: {result.FilesWritten} files written, {result.FilesUnchanged} unchanged, {result.FilesDeleted} deleted.");
                 Console.Out.WriteLine($"  {Format.Bytes(result.BytesWritten)} written: {Format.Bytes(result.BytesReused)} from local chunks, {Format.Bytes(result.ChunkBytesFetched)} fetched ({Format.Bytes(result.PackBytesRead)} read from packs), {result.Elapsed.TotalSeconds:F2} s");
+            }
+
+            if (result.StateEntriesSkipped > 0)
+            {
+                Console.Error.WriteLine($"warning: {result.StateEntriesSkipped} file(s) of the version lie in a '{DatasetPath.StateFolderName}' folder, a client's state, and were not written.");
             }
 
             return CliApp.Ok;

@@ -17,7 +17,7 @@ internal static class StatusCommand
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             string dir = parse.GetValue(directory)!;
-            if (!Directory.Exists(Path.Combine(dir, DirectoryScanner.StateFolderName)))
+            if (!Directory.Exists(Path.Combine(dir, DatasetPath.StateFolderName)))
             {
                 throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             }

@@ -48,7 +48,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public string StateFolder => FolderOf(DatasetRoot);
 
     /// <summary>The state folder of a dataset directory.</summary>
-    public static string FolderOf(string datasetRoot) => Path.Combine(Path.GetFullPath(datasetRoot), DirectoryScanner.StateFolderName);
+    public static string FolderOf(string datasetRoot) => Path.Combine(Path.GetFullPath(datasetRoot), DatasetPath.StateFolderName);
 
     /// <summary>Where pulls stage files before renaming them into place (same file system as the dataset).</summary>
     public static string StagingFolderOf(string datasetRoot) => Path.Combine(FolderOf(datasetRoot), "tmp");
@@ -80,7 +80,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public static ClientStateStore Open(string datasetRoot)
     {
         string root = Path.GetFullPath(datasetRoot);
-        string folder = Path.Combine(root, DirectoryScanner.StateFolderName);
+        string folder = Path.Combine(root, DatasetPath.StateFolderName);
         Directory.CreateDirectory(folder);
         var state = new ClientStateStore(root, RocksStore.Open(Path.Combine(folder, "state"), Families, createIfMissing: true));
         string staging = StagingFolderOf(root);
@@ -144,7 +144,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public static ClientStateStore OpenToRead(string datasetRoot)
     {
         string root = Path.GetFullPath(datasetRoot);
-        return new ClientStateStore(root, RocksStore.Open(Path.Combine(root, DirectoryScanner.StateFolderName, "state"), Families, createIfMissing: false, readOnly: true));
+        return new ClientStateStore(root, RocksStore.Open(Path.Combine(root, DatasetPath.StateFolderName, "state"), Families, createIfMissing: false, readOnly: true));
     }
 
     /// <summary>
@@ -364,7 +364,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     /// <summary>Whether <paramref name="datasetRoot"/> has client state (without creating any).</summary>
     public static bool Exists(string datasetRoot) =>
-        Directory.Exists(Path.Combine(Path.GetFullPath(datasetRoot), DirectoryScanner.StateFolderName, "state"));
+        Directory.Exists(Path.Combine(Path.GetFullPath(datasetRoot), DatasetPath.StateFolderName, "state"));
 
     /// <summary>The version (record id, root) this directory last pushed to or pulled from a remote branch.</summary>
     public (Hash Id, Hash Root)? GetSynced(string remoteUrl, string branch)

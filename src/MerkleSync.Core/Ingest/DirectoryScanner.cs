@@ -14,9 +14,6 @@ public sealed record ScannedFile(string Path, string FullPath, EntryMode Mode, l
 /// </summary>
 public static class DirectoryScanner
 {
-    /// <summary>The client's state folder at the dataset root; never part of a snapshot.</summary>
-    public const string StateFolderName = ".merklesync";
-
     /// <summary><see cref="Scan"/> on the thread pool, so the caller can do other work meanwhile.</summary>
     public static Task<List<ScannedFile>> ScanAsync(string root, CancellationToken cancellationToken) => ScanAsync(root, applyIgnoreFile: true, cancellationToken);
 
@@ -57,7 +54,7 @@ public static class DirectoryScanner
                 {
                     // Client state is never data, at any depth: a dataset folder nested in this one has
                     // its own, and its tokens file holds secrets.
-                    ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.FileName.SequenceEqual(StateFolderName),
+                    ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.FileName.SequenceEqual(DatasetPath.StateFolderName),
                 });
             }
 

@@ -143,6 +143,11 @@ public sealed partial class Repository
                 long bytes = 0;
                 foreach (var entry in node.Entries)
                 {
+                    if (isNew && DatasetPath.IsInStateFolder(entry.Path))
+                    {
+                        throw new InvalidInputException($"'{entry.Path}' lies in a '{DatasetPath.StateFolderName}' folder, a client's state, which a version never holds.");
+                    }
+
                     if (isNew && entry.FileHash.IsZero && entry.Size != 0)
                     {
                         throw new CorruptDataException($"'{entry.Path}' claims {entry.Size} bytes; its file has 0.");

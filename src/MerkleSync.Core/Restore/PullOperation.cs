@@ -24,6 +24,9 @@ public sealed record PullResult(
 {
     /// <summary>Bytes sent and received over the network by this pull (0 for local remotes).</summary>
     public (long Sent, long Received) Wire { get; init; }
+
+    /// <summary>Files of the version inside a <see cref="DatasetPath.StateFolderName"/> folder, which a pull never writes.</summary>
+    public int StateEntriesSkipped { get; init; }
 }
 
 /// <summary>
@@ -80,6 +83,9 @@ public static class PullOperation
         Task<ClientStateStore> opening, bool stateIsNew, OperationProgress progress, Stopwatch clock, (long Sent, long Received) wireAtStart, CancellationToken cancellationToken)
     {
         var wanted = await tree.ConfigureAwait(false);
+        // Never written: a client's state, which a version holds only if pushed before snapshots
+        // left it out at every depth (or if crafted); placed, it would overwrite a state's tokens.
+        int stateEntriesSkipped = wanted.RemoveAll(e => DatasetPath.IsInStateFolder(e.Path));
 
         // What the directory holds now (stat cache makes this cheap after a pull or push).
         progress.Enter(Stage.Scanning);
@@ -214,6 +220,7 @@ public static class PullOperation
             writer.ChunkBytesFetched, writer.BytesReused, clock.Elapsed)
         {
             Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
+            StateEntriesSkipped = stateEntriesSkipped,
         };
     }
 
@@ -319,7 +326,7 @@ public static class PullOperation
     {
         foreach (string sub in Directory.EnumerateDirectories(directory))
         {
-            if (Path.GetFileName(sub) == DirectoryScanner.StateFolderName || new DirectoryInfo(sub).LinkTarget is not null)
+            if (Path.GetFileName(sub) == DatasetPath.StateFolderName || new DirectoryInfo(sub).LinkTarget is not null)
             {
                 continue;
             }

@@ -95,6 +95,27 @@ public static class DatasetPath
     public static bool IsAtOrUnder(string path, string prefix) =>
         path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] == '/');
 
+    /// <summary>The folder that holds a directory's client state (RocksDB, tokens); never part of a version.</summary>
+    public const string StateFolderName = ".merklesync";
+
+    /// <summary>
+    /// Whether a segment of <paramref name="path"/> is <see cref="StateFolderName"/>: a client's state,
+    /// which snapshots leave out at any depth, so a version that holds one (pushed before they did,
+    /// or crafted) must not write it into a directory's state folder.
+    /// </summary>
+    public static bool IsInStateFolder(string path)
+    {
+        foreach (var range in path.AsSpan().Split('/'))
+        {
+            if (path.AsSpan(range).SequenceEqual(StateFolderName))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>A comparer for <see cref="Compare(string?, string?)"/>.</summary>
     public static IComparer<string> Comparer { get; } = Comparer<string>.Create(Compare);
 

@@ -2,6 +2,8 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Repository;
+using MerkleSync.Core.Restore;
+using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tests.Support;
 using MerkleSync.Core.Tree;
 
@@ -101,6 +103,37 @@ public class StagingTests
         var error = await Assert.ThrowsAsync<CorruptDataException>(() => repository.PublishAsync(new PublishRequest("main", null, lying.Key, "t", ""), None));
         Assert.Contains("claims 1 bytes", error.Message, StringComparison.Ordinal);
         Assert.Null(repository.GetRef(RefName.Branch("main")));
+    }
+
+    [Fact]
+    public async Task A_new_version_holding_a_client_state_folder_is_refused_and_an_old_one_pulls_without_it()
+    {
+        using var temp = new TempFolder();
+        string repo = temp.Sub("repo"), target = temp.Sub("target");
+        using var repository = Core.Repository.Repository.Init(repo);
+        var file = File(await StorePackAsync(repository, 2));
+        await repository.StoreFilesAsync([file], None);
+        var leaf = Node(TreeNode.Leaf([Entry("a", file), Entry("sub/.merklesync/tokens", file)]));
+        await repository.StoreNodesAsync([leaf], None);
+
+        var error = await Assert.ThrowsAsync<InvalidInputException>(() => repository.PublishAsync(new PublishRequest("main", null, leaf.Key, "t", ""), None));
+        Assert.Contains("'sub/.merklesync/tokens' lies in a '.merklesync' folder", error.Message, StringComparison.Ordinal);
+        Assert.Null(repository.GetRef(RefName.Branch("main")));
+
+        // A node the repository holds from before (not staged by this push) is not checked again:
+        // so a version pushed before snapshots left nested state folders out is published here.
+        repository.Db.Delete(Core.Repository.Repository.Families.Staged, [(byte)'n', .. leaf.Key.ToArray()]);
+        await repository.PublishAsync(new PublishRequest("main", null, leaf.Key, "t", ""), None);
+
+        // A nested dataset's state in the target: the pull writes 'a' and leaves the state alone.
+        string tokens = Path.Combine(target, "sub", ".merklesync", "tokens");
+        Directory.CreateDirectory(Path.GetDirectoryName(tokens)!);
+        await System.IO.File.WriteAllTextAsync(tokens, "mine");
+        var pulled = await PullOperation.PullAsync(new LocalRemote(repository, repo), target, new PullOptions(), None);
+
+        Assert.Equal((1, 1), (pulled.FilesWritten, pulled.StateEntriesSkipped));
+        Assert.Equal("mine", await System.IO.File.ReadAllTextAsync(tokens));
+        Assert.Equal(file.Chunks.Sum(c => (long)c.Length), new FileInfo(Path.Combine(target, "a")).Length);
     }
 
     private static NewFile File(ChunkRef[] chunks) => new(XetHashes.FileHash(chunks), chunks);
