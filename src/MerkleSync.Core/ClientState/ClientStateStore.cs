@@ -470,9 +470,9 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
             .Select(u => new Sync.UploadCheckpoint(u.Key, u.Value.Head!.RemoteUrl, u.Value.Head.UploadUrl, u.Value.Head.Compression, u.Value.Chunks))];
     }
 
-    /// <summary>A head without <c>Compression</c> (written before the option existed) was compressed as Auto.</summary>
+    /// <summary>A head without <c>Compression</c> (written before the option existed) was compressed with zstd.</summary>
     internal sealed record UploadHead(
-        string RemoteUrl, string UploadUrl, [property: JsonConverter(typeof(JsonStringEnumConverter<Packs.Compression>))] Packs.Compression Compression = Packs.Compression.Auto);
+        string RemoteUrl, string UploadUrl, [property: JsonConverter(typeof(JsonStringEnumConverter<Packs.Compression>))] Packs.Compression Compression = Packs.Compression.Zstd);
 
     public void Dispose() => _db.Dispose();
 

@@ -96,7 +96,7 @@ public static class PackFormat
     public static bool IsPlausible(Codec codec, int storedLength, int rawLength) =>
         rawLength is > 0 and <= ChunkingParameters.MaximumChunkSize
         && storedLength > 0
-        && (codec == Codec.None ? storedLength == rawLength : codec == Codec.Zstd && storedLength < rawLength);
+        && (codec == Codec.None ? storedLength == rawLength : codec is Codec.Zstd or Codec.Lz4 && storedLength < rawLength);
 
     private static void WriteUInt24(Span<byte> destination, int value)
     {

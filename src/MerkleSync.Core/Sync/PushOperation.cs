@@ -24,7 +24,7 @@ namespace MerkleSync.Core.Sync;
 /// </param>
 public sealed record PushOptions(
     string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false, OperationProgress? Progress = null,
-    Task<List<ScannedFile>>? Scan = null, Compression Compression = Compression.Auto, bool DryRun = false);
+    Task<List<ScannedFile>>? Scan = null, Compression Compression = ChunkCodec.DefaultCompression, bool DryRun = false);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(

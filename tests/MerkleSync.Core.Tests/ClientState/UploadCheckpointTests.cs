@@ -20,7 +20,7 @@ public class UploadCheckpointTests
         using (var state = ClientStateStore.Open(temp.Path))
         {
             state.Begin("b-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2", Compression.Off);
-            state.Begin("a-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1", Compression.Auto);
+            state.Begin("a-upload", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1", Compression.Lz4);
             for (int piece = 0; piece < 12; piece++)
             {
                 state.AppendChunks("a-upload", [Origin(2 * piece), Origin((2 * piece) + 1)]);
@@ -36,7 +36,7 @@ public class UploadCheckpointTests
             Assert.Equal([Origin(100)], uploads["b-upload"].Chunks);
             Assert.Equal("http://127.0.0.1:1/v1/datasets/ds/uploads/2", uploads["b-upload"].UploadUrl);
             Assert.Equal(Compression.Off, uploads["b-upload"].Compression); // a resumed pack is rebuilt as it was begun
-            Assert.Equal(Compression.Auto, uploads["a-upload"].Compression);
+            Assert.Equal(Compression.Lz4, uploads["a-upload"].Compression);
 
             state.Remove("a-upload");
             Assert.Equal(["b-upload"], state.List().Select(u => u.Name));
@@ -50,17 +50,17 @@ public class UploadCheckpointTests
         var deferred = new DeferredCheckpoints();
         deferred.Begin("kept", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/1", Compression.Off);
         deferred.AppendChunks("kept", [Origin(1), Origin(2)]);
-        deferred.Begin("done", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2", Compression.Auto);
+        deferred.Begin("done", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/2", Compression.Lz4);
         deferred.AppendChunks("done", [Origin(3)]);
         deferred.Remove("done");
-        deferred.Begin("empty", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/3", Compression.Auto);
+        deferred.Begin("empty", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/3", Compression.Lz4);
         Assert.Empty(deferred.List());
 
         using (var state = ClientStateStore.Open(temp.Path))
         {
             deferred.Attach(state);
             deferred.AppendChunks("kept", [Origin(4)]);
-            deferred.Begin("later", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/4", Compression.Auto);
+            deferred.Begin("later", "http://127.0.0.1:1/ds", "http://127.0.0.1:1/v1/datasets/ds/uploads/4", Compression.Lz4);
             Assert.Equal(["empty", "kept", "later"], deferred.List().Select(u => u.Name).Order());
         }
 
@@ -76,11 +76,16 @@ public class UploadCheckpointTests
     }
 
     [Fact]
-    public void An_upload_head_written_before_the_compression_option_existed_reads_as_auto()
+    public void An_upload_head_written_before_the_compression_option_existed_or_while_zstd_was_auto_reads_as_zstd()
     {
-        var head = System.Text.Json.JsonSerializer.Deserialize(
-            """{"RemoteUrl":"http://127.0.0.1:1/ds","UploadUrl":"http://127.0.0.1:1/v1/datasets/ds/uploads/1"}""", ClientStateJson.Default.UploadHead);
-        Assert.Equal(Compression.Auto, head!.Compression);
-        Assert.Contains("\"Compression\":\"Off\"", System.Text.Json.JsonSerializer.Serialize(head with { Compression = Compression.Off }, ClientStateJson.Default.UploadHead));
+        static ClientStateStore.UploadHead Read(string json) => System.Text.Json.JsonSerializer.Deserialize(json, ClientStateJson.Default.UploadHead)!;
+        static string Write(ClientStateStore.UploadHead head) => System.Text.Json.JsonSerializer.Serialize(head, ClientStateJson.Default.UploadHead);
+
+        var head = Read("""{"RemoteUrl":"http://127.0.0.1:1/ds","UploadUrl":"http://127.0.0.1:1/v1/datasets/ds/uploads/1"}""");
+        Assert.Equal(Compression.Zstd, head.Compression);
+        Assert.Equal(Compression.Zstd, Read("""{"RemoteUrl":"u","UploadUrl":"v","Compression":"Auto"}""").Compression);
+        Assert.Contains("\"Compression\":\"Auto\"", Write(head), StringComparison.Ordinal);
+        Assert.Contains("\"Compression\":\"Off\"", Write(head with { Compression = Compression.Off }), StringComparison.Ordinal);
+        Assert.Equal(Compression.Lz4, Read(Write(head with { Compression = Compression.Lz4 })).Compression);
     }
 }

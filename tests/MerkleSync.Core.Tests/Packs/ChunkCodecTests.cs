@@ -19,25 +19,29 @@ public class ChunkCodecTests
         Assert.Equal(0, ChunkCodec.ByteEntropy([]));
     }
 
-    [Fact]
-    public void Random_bytes_are_stored_raw()
+    [Theory]
+    [InlineData(Compression.Lz4)]
+    [InlineData(Compression.Zstd)]
+    public void Random_bytes_are_stored_raw(Compression compression)
     {
         var raw = RandomBytes(ChunkLength, seed: 1);
 
-        var (codec, stored) = Encode(raw);
+        var (codec, stored) = Encode(raw, compression);
 
         Assert.Equal(Codec.None, codec);
         Assert.Equal(raw, stored);
     }
 
-    [Fact]
-    public void Text_is_compressed_and_decodes_to_itself()
+    [Theory]
+    [InlineData(Compression.Lz4, Codec.Lz4)]
+    [InlineData(Compression.Zstd, Codec.Zstd)]
+    public void Text_is_compressed_and_decodes_to_itself(Compression compression, Codec expected)
     {
         var raw = WordText(seed: 2);
 
-        var (codec, stored) = Encode(raw);
+        var (codec, stored) = Encode(raw, compression);
 
-        Assert.Equal(Codec.Zstd, codec);
+        Assert.Equal(expected, codec);
         Assert.True(stored.Length < raw.Length / 2);
         AssertDecodes(raw, codec, stored);
     }
@@ -53,14 +57,17 @@ public class ChunkCodecTests
         Assert.Equal((Codec.None, raw.Length), ChunkCodec.EncodeInPlace(chunk, Compression.Off));
         Assert.Equal(raw, stored);
         Assert.Equal(raw, chunk);
-        Assert.Equal(Codec.Zstd, ChunkCodec.EncodeInPlace(chunk, Compression.Auto).Codec); // the same bytes compress when asked
+        Assert.Equal(Codec.Lz4, ChunkCodec.EncodeInPlace(chunk.ToArray(), ChunkCodec.DefaultCompression).Codec); // the same bytes compress when asked
+        Assert.Equal(Codec.Zstd, ChunkCodec.EncodeInPlace(chunk, Compression.Zstd).Codec);
     }
 
-    // Random-looking bytes by count that zstd still shrinks: the entropy shortcut must not leave them raw.
+    // Random-looking bytes by count that still shrink: the entropy shortcut must not leave them raw.
     [Theory]
-    [InlineData(1024)]
-    [InlineData(4096)]
-    public void Random_bytes_repeated_with_a_short_period_are_compressed(int period)
+    [InlineData(1024, Compression.Lz4, Codec.Lz4)]
+    [InlineData(4096, Compression.Lz4, Codec.Lz4)]
+    [InlineData(1024, Compression.Zstd, Codec.Zstd)]
+    [InlineData(4096, Compression.Zstd, Codec.Zstd)]
+    public void Random_bytes_repeated_with_a_short_period_are_compressed(int period, Compression compression, Codec expected)
     {
         var block = RandomBytes(period, seed: period);
         var raw = new byte[ChunkLength];
@@ -69,9 +76,9 @@ public class ChunkCodecTests
             block.CopyTo(raw.AsSpan(at));
         }
 
-        var (codec, stored) = Encode(raw);
+        var (codec, stored) = Encode(raw, compression);
 
-        Assert.Equal(Codec.Zstd, codec);
+        Assert.Equal(expected, codec);
         Assert.True(stored.Length < raw.Length / 4);
         AssertDecodes(raw, codec, stored);
     }
@@ -87,19 +94,22 @@ public class ChunkCodecTests
     [InlineData(16_384)]
     public void Small_random_chunks_stay_raw_and_small_chunks_that_repeat_are_compressed(int length)
     {
-        for (int seed = 0; seed < 200; seed++)
+        foreach (var (compression, expected) in Codecs)
         {
-            Assert.Equal(Codec.None, Encode(RandomBytes(length, seed)).Codec);
+            for (int seed = 0; seed < 200; seed++)
+            {
+                Assert.Equal(Codec.None, Encode(RandomBytes(length, seed), compression).Codec);
 
-            var half = RandomBytes(length / 2, seed);
-            byte[] repeated = [.. half, .. half, .. (length % 2 == 1 ? half[..1] : [])];
-            var (codec, stored) = Encode(repeated);
-            Assert.Equal(Codec.Zstd, codec);
-            AssertDecodes(repeated, codec, stored);
+                var half = RandomBytes(length / 2, seed);
+                byte[] repeated = [.. half, .. half, .. (length % 2 == 1 ? half[..1] : [])];
+                var (codec, stored) = Encode(repeated, compression);
+                Assert.Equal(expected, codec);
+                AssertDecodes(repeated, codec, stored);
+            }
         }
     }
 
-    // Any mix of random and repetitive runs comes back exactly, raw or zstd, never larger than raw.
+    // Any mix of random and repetitive runs comes back exactly, raw or compressed by either codec, never larger than raw.
     [Property(MaxTest = 60)]
     public void Every_chunk_decodes_to_its_bytes(NonNegativeInt seed, PositiveInt length, byte alphabet)
     {
@@ -124,27 +134,31 @@ public class ChunkCodecTests
             at += run;
         }
 
-        var (codec, stored) = Encode(raw);
+        foreach (var (compression, _) in Codecs)
+        {
+            var (codec, stored) = Encode(raw, compression);
 
-        Assert.True(stored.Length <= raw.Length);
-        AssertDecodes(raw, codec, stored);
+            Assert.True(stored.Length <= raw.Length);
+            AssertDecodes(raw, codec, stored);
+        }
     }
 
     // A pull checks only the chunk hash, not the CRC: a damaged stored byte, raw or inside a zstd
-    // frame, must be refused as corrupt or, where zstd ignores it (a field that does not change the
-    // output), decode to exactly the chunk; never into other bytes, never another exception.
+    // frame or LZ4 block, must be refused as corrupt or, where the codec ignores it (a field that
+    // does not change the output), decode to exactly the chunk; never into other bytes, never
+    // another exception.
     [Property(MaxTest = 300)]
-    public void A_damaged_stored_chunk_is_refused_by_its_hash_or_decodes_to_the_chunk_itself(NonNegativeInt position, byte flip, bool text)
+    public void A_damaged_stored_chunk_is_refused_by_its_hash_or_decodes_to_the_chunk_itself(NonNegativeInt position, byte flip, bool text, bool zstd)
     {
         var raw = text ? WordText(seed: 2) : RandomBytes(ChunkLength, seed: 3);
-        var (codec, stored) = Encode(raw);
-        Assert.Equal(text ? Codec.Zstd : Codec.None, codec);
+        var (codec, stored) = Encode(raw, zstd ? Compression.Zstd : Compression.Lz4);
+        Assert.Equal(!text ? Codec.None : zstd ? Codec.Zstd : Codec.Lz4, codec);
         stored[position.Get % stored.Length] ^= (byte)(flip | 1);
 
         try
         {
             var decoded = ChunkCodec.DecodeVerified(codec, stored, XetHashes.ChunkHash(raw), raw.Length, new byte[raw.Length]);
-            Assert.Equal(Codec.Zstd, codec); // a raw chunk's every byte is content
+            Assert.NotEqual(Codec.None, codec); // a raw chunk's every byte is content
             Assert.Equal(raw, decoded.ToArray());
         }
         catch (Errors.CorruptDataException)
@@ -153,10 +167,12 @@ public class ChunkCodecTests
         }
     }
 
-    private static (Codec Codec, byte[] Stored) Encode(byte[] raw)
+    private static readonly (Compression Compression, Codec Codec)[] Codecs = [(Compression.Lz4, Codec.Lz4), (Compression.Zstd, Codec.Zstd)];
+
+    private static (Codec Codec, byte[] Stored) Encode(byte[] raw, Compression compression)
     {
         var stored = new byte[raw.Length];
-        var (codec, length) = ChunkCodec.Encode(raw, stored);
+        var (codec, length) = ChunkCodec.Encode(raw, stored, compression);
         return (codec, stored[..length]);
     }
 

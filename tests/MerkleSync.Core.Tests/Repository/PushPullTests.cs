@@ -1,7 +1,9 @@
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Packs;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tests.Support;
+using MerkleSync.Core.Verification;
 
 namespace MerkleSync.Core.Tests.Repository;
 
@@ -98,6 +100,37 @@ public class PushPullTests
 
         Assert.True(pushed.Published);
         await using (var remote = await RemoteUrl.OpenAsync(second, None))
+        {
+            await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        }
+
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
+    public async Task Chunks_stored_with_every_codec_pull_back_and_verify()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), target = temp.Sub("target"), repo = temp.Sub("repo");
+        Core.Repository.Repository.Init(repo).Dispose();
+        Compression[] choices = [Compression.Zstd, Compression.Lz4, Compression.Off];
+        foreach (var (compression, i) in choices.Select((c, i) => (c, i)))
+        {
+            DatasetFiles.Write(source, $"text/{i}.txt", DatasetFiles.Text(i, 200_000)); // compresses
+            DatasetFiles.Write(source, $"random/{i}.bin", DatasetFiles.Random(i, 200_000)); // does not
+            await using var remote = await RemoteUrl.OpenAsync(repo, None);
+            await PushOperation.PushAsync(source, remote, new PushOptions(Message: compression.ToString(), Compression: compression), None);
+        }
+
+        using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
+        {
+            var codecs = repository.ListPacks().SelectMany(p => p.Entries).GroupBy(e => e.Codec).ToDictionary(g => g.Key, g => g.Count());
+            Assert.Equal([Codec.None, Codec.Zstd, Codec.Lz4], codecs.Keys.Order());
+            var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None); // every pack read: CRCs, decoding, hashes
+            Assert.Empty(report.Problems);
+        }
+
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
         {
             await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         }
