@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 TOOLS = ["merklesync", "borg", "restic", "casync"]
 # The large case also runs MerkleSync with compression off: the setting borg runs with here (-C none).
 LARGE_TOOLS = ["merklesync", "merklesync-off", *TOOLS[1:]]
-CHART_LABELS = {"merklesync-off": ["merklesync", "(no zstd)"]}
+CHART_LABELS = {"merklesync-off": ["merklesync", "(uncompressed)"]}
 ENV = dict(os.environ, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="yes", BORG_RELOCATED_REPO_ACCESS_IS_OK="yes",
            RESTIC_PASSWORD="bench", DOTNET_CLI_TELEMETRY_OPTOUT="1")
 

@@ -183,9 +183,8 @@ public static class ChunkCodec
     // Entropy of the probe in bits per byte. Random bytes measure at least 7.9706 over 8 KiB (2000
     // samples), bytes that repeat with a period up to 4 KiB at most 7.9669: those still shrink, so
     // only the first are left raw unseen. Under 7 bits a byte, zstd's entropy coding alone saves
-    // over 12%.
-    // The zstd probe costs ~25 µs a chunk (most of it resetting zstd's tables); the byte count
-    // ~3 µs: on random data it was 0.35 CPU-seconds per GiB.
+    // over 12%. The zstd probe costs ~25 µs a chunk (most of it resetting zstd's tables); the byte
+    // count ~3 µs: on random data it was 0.35 CPU-seconds per GiB.
     private const double RandomBitsPerByte = 7.97;
     private const double RedundantBitsPerByte = 7.0;
 
