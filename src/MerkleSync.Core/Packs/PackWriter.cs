@@ -46,8 +46,12 @@ public sealed class PackWriter
         return AddEncodedAndReturnAsync(chunkHash, raw.Length, codec, stored, length, cancellationToken);
     }
 
-    /// <summary>Appends a chunk already encoded (e.g. copied from another pack, or encoded on another thread).</summary>
-    public async ValueTask AddEncodedAsync(Hash chunkHash, int rawLength, Codec codec, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends a chunk already encoded (e.g. copied from another pack, or encoded on another thread)
+    /// whose stored bytes have the CRC-32C <paramref name="crc32C"/>: encoders compute it while the
+    /// bytes are still in their core's cache.
+    /// </summary>
+    public async ValueTask AddEncodedAsync(Hash chunkHash, int rawLength, Codec codec, ReadOnlyMemory<byte> stored, uint crc32C, CancellationToken cancellationToken)
     {
         ThrowIfUnusable();
         if (!_hashes.Add(chunkHash))
@@ -64,7 +68,7 @@ public sealed class PackWriter
 
             PackFormat.WriteFrameHeader(_frame, codec, stored.Length, rawLength);
             await WriteAsync(_frame, cancellationToken).ConfigureAwait(false);
-            var entry = new PackEntry(chunkHash, _length, stored.Length, rawLength, codec, Crc32C.Compute(stored.Span));
+            var entry = new PackEntry(chunkHash, _length, stored.Length, rawLength, codec, crc32C);
             await WriteAsync(stored, cancellationToken).ConfigureAwait(false);
             _entries.Add(entry);
         }
@@ -110,7 +114,7 @@ public sealed class PackWriter
     {
         try
         {
-            await AddEncodedAsync(chunkHash, rawLength, codec, stored.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            await AddEncodedAsync(chunkHash, rawLength, codec, stored.AsMemory(0, length), Crc32C.Compute(stored.AsSpan(0, length)), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

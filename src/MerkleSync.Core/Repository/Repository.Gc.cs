@@ -136,7 +136,7 @@ public sealed partial class Repository
             }
 
             position = entry.Offset + entry.StoredLength;
-            await writer.AddEncodedAsync(entry.ChunkHash, entry.RawLength, entry.Codec, span, cancellationToken).ConfigureAwait(false);
+            await writer.AddEncodedAsync(entry.ChunkHash, entry.RawLength, entry.Codec, span, entry.Crc32C, cancellationToken).ConfigureAwait(false); // checked just above
         }
 
         var summary = await writer.FinishAsync(cancellationToken).ConfigureAwait(false);

@@ -14,10 +14,10 @@ public interface IPackUpload : IAsyncDisposable
     long Length { get; }
 
     /// <summary>
-    /// Appends a chunk encoded by the caller. <paramref name="origin"/> says where its raw bytes can
-    /// be read again, should an interrupted upload have to be rebuilt.
+    /// Appends a chunk encoded by the caller, with the CRC-32C of its stored bytes. <paramref name="origin"/>
+    /// says where its raw bytes can be read again, should an interrupted upload have to be rebuilt.
     /// </summary>
-    ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken);
+    ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, uint crc32C, CancellationToken cancellationToken);
 
     /// <summary>Finishes the pack, stores it durably, then indexes its chunks (in that order).</summary>
     ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken);
@@ -168,8 +168,8 @@ public sealed partial class Repository
 
         public long Length => Writer.Length;
 
-        public ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken) =>
-            Writer.AddEncodedAsync(origin.Hash, origin.Length, codec, stored, cancellationToken);
+        public ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, uint crc32C, CancellationToken cancellationToken) =>
+            Writer.AddEncodedAsync(origin.Hash, origin.Length, codec, stored, crc32C, cancellationToken);
 
         public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
         {

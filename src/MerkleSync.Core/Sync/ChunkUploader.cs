@@ -116,9 +116,9 @@ internal static class ChunkUploader
             {
                 for (int i = 0; i < batch.Count; i++)
                 {
-                    var (origin, codec, stored) = batch[i];
+                    var (origin, codec, stored, crc32C) = batch[i];
                     pack ??= await totals.Remote.BeginPackAsync(totals.Compression, cancellationToken).ConfigureAwait(false);
-                    await pack.AddAsync(origin, codec, stored, cancellationToken).ConfigureAwait(false);
+                    await pack.AddAsync(origin, codec, stored, crc32C, cancellationToken).ConfigureAwait(false);
                     rawInPack += origin.Length;
                     if (pack.Length >= totals.Pacer.PackSize)
                     {

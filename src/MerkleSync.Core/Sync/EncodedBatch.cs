@@ -27,7 +27,7 @@ internal sealed class EncodedBatch : IDisposable
 
     private readonly ArraySegment<ChunkOrigin> _chunks;
     private readonly int[] _offsets;
-    private readonly (Codec Codec, int Length)[] _stored;
+    private readonly (Codec Codec, int Length, uint Crc32C)[] _stored;
     private byte[]? _buffer;
 
     private EncodedBatch(ArraySegment<ChunkOrigin> chunks, int[] offsets, byte[] buffer)
@@ -35,13 +35,13 @@ internal sealed class EncodedBatch : IDisposable
         _chunks = chunks;
         _offsets = offsets;
         _buffer = buffer;
-        _stored = new (Codec, int)[chunks.Count];
+        _stored = new (Codec, int, uint)[chunks.Count];
     }
 
     public int Count => _chunks.Count;
 
-    public (ChunkOrigin Origin, Codec Codec, ReadOnlyMemory<byte> Stored) this[int index] =>
-        (_chunks[index], _stored[index].Codec, Buffer.AsMemory(_offsets[index], _stored[index].Length));
+    public (ChunkOrigin Origin, Codec Codec, ReadOnlyMemory<byte> Stored, uint Crc32C) this[int index] =>
+        (_chunks[index], _stored[index].Codec, Buffer.AsMemory(_offsets[index], _stored[index].Length), _stored[index].Crc32C);
 
     private byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(EncodedBatch));
 
@@ -178,7 +178,8 @@ internal sealed class EncodedBatch : IDisposable
             throw Changed(origin.SourcePath);
         }
 
-        _stored[index] = ChunkCodec.EncodeInPlace(raw, compression);
+        var (codec, length) = ChunkCodec.EncodeInPlace(raw, compression);
+        _stored[index] = (codec, length, Crc32C.Compute(raw[..length])); // here, while the bytes are in this core's cache
     }
 
     private static InvalidInputException Changed(string sourcePath) => new($"'{sourcePath}' changed while being pushed; run the push again.");

@@ -94,8 +94,8 @@ public sealed partial class HttpRemote
             {
                 for (int i = 0; i < batch.Count; i++)
                 {
-                    var (origin, codec, stored) = batch[i];
-                    await upload.AddAsync(origin, codec, stored, cancellationToken).ConfigureAwait(false);
+                    var (origin, codec, stored, crc32C) = batch[i];
+                    await upload.AddAsync(origin, codec, stored, crc32C, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -226,10 +226,10 @@ public sealed partial class HttpRemote
 
         public long Length => _writer.Length;
 
-        public ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, CancellationToken cancellationToken)
+        public ValueTask AddAsync(ChunkOrigin origin, Codec codec, ReadOnlyMemory<byte> stored, uint crc32C, CancellationToken cancellationToken)
         {
             _unrecorded.Add(origin);
-            return _writer.AddEncodedAsync(origin.Hash, origin.Length, codec, stored, cancellationToken);
+            return _writer.AddEncodedAsync(origin.Hash, origin.Length, codec, stored, crc32C, cancellationToken);
         }
 
         public async ValueTask<PackSummary> CompleteAsync(CancellationToken cancellationToken)
