@@ -362,9 +362,13 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public IReadOnlyList<(string Name, string Url)> ListRemotes() =>
         [.. _db.Scan(RemotesFamily).Select(kv => (Encoding.UTF8.GetString(kv.Key), Encoding.UTF8.GetString(kv.Value)))];
 
-    /// <summary>Whether <paramref name="datasetRoot"/> has client state (without creating any).</summary>
+    /// <summary>
+    /// Whether <paramref name="datasetRoot"/> has client state (without creating any). A database
+    /// whose creation a killed process left before its CURRENT file does not count: only a
+    /// read-write open can finish it.
+    /// </summary>
     public static bool Exists(string datasetRoot) =>
-        Directory.Exists(Path.Combine(Path.GetFullPath(datasetRoot), DatasetPath.StateFolderName, "state"));
+        File.Exists(Path.Combine(Path.GetFullPath(datasetRoot), DatasetPath.StateFolderName, "state", "CURRENT"));
 
     /// <summary>The version (record id, root) this directory last pushed to or pulled from a remote branch.</summary>
     public (Hash Id, Hash Root)? GetSynced(string remoteUrl, string branch)

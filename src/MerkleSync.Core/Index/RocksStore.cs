@@ -31,7 +31,10 @@ public sealed class RocksStore : IDisposable
     /// <summary>One block cache for every database this process opens.</summary>
     private static readonly Cache BlockCache = Cache.CreateLru(16 << 20);
 
-    /// <summary>Opens (creating if asked) the database at <paramref name="path"/> with the given column families; read-only opens take no lock.</summary>
+    /// <summary>
+    /// Opens (creating if asked) the database at <paramref name="path"/> with the given column
+    /// families; read-only opens take no lock, and a family the database lacks reads as empty there.
+    /// </summary>
     public static RocksStore Open(string path, IReadOnlyList<string> families, bool createIfMissing, bool readOnly = false)
     {
         if (!createIfMissing && !Directory.Exists(path))
@@ -47,8 +50,12 @@ public sealed class RocksStore : IDisposable
             .SetKeepLogFileNum(4)
             .SetMaxOpenFiles(256)
             .SetDbWriteBufferSize(WriteBufferBudget);
+        // A process killed while creating a database leaves it without the families it had not
+        // created yet (read-write opens create them), as does an older version that had fewer.
+        // Only a read-write open may create them; a read-only one opens those there are.
+        IReadOnlyList<string> opened = readOnly ? Present(options, path, families) : families;
         var columnFamilies = new ColumnFamilies();
-        foreach (string name in families)
+        foreach (string name in opened)
         {
             columnFamilies.Add(name, new ColumnFamilyOptions().SetBlockBasedTableFactory(TableOptions()));
         }
@@ -60,7 +67,7 @@ public sealed class RocksStore : IDisposable
             try
             {
                 var db = readOnly ? RocksDb.OpenReadOnly(options, path, columnFamilies, errIfLogFileExists: false) : RocksDb.Open(options, path, columnFamilies);
-                return new RocksStore(db, families) { Path = path, _readOnly = readOnly };
+                return new RocksStore(db, opened) { Path = path, _readOnly = readOnly };
             }
             catch (RocksDbException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
             {
@@ -76,6 +83,19 @@ public sealed class RocksStore : IDisposable
                 // Not a lock: the path is not a database folder, is unreadable, or is damaged.
                 throw new CorruptDataException($"Cannot open the database at '{path}': {e.Message}", e);
             }
+        }
+    }
+
+    private static IReadOnlyList<string> Present(DbOptions options, string path, IReadOnlyList<string> families)
+    {
+        try
+        {
+            var present = RocksDb.ListColumnFamilies(options, path).ToHashSet(StringComparer.Ordinal);
+            return [.. families.Where(present.Contains)];
+        }
+        catch (RocksDbException e)
+        {
+            throw new CorruptDataException($"Cannot open the database at '{path}': {e.Message}", e);
         }
     }
 
@@ -105,9 +125,9 @@ public sealed class RocksStore : IDisposable
     public static TimeSpan LockWait { get; } = TimeSpan.FromSeconds(
         int.TryParse(Environment.GetEnvironmentVariable("MERKLESYNC_LOCK_WAIT_SECONDS"), out int seconds) && seconds >= 0 ? seconds : 120);
 
-    public byte[]? Get(string family, ReadOnlySpan<byte> key) => _db.Get(key.ToArray(), Family(family));
+    public byte[]? Get(string family, ReadOnlySpan<byte> key) => Absent(family) ? null : _db.Get(key.ToArray(), Family(family));
 
-    public bool Has(string family, ReadOnlySpan<byte> key) => _db.HasKey(key, Family(family));
+    public bool Has(string family, ReadOnlySpan<byte> key) => !Absent(family) && _db.HasKey(key, Family(family));
 
     public void Put(string family, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool durable = true) =>
         _db.Put(key, value, Family(family), durable ? _durable : _relaxed);
@@ -146,6 +166,11 @@ public sealed class RocksStore : IDisposable
     /// <summary>A cursor on the first key of a family at or after <paramref name="start"/>.</summary>
     public Cursor Seek(string family, ReadOnlySpan<byte> start)
     {
+        if (Absent(family))
+        {
+            return new Cursor(null);
+        }
+
         var iterator = _db.NewIterator(Family(family));
         iterator.Seek(start);
         return new Cursor(iterator);
@@ -155,22 +180,24 @@ public sealed class RocksStore : IDisposable
     /// Walks a family forward in key order, reading keys and values in place: for walks over many
     /// keys, which would otherwise copy every key and value into a new array.
     /// </summary>
-    public sealed class Cursor(Iterator iterator) : IDisposable
+    public sealed class Cursor(Iterator? iterator) : IDisposable
     {
-        public bool Valid => iterator.Valid();
+        public bool Valid => iterator?.Valid() == true;
 
         /// <summary>The current key; valid until the next move.</summary>
-        public ReadOnlySpan<byte> Key => iterator.GetKeySpan();
+        public ReadOnlySpan<byte> Key => At.GetKeySpan();
 
         /// <summary>The current value; valid until the next move.</summary>
-        public ReadOnlySpan<byte> Value => iterator.GetValueSpan();
+        public ReadOnlySpan<byte> Value => At.GetValueSpan();
 
-        public void Next() => iterator.Next();
+        private Iterator At => iterator ?? throw new InvalidOperationException("The cursor is past the end.");
+
+        public void Next() => At.Next();
 
         /// <summary>Moves to the first key at or after <paramref name="target"/>.</summary>
-        public void Seek(ReadOnlySpan<byte> target) => iterator.Seek(target);
+        public void Seek(ReadOnlySpan<byte> target) => iterator?.Seek(target);
 
-        public void Dispose() => iterator.Dispose();
+        public void Dispose() => iterator?.Dispose();
     }
 
     /// <summary>The keys of a family that start with <paramref name="prefix"/>, in order (values are not read).</summary>
@@ -187,6 +214,11 @@ public sealed class RocksStore : IDisposable
     // Steps an iterator from a key on, over the keys with the prefix; it stays on each key until the next step.
     private IEnumerable<(Iterator Iterator, byte[] Key)> Walk(string family, byte[]? start, byte[]? prefix)
     {
+        if (Absent(family))
+        {
+            yield break;
+        }
+
         using var iterator = _db.NewIterator(Family(family));
         if (start is null)
         {
@@ -241,6 +273,9 @@ public sealed class RocksStore : IDisposable
             Put(family, key, value, durable);
         }
     }
+
+    /// <summary>A family a read-only open found missing (see <see cref="Open"/>): it reads as empty.</summary>
+    private bool Absent(string family) => _readOnly && !_families.ContainsKey(family);
 
     private ColumnFamilyHandle Family(string name) =>
         _families.TryGetValue(name, out var handle) ? handle : throw new ArgumentException($"Unknown column family '{name}'.", nameof(name));
