@@ -63,6 +63,26 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task Diff_of_a_directory_that_never_synced_compares_it_and_leaves_no_state_in_it()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data"), other = Path.Combine(dir.Path, "other");
+        dir.Write("data/same.txt", "same\n"u8.ToArray());
+        dir.Write("data/changed.txt", "old\n"u8.ToArray());
+        dir.Write("other/same.txt", "same\n"u8.ToArray());
+        dir.Write("other/changed.txt", "new\n"u8.ToArray());
+        dir.Write("other/new.bin", new byte[100_000]);
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+
+        var diff = CliRunner.Json(await CliRunner.RunAsync("diff", other, repo, "--json"));
+
+        Assert.Equal(["modified changed.txt", "added new.bin"],
+            diff.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}"));
+        Assert.Equal(["changed.txt", "new.bin", "same.txt"], Directory.EnumerateFileSystemEntries(other).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Status_of_a_directory_as_its_last_push_left_it_shows_no_changes_and_then_a_rewrite_that_kept_size_and_mtime()
     {
         using var dir = new TempDirectory();

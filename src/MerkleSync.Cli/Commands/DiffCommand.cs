@@ -51,11 +51,22 @@ internal static class DiffCommand
                 var target = parse.GetValue(version) is { } spec
                     ? await r.ResolveAsync(spec, ct)
                     : await r.GetBranchAsync(parse.GetValue(branch)!, ct) ?? throw new NotFoundException($"Branch '{parse.GetValue(branch)}' does not exist in {r.Url}.");
-                var scan = DirectoryScanner.ScanAsync(directory, ct); // meanwhile the state opens
-                using var state = ClientStateStore.Open(directory);
                 var local = new MemoryTreeNodeStore();
-                var snapshot = await CachedSnapshotter.SnapshotAsync(await scan, state, local, ct);
-                return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, snapshot.Snapshot.Root, json, ct, statOnly);
+                Hash current;
+                if (ClientStateStore.Exists(directory))
+                {
+                    var scan = DirectoryScanner.ScanAsync(directory, ct); // meanwhile the state opens
+                    using var state = ClientStateStore.Open(directory);
+                    current = (await CachedSnapshotter.SnapshotAsync(await scan, state, local, ct)).Snapshot.Root;
+                }
+                else
+                {
+                    // Never synced: nothing is cached, and a diff leaves no state behind (as a look
+                    // at a directory should not change it).
+                    current = (await Snapshotter.SnapshotAsync(directory, local, ct)).Root;
+                }
+
+                return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, current, json, ct, statOnly);
             }, ct, directory);
         }));
         return command;
