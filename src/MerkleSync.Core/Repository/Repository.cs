@@ -100,20 +100,37 @@ public sealed partial class Repository : IDisposable
             throw new InvalidInputException($"A repository already exists at '{full}'.");
         }
 
+        // The database is made under another name and renamed into place once it holds its format:
+        // an init killed half-way leaves no repository that every later open would refuse.
+        string database = System.IO.Path.Combine(full, DatabaseFolder), unfinished = database + ".unfinished";
+        List<string> entries = Directory.Exists(full) ? [.. Directory.EnumerateFileSystemEntries(full)] : [];
+        if (entries is [var only] && only == unfinished)
+        {
+            Directory.Delete(unfinished, recursive: true); // all that a killed init left
+            entries.Clear();
+        }
+
         // Its folders would mix with whatever is there (a dataset, say, which would then push them).
-        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        if (entries.Count > 0)
         {
             throw new InvalidInputException($"'{full}' is not empty; a repository needs a new or empty folder.");
         }
 
         Directory.CreateDirectory(full);
-        var db = RocksStore.Open(System.IO.Path.Combine(full, DatabaseFolder), Families.All, createIfMissing: true);
-        db.Put(Families.Meta, FormatKey, [FormatVersion]);
-        if (packStore is not null)
+        using (var created = RocksStore.Open(unfinished, Families.All, createIfMissing: true))
         {
-            db.Put(Families.Meta, StoreKey, Encoding.UTF8.GetBytes(packStore.ToString()));
+            created.WriteDurable(batch =>
+            {
+                batch.Put(Families.Meta, FormatKey, [FormatVersion]);
+                if (packStore is not null)
+                {
+                    batch.Put(Families.Meta, StoreKey, Encoding.UTF8.GetBytes(packStore.ToString()));
+                }
+            });
         }
 
+        Directory.Move(unfinished, database);
+        var db = RocksStore.Open(database, Families.All, createIfMissing: false);
         return new Repository(full, db, OpenBlobStore(full, packStore));
     }
 

@@ -27,6 +27,27 @@ public class RepositoryInitAndRefsTests
     }
 
     [Fact]
+    public async Task An_init_killed_half_way_leaves_no_repository_and_a_second_init_creates_it()
+    {
+        using var temp = new TempFolder();
+        string killed = temp.Sub("killed"), dataset = temp.Sub("dataset");
+        // What an init killed before its database held the format leaves (the folder it creates it in).
+        Directory.CreateDirectory(Path.Combine(killed, "index.unfinished"));
+        File.WriteAllText(Path.Combine(killed, "index.unfinished", "LOCK"), "");
+        DatasetFiles.Write(dataset, "index.unfinished/mine.txt", "not ours"u8.ToArray());
+
+        Assert.Contains("No repository", (await Assert.ThrowsAsync<NotFoundException>(() => Core.Repository.Repository.OpenAsync(killed, None))).Message, StringComparison.Ordinal);
+        Core.Repository.Repository.Init(killed).Dispose();
+        (await Core.Repository.Repository.OpenAsync(killed, None)).Dispose();
+        Assert.DoesNotContain("index.unfinished", Directory.EnumerateFileSystemEntries(killed).Select(Path.GetFileName));
+
+        // A folder of that name among other files is someone's data: refused, not deleted.
+        DatasetFiles.Write(dataset, "a.txt", "data"u8.ToArray());
+        Assert.Throws<InvalidInputException>(() => Core.Repository.Repository.Init(dataset));
+        Assert.True(File.Exists(Path.Combine(dataset, "index.unfinished", "mine.txt")));
+    }
+
+    [Fact]
     public async Task A_tag_changes_only_from_the_version_the_caller_saw()
     {
         await using var sample = await SampleRepository.CreateAsync();
