@@ -99,9 +99,24 @@ public static class DirectoryScanner
 
     private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, OwnerExecute = 0x40;
 
-    // Where lstat's layout is not known: ask through FileSystemInfo.
+    // Where lstat's layout is not known, or lstat failed: ask through FileSystemInfo.
     private static void AddPortably(List<ScannedFile> files, List<(string Directory, string Prefix)> pending, FileInfo item, string path, IgnoreRules? ignore)
     {
+        if (!item.Exists && !Directory.Exists(item.FullName) && !IsLink(item))
+        {
+            // Not there by the name it was listed under. A name that is not UTF-8 reads back with
+            // U+FFFD for its bad bytes, a name no file has; paths in a version are UTF-8, so say
+            // which file it is and how to leave it out. Otherwise the entry was deleted after the
+            // listing (a temporary file, say) and is no longer part of the dataset.
+            if (path.Contains('\uFFFD', StringComparison.Ordinal) && ignore?.IsIgnored(path, isDirectory: false) != true && ignore?.IsIgnored(path, isDirectory: true) != true)
+            {
+                throw new InvalidInputException(
+                    $"'{item.FullName}' has a name that is not valid UTF-8 (shown with \uFFFD for its bad bytes); paths in a version are UTF-8, as in Xet and Git. Rename it, or leave it out with a pattern in {IgnoreRules.FileName}.");
+            }
+
+            return;
+        }
+
         if (ignore is not null && ignore.IsIgnored(path, item.LinkTarget is null && (item.Attributes & FileAttributes.Directory) != 0))
         {
             return;
@@ -118,6 +133,18 @@ public static class DirectoryScanner
         else if (item.Exists)
         {
             files.Add(new ScannedFile(path, item.FullName, ModeOf(item), item.Length));
+        }
+    }
+
+    private static bool IsLink(FileInfo item)
+    {
+        try
+        {
+            return item.LinkTarget is not null;
+        }
+        catch (IOException)
+        {
+            return false; // gone, or never there under this name
         }
     }
 

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Ingest;
+using MerkleSync.Core.Tests.Support;
+
+namespace MerkleSync.Core.Tests.Ingest;
+
+/// <summary>What a scan does with names a version cannot hold.</summary>
+public class DirectoryScannerTests
+{
+    [Fact]
+    public async Task A_file_whose_name_is_not_utf8_is_refused_by_its_path_unless_the_ignore_file_leaves_it_out()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // Windows names are UTF-16 and always convert
+        }
+
+        using var temp = new TempFolder();
+        DatasetFiles.Write(temp.Path, "sub/ok.txt", "ok"u8.ToArray());
+        await CreateWithRawNameAsync(Path.Combine(temp.Path, "sub"));
+
+        var refused = Assert.Throws<InvalidInputException>(() => DirectoryScanner.Scan(temp.Path));
+        Assert.Contains("name.bin' has a name that is not valid UTF-8", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(temp.Path, "sub"), refused.Message, StringComparison.Ordinal);
+
+        File.WriteAllText(Path.Combine(temp.Path, IgnoreRules.FileName), "*name.bin\n");
+        Assert.Equal([IgnoreRules.FileName, "sub/ok.txt"], DirectoryScanner.Scan(temp.Path).Select(f => f.Path));
+    }
+
+    /// <summary>Creates <c>\xff\xfename.bin</c> in <paramref name="folder"/>: .NET's own APIs write every name as UTF-8.</summary>
+    private static async Task CreateWithRawNameAsync(string folder)
+    {
+        var start = new ProcessStartInfo("sh") { ArgumentList = { "-c", "printf data > \"$1/$(printf '\\377\\376')name.bin\"", "sh", folder } };
+        using var process = Process.Start(start)!;
+        await process.WaitForExitAsync();
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(2, Directory.EnumerateFiles(folder).Count());
+    }
+}
