@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using MerkleSync.Cli.Commands;
 using MerkleSync.Core.Errors;
 
@@ -12,6 +13,12 @@ internal static class CliApp
     public const int Usage = 2;
     public const int VerificationFailed = 3;
     public const int Conflict = 4;
+
+    /// <summary>Ctrl-C (SIGINT) or SIGTERM stopped the command: 128 + the signal number, as shells report it.</summary>
+    public const int InterruptedBySigint = 130, InterruptedBySigterm = 143;
+
+    // The exit code of the first SIGINT or SIGTERM, set before the command's token is cancelled.
+    private static int s_signalExitCode;
 
     public static readonly Option<bool> Json = new("--json") { Description = "Print machine-readable JSON instead of text.", Recursive = true };
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors.", Recursive = true };
@@ -46,8 +53,25 @@ internal static class CliApp
         };
         HelpExamples.Install(root);
 
+        // Signals cancel the command's token (System.CommandLine's own handling, which may cancel
+        // before it is known which signal came, is off): the command stops where it is, keeps what
+        // it did (a push resumes from there) and says so. A second signal ends the process at once.
+        using var interrupt = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context, int exitCode)
+        {
+            context.Cancel = true;
+            if (Interlocked.CompareExchange(ref s_signalExitCode, exitCode, 0) != 0)
+            {
+                Environment.Exit(Volatile.Read(ref s_signalExitCode));
+            }
+
+            interrupt.Cancel();
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => OnSignal(context, InterruptedBySigint));
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => OnSignal(context, InterruptedBySigterm));
         var parse = root.Parse(args);
-        int code = await parse.InvokeAsync().ConfigureAwait(false);
+        int code = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupt.Token).ConfigureAwait(false);
         // System.CommandLine exits 1 on a parse error (not on --help with one); usage errors are 2 here.
         return parse.Action is System.CommandLine.Invocation.ParseErrorAction ? Usage : code;
     }
@@ -59,7 +83,19 @@ internal static class CliApp
         {
             return await body().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException e) when (Volatile.Read(ref s_signalExitCode) != 0)
+        {
+            // What the command did so far stays as a kill would leave it: a push resumes its
+            // half-sent packs and has published nothing; a pull leaves no half-written file.
+            await Console.Error.WriteLineAsync("merklesync: interrupted; run the command again to go on.").ConfigureAwait(false);
+            if (parse.GetValue(Verbose))
+            {
+                await Console.Error.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+            }
+
+            return Volatile.Read(ref s_signalExitCode);
+        }
+        catch (Exception e)
         {
             int code = e switch
             {
@@ -72,6 +108,7 @@ internal static class CliApp
             {
                 MerkleSyncException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException => e.Message,
                 HttpRequestException http => $"cannot reach the server: {http.Message}{(http.InnerException is { } inner ? $" ({inner.Message})" : "")}",
+                OperationCanceledException => $"stopped before it finished ({e.Message})",
                 _ => $"unexpected {e.GetType().Name}: {e.Message}",
             };
             await Console.Error.WriteLineAsync($"merklesync: error: {message}").ConfigureAwait(false);
