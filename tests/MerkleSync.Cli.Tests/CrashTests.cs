@@ -57,4 +57,44 @@ public class CrashTests
 
         Assert.Equal(0, (await CliRunner.RunAsync("verify", repo, "--read-data")).ExitCode);
     }
+
+    [Fact]
+    public async Task A_pull_that_failed_after_it_verified_large_files_is_resumed_without_downloading_them_again()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        string data = Path.Combine(dir.Path, "data"), copy = Path.Combine(dir.Path, "copy");
+        var random = new Random(12);
+        for (int i = 0; i < 4; i++)
+        {
+            byte[] content = new byte[6_000_000]; // above the pull's small-file size: staged one by one
+            random.NextBytes(content);
+            dir.Write($"data/large-{i}.bin", content);
+        }
+
+        dir.Write("data/a.txt", "first in path order"u8.ToArray());
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+
+        // A folder where the version has a file stops the pull once every file is staged and
+        // verified, before any is placed (a kill leaves the same; see PullResumeTests).
+        dir.Write("copy/a.txt/mine.txt", "mine"u8.ToArray());
+        var failed = await CliRunner.RunAsync("pull", repo, copy);
+        Assert.Equal(2, failed.ExitCode);
+        Assert.Contains("is a folder here but a file in the version", failed.Stderr, StringComparison.Ordinal);
+        string staging = Path.Combine(copy, ".merklesync", "tmp");
+        Assert.Equal(4, Directory.EnumerateFiles(staging, "*.verified").Count());
+
+        Directory.Delete(Path.Combine(copy, "a.txt"), recursive: true);
+        var resumed = JsonDocument.Parse((await CliRunner.RunAsync("pull", repo, copy, "--json")).Stdout).RootElement;
+
+        Assert.Equal(24_000_000, resumed.GetProperty("bytes_reused").GetInt64());
+        Assert.Equal("first in path order"u8.Length, resumed.GetProperty("chunk_bytes_fetched").GetInt64());
+        foreach (string file in Directory.EnumerateFiles(data))
+        {
+            Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(copy, Path.GetFileName(file))));
+        }
+
+        Assert.Empty(Directory.EnumerateFiles(staging));
+    }
 }

@@ -95,9 +95,9 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         var processStarts = new Dictionary<int, DateTime?>();
         foreach (string leftover in Directory.EnumerateFiles(staging))
         {
-            if (!StagedByRunningProcess(leftover, processStarts))
+            if (!StagedByRunningProcess(leftover, processStarts) && !Restore.VerifiedStagedFiles.IsKept(leftover))
             {
-                File.Delete(leftover); // from an interrupted pull
+                File.Delete(leftover); // from an interrupted pull (files it verified stay for the next one)
             }
         }
 

@@ -119,7 +119,17 @@ public static class PullOperation
                 .Concat(toDelete), cancellationToken).ConfigureAwait(false);
         }
 
-        long wantedBytes = wanted.Sum(e => e.Size), writeBytes = toWrite.Sum(e => e.Size);
+        // Large files that an interrupted pull verified and staged are checked again and placed,
+        // not downloaded again.
+        var resumed = await VerifiedStagedFiles.TakeAsync(staging, toWrite, cancellationToken).ConfigureAwait(false);
+        foreach (var file in resumed)
+        {
+            staged.Add(file);
+        }
+
+        var resumedPaths = resumed.Select(r => r.Entry.Path).ToHashSet(StringComparer.Ordinal);
+        var toFetch = toWrite.Where(e => !resumedPaths.Contains(e.Path)).ToList();
+        long wantedBytes = wanted.Sum(e => e.Size), writeBytes = toFetch.Sum(e => e.Size), resumedBytes = resumed.Sum(r => r.Entry.Size);
         progress.SetDataset(wanted.Count, wantedBytes);
         progress.SetToTransfer(writeBytes, wantedBytes - writeBytes);
         progress.Enter(Stage.Downloading);
@@ -132,12 +142,12 @@ public static class PullOperation
             // together lie together in packs). The first failure stops both.
             using var sideBySide = new SideBySide(cancellationToken);
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = sideBySide.Token };
-            var large = sideBySide.RunAsync(() => Parallel.ForEachAsync(toWrite.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
+            var large = sideBySide.RunAsync(() => Parallel.ForEachAsync(toFetch.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
             {
                 var (path, content) = await writer.AssembleAsync(entry, ct).ConfigureAwait(false);
-                staged.Add((entry, path, content));
+                staged.Add((entry, VerifiedStagedFiles.Keep(staging, path, entry.FileHash), content));
             }));
-            var small = sideBySide.RunAsync(() => writer.AssembleSmallFilesAsync(toWrite.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, sideBySide.Token));
+            var small = sideBySide.RunAsync(() => writer.AssembleSmallFilesAsync(toFetch.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, sideBySide.Token));
             await sideBySide.WhenAllAsync(large, small).ConfigureAwait(false);
 
             // Everything verified and staged: now replace files, each by one rename.
@@ -175,12 +185,17 @@ public static class PullOperation
             }
 
             state.RememberAll(placedFiles, hashedAt);
+            if (filters.Length == 0)
+            {
+                VerifiedStagedFiles.RemoveAll(staging); // what earlier pulls kept and this version lacks
+            }
         }
         finally
         {
             if (placed < staged.Count)
             {
-                foreach (var (_, stagedPath, _) in staged)
+                // Verified large files stay for the next pull; anything else staged goes.
+                foreach (var (_, stagedPath, _) in staged.Where(s => !VerifiedStagedFiles.IsKept(s.Staged)))
                 {
                     File.Delete(stagedPath);
                 }
@@ -216,8 +231,8 @@ public static class PullOperation
 
         state.SetRemote("origin", remote.Url);
         progress.Enter(Stage.Done);
-        return new PullResult(version.Id, version.Record.Root, staged.Count, unchanged, deleted, writer.BytesWritten, writer.PackBytesRead,
-            writer.ChunkBytesFetched, writer.BytesReused, clock.Elapsed)
+        return new PullResult(version.Id, version.Record.Root, staged.Count, unchanged, deleted, writer.BytesWritten + resumedBytes, writer.PackBytesRead,
+            writer.ChunkBytesFetched, writer.BytesReused + resumedBytes, clock.Elapsed)
         {
             Wire = (remote.WireBytes.Sent - wireAtStart.Sent, remote.WireBytes.Received - wireAtStart.Received),
             StateEntriesSkipped = stateEntriesSkipped,
