@@ -42,6 +42,12 @@ public class RepositoryVerbTests
         Assert.Equal(2, both.ExitCode);
         Assert.Contains("give one of them", both.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(copy));
+        var intoFile = await CliRunner.RunAsync("pull", repo, Path.Combine(data, "big.bin"));
+        Assert.Equal(2, intoFile.ExitCode);
+        Assert.Contains("big.bin' is a file; pull into a folder", intoFile.Stderr, StringComparison.Ordinal);
+        var fromFile = await CliRunner.RunAsync("push", Path.Combine(data, "big.bin"), repo);
+        Assert.Equal(2, fromFile.ExitCode);
+        Assert.Contains("big.bin' is a file; give the folder that holds the dataset", fromFile.Stderr, StringComparison.Ordinal);
 
         var pulled = CliRunner.Json(await CliRunner.RunAsync("pull", repo, copy, "--json"));
         Assert.Equal(3, pulled.GetProperty("files_written").GetInt32());

@@ -27,7 +27,7 @@ public static class DirectoryScanner
         var directory = new DirectoryInfo(root);
         if (!directory.Exists)
         {
-            throw new InvalidInputException($"Directory '{root}' does not exist.");
+            throw new InvalidInputException(File.Exists(root) ? $"'{root}' is a file; give the folder that holds the dataset." : $"Directory '{root}' does not exist.");
         }
 
         var ignore = applyIgnoreFile ? IgnoreRules.Load(directory.FullName) : null;

@@ -37,6 +37,11 @@ public static class PullOperation
 {
     public static async Task<PullResult> PullAsync(IRemote remote, string directory, PullOptions options, CancellationToken cancellationToken)
     {
+        if (File.Exists(directory))
+        {
+            throw new InvalidInputException($"'{directory}' is a file; pull into a folder (a new one, or one that holds a copy of the dataset).");
+        }
+
         var clock = Stopwatch.StartNew();
         var progress = options.Progress ?? new OperationProgress();
         progress.Enter(Stage.Planning);

@@ -69,7 +69,7 @@ public static class PushOperation
 
         if (!Directory.Exists(directory))
         {
-            throw new InvalidInputException($"Directory '{directory}' does not exist.");
+            throw new InvalidInputException(File.Exists(directory) ? $"'{directory}' is a file; give the folder that holds the dataset." : $"Directory '{directory}' does not exist.");
         }
 
         RefuseARepositoryInside(directory, remote);
