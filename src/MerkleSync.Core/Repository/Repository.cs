@@ -130,6 +130,7 @@ public sealed partial class Repository : IDisposable
         }
 
         Directory.Move(unfinished, database);
+        DirectorySync.Flush(full); // the rename survives a power cut, as the format write does
         var db = RocksStore.Open(database, Families.All, createIfMissing: false);
         return new Repository(full, db, OpenBlobStore(full, packStore));
     }
