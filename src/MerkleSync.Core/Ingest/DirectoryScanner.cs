@@ -24,11 +24,8 @@ public static class DirectoryScanner
     /// <summary>The files under <paramref name="root"/>; with <paramref name="applyIgnoreFile"/> false, also those its ignore file excludes.</summary>
     public static List<ScannedFile> Scan(string root, bool applyIgnoreFile = true)
     {
+        RequireDirectory(root);
         var directory = new DirectoryInfo(root);
-        if (!directory.Exists)
-        {
-            throw new InvalidInputException(File.Exists(root) ? $"'{root}' is a file; give the folder that holds the dataset." : $"Directory '{root}' does not exist.");
-        }
 
         var ignore = applyIgnoreFile ? IgnoreRules.Load(directory.FullName) : null;
         var files = new List<ScannedFile>();
@@ -95,6 +92,15 @@ public static class DirectoryScanner
 
         files.Sort((x, y) => DatasetPath.Compare(x.Path, y.Path));
         return files;
+    }
+
+    /// <summary>Refuses a dataset root that is missing or is a file, saying which.</summary>
+    internal static void RequireDirectory(string root)
+    {
+        if (!Directory.Exists(root))
+        {
+            throw new InvalidInputException(File.Exists(root) ? $"'{root}' is a file; give the folder that holds the dataset." : $"Directory '{root}' does not exist.");
+        }
     }
 
     private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, OwnerExecute = 0x40;

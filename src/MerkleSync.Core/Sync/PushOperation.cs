@@ -67,10 +67,7 @@ public static class PushOperation
             throw new InvalidInputException($"The message is {options.Message.Length} characters long; a version takes at most {VersionRecord.MaxMessageLength}.");
         }
 
-        if (!Directory.Exists(directory))
-        {
-            throw new InvalidInputException(File.Exists(directory) ? $"'{directory}' is a file; give the folder that holds the dataset." : $"Directory '{directory}' does not exist.");
-        }
+        DirectoryScanner.RequireDirectory(directory);
 
         RefuseARepositoryInside(directory, remote);
 
