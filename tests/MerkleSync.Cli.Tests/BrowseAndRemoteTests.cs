@@ -140,4 +140,40 @@ public class BrowseAndRemoteTests
         Assert.Contains("401", refused.Stderr, StringComparison.Ordinal);
         await app.StopAsync();
     }
+
+    [Fact]
+    public async Task A_refused_remote_add_changes_nothing_and_a_changed_url_drops_the_old_token()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data");
+        Directory.CreateDirectory(data);
+        const string Server = "http://127.0.0.1:8470/ds";
+        const string Secret = "bob-secret-0123456789";
+        Assert.Equal(0, (await CliRunner.RunWithInputAsync(Secret + "\n", "remote", "add", "origin", Server, "--dir", data, "--token-stdin")).ExitCode);
+
+        async Task<string?> OriginUrl() => JsonDocument.Parse((await CliRunner.RunAsync("remote", "list", "--dir", data, "--json")).Stdout).RootElement
+            .EnumerateArray().Single(r => r.GetProperty("name").GetString() == "origin").GetProperty("url").GetString();
+
+        // A token for a file:// remote, an empty token, a URL without a dataset or host: each refused, origin as it was.
+        var refusals = new[]
+        {
+            await CliRunner.RunWithInputAsync("some-token-0123456789\n", "remote", "add", "origin", Path.Combine(dir.Path, "repo"), "--dir", data, "--token-stdin"),
+            await CliRunner.RunWithInputAsync("\n", "remote", "add", "origin", "http://127.0.0.1:8470/other", "--dir", data, "--token-stdin"),
+            await CliRunner.RunAsync("remote", "add", "origin", "http://127.0.0.1:8470/", "--dir", data),
+            await CliRunner.RunAsync("remote", "add", "origin", "http:///ds", "--dir", data),
+        };
+        foreach (var refused in refusals)
+        {
+            Assert.True(refused.ExitCode == 2, refused.Stderr);
+            Assert.Equal(Server, await OriginUrl());
+        }
+
+        Assert.Contains("Tokens are for http(s):// remotes only", refusals[0].Stderr, StringComparison.Ordinal);
+        Assert.Contains("is not a remote URL", refusals[2].Stderr, StringComparison.Ordinal);
+
+        // Pointing origin elsewhere forgets the token no name uses any more.
+        Assert.Equal(0, (await CliRunner.RunAsync("remote", "add", "origin", "http://127.0.0.1:8471/ds", "--dir", data)).ExitCode);
+        Assert.Equal("http://127.0.0.1:8471/ds", await OriginUrl());
+        Assert.DoesNotContain(Secret, File.ReadAllText(Path.Combine(data, ".merklesync", "tokens")), StringComparison.Ordinal);
+    }
 }

@@ -27,19 +27,29 @@ internal static class RemoteCommand
                 throw new InvalidInputException($"'{remoteName}' is not a valid remote name (letters, digits, '.', '_', '-').");
             }
 
-            string target = parse.GetValue(url)!;
-            target = RemoteUrl.IsHttp(target) ? target.TrimEnd('/') : "file://" + RemoteUrl.LocalPath(target);
-            using var state = ClientStateStore.Open(parse.GetValue(dir)!);
-            state.SetRemote(remoteName, target);
+            // Everything is checked, and the token read, before anything is written: a refused add changes nothing.
+            string target = RemoteUrl.Normalize(parse.GetValue(url)!);
+            string? token = null;
             if (parse.GetValue(tokenStdin))
             {
-                string token = Console.In.ReadLine()?.Trim() ?? "";
+                token = Console.In.ReadLine()?.Trim() ?? "";
                 if (!RemoteUrl.IsHttp(target) || token.Length == 0)
                 {
                     throw new InvalidInputException(token.Length == 0 ? "--token-stdin read no token from standard input." : "Tokens are for http(s):// remotes only.");
                 }
+            }
 
+            using var state = ClientStateStore.Open(parse.GetValue(dir)!);
+            string? previous = state.GetRemote(remoteName);
+            state.SetRemote(remoteName, target);
+            if (token is not null)
+            {
                 state.SetToken(target, token);
+            }
+
+            if (previous is not null)
+            {
+                ForgetTokenIfUnused(state, previous);
             }
 
             return Print(parse, RemoteJson(state, remoteName, target), $"{remoteName}  {target}{(state.GetToken(target) is null ? "" : "  (token stored)")}");
@@ -65,9 +75,9 @@ internal static class RemoteCommand
         {
             using var state = ClientStateStore.Open(parse.GetValue(dir)!);
             string? removedUrl = state.RemoveRemote(parse.GetValue(removeName)!);
-            if (removedUrl is not null && state.ListRemotes().All(r => r.Url != removedUrl))
+            if (removedUrl is not null)
             {
-                state.SetToken(removedUrl, null); // no name uses that server any more
+                ForgetTokenIfUnused(state, removedUrl);
             }
 
             return removedUrl is not null
@@ -79,6 +89,15 @@ internal static class RemoteCommand
         command.Subcommands.Add(list);
         command.Subcommands.Add(remove);
         return command;
+    }
+
+    /// <summary>Forgets the token stored for <paramref name="url"/> once no name uses that server any more.</summary>
+    private static void ForgetTokenIfUnused(ClientStateStore state, string url)
+    {
+        if (state.ListRemotes().All(r => r.Url != url) && state.GetToken(url) is not null)
+        {
+            state.SetToken(url, null);
+        }
     }
 
     /// <summary>A remote as JSON: whether a token is stored, never the token.</summary>

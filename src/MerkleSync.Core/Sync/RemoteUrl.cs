@@ -23,6 +23,24 @@ public static class RemoteUrl
     }
 
     /// <summary>
+    /// The form a named remote keeps: an http(s) URL without its trailing '/', checked to name a
+    /// host and a dataset, or a <c>file://</c> URL of an absolute path.
+    /// </summary>
+    public static string Normalize(string url)
+    {
+        if (!IsHttp(url))
+        {
+            return "file://" + LocalPath(url);
+        }
+
+        string trimmed = url.TrimEnd('/');
+        return Uri.TryCreate(trimmed, UriKind.Absolute, out var parsed) && parsed.Host.Length > 0 && parsed.AbsolutePath.TrimEnd('/').Length > 1
+            && parsed.Query.Length == 0 && parsed.Fragment.Length == 0
+            ? trimmed
+            : throw new InvalidInputException($"'{url}' is not a remote URL; use http(s)://host:port/DATASET.");
+    }
+
+    /// <summary>
     /// A remote argument as a URL: URLs pass through; a name (letters, digits, '.', '_', '-') is
     /// looked up among the named remotes of <paramref name="datasetDirectory"/>, then of the
     /// current directory; anything else is a local path.
