@@ -273,6 +273,15 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public void SetRemote(string name, string url) => _db.PutIfChanged(RemotesFamily, Encoding.UTF8.GetBytes(name), Encoding.UTF8.GetBytes(url));
 
+    /// <summary>Names the remote of a directory's first push or pull 'origin'; syncs with other remotes later do not move it, as in git.</summary>
+    public void NameOriginIfUnset(string url)
+    {
+        if (GetRemote("origin") is null)
+        {
+            SetRemote("origin", url);
+        }
+    }
+
     /// <summary>Forgets a named remote; returns the URL it named, or null if there was none.</summary>
     public string? RemoveRemote(string name)
     {

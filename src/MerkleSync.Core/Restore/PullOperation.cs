@@ -234,7 +234,7 @@ public static class PullOperation
             LastPush.Delete(state.StateFolder); // the last sync is no longer that push
         }
 
-        state.SetRemote("origin", remote.Url);
+        state.NameOriginIfUnset(remote.Url);
         progress.Enter(Stage.Done);
         return new PullResult(version.Id, version.Record.Root, staged.Count, unchanged, deleted, writer.BytesWritten + resumedBytes, writer.PackBytesRead,
             writer.ChunkBytesFetched, writer.BytesReused + resumedBytes, clock.Elapsed)

@@ -387,7 +387,7 @@ public static class PushOperation
 
         state.RememberTree(tree.EntriesDigest, tree.Root);
         state.SetSynced(remote.Url, branch, version.Id, version.Record.Root);
-        state.SetRemote("origin", remote.Url);
+        state.NameOriginIfUnset(remote.Url);
         if (seal is null)
         {
             LastPush.Delete(state.StateFolder);

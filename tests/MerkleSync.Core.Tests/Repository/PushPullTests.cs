@@ -1,4 +1,5 @@
 using MerkleSync.Core.Chunking;
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Restore;
@@ -328,6 +329,22 @@ public class IncrementalSyncTests
 
         await PullOperation.PullAsync(remote, clone, new PullOptions(Delete: true, Force: true), None);
         Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(clone));
+    }
+
+    [Fact]
+    public async Task The_first_sync_names_origin_and_syncs_with_other_remotes_do_not_move_it()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string mirror = sample.Sub("mirror");
+        Core.Repository.Repository.Init(mirror).Dispose();
+        await using var mirrorRemote = await RemoteUrl.OpenAsync(mirror, None);
+
+        await PushOperation.PushAsync(sample.Source, sample.Remote, new PushOptions(), None);
+        await PushOperation.PushAsync(sample.Source, mirrorRemote, new PushOptions(), None);
+        await PullOperation.PullAsync(mirrorRemote, sample.Source, new PullOptions(), None);
+
+        using var state = ClientStateStore.OpenToRead(sample.Source);
+        Assert.Equal(sample.Remote.Url, state.GetRemote("origin"));
     }
 
     [Fact]
