@@ -67,6 +67,10 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     private static readonly byte[] LastTreeKey = Encoding.ASCII.GetBytes("last-tree");
     private static readonly byte[] LastSyncedKey = Encoding.ASCII.GetBytes("last-synced");
+    private static readonly byte[] PartialPullsKey = Encoding.ASCII.GetBytes("partial-pulls");
+
+    /// <summary>How many partial pulls since the last full sync are remembered; files of older ones count as local changes.</summary>
+    private const int MaxPartialPulls = 16;
 
     /// <summary>Remembers that the entries with <paramref name="entriesDigest"/> make the tree <paramref name="root"/>, whose nodes are all in <see cref="Nodes"/>.</summary>
     public void RememberTree(Hash entriesDigest, Hash root) =>
@@ -394,7 +398,8 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     {
         byte[] key = SyncedKey(remoteUrl, branch);
         byte[] value = [.. id.ToArray(), .. root.ToArray()];
-        if (_db.Get(SyncedFamily, key) is { } current && current.AsSpan().SequenceEqual(value) && _db.Get("default", LastSyncedKey) is { } last && last.AsSpan().SequenceEqual(key))
+        if (_db.Get(SyncedFamily, key) is { } current && current.AsSpan().SequenceEqual(value) && _db.Get("default", LastSyncedKey) is { } last && last.AsSpan().SequenceEqual(key)
+            && _db.Get("default", PartialPullsKey) is null)
         {
             return; // an unchanged write would still cost a log sync
         }
@@ -403,8 +408,23 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         {
             batch.Put(SyncedFamily, key, value);
             batch.Put("default", LastSyncedKey, key);
+            batch.Delete("default", PartialPullsKey); // every file is now as the synced version has it, or a change
         });
     }
+
+    /// <summary>
+    /// Remembers the root of a version a pull with <c>--path</c> wrote files of: such a pull is no
+    /// base to push from, but the files it wrote are not local changes that a later pull must keep.
+    /// </summary>
+    public void AddPartialPull(Hash root)
+    {
+        var roots = PartialPullRoots().Where(r => r != root).Append(root).TakeLast(MaxPartialPulls);
+        _db.Put("default", PartialPullsKey, [.. roots.SelectMany(r => r.ToArray())]);
+    }
+
+    /// <summary>Roots of the versions partially pulled since the last push or full pull, oldest first.</summary>
+    public IReadOnlyList<Hash> PartialPullRoots() =>
+        _db.Get("default", PartialPullsKey) is { } value ? [.. value.Chunk(32).Where(c => c.Length == 32).Select(c => Hash.FromBytes(c))] : [];
 
     /// <summary>The synced version with record id <paramref name="recordId"/> on any branch of the remote, if this directory synced it.</summary>
     public (Hash Id, Hash Root)? FindSynced(string remoteUrl, Hash recordId)

@@ -116,12 +116,11 @@ public static class PullOperation
         // --delete removes what a push from here would leave out of the version, not what it ignores.
         var ignore = options.Delete ? IgnoreRules.Load(directory) : null;
         var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path) && ignore?.Excludes(f.Entry.Path) != true).ToList() : [];
-        // A new state has synced nothing: there is no last sync to compare local files with. The last
-        // sync is the directory's, whatever branch it was: a file as that version had it is not a change.
-        if (!options.Force && !stateIsNew && await opening.ConfigureAwait(false) is var current && current.GetLastSynced() is { } synced)
+        if (!options.Force)
         {
-            await RefuseToLoseLocalChangesAsync(remote, current, synced.Root, toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => localByPath[e.Path])
-                .Concat(toDelete), cancellationToken).ConfigureAwait(false);
+            var affected = toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => (localByPath[e.Path], (TreeEntry?)e))
+                .Concat(toDelete.Select(f => (f, (TreeEntry?)null)));
+            await RefuseToLoseLocalChangesAsync(remote, stateIsNew ? null : await opening.ConfigureAwait(false), affected, cancellationToken).ConfigureAwait(false);
         }
 
         // Large files that an interrupted pull verified and staged are checked again and placed,
@@ -229,9 +228,13 @@ public static class PullOperation
         await CacheTreeAsync(remote, state, version.Record.Root, cancellationToken).ConfigureAwait(false);
         if (filters.Length == 0)
         {
-            // A partial pull is not a base to push from: pushing it would delete everything it left out.
             state.SetSynced(remote.Url, options.Branch, version.Id, version.Record.Root);
             LastPush.Delete(state.StateFolder); // the last sync is no longer that push
+        }
+        else
+        {
+            // A partial pull is not a base to push from: pushing it would delete everything it left out.
+            state.AddPartialPull(version.Record.Root);
         }
 
         state.NameOriginIfUnset(remote.Url);
@@ -245,17 +248,36 @@ public static class PullOperation
     }
 
     /// <summary>
-    /// Files the pull would overwrite or delete must be as they were at the last sync; a file
-    /// edited (or created) since then would be lost, so the pull stops first and says which.
+    /// Files the pull would overwrite or delete must be as the directory's last sync (push or pull,
+    /// whatever branch) or a partial pull since had them, or already have the content the pull
+    /// writes there; a file edited or created since would be lost, so the pull stops first and says
+    /// which. In a directory that never synced, that leaves only files with the version's content.
     /// </summary>
-    private static async Task RefuseToLoseLocalChangesAsync(IRemote remote, ClientStateStore state, Hash syncedRoot, IEnumerable<SnapshotFile> affected, CancellationToken cancellationToken)
+    private static async Task RefuseToLoseLocalChangesAsync(IRemote remote, ClientStateStore? state,
+        IEnumerable<(SnapshotFile Local, TreeEntry? Wanted)> affected, CancellationToken cancellationToken)
     {
-        var nodes = new LayeredNodeStore(state.Nodes, remote.Nodes);
+        Hash? lastSynced = state?.GetLastSynced()?.Root;
+        Hash[] syncedRoots = state is null ? [] : [.. new[] { lastSynced }.OfType<Hash>(), .. state.PartialPullRoots()];
+        var nodes = state is null ? null : new LayeredNodeStore(state.Nodes, remote.Nodes);
         var changed = new List<string>();
-        foreach (var file in affected)
+        foreach (var (file, wanted) in affected)
         {
-            var synced = await TreeReader.FindAsync(nodes, syncedRoot, file.Entry.Path, cancellationToken).ConfigureAwait(false);
-            if (synced is null || synced.Value.FileHash != file.Entry.FileHash)
+            if (wanted?.FileHash == file.Entry.FileHash)
+            {
+                continue; // only its mode changes
+            }
+
+            bool asSynced = false;
+            foreach (var root in syncedRoots)
+            {
+                if (await TreeReader.FindAsync(nodes!, root, file.Entry.Path, cancellationToken).ConfigureAwait(false) is { } synced && synced.FileHash == file.Entry.FileHash)
+                {
+                    asSynced = true;
+                    break;
+                }
+            }
+
+            if (!asSynced)
             {
                 changed.Add(file.Entry.Path);
             }
@@ -263,8 +285,10 @@ public static class PullOperation
 
         if (changed.Count > 0)
         {
-            throw new ConflictException(
-                $"The pull would overwrite or delete {changed.Count} file(s) changed here since the last sync, e.g. {string.Join(", ", changed.Take(5))}. Push them first, or pull with --force to discard them.");
+            string examples = string.Join(", ", changed.Take(5));
+            throw new ConflictException(syncedRoots.Length == 0
+                ? $"This directory has not synced with any version, and the pull would overwrite or delete {changed.Count} file(s) it holds with other content, e.g. {examples}. Pull into an empty folder, or pull with --force to replace them."
+                : $"The pull would overwrite or delete {changed.Count} file(s) changed here since the last sync, e.g. {examples}. Push them first, or pull with --force to discard them.");
         }
     }
 

@@ -332,6 +332,61 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task Pull_into_a_directory_that_never_synced_replaces_no_file_of_other_content_unless_forced()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, target = sample.Sub("target");
+        var remote = sample.Remote;
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        byte[] same = File.ReadAllBytes(Path.Combine(source, "text/table.csv"));
+        DatasetFiles.Write(target, "text/table.csv", same); // a copy made some other way: nothing to lose
+        DatasetFiles.Write(target, "text/nested/deep/notes.txt", "my own notes"u8.ToArray());
+        DatasetFiles.Write(target, "only-here.txt", "mine"u8.ToArray());
+
+        var refused = await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+        Assert.Contains("text/nested/deep/notes.txt", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("table.csv", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("my own notes", File.ReadAllText(Path.Combine(target, "text/nested/deep/notes.txt")));
+
+        // --delete would also remove a file the version lacks.
+        File.Delete(Path.Combine(target, "text/nested/deep/notes.txt"));
+        var deleting = await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(remote, target, new PullOptions(Delete: true), None));
+        Assert.Contains("only-here.txt", deleting.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(target, "only-here.txt")));
+
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None); // nothing of other content in the way
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(target, "only-here.txt")));
+        File.Delete(Path.Combine(target, "only-here.txt"));
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
+    public async Task Files_a_partial_pull_wrote_are_not_local_changes_to_the_next_pull()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, target = sample.Sub("target");
+        var remote = sample.Remote;
+        var onlyText = new PullOptions(Paths: ["text"]);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        await PullOperation.PullAsync(remote, target, onlyText, None);
+
+        DatasetFiles.Write(source, "text/table.csv", "second"u8.ToArray());
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        await PullOperation.PullAsync(remote, target, onlyText, None); // table.csv is as the last partial pull wrote it
+        Assert.Equal("second", File.ReadAllText(Path.Combine(target, "text/table.csv")));
+
+        DatasetFiles.Write(source, "text/table.csv", "third"u8.ToArray());
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        DatasetFiles.Write(target, "text/table.csv", "edited here"u8.ToArray());
+        var refused = await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+        Assert.Contains("text/table.csv", refused.Message, StringComparison.Ordinal);
+
+        DatasetFiles.Write(target, "text/table.csv", "second"u8.ToArray()); // as the partial pull left it
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Assert.Equal(DatasetFiles.Describe(source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
     public async Task The_first_sync_names_origin_and_syncs_with_other_remotes_do_not_move_it()
     {
         await using var sample = await SampleRepository.CreateAsync();
@@ -506,7 +561,9 @@ public class IncrementalSyncTests
         Assert.True(File.Exists(Path.Combine(clone, "empty.txt/inside.txt")));
 
         DatasetFiles.Write(clone, "text", DatasetFiles.Text(4, 100));
-        await PullOperation.PullAsync(sample.Remote, clone, new PullOptions(Delete: true), None);
+        // Both are this never-synced directory's own files: --delete alone does not discard them.
+        await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(sample.Remote, clone, new PullOptions(Delete: true), None));
+        await PullOperation.PullAsync(sample.Remote, clone, new PullOptions(Delete: true, Force: true), None);
         Assert.Equal(DatasetFiles.Describe(sample.Source), DatasetFiles.Describe(clone));
     }
 }
