@@ -344,36 +344,60 @@ public sealed partial class HttpRemote : IRemote
         return JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
     }
 
-    /// <summary>Turns an error status into the engine's exception for it, with the server's message.</summary>
-    private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Turns an error status into the engine's exception for it, with the server's message. An
+    /// answer that is not from a MerkleSync server of this protocol version is refused, and an
+    /// error that is not from one says so: a mistyped port or a proxy's error page otherwise shows
+    /// as a puzzling "404: File not found" or a parse error.
+    /// </summary>
+    private static Task EnsureAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        if (response.IsSuccessStatusCode)
+        string? protocol = response.Headers.TryGetValues(WireFormat.ProtocolHeader, out var values) ? values.FirstOrDefault() : null;
+        string server = response.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority) ?? "the server";
+        if (protocol is not null && protocol != WireFormat.ProtocolVersion)
         {
-            return;
+            throw new InvalidInputException($"{server} speaks MerkleSync protocol {protocol}, this client protocol {WireFormat.ProtocolVersion}: use a client of the server's release.");
         }
 
-        string message;
+        if (response.IsSuccessStatusCode)
+        {
+            return protocol is not null ? Task.CompletedTask : throw new InvalidInputException(
+                $"{server} answered without the {WireFormat.ProtocolHeader} header: it is not a MerkleSync server. Check the URL, and any proxy in front of the server.");
+        }
+
+        return ThrowForStatusAsync(response, protocol is null ? $" (the answer has no {WireFormat.ProtocolHeader} header: is {server} a MerkleSync server?)" : "", cancellationToken);
+    }
+
+    private static async Task ThrowForStatusAsync(HttpResponseMessage response, string hint, CancellationToken cancellationToken)
+    {
+        string? message = null;
         try
         {
-            message = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false))?["error"]?.GetValue<string>() ?? response.ReasonPhrase ?? "";
+            // {"error": "..."} from our server; anything else (a page, other JSON) says only its status.
+            if (JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)) is JsonObject body
+                && body["error"] is JsonValue error && error.TryGetValue(out string? text))
+            {
+                message = text;
+            }
         }
         catch (System.Text.Json.JsonException)
         {
-            message = response.ReasonPhrase ?? "";
         }
 
-        string text = $"server answered {(int)response.StatusCode}: {message}";
+        message ??= response.ReasonPhrase ?? "";
+
+        string said = $"server answered {(int)response.StatusCode}: {message}{hint}";
         throw (int)response.StatusCode switch
         {
-            400 or 413 or 460 => new InvalidInputException(text),
-            401 => new InvalidInputException($"{text}. Set MERKLESYNC_TOKEN to a token the server knows."),
-            403 => new InvalidInputException(text),
-            404 => new NotFoundException(text),
-            409 => new ConflictException(text),
-            422 => new CorruptDataException(text),
-            507 => new OutOfSpaceException(text),
-            >= 500 => new ServerErrorException(text),
-            _ => new IOException(text),
+            400 or 413 or 460 => new InvalidInputException(said),
+            401 => new InvalidInputException($"{said}. Set MERKLESYNC_TOKEN to a token the server knows."),
+            403 => new InvalidInputException(said),
+            404 => new NotFoundException(said),
+            409 => new ConflictException(said),
+            422 => new CorruptDataException(said),
+            507 => new OutOfSpaceException(said),
+            >= 500 => new ServerErrorException(said),
+            _ => new IOException(said),
         };
     }
 

@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using MerkleSync.Core.Backends;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Repository;
+using MerkleSync.Core.Sync.Protocol;
 using MerkleSync.Server.Endpoints;
 using MerkleSync.Server.Security;
 using Microsoft.AspNetCore.Connections;
@@ -95,6 +96,16 @@ public static partial class ServerApp
             LogOpenAccess(logger, string.Join(", ", settings.Listen));
         }
 
+        // Set as the answer starts, so that error answers written after a Clear() carry it too.
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(static response =>
+            {
+                ((HttpResponse)response).Headers[WireFormat.ProtocolHeader] = WireFormat.ProtocolVersion;
+                return Task.CompletedTask;
+            }, context.Response);
+            return next(context);
+        });
         app.Use(AccessLog.Middleware(logger));
         app.Use(ErrorMapping.Middleware);
         app.Use(Security.Authorization.Middleware(tokens));

@@ -19,6 +19,14 @@ public static class WireFormat
 {
     public const string BinaryType = "application/octet-stream";
 
+    /// <summary>
+    /// Every answer of a server carries this header with <see cref="ProtocolVersion"/>: an answer
+    /// without it came from something else at that address (another service, a proxy's own page).
+    /// </summary>
+    public const string ProtocolHeader = "MerkleSync-Protocol";
+
+    public const string ProtocolVersion = "1";
+
     /// <summary>Most hashes in one negotiation request (3.2 MB).</summary>
     public const int MaxHashesPerRequest = 100_000;
 

@@ -1,0 +1,55 @@
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Sync.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace MerkleSync.Server.Tests;
+
+public class ProtocolHeaderTests
+{
+    [Fact]
+    public async Task Every_answer_of_the_server_names_its_protocol_even_an_error()
+    {
+        await using var server = await TestServer.StartAsync(tokensJson: """{"tokens": [{"name": "a", "token": "a-token-0123456789abc", "datasets": {"*": "read"}}]}""");
+        using var http = new HttpClient();
+        foreach (string path in new[] { "/healthz", "/v1/datasets/ds/branches/main", "/nowhere" })
+        {
+            using var response = await http.GetAsync(server.BaseUrl + path); // 200, 401 and 404
+            Assert.Equal([WireFormat.ProtocolVersion], response.Headers.GetValues(WireFormat.ProtocolHeader));
+        }
+    }
+
+    [Fact]
+    public async Task A_url_that_is_not_a_merklesync_server_or_speaks_another_protocol_gets_a_clear_error()
+    {
+        // What a mistyped port may reach: a web server that answers 404 pages, or 200 pages, and a server of another protocol version.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var other = builder.Build();
+        other.MapGet("/notfound/v1/datasets/ds/branches/main", () => Results.NotFound("File not found"));
+        other.MapGet("/page/v1/datasets/ds/branches/main", () => Results.Content("<html>hello</html>", "text/html"));
+        other.MapGet("/future/v1/datasets/ds/branches/main", (HttpResponse response) =>
+        {
+            response.Headers[WireFormat.ProtocolHeader] = "2";
+            return Results.Json(new { branch = "main", record = (string?)null });
+        });
+        await other.StartAsync();
+        string baseUrl = Hosting.ServerApp.BaseUrl(other);
+
+        async Task<Exception> BranchOf(string prefix)
+        {
+            await using var remote = new HttpRemote(new Uri($"{baseUrl}/{prefix}/ds"), null);
+            return await Assert.ThrowsAnyAsync<Exception>(async () => await remote.GetBranchAsync("main", CancellationToken.None));
+        }
+
+        var notFound = Assert.IsType<NotFoundException>(await BranchOf("notfound")); // its body is JSON, but not our error object
+        Assert.Contains("is " + baseUrl + " a MerkleSync server?", notFound.Message, StringComparison.Ordinal);
+        var page = Assert.IsType<InvalidInputException>(await BranchOf("page"));
+        Assert.Contains("it is not a MerkleSync server", page.Message, StringComparison.Ordinal);
+        var future = Assert.IsType<InvalidInputException>(await BranchOf("future"));
+        Assert.Contains("speaks MerkleSync protocol 2, this client protocol 1", future.Message, StringComparison.Ordinal);
+        await other.StopAsync();
+    }
+}
