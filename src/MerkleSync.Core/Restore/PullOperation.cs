@@ -256,8 +256,7 @@ public static class PullOperation
     private static async Task RefuseToLoseLocalChangesAsync(IRemote remote, ClientStateStore? state,
         IEnumerable<(SnapshotFile Local, TreeEntry? Wanted)> affected, CancellationToken cancellationToken)
     {
-        Hash? lastSynced = state?.GetLastSynced()?.Root;
-        Hash[] syncedRoots = state is null ? [] : [.. new[] { lastSynced }.OfType<Hash>(), .. state.PartialPullRoots()];
+        Hash[] syncedRoots = state is null ? [] : [.. new[] { state.GetLastSynced()?.Root }.OfType<Hash>(), .. state.PartialPullRoots()];
         var nodes = state is null ? null : new LayeredNodeStore(state.Nodes, remote.Nodes);
         var changed = new List<string>();
         foreach (var (file, wanted) in affected)

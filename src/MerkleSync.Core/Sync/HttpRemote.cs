@@ -385,7 +385,6 @@ public sealed partial class HttpRemote : IRemote
         }
 
         message ??= response.ReasonPhrase ?? "";
-
         string said = $"server answered {(int)response.StatusCode}: {message}{hint}";
         throw (int)response.StatusCode switch
         {
