@@ -195,6 +195,34 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task A_pull_that_a_garbage_collection_overtakes_plans_again_and_completes()
+    {
+        await using var server = await TestServer.StartAsync();
+        string both = NewFolder(), onlyB = NewFolder(), target = NewFolder();
+        byte[] b = Files.Random(22, 5_000_000); // over 4 MiB: streamed on its own
+        Files.Write(both, "a.bin", Files.Random(21, 6_000_000));
+        Files.Write(both, "b.bin", b);
+        Files.Write(onlyB, "b.bin", b);
+        Files.Write(onlyB, "c.bin", Files.Random(23, 200_000)); // built in a batch of small files
+        var url = new Uri(server.DatasetUrl("ds"));
+        await using (var push = new HttpRemote(url, null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(both, push, new PushOptions(Branch: "old"), None); // a.bin and b.bin in one pack
+            await PushOperation.PushAsync(onlyB, push, new PushOptions(), None); // main: b.bin's chunks stay in that pack
+            await push.UpdateBranchAsync("old", null, (await push.GetBranchAsync("old", None))!.Id, None); // a.bin is garbage now
+        }
+
+        // The pull reads its plans, then, before its first pack read, a gc rewrites the pack they name.
+        var gcFirst = new GarbageCollectionBeforeFirstPackRead($"{server.BaseUrl}/v1/datasets/ds/gc?graceSeconds=0");
+        await using var remote = new HttpRemote(url, null, gcFirst);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Assert.True(gcFirst.Report.Contains("\"packsRewritten\":1", StringComparison.OrdinalIgnoreCase), gcFirst.Report);
+        Files.AssertSameTree(onlyB, target);
+    }
+
+    [Fact]
     public async Task A_truncated_body_fails_the_pull_and_writes_no_file()
     {
         await using var server = await TestServer.StartAsync();
@@ -1181,6 +1209,42 @@ public class SyncOverHttpTests : FolderTests
     }
 
     /// <summary>Stands between client and server like a broken proxy.</summary>
+    /// <summary>Runs one gc on the server before any pack read goes through (the pull reads several packs at once).</summary>
+    private sealed class GarbageCollectionBeforeFirstPackRead(string gcUrl) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private readonly SemaphoreSlim _once = new(1);
+
+        public string Report { get; private set; } = "";
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.Contains("/packs/", StringComparison.Ordinal))
+            {
+                await _once.WaitAsync(cancellationToken);
+                try
+                {
+                    if (Report.Length == 0)
+                    {
+                        using var gc = await base.SendAsync(new HttpRequestMessage(HttpMethod.Post, gcUrl), cancellationToken);
+                        Report = await gc.EnsureSuccessStatusCode().Content.ReadAsStringAsync(cancellationToken);
+                    }
+                }
+                finally
+                {
+                    _once.Release();
+                }
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            _once.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
     private sealed class MisbehavingProxy(bool stripRange, bool truncate) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)

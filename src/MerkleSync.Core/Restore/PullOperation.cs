@@ -50,6 +50,31 @@ public static class PullOperation
             ? await remote.ResolveAsync(spec, cancellationToken).ConfigureAwait(false)
             : await remote.GetBranchAsync(options.Branch, cancellationToken).ConfigureAwait(false)
               ?? throw new NotFoundException($"Branch '{options.Branch}' does not exist in {remote.Url}.");
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await PullVersionAsync(remote, directory, options, version, progress, clock, wireAtStart, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PlanOutdatedException) when (attempt == 1)
+            {
+                // A garbage collection on the repository rewrote or dropped a pack after the plans that
+                // name it were read (a pull holds no lock on the repository): plan again, once, for
+                // the same version. The large files the first try verified are kept and placed.
+            }
+            catch (PlanOutdatedException outdated)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(outdated.InnerException!);
+            }
+        }
+    }
+
+    /// <summary>A pack or file record that a plan named was not found while the files came in.</summary>
+    private sealed class PlanOutdatedException(NotFoundException missing) : Exception(missing.Message, missing);
+
+    private static async Task<PullResult> PullVersionAsync(
+        IRemote remote, string directory, PullOptions options, VersionRef version, OperationProgress progress, Stopwatch clock, (long Sent, long Received) wireAtStart, CancellationToken cancellationToken)
+    {
         string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
         var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
         if (filters.Length > 0 && !options.Delete)
@@ -152,7 +177,14 @@ public static class PullOperation
                 staged.Add((entry, VerifiedStagedFiles.Keep(staging, path, entry.FileHash), content));
             }));
             var small = sideBySide.RunAsync(() => writer.AssembleSmallFilesAsync(toFetch.Where(e => e.Size <= FileAssembler.SmallFileBytes), staged.Add, sideBySide.Token));
-            await sideBySide.WhenAllAsync(large, small).ConfigureAwait(false);
+            try
+            {
+                await sideBySide.WhenAllAsync(large, small).ConfigureAwait(false);
+            }
+            catch (NotFoundException missing)
+            {
+                throw new PlanOutdatedException(missing);
+            }
 
             // Everything verified and staged: now replace files, each by one rename.
             progress.Enter(Stage.Replacing);
