@@ -441,6 +441,43 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task Verify_over_http_reports_a_missing_pack_on_its_files_and_is_not_fooled_by_a_concurrent_gc()
+    {
+        await using var server = await TestServer.StartAsync();
+        string both = NewFolder(), onlyB = NewFolder();
+        byte[] b = Files.Random(32, 5_000_000);
+        Files.Write(both, "a.bin", Files.Random(31, 6_000_000));
+        Files.Write(both, "b.bin", b);
+        Files.Write(onlyB, "b.bin", b);
+        var url = new Uri(server.DatasetUrl("ds"));
+        await using var push = new HttpRemote(url, null);
+        await push.CreateAsync(None);
+        await PushOperation.PushAsync(both, push, new PushOptions(Branch: "old"), None);
+        await PushOperation.PushAsync(onlyB, push, new PushOptions(), None);
+        await push.UpdateBranchAsync("old", null, (await push.GetBranchAsync("old", None))!.Id, None);
+        var main = await push.ResolveAsync("main", None);
+
+        // A gc rewrites b.bin's pack after the verify read its plans: not a problem of the repository.
+        var gcFirst = new GarbageCollectionBeforeFirstPackRead($"{server.BaseUrl}/v1/datasets/ds/gc?graceSeconds=0");
+        await using (var remote = new HttpRemote(url, null, gcFirst))
+        {
+            var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [main], Core.Verification.PackSubset.All, None);
+            Assert.True(gcFirst.Report.Contains("\"packsRewritten\":1", StringComparison.OrdinalIgnoreCase), gcFirst.Report);
+            Assert.Empty(report.Problems);
+        }
+
+        // A pack that is really gone is a problem of the files in it, not the end of the verify.
+        foreach (string pack in Directory.EnumerateFiles(Path.Combine(server.Root, "datasets"), "*", SearchOption.AllDirectories).Where(f => f.Contains("/packs/", StringComparison.Ordinal)))
+        {
+            File.Delete(pack);
+        }
+
+        var broken = await Core.Verification.RemoteVerifier.VerifyAsync(push, [main], Core.Verification.PackSubset.All, None);
+        var problem = Assert.Single(broken.Problems);
+        Assert.Equal(["b.bin"], problem.Paths);
+    }
+
+    [Fact]
     public async Task Verify_over_http_reads_each_pack_in_exactly_one_of_the_subsets_1_to_t_of_t()
     {
         await using var server = await TestServer.StartAsync();

@@ -156,14 +156,14 @@ public static class RemoteVerifier
 
             return true;
         }
-        catch (CorruptDataException)
+        catch (Exception e) when (e is CorruptDataException or NotFoundException)
         {
             return false;
         }
     }
 
     private static async Task<(string? Problem, long Chunks, long BytesRead)> CheckFileAsync(
-        IRemote remote, TreeEntry entry, FileReconstruction? planned, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken)
+        IRemote remote, TreeEntry entry, FileReconstruction? planned, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken, bool replanned = false)
     {
         FileReconstruction plan;
         try
@@ -197,6 +197,13 @@ public static class RemoteVerifier
             catch (CorruptDataException e)
             {
                 return (e.Message, refs.Length, bytesRead);
+            }
+            catch (NotFoundException e)
+            {
+                // A missing pack is a problem of this file, unless a gc rewrote the pack after the
+                // plan was read: then a fresh plan names where the chunks are now. Asked once.
+                return replanned ? (e.Message, refs.Length, bytesRead)
+                    : await CheckFileAsync(remote, entry, null, read, packsRead, cancellationToken, replanned: true).ConfigureAwait(false);
             }
 
             packsRead.Add(packId);
