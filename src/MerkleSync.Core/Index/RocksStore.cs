@@ -81,7 +81,7 @@ public sealed class RocksStore : IDisposable
             catch (RocksDbException e)
             {
                 // Not a lock: the path is not a database folder, is unreadable, or is damaged.
-                throw new CorruptDataException($"Cannot open the database at '{path}': {e.Message}", e);
+                throw CannotOpen(path, e);
             }
         }
     }
@@ -95,9 +95,11 @@ public sealed class RocksStore : IDisposable
         }
         catch (RocksDbException e)
         {
-            throw new CorruptDataException($"Cannot open the database at '{path}': {e.Message}", e);
+            throw CannotOpen(path, e);
         }
     }
+
+    private static CorruptDataException CannotOpen(string path, RocksDbException e) => new($"Cannot open the database at '{path}': {e.Message}", e);
 
     /// <summary>
     /// Keys are hashes, looked up one by one and mostly absent (is this chunk new?). Index and bloom

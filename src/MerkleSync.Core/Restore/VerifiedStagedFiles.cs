@@ -19,10 +19,24 @@ internal static class VerifiedStagedFiles
     public static string PathOf(string staging, Hash fileHash) => Path.Combine(staging, fileHash + Suffix);
 
     /// <summary>Whether <paramref name="path"/> names a kept file (which the state's clean-up of staged files leaves alone).</summary>
-    public static bool IsKept(string path)
+    public static bool IsKept(string path) => FileHashOf(path) is not null;
+
+    /// <summary>The file hash a kept file is named by; null for any other name.</summary>
+    private static Hash? FileHashOf(string path)
     {
         string name = Path.GetFileName(path);
-        return name.EndsWith(Suffix, StringComparison.Ordinal) && Hash.TryParse(name[..^Suffix.Length], out _);
+        return name.EndsWith(Suffix, StringComparison.Ordinal) && Hash.TryParse(name[..^Suffix.Length], out var fileHash) ? fileHash : null;
+    }
+
+    private static IEnumerable<(Hash FileHash, string Path)> KeptIn(string staging)
+    {
+        foreach (string path in Directory.EnumerateFiles(staging, "*" + Suffix))
+        {
+            if (FileHashOf(path) is { } fileHash)
+            {
+                yield return (fileHash, path);
+            }
+        }
     }
 
     /// <summary>
@@ -51,7 +65,7 @@ internal static class VerifiedStagedFiles
         string staging, IEnumerable<TreeEntry> toWrite, CancellationToken cancellationToken)
     {
         var taken = new List<(TreeEntry, string, ChunkedContent)>();
-        var kept = Directory.EnumerateFiles(staging, "*" + Suffix).Where(IsKept).ToDictionary(f => Hash.Parse(Path.GetFileName(f)[..^Suffix.Length]));
+        var kept = KeptIn(staging).ToDictionary(f => f.FileHash, f => f.Path);
         foreach (var entry in toWrite)
         {
             if (kept.Count == 0)
@@ -84,9 +98,9 @@ internal static class VerifiedStagedFiles
     /// <summary>Deletes the kept files no pull has placed (a completed pull leaves none for later).</summary>
     public static void RemoveAll(string staging)
     {
-        foreach (string file in Directory.EnumerateFiles(staging, "*" + Suffix).Where(IsKept))
+        foreach (var (_, path) in KeptIn(staging))
         {
-            File.Delete(file);
+            File.Delete(path);
         }
     }
 }
