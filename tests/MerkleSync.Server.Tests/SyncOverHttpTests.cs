@@ -198,28 +198,40 @@ public class SyncOverHttpTests : FolderTests
     public async Task A_pull_that_a_garbage_collection_overtakes_plans_again_and_completes()
     {
         await using var server = await TestServer.StartAsync();
-        string both = NewFolder(), onlyB = NewFolder(), target = NewFolder();
-        byte[] b = Files.Random(22, 5_000_000); // over 4 MiB: streamed on its own
-        Files.Write(both, "a.bin", Files.Random(21, 6_000_000));
-        Files.Write(both, "b.bin", b);
-        Files.Write(onlyB, "b.bin", b);
-        Files.Write(onlyB, "c.bin", Files.Random(23, 200_000)); // built in a batch of small files
-        var url = new Uri(server.DatasetUrl("ds"));
-        await using (var push = new HttpRemote(url, null))
-        {
-            await push.CreateAsync(None);
-            await PushOperation.PushAsync(both, push, new PushOptions(Branch: "old"), None); // a.bin and b.bin in one pack
-            await PushOperation.PushAsync(onlyB, push, new PushOptions(), None); // main: b.bin's chunks stay in that pack
-            await push.UpdateBranchAsync("old", null, (await push.GetBranchAsync("old", None))!.Id, None); // a.bin is garbage now
-        }
+        string onlyB = await PushAPackForGcToRewriteAsync(server, ("c.bin", Files.Random(23, 200_000))), target = NewFolder(); // c.bin: built in a batch of small files
 
         // The pull reads its plans, then, before its first pack read, a gc rewrites the pack they name.
         var gcFirst = new GarbageCollectionBeforeFirstPackRead($"{server.BaseUrl}/v1/datasets/ds/gc?graceSeconds=0");
-        await using var remote = new HttpRemote(url, null, gcFirst);
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, gcFirst);
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
 
         Assert.True(gcFirst.Report.Contains("\"packsRewritten\":1", StringComparison.OrdinalIgnoreCase), gcFirst.Report);
         Files.AssertSameTree(onlyB, target);
+    }
+
+    /// <summary>
+    /// Branch "old" with a.bin (6 MB) and b.bin (5 MB, over 4 MiB: streamed on its own by a pull) in
+    /// one pack, then main with b.bin (its chunks stay in that pack) and <paramref name="alsoOnMain"/>,
+    /// then "old" deleted: a.bin is garbage, and a gc without grace rewrites the pack. Returns main's folder.
+    /// </summary>
+    private async Task<string> PushAPackForGcToRewriteAsync(TestServer server, params (string Name, byte[] Content)[] alsoOnMain)
+    {
+        string both = NewFolder(), main = NewFolder();
+        byte[] b = Files.Random(22, 5_000_000);
+        Files.Write(both, "a.bin", Files.Random(21, 6_000_000));
+        Files.Write(both, "b.bin", b);
+        Files.Write(main, "b.bin", b);
+        foreach (var (name, content) in alsoOnMain)
+        {
+            Files.Write(main, name, content);
+        }
+
+        await using var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await push.CreateAsync(None);
+        await PushOperation.PushAsync(both, push, new PushOptions(Branch: "old"), None);
+        await PushOperation.PushAsync(main, push, new PushOptions(), None);
+        await push.UpdateBranchAsync("old", null, (await push.GetBranchAsync("old", None))!.Id, None);
+        return main;
     }
 
     [Fact]
@@ -444,17 +456,9 @@ public class SyncOverHttpTests : FolderTests
     public async Task Verify_over_http_reports_a_missing_pack_on_its_files_and_is_not_fooled_by_a_concurrent_gc()
     {
         await using var server = await TestServer.StartAsync();
-        string both = NewFolder(), onlyB = NewFolder();
-        byte[] b = Files.Random(32, 5_000_000);
-        Files.Write(both, "a.bin", Files.Random(31, 6_000_000));
-        Files.Write(both, "b.bin", b);
-        Files.Write(onlyB, "b.bin", b);
+        await PushAPackForGcToRewriteAsync(server);
         var url = new Uri(server.DatasetUrl("ds"));
         await using var push = new HttpRemote(url, null);
-        await push.CreateAsync(None);
-        await PushOperation.PushAsync(both, push, new PushOptions(Branch: "old"), None);
-        await PushOperation.PushAsync(onlyB, push, new PushOptions(), None);
-        await push.UpdateBranchAsync("old", null, (await push.GetBranchAsync("old", None))!.Id, None);
         var main = await push.ResolveAsync("main", None);
 
         // A gc rewrites b.bin's pack after the verify read its plans: not a problem of the repository.
