@@ -95,8 +95,10 @@ internal static class CliApp
 
             return Volatile.Read(ref s_signalExitCode);
         }
-        catch (Exception e)
+        catch (Exception caught)
         {
+            // Work split with Parallel.For fails with its one cause wrapped.
+            var e = caught is AggregateException { InnerExceptions.Count: 1 } wrapped ? wrapped.InnerExceptions[0] : caught;
             int code = e switch
             {
                 InvalidInputException => Usage,

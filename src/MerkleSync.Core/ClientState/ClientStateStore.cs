@@ -225,10 +225,24 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return writer.WrittenMemory;
     }
 
+    /// <summary>The cached content if the entry is for <paramref name="stat"/>; an entry it cannot read is a miss (the file is hashed again and the entry rewritten).</summary>
     private static ChunkedContent? Decode(ReadOnlySpan<byte> value, FileStat stat)
     {
+        try
+        {
+            return DecodeValue(value, stat);
+        }
+        catch (CorruptDataException)
+        {
+            return null;
+        }
+    }
+
+    private static ChunkedContent? DecodeValue(ReadOnlySpan<byte> value, FileStat stat)
+    {
         var reader = new SpanReader(value);
-        var cached = new FileStat(reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadInt64Varint(), reader.ReadVarint());
+        // Times are written as two's complement (a file's mtime may be before 1970) and read back so.
+        var cached = new FileStat(reader.ReadInt64Varint(), (long)reader.ReadVarint(), (long)reader.ReadVarint(), reader.ReadVarint());
         if (cached != stat)
         {
             return null;

@@ -69,6 +69,18 @@ public class StatCacheTests
     }
 
     [Fact]
+    public void A_file_changed_before_1970_is_found_in_the_cache()
+    {
+        using var temp = new TempFolder();
+        using var state = ClientStateStore.Open(temp.Path);
+        var old = new FileStat(1003, -315_619_200_000_000_000, -1, 42); // 1960-01-01; a ctime one tick before 1970
+        state.RememberAll([("old.txt", old, Content(3))], HashedAt);
+
+        Assert.Equal(Content(3).FileHash, state.Lookup([("old.txt", old)], CancellationToken.None)[0]?.FileHash);
+        Assert.Null(state.Lookup([("old.txt", old with { ModifiedNs = 0 })], CancellationToken.None)[0]);
+    }
+
+    [Fact]
     public void Remembering_many_files_at_once_forgets_those_changed_too_recently_to_trust()
     {
         using var temp = new TempFolder();
