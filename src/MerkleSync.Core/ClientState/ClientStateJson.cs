@@ -8,7 +8,6 @@ namespace MerkleSync.Core.ClientState;
 /// HTTP command reads the tokens file, and reflection-based JSON would build its metadata first.
 /// </summary>
 [JsonSerializable(typeof(Dictionary<string, string>))]
-[JsonSerializable(typeof(IReadOnlyList<ChunkOrigin>))]
 [JsonSerializable(typeof(List<ChunkOrigin>))]
 [JsonSerializable(typeof(ClientStateStore.UploadHead))]
 internal sealed partial class ClientStateJson : JsonSerializerContext;

@@ -482,7 +482,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public void AppendChunks(string name, IReadOnlyList<Ingest.ChunkOrigin> chunks)
     {
         int next = _nextUploadPart.AddOrUpdate(name, n => _db.Keys(UploadsFamily, Encoding.UTF8.GetBytes(n + "\n")).Count(), (_, last) => last + 1);
-        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes($"{name}\n{next:D8}"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(chunks, ClientStateJson.Default.IReadOnlyListChunkOrigin), durable: false);
+        _db.Put(UploadsFamily, Encoding.UTF8.GetBytes($"{name}\n{next:D8}"), UploadSources.Encode(chunks), durable: false);
     }
 
     public void Remove(string name)
@@ -503,7 +503,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
             var upload = uploads.TryGetValue(name[0], out var found) ? found : (null, []);
             if (name.Length == 2)
             {
-                upload.Chunks.AddRange(System.Text.Json.JsonSerializer.Deserialize(value, ClientStateJson.Default.ListChunkOrigin)!);
+                upload.Chunks.AddRange(UploadSources.Decode(value));
             }
             else
             {

@@ -76,6 +76,38 @@ public class UploadCheckpointTests
     }
 
     [Fact]
+    public void A_chunk_list_keeps_every_source_field_and_costs_about_forty_bytes_a_chunk()
+    {
+        var old = new FileStat(5000, -315_619_200_000_000_000, -1, ulong.MaxValue); // before 1970
+        List<ChunkOrigin> chunks =
+        [
+            .. Enumerable.Range(0, 100).Select(i => new ChunkOrigin("/data/big.bin", false, i * 65_536L, 65_536, XetHashes.ChunkHash([(byte)i]), new FileStat(100 * 65_536, 1, 7, 9))),
+            new("/data/link", true, 0, 12, XetHashes.ChunkHash([1, 2]), old),
+            new("/data/ünknown stat", false, 1L << 40, 8, XetHashes.ChunkHash([3]), null),
+            new("/data/ünknown stat", false, (1L << 40) + 8, 8, XetHashes.ChunkHash([4]), null),
+            new("/data/big.bin", false, 0, 10, XetHashes.ChunkHash([5]), new FileStat(10, 1, 7, 9)), // the same path, another stat
+        ];
+
+        byte[] encoded = UploadSources.Encode(chunks);
+
+        Assert.Equal(chunks, UploadSources.Decode(encoded));
+        Assert.InRange(UploadSources.Encode(chunks[..100]).Length, 100 * 36, 100 * 42);
+        Assert.Empty(UploadSources.Decode(UploadSources.Encode([])));
+        Assert.Throws<Errors.CorruptDataException>(() => UploadSources.Decode(encoded.AsSpan(0, encoded.Length - 1)));
+    }
+
+    [Fact]
+    public void A_chunk_list_written_as_json_by_an_earlier_version_still_reads()
+    {
+        var hash = XetHashes.ChunkHash([7]);
+        string json = $$$"""[{"SourcePath":"/data/a.bin","Symlink":false,"Offset":65536,"Length":1000,"Hash":"{{{hash}}}","Stat":{"Size":70000,"ModifiedNs":5,"ChangedNs":6,"Inode":8}},{"SourcePath":"/data/l","Symlink":true,"Offset":0,"Length":3,"Hash":"{{{hash}}}"}]""";
+
+        Assert.Equal(
+            [new ChunkOrigin("/data/a.bin", false, 65536, 1000, hash, new FileStat(70000, 5, 6, 8)), new ChunkOrigin("/data/l", true, 0, 3, hash)],
+            UploadSources.Decode(System.Text.Encoding.UTF8.GetBytes(json)));
+    }
+
+    [Fact]
     public void An_upload_head_written_before_the_compression_option_existed_or_while_zstd_was_auto_reads_as_zstd()
     {
         static ClientStateStore.UploadHead Read(string json) => System.Text.Json.JsonSerializer.Deserialize(json, ClientStateJson.Default.UploadHead)!;
