@@ -216,10 +216,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     private static ReadOnlyMemory<byte> EncodeValue(FileStat stat, ChunkedContent content)
     {
         var writer = new ArrayBufferWriter<byte>(64 + (content.Chunks.Length * 36));
-        Varint.Write(writer, (ulong)stat.Size);
-        Varint.Write(writer, (ulong)stat.ModifiedNs);
-        Varint.Write(writer, (ulong)stat.ChangedNs);
-        Varint.Write(writer, stat.Inode);
+        stat.WriteTo(writer);
         Varint.WriteHash(writer, content.FileHash);
         Varint.WriteChunkList(writer, content.Chunks);
         return writer.WrittenMemory;
@@ -241,9 +238,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     private static ChunkedContent? DecodeValue(ReadOnlySpan<byte> value, FileStat stat)
     {
         var reader = new SpanReader(value);
-        // Times are written as two's complement (a file's mtime may be before 1970) and read back so.
-        var cached = new FileStat(reader.ReadInt64Varint(), (long)reader.ReadVarint(), (long)reader.ReadVarint(), reader.ReadVarint());
-        if (cached != stat)
+        if (FileStat.ReadFrom(ref reader) != stat)
         {
             return null;
         }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
+using MerkleSync.Core.Serialization;
 using Microsoft.Win32.SafeHandles;
 
 namespace MerkleSync.Core.ClientState;
@@ -9,6 +11,22 @@ namespace MerkleSync.Core.ClientState;
 /// </summary>
 public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedNs, ulong Inode)
 {
+    /// <summary>
+    /// As the client state stores a stat: four varints, the times as 64-bit two's complement (a time
+    /// before 1970 is negative).
+    /// </summary>
+    internal void WriteTo(IBufferWriter<byte> writer)
+    {
+        Varint.Write(writer, (ulong)Size);
+        Varint.Write(writer, (ulong)ModifiedNs);
+        Varint.Write(writer, (ulong)ChangedNs);
+        Varint.Write(writer, Inode);
+    }
+
+    /// <summary>A stat as <see cref="WriteTo"/> writes it.</summary>
+    internal static FileStat ReadFrom(ref SpanReader reader) =>
+        new(reader.ReadInt64Varint(), (long)reader.ReadVarint(), (long)reader.ReadVarint(), reader.ReadVarint());
+
     /// <summary>lstat(2) where the struct layout is known (Linux x64); elsewhere size and mtime only.</summary>
     public static FileStat Of(string path)
     {

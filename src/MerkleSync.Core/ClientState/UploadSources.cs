@@ -32,13 +32,7 @@ internal static class UploadSources
 
             Varint.WriteString(writer, first.SourcePath);
             writer.Write([(byte)((first.Symlink ? SymlinkFlag : 0) | (first.Stat is null ? 0 : StatFlag))]);
-            if (first.Stat is { } stat)
-            {
-                Varint.Write(writer, (ulong)stat.Size);
-                Varint.Write(writer, (ulong)stat.ModifiedNs);
-                Varint.Write(writer, (ulong)stat.ChangedNs);
-                Varint.Write(writer, stat.Inode);
-            }
+            first.Stat?.WriteTo(writer);
 
             Varint.Write(writer, (ulong)(end - start));
             for (; start < end; start++)
@@ -70,9 +64,7 @@ internal static class UploadSources
         {
             string path = reader.ReadString(64 << 10);
             byte flags = reader.ReadByte();
-            FileStat? stat = (flags & StatFlag) == 0
-                ? null
-                : new FileStat((long)reader.ReadVarint(), (long)reader.ReadVarint(), (long)reader.ReadVarint(), reader.ReadVarint()); // two's complement: an mtime may be before 1970
+            FileStat? stat = (flags & StatFlag) == 0 ? null : FileStat.ReadFrom(ref reader);
             int count = reader.ReadLength(reader.Remaining / 34);
             for (int i = 0; i < count; i++)
             {
