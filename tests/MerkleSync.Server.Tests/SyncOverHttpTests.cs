@@ -915,8 +915,10 @@ public class SyncOverHttpTests : FolderTests
         Files.AssertSameTree(source, target);
     }
 
-    [Fact]
-    public async Task A_file_edited_after_it_was_hashed_stops_the_push_with_a_clear_error_and_nothing_is_published()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_file_edited_or_deleted_after_it_was_hashed_stops_the_push_with_a_clear_error_and_nothing_is_published(bool delete)
     {
         await using var server = await TestServer.StartAsync();
         string source = NewFolder(), target = NewFolder();
@@ -927,8 +929,8 @@ public class SyncOverHttpTests : FolderTests
             await setup.CreateAsync(None);
         }
 
-        // Between the snapshot and the upload: same size, other bytes.
-        await using (var editing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new EditBeforeChunkNegotiation(file, Files.Random(16, 3_000_000))))
+        // Between the snapshot and the upload: same size, other bytes; or no file at all.
+        await using (var editing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new EditBeforeChunkNegotiation(file, delete ? null : Files.Random(16, 3_000_000))))
         {
             var error = await Assert.ThrowsAsync<InvalidInputException>(() => PushOperation.PushAsync(source, editing, new PushOptions(), None));
             Assert.Contains("changed while being pushed", error.Message, StringComparison.Ordinal);
@@ -964,13 +966,21 @@ public class SyncOverHttpTests : FolderTests
         Files.AssertSameTree(source, target);
     }
 
-    private sealed class EditBeforeChunkNegotiation(string path, byte[] content) : DelegatingHandler(new SocketsHttpHandler())
+    /// <summary>Rewrites the file with <paramref name="content"/>, or deletes it if null, when the push asks which chunks are missing.</summary>
+    private sealed class EditBeforeChunkNegotiation(string path, byte[]? content) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             if (request.RequestUri!.AbsolutePath.EndsWith("/missing/chunks", StringComparison.Ordinal))
             {
-                File.WriteAllBytes(path, content);
+                if (content is null)
+                {
+                    File.Delete(path);
+                }
+                else
+                {
+                    File.WriteAllBytes(path, content);
+                }
             }
 
             return base.SendAsync(request, cancellationToken);

@@ -17,7 +17,7 @@ public sealed class ChunkSource : IDisposable
     }
 
     public static ChunkSource Open(string sourcePath, bool symlink) => symlink
-        ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(sourcePath).LinkTarget ?? string.Empty))
+        ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(sourcePath).LinkTarget ?? throw new FileNotFoundException("The symlink is gone.", sourcePath)))
         : new ChunkSource(File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read), null);
 
     /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/> with a blocking read; fewer bytes only at the end.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using MerkleSync.Core.Chunking;
+using MerkleSync.Core.Errors;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Tree;
 
@@ -43,7 +44,16 @@ public static class Snapshotter
         async ValueTask HashAsync(int i, CancellationToken ct)
         {
             var file = scanned[i];
-            var content = await HashFileAsync(file, ct, progress).ConfigureAwait(false);
+            ChunkedContent content;
+            try
+            {
+                content = await HashFileAsync(file, ct, progress).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new InvalidInputException($"'{file.FullPath}' was listed but is gone (deleted or renamed since); run the command again.", e);
+            }
+
             results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath, file.Stat);
             onHashed?.Invoke(i, results[i]);
         }
@@ -54,7 +64,7 @@ public static class Snapshotter
     {
         if (file.Mode == EntryMode.Symlink)
         {
-            string target = new FileInfo(file.FullPath).LinkTarget ?? string.Empty;
+            string target = new FileInfo(file.FullPath).LinkTarget ?? throw new FileNotFoundException("The symlink is gone.", file.FullPath); // Linux has no empty link targets
             return ContentHasher.Hash(DatasetPath.Utf8.GetBytes(target));
         }
 

@@ -118,7 +118,7 @@ internal sealed class EncodedBatch : IDisposable
 
                 if (!sources.TryGetValue(first.SourcePath, out var source))
                 {
-                    source = (ChunkSource.Open(first.SourcePath, first.Symlink), first.Stat);
+                    source = (OpenSource(first), first.Stat);
                     sources.Add(first.SourcePath, source);
                 }
 
@@ -180,6 +180,18 @@ internal sealed class EncodedBatch : IDisposable
 
         var (codec, length) = ChunkCodec.EncodeInPlace(raw, compression);
         _stored[index] = (codec, length, Crc32C.Compute(raw[..length])); // here, while the bytes are in this core's cache
+    }
+
+    private static ChunkSource OpenSource(ChunkOrigin origin)
+    {
+        try
+        {
+            return ChunkSource.Open(origin.SourcePath, origin.Symlink);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw Changed(origin.SourcePath);
+        }
     }
 
     private static InvalidInputException Changed(string sourcePath) => new($"'{sourcePath}' changed while being pushed; run the push again.");

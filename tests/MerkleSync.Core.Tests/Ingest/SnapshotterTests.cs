@@ -44,6 +44,22 @@ public class SnapshotterTests
         AssertSameContent(ContentHasher.Hash(now), hashed);
     }
 
+    [Theory]
+    [InlineData("f.bin")]
+    [InlineData("link")]
+    public async Task A_file_deleted_after_the_scan_is_named_in_a_clear_error(string deleted)
+    {
+        using var temp = new TempFolder();
+        DatasetFiles.Write(temp.Path, "f.bin", DatasetFiles.Random(1, 1000));
+        File.CreateSymbolicLink(Path.Combine(temp.Path, "link"), "f.bin");
+        var scanned = DirectoryScanner.Scan(temp.Path);
+        File.Delete(Path.Combine(temp.Path, deleted));
+
+        var error = await Assert.ThrowsAsync<Errors.InvalidInputException>(() => Snapshotter.HashFilesAsync(scanned, CancellationToken.None));
+
+        Assert.Contains($"'{Path.Combine(temp.Path, deleted)}' was listed but is gone", error.Message, StringComparison.Ordinal);
+    }
+
     private static void AssertSameContent(ChunkedContent expected, ChunkedContent actual)
     {
         Assert.Equal(expected.FileHash, actual.FileHash);
