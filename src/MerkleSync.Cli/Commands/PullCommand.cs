@@ -19,9 +19,10 @@ internal static class PullCommand
         var paths = new Option<string[]>("--path") { Description = "Only files at or under this path (repeatable).", AllowMultipleArgumentsPerToken = true };
         var delete = new Option<bool>("--delete") { Description = "Also delete local files that are not in the version (within --path)." };
         var force = new Option<bool>("--force") { Description = "Overwrite or delete local files even if they changed since the last push or pull." };
+        var sparse = new Option<bool>("--sparse") { Description = "Leave chunks of zeros in large files unwritten, as holes: a sparse disk image takes only the space of its data." };
         var command = new Command("pull", "Write a version into DIR: unchanged files are skipped, local chunks reused, everything verified, files replaced atomically.\n\nExample:\n  merklesync pull file:///srv/repos/ds ./data --delete")
         {
-            remote, directory, branch, version, paths, delete, force,
+            remote, directory, branch, version, paths, delete, force, sparse,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
@@ -31,7 +32,7 @@ internal static class PullCommand
             }
 
             var progress = new OperationProgress();
-            var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete), parse.GetValue(force), progress);
+            var options = new PullOptions(parse.GetValue(version), parse.GetValue(branch)!, parse.GetValue(paths), parse.GetValue(delete), parse.GetValue(force), progress, parse.GetValue(sparse));
             var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PullOperation.PullAsync(r, parse.GetValue(directory)!, options, ct));
             if (parse.GetValue(CliApp.Json))
             {

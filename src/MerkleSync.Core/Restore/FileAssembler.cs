@@ -16,7 +16,8 @@ namespace MerkleSync.Core.Restore;
 /// checking their hash), the rest are fetched from packs in runs of consecutive chunks. The file
 /// hash is recomputed from the verified chunks before the file is handed back.
 /// </summary>
-internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress)
+/// <param name="sparse">Leave chunks of zeros in large files unwritten, as holes (pull --sparse).</param>
+internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse = false)
 {
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
     private const long MaxReadBytes = RemoteExtensions.MaxReadBytes;
@@ -48,11 +49,13 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
                 if (!entry.FileHash.IsZero)
                 {
                     var plan = await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
-                    var file = new StagedFile(output, chunks);
+                    var file = new StagedFile(output, chunks, sparse);
                     foreach (var (packId, run) in plan.Segments)
                     {
                         await WriteSegmentAsync(packId, run, file, cancellationToken).ConfigureAwait(false);
                     }
+
+                    file.EndHoles();
                 }
             }
 
@@ -74,7 +77,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
     }
 
     /// <summary>The file being built, and where each chunk it holds first lies in it.</summary>
-    private sealed class StagedFile(FileStream output, List<ChunkRef> chunks)
+    private sealed class StagedFile(FileStream output, List<ChunkRef> chunks, bool sparse)
     {
         private readonly Dictionary<Hash, long> _first = [];
 
@@ -85,8 +88,25 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         public async ValueTask WriteAsync(Hash chunk, ReadOnlyMemory<byte> raw, CancellationToken cancellationToken)
         {
             _first.TryAdd(chunk, output.Position);
-            await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
+            if (sparse && !raw.Span.ContainsAnyExcept((byte)0))
+            {
+                output.Seek(raw.Length, SeekOrigin.Current); // a new file reads zeros where nothing was written
+            }
+            else
+            {
+                await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
+            }
+
             chunks.Add(new ChunkRef(chunk, (ulong)raw.Length));
+        }
+
+        /// <summary>Gives the file its full length when it ends in a hole.</summary>
+        public void EndHoles()
+        {
+            if (output.Position > output.Length)
+            {
+                output.SetLength(output.Position);
+            }
         }
     }
 

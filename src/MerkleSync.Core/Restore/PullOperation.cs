@@ -14,8 +14,10 @@ namespace MerkleSync.Core.Restore;
 
 /// <param name="Force">Overwrite or delete local files even if they changed since the directory last synced.</param>
 /// <param name="Progress">Counters for a display to read while the pull runs.</param>
+/// <param name="Sparse">Leave chunks of zeros in files over 4 MiB unwritten, as holes, as <c>restic restore --sparse</c> does.</param>
 public sealed record PullOptions(
-    string? Version = null, string Branch = "main", IReadOnlyList<string>? Paths = null, bool Delete = false, bool Force = false, OperationProgress? Progress = null);
+    string? Version = null, string Branch = "main", IReadOnlyList<string>? Paths = null, bool Delete = false, bool Force = false, OperationProgress? Progress = null,
+    bool Sparse = false);
 
 /// <summary>What a pull did. <see cref="PackBytesRead"/> counts stored bytes read from packs; <see cref="BytesReused"/> came from local files.</summary>
 public sealed record PullResult(
@@ -132,7 +134,7 @@ public static class PullOperation
 
         string staging = ClientStateStore.StagingFolderOf(directory);
         Directory.CreateDirectory(staging);
-        var writer = new FileAssembler(remote, sources, staging, progress);
+        var writer = new FileAssembler(remote, sources, staging, progress, options.Sparse);
         var staged = new System.Collections.Concurrent.ConcurrentBag<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
         int placed = 0;
         var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();

@@ -55,6 +55,37 @@ public class PushPullTests
     }
 
     [Fact]
+    public async Task A_sparse_pull_leaves_the_zero_chunks_of_a_large_file_as_holes_with_the_same_content()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo"), sparse = temp.Sub("sparse"), dense = temp.Sub("dense");
+        // Data, 16 MiB of zeros, data, and zeros to the end (the file must still get its full length).
+        byte[] image = new byte[20 << 20];
+        DatasetFiles.Random(1, 1 << 20).CopyTo(image, 0);
+        DatasetFiles.Random(2, 1 << 20).CopyTo(image, 17 << 20);
+        DatasetFiles.Write(source, "disk.img", image);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        await PullOperation.PullAsync(remote, sparse, new PullOptions(Sparse: true), None);
+        await PullOperation.PullAsync(remote, dense, new PullOptions(), None);
+
+        Assert.Equal(image, File.ReadAllBytes(Path.Combine(sparse, "disk.img")));
+        Assert.Equal(image, File.ReadAllBytes(Path.Combine(dense, "disk.img")));
+        Assert.InRange(AllocatedBytes(Path.Combine(sparse, "disk.img")), 2 << 20, 4 << 20); // the data, and at most a chunk beside each part
+        Assert.True(AllocatedBytes(Path.Combine(dense, "disk.img")) >= image.Length);
+    }
+
+    private static long AllocatedBytes(string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true })!;
+        string[] blocks = stat.StandardOutput.ReadToEnd().Split(' ');
+        stat.WaitForExit();
+        return long.Parse(blocks[0], System.Globalization.CultureInfo.InvariantCulture) * long.Parse(blocks[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Push_then_pull_gives_an_identical_tree()
     {
         using var temp = new TempFolder();
