@@ -17,7 +17,7 @@ namespace MerkleSync.Core.Restore;
 /// hash is recomputed from the verified chunks before the file is handed back.
 /// </summary>
 /// <param name="sparse">Leave chunks of zeros in large files unwritten, as holes (pull --sparse).</param>
-internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse = false)
+internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse)
 {
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
     private const long MaxReadBytes = RemoteExtensions.MaxReadBytes;
