@@ -123,7 +123,7 @@ public class BrowseAndRemoteTests
         var add = await CliRunner.RunWithInputAsync(Secret + "\n", "remote", "add", "origin", url, "--dir", data, "--token-stdin");
         Assert.True(add.ExitCode == 0, add.Stderr);
 
-        var push = await CliRunner.RunAsync("push", data, "origin", "--json");
+        var push = await CliRunner.RunAsync("push", data, "--json"); // to origin
         Assert.True(push.ExitCode == 0, push.Stderr);
         var list = await CliRunner.RunAsync("remote", "list", "--dir", data, "--json");
         Assert.True(JsonDocument.Parse(list.Stdout).RootElement[0].GetProperty("token").GetBoolean());

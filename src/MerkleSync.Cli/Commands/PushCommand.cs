@@ -14,6 +14,8 @@ internal static class PushCommand
     {
         var directory = new Argument<string>("DIR") { Description = "The dataset directory to snapshot." };
         var remote = CommonOptions.Remote();
+        remote.Arity = ArgumentArity.ZeroOrOne; // as `git push`: the remote the first push or pull named
+        remote.DefaultValueFactory = _ => "origin";
         var branch = CommonOptions.Branch();
         var message = new Option<string>("--message", "-m") { Description = "Why this version exists.", DefaultValueFactory = _ => "" };
         var rebase = new Option<bool>("--rebase") { Description = "If the branch moved since DIR last synced, put DIR's changes on top of it (refused if a path changed on both sides)." };
