@@ -169,6 +169,7 @@ public class BranchAndOutputTests
             (["--root", root, "--listen", "ftp://127.0.0.1:21"], "'ftp://127.0.0.1:21' is not a listen URL"),
             (["--root", root, "--listen", "127.0.0.1:8470"], "'127.0.0.1:8470' is not a listen URL"),
             (["--root", file], "is a file; the server keeps its datasets in a folder"),
+            (["--root", Path.Combine(file, "sub")], $"Cannot use '{Path.Combine(file, "sub")}' as the server's root folder"),
         })
         {
             var result = await CliRunner.RunAsync(["serve", .. args]);

@@ -41,7 +41,15 @@ public static partial class ServerApp
             throw new InvalidInputException("An https:// listen URL needs --tls-cert and --tls-key.");
         }
 
-        Directory.CreateDirectory(settings.Root);
+        try
+        {
+            Directory.CreateDirectory(settings.Root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"Cannot use '{settings.Root}' as the server's root folder: {e.Message}", e);
+        }
+
         // The server reads no appsettings.json; left on, reloading it watches every folder under the
         // working directory (inotify on Linux), and every file written there costs the server CPU.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
