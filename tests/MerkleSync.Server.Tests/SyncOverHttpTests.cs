@@ -209,6 +209,25 @@ public class SyncOverHttpTests : FolderTests
         Files.AssertSameTree(onlyB, target);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)] // b.bin (5 MB) is read in two pieces: the gc comes after the first piece is written
+    public async Task Cat_of_a_file_whose_pack_a_garbage_collection_rewrites_meanwhile_plans_again_and_writes_each_byte_once(int readsBefore)
+    {
+        await using var server = await TestServer.StartAsync();
+        string main = await PushAPackForGcToRewriteAsync(server);
+        var gcFirst = new GarbageCollectionBeforeFirstPackRead($"{server.BaseUrl}/v1/datasets/ds/gc?graceSeconds=0", readsBefore);
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, gcFirst);
+        var head = (await remote.GetBranchAsync("main", None))!;
+        var entry = (await MerkleSync.Core.Tree.TreeReader.FindAsync(remote.Nodes, head.Record.Root, "b.bin", None)) ?? throw new InvalidOperationException("b.bin is not on main");
+
+        using var output = new MemoryStream();
+        await FileStreamer.WriteToAsync(remote, entry, output, None);
+
+        Assert.True(gcFirst.Report.Contains("\"packsRewritten\":1", StringComparison.OrdinalIgnoreCase), gcFirst.Report);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(main, "b.bin")), output.ToArray());
+    }
+
     /// <summary>
     /// Branch "old" with a.bin (6 MB) and b.bin (5 MB, over 4 MiB: streamed on its own by a pull) in
     /// one pack, then main with b.bin (its chunks stay in that pack) and <paramref name="alsoOnMain"/>,
@@ -1259,11 +1278,14 @@ public class SyncOverHttpTests : FolderTests
         }
     }
 
-    /// <summary>Stands between client and server like a broken proxy.</summary>
-    /// <summary>Runs one gc on the server before any pack read goes through (the pull reads several packs at once).</summary>
-    private sealed class GarbageCollectionBeforeFirstPackRead(string gcUrl) : DelegatingHandler(new SocketsHttpHandler())
+    /// <summary>
+    /// Runs one gc on the server before pack read number <paramref name="readsBefore"/> + 1 goes
+    /// through (by default the first; a pull reads several packs at once).
+    /// </summary>
+    private sealed class GarbageCollectionBeforeFirstPackRead(string gcUrl, int readsBefore = 0) : DelegatingHandler(new SocketsHttpHandler())
     {
         private readonly SemaphoreSlim _once = new(1);
+        private int _reads;
 
         public string Report { get; private set; } = "";
 
@@ -1274,7 +1296,7 @@ public class SyncOverHttpTests : FolderTests
                 await _once.WaitAsync(cancellationToken);
                 try
                 {
-                    if (Report.Length == 0)
+                    if (Report.Length == 0 && _reads++ == readsBefore)
                     {
                         using var gc = await base.SendAsync(new HttpRequestMessage(HttpMethod.Post, gcUrl), cancellationToken);
                         Report = await gc.EnsureSuccessStatusCode().Content.ReadAsStringAsync(cancellationToken);
@@ -1296,6 +1318,7 @@ public class SyncOverHttpTests : FolderTests
         }
     }
 
+    /// <summary>Stands between client and server like a broken proxy.</summary>
     private sealed class MisbehavingProxy(bool stripRange, bool truncate) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)

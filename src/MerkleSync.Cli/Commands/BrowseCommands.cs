@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
 
@@ -101,41 +102,8 @@ internal static class BrowseCommands
                 ?? throw (await TreeReader.IsFolderAsync(r.Nodes, target.Record.Root, filePath, ct)
                     ? new InvalidInputException($"'{filePath}' is a folder in version {target.Record.Root}; 'merklesync ls' lists it.")
                     : new NotFoundException($"'{filePath}' is not in version {target.Record.Root}."));
-            if (entry.FileHash.IsZero)
-            {
-                return CliApp.Ok;
-            }
-
-            var plan = await r.GetReconstructionAsync(entry.FileHash, ct);
-            var refs = plan.Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength)).ToArray();
-            if (XetHashes.FileHash(refs) != entry.FileHash || refs.Sum(c => (long)c.Length) != entry.Size)
-            {
-                throw new CorruptDataException($"The chunk list of '{filePath}' does not match its file hash.");
-            }
-
             await using var stdout = Console.OpenStandardOutput();
-            // A chunk repeated back to back (zeros, padding) comes as one segment per repeat: the
-            // last chunk written, already verified, serves them instead of a ranged read each.
-            var last = (Hash: default(Hash), Bytes: Array.Empty<byte>());
-            foreach (var (packId, run) in plan.Segments)
-            {
-                if (run.Length == 1 && run[0].ChunkHash == last.Hash && last.Bytes.Length == run[0].RawLength)
-                {
-                    await stdout.WriteAsync(last.Bytes, ct);
-                    continue;
-                }
-
-                int index = 0;
-                await r.ReadChunksInPiecesAsync(packId, run, async (entry, raw) =>
-                {
-                    await stdout.WriteAsync(raw, ct);
-                    if (++index == run.Length)
-                    {
-                        last = (entry.ChunkHash, raw.ToArray());
-                    }
-                }, ct);
-            }
-
+            await FileStreamer.WriteToAsync(r, entry, stdout, ct);
             return CliApp.Ok;
         }, ct)));
         return command;

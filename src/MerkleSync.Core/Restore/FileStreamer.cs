@@ -1,0 +1,82 @@
+using System.Runtime.CompilerServices;
+using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Sync;
+using MerkleSync.Core.Tree;
+
+namespace MerkleSync.Core.Restore;
+
+/// <summary>
+/// Writes one file of a version to a stream (<c>cat</c>), in order, each chunk verified before it
+/// is written. A gc that rewrites or drops the file's pack meanwhile (a pack read gets 404) makes
+/// it ask for the file's plan again, once, and go on after the chunks it already wrote: the bytes
+/// written cannot be taken back, and the chunk list is the same in every plan of the file.
+/// </summary>
+public static class FileStreamer
+{
+    public static async Task WriteToAsync(IRemote remote, TreeEntry entry, Stream output, CancellationToken cancellationToken)
+    {
+        if (entry.FileHash.IsZero)
+        {
+            return;
+        }
+
+        var written = new StrongBox<int>(0);
+        try
+        {
+            await WriteAsync(remote, await PlanAsync(remote, entry, cancellationToken).ConfigureAwait(false), output, written, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            await WriteAsync(remote, await PlanAsync(remote, entry, cancellationToken).ConfigureAwait(false), output, written, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<FileReconstruction> PlanAsync(IRemote remote, TreeEntry entry, CancellationToken cancellationToken)
+    {
+        var plan = await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
+        var refs = plan.Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength)).ToArray();
+        if (XetHashes.FileHash(refs) != entry.FileHash || refs.Sum(c => (long)c.Length) != entry.Size)
+        {
+            throw new CorruptDataException($"The chunk list of '{entry.Path}' does not match its file hash.");
+        }
+
+        return plan;
+    }
+
+    /// <summary>Writes the file's chunks after the first <paramref name="written"/>, counting each one written.</summary>
+    private static async Task WriteAsync(IRemote remote, FileReconstruction plan, Stream output, StrongBox<int> written, CancellationToken cancellationToken)
+    {
+        // A chunk repeated back to back (zeros, padding) comes as one segment per repeat: the last
+        // chunk written, already verified, serves them instead of a ranged read each.
+        var last = (Hash: default(Hash), Bytes: Array.Empty<byte>());
+        int first = 0; // the file's index of the segment's first chunk
+        foreach (var (packId, run) in plan.Segments)
+        {
+            var rest = run[Math.Clamp(written.Value - first, 0, run.Length)..];
+            first += run.Length;
+            if (rest.Length == 0)
+            {
+                continue;
+            }
+
+            if (rest.Length == 1 && rest[0].ChunkHash == last.Hash && last.Bytes.Length == rest[0].RawLength)
+            {
+                await output.WriteAsync(last.Bytes, cancellationToken).ConfigureAwait(false);
+                written.Value++;
+                continue;
+            }
+
+            int index = 0;
+            await remote.ReadChunksInPiecesAsync(packId, rest, async (entry, raw) =>
+            {
+                await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
+                written.Value++;
+                if (++index == rest.Length)
+                {
+                    last = (entry.ChunkHash, raw.ToArray());
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
