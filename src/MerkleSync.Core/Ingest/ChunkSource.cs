@@ -17,8 +17,12 @@ public sealed class ChunkSource : IDisposable
     }
 
     public static ChunkSource Open(string sourcePath, bool symlink) => symlink
-        ? new ChunkSource(null, DatasetPath.Utf8.GetBytes(new FileInfo(sourcePath).LinkTarget ?? throw new FileNotFoundException("The symlink is gone.", sourcePath)))
+        ? new ChunkSource(null, SymlinkContent(sourcePath))
         : new ChunkSource(File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read), null);
+
+    /// <summary>What a symlink's content is, for hashing and for upload alike: its target path in UTF-8.</summary>
+    public static byte[] SymlinkContent(string path) =>
+        DatasetPath.Utf8.GetBytes(new FileInfo(path).LinkTarget ?? throw new FileNotFoundException("The symlink is gone.", path)); // Linux has no empty link targets
 
     /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/> with a blocking read; fewer bytes only at the end.</summary>
     public int Read(Span<byte> buffer, long offset)

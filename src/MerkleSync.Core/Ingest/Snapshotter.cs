@@ -64,8 +64,7 @@ public static class Snapshotter
     {
         if (file.Mode == EntryMode.Symlink)
         {
-            string target = new FileInfo(file.FullPath).LinkTarget ?? throw new FileNotFoundException("The symlink is gone.", file.FullPath); // Linux has no empty link targets
-            return ContentHasher.Hash(DatasetPath.Utf8.GetBytes(target));
+            return ContentHasher.Hash(ChunkSource.SymlinkContent(file.FullPath));
         }
 
         if (file.Size <= WholeReadLimit && HashWhole(file.FullPath, (int)file.Size, progress) is { } whole)
