@@ -203,7 +203,7 @@ internal sealed partial class FileAssembler
     /// </summary>
     private (TreeEntry, string, ChunkedContent) WriteSmallFile(TreeEntry entry, FileReconstruction? plan, Dictionary<Hash, Memory<byte>> slots)
     {
-        var chunks = plan?.Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength)).ToArray() ?? [];
+        var chunks = plan?.ChunkList() ?? [];
         var content = new ChunkedContent(XetHashes.FileHash(chunks), entry.Size, chunks);
         if (content.FileHash != entry.FileHash)
         {

@@ -35,7 +35,7 @@ public static class FileStreamer
     private static async Task<FileReconstruction> PlanAsync(IRemote remote, TreeEntry entry, CancellationToken cancellationToken)
     {
         var plan = await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
-        var refs = plan.Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength)).ToArray();
+        var refs = plan.ChunkList();
         if (XetHashes.FileHash(refs) != entry.FileHash || refs.Sum(c => (long)c.Length) != entry.Size)
         {
             throw new CorruptDataException($"The chunk list of '{entry.Path}' does not match its file hash.");

@@ -7,7 +7,11 @@ using MerkleSync.Core.Tree;
 namespace MerkleSync.Core.Sync;
 
 /// <summary>A file's content as runs of consecutive chunks in packs, in file order.</summary>
-public sealed record FileReconstruction(Hash FileHash, long Length, IReadOnlyList<(Hash PackId, PackEntry[] Run)> Segments);
+public sealed record FileReconstruction(Hash FileHash, long Length, IReadOnlyList<(Hash PackId, PackEntry[] Run)> Segments)
+{
+    /// <summary>The file's chunk list as the plan gives it, to check against the file hash before any byte is trusted.</summary>
+    public ChunkRef[] ChunkList() => [.. Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength))];
+}
 
 /// <summary>A version with its record id.</summary>
 public sealed record VersionRef(Hash Id, VersionRecord Record);

@@ -175,7 +175,7 @@ public static class RemoteVerifier
             return (e.Message, 0, 0);
         }
 
-        var refs = plan.Segments.SelectMany(s => s.Run).Select(e => new ChunkRef(e.ChunkHash, (ulong)e.RawLength)).ToArray();
+        var refs = plan.ChunkList();
         long length = refs.Sum(r => (long)r.Length);
         if (length != entry.Size || plan.Length != entry.Size)
         {
