@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
 using MerkleSync.Core.Errors;
-using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
