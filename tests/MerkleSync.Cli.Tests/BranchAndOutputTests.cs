@@ -126,6 +126,36 @@ public class BranchAndOutputTests
     }
 
     [Fact]
+    public async Task Push_and_status_name_the_special_files_they_leave_out()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data");
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        dir.Write("data/kept.txt", "kept"u8.ToArray());
+        foreach (string name in new[] { "b.fifo", "a\nline.fifo", "ignored.fifo" })
+        {
+            var made = await CliRunner.RunProgramAsync(null, "mkfifo", Path.Combine(data, name));
+            Assert.Equal(0, made.ExitCode);
+        }
+
+        dir.Write("data/.merklesyncignore", "ignored.fifo\n"u8.ToArray());
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+
+        var push = await CliRunner.RunAsync("push", data, repo, "--json");
+        var json = CliRunner.Json(push);
+        Assert.Equal(["a\nline.fifo", "b.fifo"], json.GetProperty("special_files_left_out").EnumerateArray().Select(p => p.GetString()));
+        Assert.Equal(2, json.GetProperty("files").GetInt32()); // kept.txt and the ignore file
+        Assert.Equal("warning: left out 2 special file(s) (FIFO, socket or device), which have no content to version: \"a\\nline.fifo\", b.fifo.\n", push.Stderr);
+
+        var status = await CliRunner.RunAsync("status", data);
+        Assert.Equal(0, status.ExitCode);
+        Assert.Contains("left out 2 special file(s)", status.Stderr, StringComparison.Ordinal);
+
+        var quiet = await CliRunner.RunAsync("push", data, repo, "-q");
+        Assert.Equal(("", true), (quiet.Stdout, quiet.Stderr.StartsWith("warning: left out 2", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Push_compression_off_stores_chunks_raw_and_an_unknown_mode_is_refused_before_any_work()
     {
         using var dir = new TempDirectory();

@@ -33,12 +33,13 @@ internal static class PushCommand
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
             // Opening the remote can wait for RocksDB's binding (~0.5 s; tokens are in the state): scan meanwhile.
-            var scan = DirectoryScanner.ScanAsync(parse.GetValue(directory)!, ct);
-            return CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, r => PushAsync(parse, r, scan, ct), ct, parse.GetValue(directory));
+            var specialFiles = new List<string>();
+            var scan = DirectoryScanner.ScanAsync(parse.GetValue(directory)!, ct, specialFiles);
+            return CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, r => PushAsync(parse, r, scan, specialFiles, ct), ct, parse.GetValue(directory));
         }));
         return command;
 
-        async Task<int> PushAsync(ParseResult parse, IRemote r, Task<List<ScannedFile>> scan, CancellationToken ct)
+        async Task<int> PushAsync(ParseResult parse, IRemote r, Task<List<ScannedFile>> scan, List<string> specialFiles, CancellationToken ct)
         {
             var progress = new OperationProgress();
             var options = new PushOptions(parse.GetValue(branch)!, parse.GetValue(message)!, PackSize: ByteSize.Parse(parse.GetValue(packSize)!), Rebase: parse.GetValue(rebase), Progress: progress, Scan: scan,
@@ -73,6 +74,7 @@ internal static class PushCommand
                     ["backoffs"] = result.Pacing.Backoffs,
                     ["wire_bytes_sent"] = result.Wire.Sent,
                     ["wire_bytes_received"] = result.Wire.Received,
+                    ["special_files_left_out"] = new JsonArray([.. specialFiles.Select(p => JsonValue.Create(p))]),
                     ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
                 });
             }
@@ -81,6 +83,7 @@ internal static class PushCommand
                 PrintSummary(result, r.Url, parse.GetValue(branch)!);
             }
 
+            Warnings.SpecialFilesLeftOut(specialFiles);
             return CliApp.Ok;
         }
     }

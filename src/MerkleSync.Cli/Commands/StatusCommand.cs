@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MerkleSync.Cli.Output;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
@@ -22,7 +23,9 @@ internal static class StatusCommand
                 throw new InvalidInputException($"'{dir}' has never been pushed or pulled; nothing to compare with.");
             }
 
-            var scanned = await DirectoryScanner.ScanAsync(dir, ct); // meanwhile RocksDB's binding starts
+            var specialFiles = new List<string>();
+            var scanned = await DirectoryScanner.ScanAsync(dir, ct, specialFiles); // meanwhile RocksDB's binding starts
+            Warnings.SpecialFilesLeftOut(specialFiles);
             bool json = parse.GetValue(CliApp.Json);
             if (LastPush.ReadMatching(ClientStateStore.FolderOf(dir), LastPush.FingerprintOf(scanned)) is { } last)
             {

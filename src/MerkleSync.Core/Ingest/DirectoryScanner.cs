@@ -15,14 +15,20 @@ public sealed record ScannedFile(string Path, string FullPath, EntryMode Mode, l
 public static class DirectoryScanner
 {
     /// <summary><see cref="Scan"/> on the thread pool, so the caller can do other work meanwhile.</summary>
-    public static Task<List<ScannedFile>> ScanAsync(string root, CancellationToken cancellationToken) => ScanAsync(root, applyIgnoreFile: true, cancellationToken);
+    public static Task<List<ScannedFile>> ScanAsync(string root, CancellationToken cancellationToken, List<string>? specialFiles = null) =>
+        Task.Run(() => Scan(root, specialFiles: specialFiles), cancellationToken);
 
-    /// <inheritdoc cref="ScanAsync(string, CancellationToken)"/>
+    /// <inheritdoc cref="ScanAsync(string, CancellationToken, List{string}?)"/>
     public static Task<List<ScannedFile>> ScanAsync(string root, bool applyIgnoreFile, CancellationToken cancellationToken) =>
         Task.Run(() => Scan(root, applyIgnoreFile), cancellationToken);
 
-    /// <summary>The files under <paramref name="root"/>; with <paramref name="applyIgnoreFile"/> false, also those its ignore file excludes.</summary>
-    public static List<ScannedFile> Scan(string root, bool applyIgnoreFile = true)
+    /// <summary>
+    /// The files under <paramref name="root"/>; with <paramref name="applyIgnoreFile"/> false, also
+    /// those its ignore file excludes. FIFOs, sockets and devices are left out: they have no content
+    /// to version (as with git), and reading a FIFO would block. <paramref name="specialFiles"/>,
+    /// if given, receives their paths (not ignored ones), so a caller can say what was left out.
+    /// </summary>
+    public static List<ScannedFile> Scan(string root, bool applyIgnoreFile = true, List<string>? specialFiles = null)
     {
         RequireDirectory(root);
         var directory = new DirectoryInfo(root);
@@ -85,12 +91,14 @@ public static class DirectoryScanner
                         files.Add(new ScannedFile(path, fullPath, (mode & OwnerExecute) != 0 ? EntryMode.Executable : EntryMode.Regular, stat.Size, stat));
                         break;
                     default:
-                        break; // FIFOs, sockets and devices have no content to version (as with git); reading a FIFO would block
+                        specialFiles?.Add(path);
+                        break;
                 }
             }
         }
 
         files.Sort((x, y) => DatasetPath.Compare(x.Path, y.Path));
+        specialFiles?.Sort(DatasetPath.Compare);
         return files;
     }
 

@@ -1,6 +1,7 @@
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
@@ -188,6 +189,9 @@ public class PushPullTests
         var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None).WaitAsync(TimeSpan.FromMinutes(1));
 
         Assert.Equal(7, pushed.Files); // the sample's files; a reader of the FIFO would have waited for a writer forever
+        var specialFiles = new List<string>();
+        DirectoryScanner.Scan(source, specialFiles: specialFiles);
+        Assert.Equal(["data/pipe"], specialFiles);
     }
 }
 
