@@ -52,7 +52,18 @@ public struct GearChunker
         bool cut = false;
         while (index < readEnd)
         {
-            int match = ScanForMatch(ref _hash, data[index..readEnd]);
+            // A run of zeros (a sparse file's hole, preallocated space) is hashed only for its first
+            // 64 bytes: from then on the hash is ZeroRunHash, which cannot match, so the run is skipped.
+            int zeros = ZeroRunsCannotMatch ? data[index..readEnd].IndexOfAnyExcept((byte)0) : 0;
+            zeros = zeros < 0 ? readEnd - index : zeros;
+            bool skipRun = zeros > ChunkingParameters.HashWindowSize;
+            int match = ScanForMatch(ref _hash, data[index..(skipRun ? index + ChunkingParameters.HashWindowSize : readEnd)]);
+            if (match < 0 && skipRun)
+            {
+                index += zeros;
+                continue;
+            }
+
             if (match < 0)
             {
                 index = readEnd;
@@ -87,6 +98,15 @@ public struct GearChunker
 #pragma warning disable IDE0044 // Not readonly on purpose: a readonly static would be folded back into a constant.
     private static ulong s_boundaryMask = ChunkingParameters.BoundaryMask;
 #pragma warning restore IDE0044
+
+    /// <summary>
+    /// The hash after 64 or more zero bytes, whatever came before: each step shifts the old state
+    /// one bit further out, and the table's word for 0 summed over 64 shifts is -table[0].
+    /// </summary>
+    private static readonly ulong ZeroRunHash = unchecked(0UL - GearTable.Values[0]);
+
+    /// <summary>True for Xet's table: runs of zeros are then skipped rather than hashed byte by byte.</summary>
+    private static readonly bool ZeroRunsCannotMatch = (ZeroRunHash & ChunkingParameters.BoundaryMask) != 0;
 
     /// <summary>
     /// Rolls the gear hash over <paramref name="data"/> and returns the count of bytes up to and

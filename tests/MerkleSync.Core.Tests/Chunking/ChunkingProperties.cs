@@ -64,6 +64,115 @@ public class ChunkingProperties
         Assert.Equal(before.Where(b => b >= after[meet] - shift).Select(b => b + shift), after.Skip(meet));
     }
 
+    [Property(MaxTest = 60)]
+    public async Task Runs_of_zeros_are_cut_and_hashed_as_byte_by_byte_hashing_cuts_them(NonNegativeInt seed, PositiveInt[] runs, PositiveInt maxRead)
+    {
+        // Random bytes with runs of zeros of every kind of length: at the hash window (64) and just
+        // past it, below and above the chunk sizes, and megabytes long (a sparse file's hole).
+        var random = new Random(seed.Get);
+        var data = new List<byte>(SplitMix64.Bytes((ulong)seed.Get, random.Next(0, 200_000)));
+        foreach (var run in runs.Take(6))
+        {
+            int length = (run.Get % 7) switch
+            {
+                0 => 63 + (run.Get % 4),
+                1 => Min - 66 + (run.Get % 4),
+                2 => Max + (run.Get % 3) - 1,
+                3 => (2 << 20) + (run.Get % 1000),
+                _ => run.Get % (3 * Max),
+            };
+            data.AddRange(new byte[length]);
+            data.AddRange(SplitMix64.Bytes((ulong)run.Get, random.Next(0, 3) * random.Next(1, 100_000)));
+        }
+
+        byte[] input = [.. data];
+        var expected = NaiveBoundaries(input);
+
+        Assert.Equal(expected, Boundaries(input));
+        var streamed = await ContentHasher.HashAsync(new TricklingStream(input, seed.Get, 4096 + (maxRead.Get * 997 % 300_000)), CancellationToken.None, hashThreads: 2);
+        var expectedHashes = new List<Hash>();
+        int start = 0;
+        foreach (int end in expected)
+        {
+            expectedHashes.Add(XetHashes.ChunkHash(input.AsSpan(start, end - start)));
+            start = end;
+        }
+
+        Assert.Equal(expectedHashes, streamed.Chunks.Select(c => c.Hash));
+    }
+
+    [Fact]
+    public void Cuts_in_the_first_bytes_of_a_run_of_zeros_and_just_after_it_are_where_byte_by_byte_hashing_puts_them()
+    {
+        // Only the 64 bytes that enter a run and the 64 after it depend on the hash the run starts or
+        // ends with, and a cut there is a 1-in-1000 chance: search for inputs with each kind. The
+        // input arrives in two pieces split where the run starts, so the chunker meets the run at
+        // the start of a piece; the run is long enough for a chunk to start inside it.
+        const int RunStart = Min + 100, RunEnd = Max + Min + 200;
+        bool inside = false, after = false;
+        for (ulong seed = 0; seed < 20_000 && !(inside && after); seed++)
+        {
+            byte[] data = [.. SplitMix64.Bytes(seed, RunStart), .. new byte[RunEnd - RunStart], .. SplitMix64.Bytes(seed + (1UL << 32), 100)];
+            var naive = NaiveBoundaries(data);
+            bool cutInside = naive.Exists(b => b > RunStart && b <= RunStart + 64);
+            bool cutAfter = naive.Exists(b => b > RunEnd && b <= RunEnd + 64);
+            if (cutInside || cutAfter)
+            {
+                Assert.Equal(naive, BoundariesFedInTwoPieces(data, RunStart));
+                (inside, after) = (inside || cutInside, after || cutAfter);
+            }
+        }
+
+        Assert.True(inside && after, "no input with both kinds of cut was found");
+    }
+
+    private static List<int> BoundariesFedInTwoPieces(byte[] data, int split)
+    {
+        var ends = new List<int>();
+        var chunker = GearChunker.Create();
+        foreach (var (from, to) in new[] { (0, split), (split, data.Length) })
+        {
+            for (int at = from, boundary; at < to && (boundary = chunker.NextBoundary(data.AsSpan(at, to - at))) >= 0;)
+            {
+                at += boundary;
+                ends.Add(at);
+            }
+        }
+
+        if (ends.LastOrDefault() < data.Length)
+        {
+            ends.Add(data.Length);
+        }
+
+        return ends;
+    }
+
+    /// <summary>Xet's chunking as its definition reads: the gear hash of every byte, cut at a match once the minimum is reached, or at the maximum.</summary>
+    private static List<int> NaiveBoundaries(byte[] data)
+    {
+        var ends = new List<int>();
+        int start = 0;
+        ulong hash = 0;
+        for (int i = 0; i < data.Length; i++)
+        {
+            hash = (hash << 1) + GearTable.Values[data[i]];
+            int length = i + 1 - start;
+            if ((length >= Min && (hash & ChunkingParameters.BoundaryMask) == 0) || length == Max)
+            {
+                ends.Add(i + 1);
+                start = i + 1;
+                hash = 0;
+            }
+        }
+
+        if (start < data.Length)
+        {
+            ends.Add(data.Length);
+        }
+
+        return ends;
+    }
+
     private static List<int> Boundaries(byte[] data)
     {
         int end = 0;
