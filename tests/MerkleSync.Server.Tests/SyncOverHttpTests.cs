@@ -1,4 +1,5 @@
 using System.Net;
+using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Progress;
@@ -948,12 +949,22 @@ public class SyncOverHttpTests : FolderTests
             await setup.CreateAsync(None);
         }
 
+        // A remote that does not answer for the dataset is not named origin.
+        await using (var wrong = new HttpRemote(new Uri(server.DatasetUrl("no-such-dataset")), null))
+        {
+            await Assert.ThrowsAsync<NotFoundException>(() => PushOperation.PushAsync(source, wrong, new PushOptions(), None));
+            using var state = ClientStateStore.OpenToRead(source);
+            Assert.Null(state.GetRemote("origin"));
+        }
+
         // Between the snapshot and the upload: same size, other bytes; or no file at all.
         await using (var editing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new EditBeforeChunkNegotiation(file, delete ? null : Files.Random(16, 3_000_000))))
         {
             var error = await Assert.ThrowsAsync<InvalidInputException>(() => PushOperation.PushAsync(source, editing, new PushOptions(), None));
             Assert.Contains("changed while being pushed", error.Message, StringComparison.Ordinal);
             Assert.Null(await editing.GetBranchAsync("main", None));
+            using var state = ClientStateStore.OpenToRead(source); // the remote answered: a re-run needs no URL
+            Assert.Equal(editing.Url, state.GetRemote("origin"));
         }
 
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);

@@ -140,6 +140,13 @@ public static class PushOperation
         progress.Enter(Stage.Negotiating);
         await Task.WhenAll(headLookup, early.FinishAsync()).ConfigureAwait(false);
         var head = await headLookup.ConfigureAwait(false);
+        if (!options.DryRun)
+        {
+            // Now that the remote has answered: a first push that fails or is killed from here on
+            // can be run again as 'push DIR'.
+            state.NameOriginIfUnset(remote.Url);
+        }
+
         if (treeReused && head?.Record.Root != snapshot.Root)
         {
             // Something is to publish after all: its nodes are needed in hand.
@@ -387,7 +394,6 @@ public static class PushOperation
 
         state.RememberTree(tree.EntriesDigest, tree.Root);
         state.SetSynced(remote.Url, branch, version.Id, version.Record.Root);
-        state.NameOriginIfUnset(remote.Url);
         if (seal is null)
         {
             LastPush.Delete(state.StateFolder);
