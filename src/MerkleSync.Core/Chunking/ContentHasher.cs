@@ -20,16 +20,9 @@ public static class ContentHasher
             return Finish(sink.Chunks, length);
         }
 
-        var batches = new BatchingSink(hashThreads);
-        try
-        {
-            long length = await StreamChunker.ChunkAsync(stream, batches, cancellationToken, chunker: chunker).ConfigureAwait(false);
-            return Finish(await batches.CompleteAsync().ConfigureAwait(false), length);
-        }
-        finally
-        {
-            await batches.DisposeAsync().ConfigureAwait(false);
-        }
+        await using var batches = new BatchedHashing(hashThreads);
+        var (chunks, total) = await batches.RunAsync(stream, chunker, cancellationToken).ConfigureAwait(false);
+        return Finish(chunks, total);
     }
 
     public static ChunkedContent Hash(ReadOnlySpan<byte> data, GearChunker chunker = default)
@@ -71,43 +64,92 @@ public static class ContentHasher
         }
     }
 
-    /// <summary>Copies chunks into pooled batches and hashes each batch on the thread pool, results in order.</summary>
-    private sealed class BatchingSink(int maxInFlight) : IChunkSink, IAsyncDisposable
+    /// <summary>
+    /// Reads a stream straight into pooled batches and hashes each full batch's chunks on the thread
+    /// pool while the next one is read and chunked, results in order. Chunk bytes are not copied
+    /// (a sink that copied each chunk into a batch cost the chunking thread, the slower of the two,
+    /// a memmove of everything hashed); only the unfinished chunk at a batch's end moves to the next.
+    /// </summary>
+    private sealed class BatchedHashing(int maxInFlight) : IAsyncDisposable
     {
-        private const int BatchBytes = 4 << 20;
+        private const int BatchBytes = 4 << 20, ReadBytes = StreamChunker.DefaultBufferSize;
 
         // Batches are rented by the chunking thread and returned by a hashing one, which the shared
         // pool kept only partly (about 8 MB of new 4 MiB arrays per GiB hashed).
         private static readonly ArrayPool<byte> BatchPool = ArrayPool<byte>.Create(BatchBytes, 32);
 
         private readonly Queue<Task<ChunkRef[]>> _inFlight = new();
-        private readonly List<ChunkRef> _results = [];
-        private readonly List<int> _lengths = [];
         private byte[]? _batch;
-        private int _used;
 
-        public async ValueTask OnChunkAsync(ReadOnlyMemory<byte> chunk, long offset, CancellationToken cancellationToken)
+        public async ValueTask<(List<ChunkRef> Chunks, long Length)> RunAsync(Stream stream, GearChunker chunker, CancellationToken cancellationToken)
         {
-            if (_batch is not null && _used + chunk.Length > BatchBytes)
+            var results = new List<ChunkRef>();
+            var lengths = new List<int>();
+            long total = 0;
+            int chunkStart = 0; // first byte of the unfinished chunk in the batch
+            int scanned = 0;    // bytes before this were already fed to the chunker
+            int filled = 0;
+            _batch = BatchPool.Rent(BatchBytes);
+            while (true)
             {
-                await DispatchAsync().ConfigureAwait(false);
+                if (scanned == filled)
+                {
+                    if (filled == BatchBytes)
+                    {
+                        // Full: hash its finished chunks; the unfinished one (under the maximum chunk size) starts the next batch.
+                        byte[] next = BatchPool.Rent(BatchBytes);
+                        _batch.AsSpan(chunkStart, filled - chunkStart).CopyTo(next);
+                        await DispatchAsync(next).ConfigureAwait(false);
+                        (filled, scanned, chunkStart) = (filled - chunkStart, filled - chunkStart, 0);
+                    }
+
+                    // Reads of at most ReadBytes: the chunker scans each while it is still in the core's cache.
+                    int read = await stream.ReadAsync(_batch.AsMemory(filled, Math.Min(ReadBytes, BatchBytes - filled)), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        if (filled > chunkStart)
+                        {
+                            lengths.Add(filled - chunkStart);
+                        }
+
+                        await DispatchAsync(null).ConfigureAwait(false);
+                        while (_inFlight.Count > 0)
+                        {
+                            results.AddRange(await _inFlight.Dequeue().ConfigureAwait(false));
+                        }
+
+                        return (results, total);
+                    }
+
+                    filled += read;
+                    total += read;
+                }
+
+                int boundary = chunker.NextBoundary(_batch.AsSpan(scanned, filled - scanned));
+                if (boundary < 0)
+                {
+                    scanned = filled;
+                    continue;
+                }
+
+                scanned += boundary;
+                lengths.Add(scanned - chunkStart);
+                chunkStart = scanned;
             }
 
-            _batch ??= BatchPool.Rent(BatchBytes);
-            chunk.Span.CopyTo(_batch.AsSpan(_used));
-            _used += chunk.Length;
-            _lengths.Add(chunk.Length);
-        }
-
-        public async ValueTask<List<ChunkRef>> CompleteAsync()
-        {
-            await DispatchAsync().ConfigureAwait(false);
-            while (_inFlight.Count > 0)
+            // Hands the current batch (its chunks' lengths in lengths) to a hashing thread and makes next current.
+            async ValueTask DispatchAsync(byte[]? next)
             {
-                _results.AddRange(await _inFlight.Dequeue().ConfigureAwait(false));
+                byte[] batch = _batch!;
+                int[] batchLengths = [.. lengths];
+                lengths.Clear();
+                _batch = next;
+                _inFlight.Enqueue(Task.Run(() => HashBatch(batch, batchLengths)));
+                if (_inFlight.Count >= maxInFlight)
+                {
+                    results.AddRange(await _inFlight.Dequeue().ConfigureAwait(false));
+                }
             }
-
-            return _results;
         }
 
         public async ValueTask DisposeAsync()
@@ -129,25 +171,6 @@ public static class ContentHasher
             {
                 BatchPool.Return(_batch);
                 _batch = null;
-            }
-        }
-
-        private async ValueTask DispatchAsync()
-        {
-            if (_batch is null)
-            {
-                return;
-            }
-
-            byte[] batch = _batch;
-            int[] lengths = [.. _lengths];
-            _batch = null;
-            _used = 0;
-            _lengths.Clear();
-            _inFlight.Enqueue(Task.Run(() => HashBatch(batch, lengths)));
-            if (_inFlight.Count >= maxInFlight)
-            {
-                _results.AddRange(await _inFlight.Dequeue().ConfigureAwait(false));
             }
         }
 

@@ -42,6 +42,19 @@ public class ChunkingProperties
         Assert.Equal(expected.FileHash, streamed.FileHash);
     }
 
+    [Property(MaxTest = 8)]
+    public async Task Hashing_on_several_threads_gives_the_chunks_of_hashing_in_one_piece_across_many_batches(NonNegativeInt seed, PositiveInt maxRead, bool lowEntropy)
+    {
+        // Several of the 4 MiB batches that hashing threads take, so chunks cross from one to the next.
+        byte[] data = Input(seed.Get, (13 << 20) + (seed.Get % 100_000), lowEntropy);
+
+        var streamed = await ContentHasher.HashAsync(new TricklingStream(data, seed.Get, 1 + (maxRead.Get * 7919 % (3 << 20))), CancellationToken.None, hashThreads: 2);
+
+        var expected = ContentHasher.Hash(data);
+        Assert.Equal(expected.Chunks, streamed.Chunks);
+        Assert.Equal((expected.FileHash, expected.Length), (streamed.FileHash, streamed.Length));
+    }
+
     [Property(MaxTest = 40)]
     public void An_edit_keeps_the_chunks_before_it_and_resynchronises_after_it(NonNegativeInt seed, NonNegativeInt editAt, byte[] inserted, NonNegativeInt deleted)
     {
