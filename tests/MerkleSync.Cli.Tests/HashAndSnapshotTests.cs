@@ -22,6 +22,34 @@ public class HashAndSnapshotTests
     }
 
     [Fact]
+    public async Task Hash_reads_pipes_and_standard_input_whole_and_follows_a_symlink_it_is_given()
+    {
+        using var dir = new TempDirectory();
+        string text = string.Concat(Enumerable.Range(0, 30_000).Select(i => $"line {i}\n")); // more than a pipe holds at once
+        string file = dir.Write("data.txt", System.Text.Encoding.ASCII.GetBytes(text));
+        string link = Path.Combine(dir.Path, "link"), fifo = Path.Combine(dir.Path, "fifo");
+        File.CreateSymbolicLink(link, "data.txt");
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "dangling"), "nowhere");
+        string expected = (await CliRunner.RunAsync("hash", file)).Stdout.Split(' ')[0];
+
+        var stdin = await CliRunner.RunWithInputAsync(text, "hash", "-");
+        Assert.Equal($"{expected}  -\n", stdin.Stdout);
+        var devStdin = await CliRunner.RunWithInputAsync(text, "hash", "/dev/stdin");
+        Assert.Equal($"{expected}  /dev/stdin\n", devStdin.Stdout);
+
+        // bash's <(...) names a pipe by a symlink in /dev/fd; a named FIFO is read as its writer writes.
+        string cli = string.Join(' ', CliRunner.CommandLine().Select(a => $"'{a}'"));
+        var piped = await CliRunner.RunProgramAsync(null, "bash", "-c", $"mkfifo '{fifo}' && (cat '{file}' > '{fifo}' &) && {cli} hash <(cat '{file}') '{fifo}' '{link}' '{file}'");
+        Assert.True(piped.ExitCode == 0, piped.Stderr);
+        Assert.Equal([expected, expected, expected, expected], piped.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]));
+        Assert.Equal($"{expected}  {link}", piped.Stdout.Split('\n')[2]); // named as given, hashed as its target
+
+        var dangling = await CliRunner.RunAsync("hash", Path.Combine(dir.Path, "dangling"));
+        Assert.Equal(2, dangling.ExitCode);
+        Assert.Contains("is a symbolic link to 'nowhere', which does not exist", dangling.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Hash_walks_directories_and_json_lists_every_file()
     {
         using var dir = new TempDirectory();

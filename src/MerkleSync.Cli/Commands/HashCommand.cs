@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
-using MerkleSync.Core.Errors;
+using MerkleSync.Core.Chunking;
 using MerkleSync.Core.Ingest;
-using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Cli.Commands;
 
@@ -12,8 +11,8 @@ internal static class HashCommand
 {
     public static Command Create()
     {
-        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore, Description = "Files or directories (directories are walked)." };
-        var command = new Command("hash", "Print the Xet file hash of each file, like b3sum: '<hash>  <path>'.\n\nExample:\n  merklesync hash model.safetensors data/")
+        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore, Description = "Files or directories (directories are walked; a symlink named here is followed). '-' reads standard input." };
+        var command = new Command("hash", "Print the Xet file hash of each file, like b3sum: '<hash>  <path>'.\n\nExamples:\n  merklesync hash model.safetensors data/\n  curl -s https://example.org/big.bin | merklesync hash -")
         {
             paths,
         };
@@ -23,50 +22,54 @@ internal static class HashCommand
 
     private static async Task<int> RunAsync(string[] paths, bool json, CancellationToken cancellationToken)
     {
+        // Files, and the files of walked directories, are hashed together on all cores; a stream
+        // (a pipe, a device, '-' for standard input) is read once, in its turn.
+        var hashed = new List<(string Path, ChunkedContent Content)>();
         var files = new List<ScannedFile>();
         foreach (string path in paths)
         {
-            files.AddRange(Expand(path));
+            if (path != "-" && Directory.Exists(path))
+            {
+                string prefix = path.TrimEnd('/');
+                files.AddRange(DirectoryScanner.Scan(path).Select(f => f with { Path = $"{prefix}/{f.Path}" }));
+            }
+            else if (path != "-" && DirectoryScanner.ScanNamedFile(path) is { } file)
+            {
+                files.Add(file);
+            }
+            else
+            {
+                await HashFilesAsync();
+                await using var stream = path == "-" ? Console.OpenStandardInput() : Snapshotter.OpenForRead(path);
+                hashed.Add((path, await ContentHasher.HashAsync(stream, cancellationToken)));
+            }
         }
 
-        var hashed = await Snapshotter.HashFilesAsync(files, cancellationToken);
+        await HashFilesAsync();
         if (json)
         {
             JsonOut.Write(new JsonArray([.. hashed.Select(f => new JsonObject
             {
-                ["path"] = f.Entry.Path,
-                ["hash"] = f.Entry.FileHash.ToString(),
-                ["size"] = f.Entry.Size,
+                ["path"] = f.Path,
+                ["hash"] = f.Content.FileHash.ToString(),
+                ["size"] = f.Content.Length,
                 ["chunks"] = f.Content.Chunks.Length,
             })]));
         }
         else
         {
-            foreach (var file in hashed)
+            foreach (var (path, content) in hashed)
             {
-                Console.Out.WriteLine($"{file.Entry.FileHash}  {Format.Path(file.Entry.Path)}");
+                Console.Out.WriteLine($"{content.FileHash}  {Format.Path(path)}");
             }
         }
 
         return CliApp.Ok;
-    }
 
-    // A file is named as given; a directory's files as "DIR/relative/path".
-    private static IEnumerable<ScannedFile> Expand(string path)
-    {
-        if (Directory.Exists(path))
+        async Task HashFilesAsync()
         {
-            string prefix = path.TrimEnd('/');
-            return DirectoryScanner.Scan(path).Select(f => f with { Path = $"{prefix}/{f.Path}" });
+            hashed.AddRange((await Snapshotter.HashFilesAsync(files, cancellationToken)).Select(f => (f.Entry.Path, f.Content)));
+            files.Clear();
         }
-
-        var info = new FileInfo(path);
-        if (!info.Exists)
-        {
-            throw new InvalidInputException($"'{path}' does not exist.");
-        }
-
-        var mode = info.LinkTarget is not null ? EntryMode.Symlink : EntryMode.Regular;
-        return [new ScannedFile(path, info.FullName, mode, info.Length)];
     }
 }

@@ -86,12 +86,15 @@ public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedN
     /// lstat(2) on Linux x64, with the file type and permission bits (<c>st_mode</c>); false where the
     /// layout is not known or the call fails.
     /// </summary>
-    internal static bool TryLstat(string path, out FileStat stat, out uint mode)
+    internal static bool TryLstat(string path, out FileStat stat, out uint mode) => TryStat(path, followLinks: false, out stat, out mode);
+
+    /// <summary>As <see cref="TryLstat"/>, but with stat(2), which follows symlinks when <paramref name="followLinks"/> is true.</summary>
+    internal static bool TryStat(string path, bool followLinks, out FileStat stat, out uint mode)
     {
         if (StatLayoutKnown)
         {
             Span<byte> buffer = stackalloc byte[256];
-            if (NativeStat.Lstat(path, ref MemoryMarshal.GetReference(buffer)) == 0)
+            if ((followLinks ? NativeStat.Stat(path, ref MemoryMarshal.GetReference(buffer)) : NativeStat.Lstat(path, ref MemoryMarshal.GetReference(buffer))) == 0)
             {
                 stat = FromStatBuffer(buffer, out mode);
                 return true;
@@ -108,6 +111,9 @@ internal static partial class NativeStat
 {
     [LibraryImport("libc", EntryPoint = "lstat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Lstat(string path, ref byte buffer);
+
+    [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Stat(string path, ref byte buffer);
 
     [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
     internal static partial int Fstat(int fd, ref byte buffer);
