@@ -38,14 +38,7 @@ public static class ContentHasher
         return Finish(chunks, data.Length);
     }
 
-    private static ChunkRef HashChunk(ReadOnlySpan<byte> chunk) =>
-        new(chunk.Length == ChunkingParameters.MaximumChunkSize && !chunk.ContainsAnyExcept((byte)0) ? ZeroChunkHash : XetHashes.ChunkHash(chunk), (ulong)chunk.Length);
-
-    /// <summary>
-    /// The hash of a maximum-size chunk of zeros, what a run of zeros (a sparse file's hole,
-    /// preallocated space) is cut into: such chunks are hashed once, not once each.
-    /// </summary>
-    private static readonly Hash ZeroChunkHash = XetHashes.ChunkHash(new byte[ChunkingParameters.MaximumChunkSize]);
+    private static ChunkRef HashChunk(ReadOnlySpan<byte> chunk) => new(XetHashes.ChunkHash(chunk), (ulong)chunk.Length);
 
     private static ChunkedContent Finish(List<ChunkRef> chunks, long length)
     {

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using MerkleSync.Core.Chunking;
 using Hasher = Blake3.Hasher;
 
 namespace MerkleSync.Core.Hashing;
@@ -34,7 +35,17 @@ public static class XetHashes
     private const int MaxLineLength = Hash.HexLength + 3 + 20 + 1;
 
     /// <summary>The hash of one chunk's bytes.</summary>
-    public static Hash ChunkHash(ReadOnlySpan<byte> data) => KeyedHash(DataKey, data);
+    public static Hash ChunkHash(ReadOnlySpan<byte> data) =>
+        data.Length == ChunkingParameters.MaximumChunkSize && !data.ContainsAnyExcept((byte)0) ? ZeroChunkHash : KeyedHash(DataKey, data);
+
+    /// <summary>
+    /// The hash of a maximum-size chunk of zeros, what a run of zeros (a sparse file's hole,
+    /// preallocated space) is cut into: hashed once, not each time a push, pull or verify meets one.
+    /// </summary>
+    private static readonly Hash ZeroChunkHash = KeyedHash(DataKey, new byte[ChunkingParameters.MaximumChunkSize]);
+
+    /// <summary>True if <paramref name="chunk"/> is the hash of a maximum-size chunk of zeros, whose bytes are known without reading them.</summary>
+    public static bool IsZeroChunk(Hash chunk) => chunk == ZeroChunkHash;
 
     /// <summary>The hash of an inner node's serialized children.</summary>
     public static Hash InternalNodeHash(ReadOnlySpan<byte> data) => KeyedHash(InternalNodeKey, data);

@@ -19,6 +19,8 @@ namespace MerkleSync.Core.Restore;
 /// <param name="sparse">Leave chunks of zeros in large files unwritten, as holes (pull --sparse).</param>
 internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse)
 {
+    private static readonly ReadOnlyMemory<byte> ZeroChunk = new byte[ChunkingParameters.MaximumChunkSize];
+
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
     private const long MaxReadBytes = RemoteExtensions.MaxReadBytes;
 
@@ -116,6 +118,17 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         while (start < run.Length)
         {
             var first = run[start];
+            if (XetHashes.IsZeroChunk(first.ChunkHash))
+            {
+                // A run of zeros (a sparse file's hole) is cut into these: their bytes are known, so
+                // they are neither read back from the file nor fetched.
+                await file.WriteAsync(first.ChunkHash, ZeroChunk, cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref _bytesReused, ZeroChunk.Length);
+                progress.AddTransferred(ZeroChunk.Length);
+                start++;
+                continue;
+            }
+
             if (file.TryGetEarlier(first.ChunkHash, out long earlier))
             {
                 // Zeros, padding, repeated records: without this each repeat was one more ranged read.
@@ -133,7 +146,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
 
             // A run of chunks that must come from the pack: one ranged read, of bounded size.
             int end = start + 1;
-            while (end < run.Length && !file.TryGetEarlier(run[end].ChunkHash, out _) && !local.TryGet(run[end].ChunkHash, out _)
+            while (end < run.Length && !XetHashes.IsZeroChunk(run[end].ChunkHash) && !file.TryGetEarlier(run[end].ChunkHash, out _) && !local.TryGet(run[end].ChunkHash, out _)
                 && run[end].Offset + run[end].StoredLength - first.Offset <= MaxReadBytes)
             {
                 end++;

@@ -1,6 +1,7 @@
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Restore;
@@ -69,8 +70,11 @@ public class PushPullTests
         await using var remote = await RemoteUrl.OpenAsync(repo, None);
         await PushOperation.PushAsync(source, remote, new PushOptions(), None);
 
-        await PullOperation.PullAsync(remote, sparse, new PullOptions(Sparse: true), None);
+        var pulled = await PullOperation.PullAsync(remote, sparse, new PullOptions(Sparse: true), None);
         await PullOperation.PullAsync(remote, dense, new PullOptions(), None);
+
+        // The zero chunks' bytes are known: none is fetched (nor read back from the file).
+        Assert.Equal(ContentHasher.Hash(image).Chunks.Where(c => !XetHashes.IsZeroChunk(c.Hash)).Sum(c => (long)c.Length), pulled.ChunkBytesFetched);
 
         Assert.Equal(image, File.ReadAllBytes(Path.Combine(sparse, "disk.img")));
         Assert.Equal(image, File.ReadAllBytes(Path.Combine(dense, "disk.img")));
@@ -488,8 +492,10 @@ public class IncrementalSyncTests
         string source = temp.Sub("source"), clone = temp.Sub("clone"), repo = temp.Sub("repo");
         Core.Repository.Repository.Init(repo).Dispose();
         await using var remote = await RemoteUrl.OpenAsync(repo, None);
-        // Zeros cut at the largest chunk size: 8 MiB of them are 64 copies of one chunk, between random bytes.
-        byte[] content = [.. DatasetFiles.Random(1, 300_000), .. new byte[8 << 20], .. DatasetFiles.Random(2, 300_000), .. new byte[1 << 20]];
+        // A run of one byte value is cut at the largest chunk size: 8 MiB are 64 copies of one chunk,
+        // between random bytes. (Not zeros: a pull writes their chunks without a source at all.)
+        byte[] run = [.. Enumerable.Repeat((byte)0xFF, 8 << 20)];
+        byte[] content = [.. DatasetFiles.Random(1, 300_000), .. run, .. DatasetFiles.Random(2, 300_000), .. run.AsSpan(0, 1 << 20)];
         DatasetFiles.Write(source, "disk.img", content);
         var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(), None);
 
@@ -498,6 +504,7 @@ public class IncrementalSyncTests
         Assert.Equal(content, File.ReadAllBytes(Path.Combine(clone, "disk.img")));
         Assert.Equal(pushed.NewChunkBytes, pulled.ChunkBytesFetched); // each distinct chunk once
         Assert.Equal(content.Length - pushed.NewChunkBytes, pulled.BytesReused);
+        Assert.True(pulled.BytesReused > 8 << 20, $"{pulled.BytesReused} bytes copied"); // the run's chunk was sent once
     }
 
     [Fact]
