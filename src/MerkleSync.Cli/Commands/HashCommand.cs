@@ -41,7 +41,7 @@ internal static class HashCommand
             {
                 await HashFilesAsync();
                 await using var stream = path == "-" ? Console.OpenStandardInput() : Snapshotter.OpenForRead(path);
-                hashed.Add((path, await ContentHasher.HashAsync(stream, cancellationToken)));
+                hashed.Add((path, await ContentHasher.HashAsync(stream, cancellationToken, hashThreads: Environment.ProcessorCount)));
             }
         }
 
