@@ -131,7 +131,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
 
             if (file.TryGetEarlier(first.ChunkHash, out long earlier))
             {
-                // Zeros, padding, repeated records: without this each repeat was one more ranged read.
+                // Padding, repeated records (zero chunks of the maximum size are placed above): without this each repeat was one more ranged read.
                 await CopyLocalAsync(packId, first, data => TryReadVerifiedAsync(first.ChunkHash, file.Output.SafeFileHandle, earlier, data, cancellationToken), file, cancellationToken).ConfigureAwait(false);
                 start++;
                 continue;
