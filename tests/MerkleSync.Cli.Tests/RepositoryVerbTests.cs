@@ -66,6 +66,11 @@ public class RepositoryVerbTests
 
         var gc = CliRunner.Json(await CliRunner.RunAsync("gc", repo, "--grace", "0s", "--json"));
         Assert.Equal(0, gc.GetProperty("versions_removed").GetInt32());
+        var forever = CliRunner.Json(await CliRunner.RunAsync("gc", repo, "--grace", "10000000d", "--json")); // longer than since year 1
+        Assert.Equal(0, forever.GetProperty("versions_removed").GetInt32());
+        var tooLong = await CliRunner.RunAsync("gc", repo, "--grace", "1e300d");
+        Assert.Equal(2, tooLong.ExitCode);
+        Assert.Contains("'1e300d' is longer than a duration can be", tooLong.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

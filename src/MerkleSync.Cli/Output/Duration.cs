@@ -11,12 +11,19 @@ internal static class Duration
         string t = text.Trim();
         if (t.Length >= 2 && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0)
         {
-            switch (t[^1])
+            try
             {
-                case 's': return TimeSpan.FromSeconds(value);
-                case 'm': return TimeSpan.FromMinutes(value);
-                case 'h': return TimeSpan.FromHours(value);
-                case 'd': return TimeSpan.FromDays(value);
+                switch (t[^1])
+                {
+                    case 's': return TimeSpan.FromSeconds(value);
+                    case 'm': return TimeSpan.FromMinutes(value);
+                    case 'h': return TimeSpan.FromHours(value);
+                    case 'd': return TimeSpan.FromDays(value);
+                }
+            }
+            catch (OverflowException)
+            {
+                throw new InvalidInputException($"'{text}' is longer than a duration can be ({TimeSpan.MaxValue.Days} days).");
             }
         }
 

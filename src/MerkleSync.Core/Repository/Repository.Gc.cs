@@ -32,7 +32,8 @@ public sealed partial class Repository
             var reach = await Reachability.FromRefsAsync(this, cancellationToken).ConfigureAwait(false);
 
             // Dead records, nodes and files; what a push staged within the grace period is kept.
-            long cutoff = DateTimeOffset.UtcNow.Add(-options.Grace).ToUnixTimeMilliseconds();
+            // In milliseconds, not DateTimeOffset: a grace longer than the time since 0001 (say, forever) keeps everything.
+            long cutoff = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)options.Grace.TotalMilliseconds;
             var staged = ListStaged(cutoff);
             var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id)).ToList();
             var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id) && !staged.Nodes.Contains(id)).ToList();

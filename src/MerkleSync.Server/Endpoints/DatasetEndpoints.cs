@@ -127,7 +127,7 @@ internal static class DatasetEndpoints
         ds.MapPost("/gc", async (string dataset, double? graceSeconds, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            var report = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.FromSeconds(Math.Max(0, graceSeconds ?? 3600))), ct);
+            var report = await repository.CollectGarbageAsync(new GcOptions(Grace(graceSeconds)), ct);
             return Results.Json(report);
         });
 
@@ -210,6 +210,15 @@ internal static class DatasetEndpoints
             return Results.Stream(await repository.Blobs.OpenReadAsync(key, ct), WireFormat.BinaryType);
         });
     }
+
+    /// <summary>How long a gc leaves new packs alone: an hour unless asked; beyond what a TimeSpan holds, forever.</summary>
+    private static TimeSpan Grace(double? seconds) => seconds switch
+    {
+        null => TimeSpan.FromHours(1),
+        >= 0 and var s when s >= TimeSpan.MaxValue.TotalSeconds => TimeSpan.MaxValue,
+        >= 0 and var s => TimeSpan.FromSeconds(s),
+        _ => throw new InvalidInputException($"graceSeconds must be a number of seconds, 0 or more, not {seconds}."), // negative or NaN
+    };
 
     /// <summary>
     /// Answers a request for one byte range of a pack with a stream of just that range from the
