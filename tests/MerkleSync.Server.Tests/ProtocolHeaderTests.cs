@@ -52,4 +52,34 @@ public class ProtocolHeaderTests
         Assert.Contains("speaks MerkleSync protocol 2, this client protocol 1", future.Message, StringComparison.Ordinal);
         await other.StopAsync();
     }
+
+    [Fact]
+    public async Task A_server_of_our_protocol_whose_json_answers_have_another_shape_gets_a_corrupt_answer_error_not_a_crash()
+    {
+        // A broken build or proxy rewriting bodies: each answer names the protocol, the JSON is wrong.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var broken = builder.Build();
+        IResult Answer(HttpResponse response, string json)
+        {
+            response.Headers[WireFormat.ProtocolHeader] = WireFormat.ProtocolVersion;
+            return Results.Content(json, "application/json");
+        }
+
+        broken.MapGet("/v1/datasets/ds/branches/main", (HttpResponse r) => Answer(r, """{"record": 5}"""));
+        broken.MapGet("/v1/datasets/ds/refs", (HttpResponse r) => Answer(r, """[{"kind": "branch", "name": "main", "record": "not a hash"}]"""));
+        broken.MapGet("/v1/datasets/ds/resolve/{*spec}", (HttpResponse r) => Answer(r, """{"record": "00", "record_bytes": "!!"}"""));
+        broken.MapGet("/v1/datasets/ds/history/{id}", (HttpResponse r) => Answer(r, """{"not": "a list"}"""));
+        broken.MapPost("/v1/datasets/ds/gc", (HttpResponse r) => Answer(r, """{"versionsRemoved": "many"}"""));
+        await broken.StartAsync();
+        await using var remote = new HttpRemote(new Uri($"{Hosting.ServerApp.BaseUrl(broken)}/ds"), null);
+        var none = CancellationToken.None;
+
+        await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.GetBranchAsync("main", none));
+        await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.ListRefsAsync(none));
+        await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.ResolveAsync("main", none));
+        await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.HistoryAsync(Core.Hashing.Hash.Zero, 5, none));
+        await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.CollectGarbageAsync(TimeSpan.Zero, none));
+        await broken.StopAsync();
+    }
 }

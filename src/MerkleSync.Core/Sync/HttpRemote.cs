@@ -134,7 +134,7 @@ public sealed partial class HttpRemote : IRemote
     {
         using var response = await _http.GetAsync($"{_api}/branches/{RefName.Branch(branch).Name}", cancellationToken).ConfigureAwait(false);
         var json = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
-        return json?["record"] is null ? null : WireFormat.ParseVersion(json);
+        return json is JsonObject answer && answer["record"] is null ? null : WireFormat.ParseVersion(json);
     }
 
     public async ValueTask<VersionRef> ResolveAsync(string spec, CancellationToken cancellationToken)
@@ -146,7 +146,7 @@ public sealed partial class HttpRemote : IRemote
     public async ValueTask<IReadOnlyList<VersionRef>> HistoryAsync(Hash head, int max, CancellationToken cancellationToken)
     {
         using var response = await _http.GetAsync($"{_api}/history/{head}?max={max}", cancellationToken).ConfigureAwait(false);
-        var history = (await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false))!.AsArray().Select(WireFormat.ParseVersion).ToList();
+        var history = WireFormat.JsonList(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false)).Select(WireFormat.ParseVersion).ToList();
         for (int i = 0; i + 1 < history.Count; i++)
         {
             if (history[i].Record.Parent != history[i + 1].Id)
@@ -161,8 +161,8 @@ public sealed partial class HttpRemote : IRemote
     public async ValueTask<IReadOnlyList<(RefName Name, Hash Id)>> ListRefsAsync(CancellationToken cancellationToken)
     {
         using var response = await _http.GetAsync($"{_api}/refs", cancellationToken).ConfigureAwait(false);
-        return [.. (await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false))!.AsArray().Select(r =>
-            (new RefName(r!["kind"]!.GetValue<string>() == "tag", r["name"]!.GetValue<string>()), Hash.Parse(r["record"]!.GetValue<string>())))];
+        return [.. WireFormat.JsonList(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false)).Select(r =>
+            (new RefName(WireFormat.JsonString(r, "kind") == "tag", WireFormat.JsonString(r, "name")), WireFormat.JsonHash(r, "record")))];
     }
 
     public ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken) => HaveAsync("files", files, cancellationToken);
@@ -306,7 +306,14 @@ public sealed partial class HttpRemote : IRemote
     {
         using var response = await _http.PostAsync($"{_api}/gc?graceSeconds={grace.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}", null, cancellationToken).ConfigureAwait(false);
         var json = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
-        return json.Deserialize<GcReport>(JsonSerializerOptions.Web) ?? throw new CorruptDataException("The server sent no gc report.");
+        try
+        {
+            return json.Deserialize<GcReport>(JsonSerializerOptions.Web) ?? throw new CorruptDataException("The server sent no gc report.");
+        }
+        catch (JsonException e)
+        {
+            throw new CorruptDataException($"The server's gc report is not one: {e.Message}");
+        }
     }
 
     public ValueTask DisposeAsync()
@@ -341,7 +348,14 @@ public sealed partial class HttpRemote : IRemote
     private static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
-        return JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+        try
+        {
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (JsonException e)
+        {
+            throw new CorruptDataException($"The server answered JSON that does not parse: {e.Message}");
+        }
     }
 
     /// <summary>

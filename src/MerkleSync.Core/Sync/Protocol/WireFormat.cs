@@ -347,10 +347,29 @@ public static class WireFormat
 
     public static VersionRef ParseVersion(JsonNode? node)
     {
-        string id = node?["record"]?.GetValue<string>() ?? throw new CorruptDataException("Version JSON lacks 'record'.");
-        byte[] bytes = Convert.FromBase64String(node["record_bytes"]?.GetValue<string>() ?? throw new CorruptDataException("Version JSON lacks 'record_bytes'."));
+        var claimed = JsonHash(node, "record");
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(JsonString(node, "record_bytes"));
+        }
+        catch (FormatException)
+        {
+            throw new CorruptDataException("'record_bytes' in the server's version JSON is not base64.");
+        }
+
         var record = VersionRecord.Decode(bytes);
-        var claimed = Hash.Parse(id);
-        return record.Id == claimed ? new VersionRef(claimed, record) : throw new CorruptDataException($"Version record {id} does not hash to its id.");
+        return record.Id == claimed ? new VersionRef(claimed, record) : throw new CorruptDataException($"Version record {claimed} does not hash to its id.");
     }
+
+    // Readers of the server's JSON: an answer of another shape is a corrupt answer, never a crash.
+    public static string JsonString(JsonNode? node, string name) =>
+        node is JsonObject json && json[name] is JsonValue value && value.TryGetValue(out string? text)
+            ? text
+            : throw new CorruptDataException($"The server's JSON lacks the string '{name}'.");
+
+    public static Hash JsonHash(JsonNode? node, string name) =>
+        Hash.TryParse(JsonString(node, name), out var hash) ? hash : throw new CorruptDataException($"'{name}' in the server's JSON is not a hash.");
+
+    public static JsonArray JsonList(JsonNode? node) => node as JsonArray ?? throw new CorruptDataException("The server's JSON is not the list expected.");
 }
