@@ -74,6 +74,31 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task A_damaged_state_or_a_file_in_its_place_gets_an_error_that_says_to_move_it_and_moving_it_recovers()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data"), state = Path.Combine(data, ".merklesync");
+        dir.Write("data/a.txt", "a\n"u8.ToArray());
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
+
+        File.WriteAllText(Path.Combine(state, "state", "CURRENT"), "garbage");
+        var damaged = await CliRunner.RunAsync("push", data);
+        Directory.Delete(Path.Combine(state, "state"), recursive: true);
+        var recovered = await CliRunner.RunAsync("push", data, repo);
+        Directory.Delete(state, recursive: true);
+        File.WriteAllText(state, "not a folder");
+        var blocked = await CliRunner.RunAsync("push", data, repo);
+
+        Assert.Equal(3, damaged.ExitCode);
+        Assert.Contains("not your data: move '" + Path.Combine(state, "state") + "' away and run again", damaged.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, recovered.ExitCode);
+        Assert.Equal(2, blocked.ExitCode);
+        Assert.Contains("'" + state + "' is a file, where MerkleSync keeps the state of", blocked.Stderr, StringComparison.Ordinal);
+        Assert.Equal("not a folder", File.ReadAllText(state));
+    }
+
+    [Fact]
     public async Task Diff_of_a_directory_that_never_synced_compares_it_and_leaves_no_state_in_it()
     {
         using var dir = new TempDirectory();

@@ -85,8 +85,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     {
         string root = Path.GetFullPath(datasetRoot);
         string folder = Path.Combine(root, DatasetPath.StateFolderName);
-        Directory.CreateDirectory(folder);
-        var state = new ClientStateStore(root, RocksStore.Open(Path.Combine(folder, "state"), Families, createIfMissing: true));
+        var state = new ClientStateStore(root, OpenDatabase(root, readOnly: false));
         string staging = StagingFolderOf(root);
         Directory.CreateDirectory(staging);
         if (Directory.Exists(Path.Combine(folder, "uploads")))
@@ -148,7 +147,34 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public static ClientStateStore OpenToRead(string datasetRoot)
     {
         string root = Path.GetFullPath(datasetRoot);
-        return new ClientStateStore(root, RocksStore.Open(Path.Combine(root, DatasetPath.StateFolderName, "state"), Families, createIfMissing: false, readOnly: true));
+        return new ClientStateStore(root, OpenDatabase(root, readOnly: true));
+    }
+
+    /// <summary>Opens the state's database; what is in the way or damaged gets an error that says what to do.</summary>
+    private static RocksStore OpenDatabase(string root, bool readOnly)
+    {
+        string folder = Path.Combine(root, DatasetPath.StateFolderName), path = Path.Combine(folder, "state");
+        if (File.Exists(folder))
+        {
+            throw new InvalidInputException($"'{folder}' is a file, where MerkleSync keeps the state of '{root}' in a folder: move the file away and run again.");
+        }
+
+        if (!readOnly)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        try
+        {
+            return RocksStore.Open(path, Families, createIfMissing: !readOnly, readOnly);
+        }
+        catch (CorruptDataException e)
+        {
+            // It is a cache of what the data and the remote say, not data: starting afresh loses only speed and names.
+            throw new CorruptDataException(
+                $"{e.Message}. This is MerkleSync's own state for '{root}' (stat cache, remote names, last sync), not your data: move '{path}' " +
+                "away and run again. The next push reads every file once, and remotes added with 'remote add' must be added again.", e);
+        }
     }
 
     /// <summary>
