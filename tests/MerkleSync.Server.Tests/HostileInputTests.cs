@@ -190,6 +190,116 @@ public class HostileInputTests : FolderTests
         Files.AssertSameTree(source, target);
     }
 
+    /// <summary>
+    /// Packs that lie with every checksum right, as a hostile client would send them: what random
+    /// damage rarely reaches (CRCs catch it first). Each is refused with a 4xx and indexes nothing,
+    /// or (a chunk twice, no chunks) accepted as what it is; none gets a 5xx.
+    /// </summary>
+    [Fact]
+    public async Task Packs_that_lie_with_every_checksum_right_are_refused_and_index_nothing()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Add("Tus-Resumable", "1.0.0");
+        string uploads = $"{server.BaseUrl}/v1/datasets/ds/uploads";
+
+        byte[] text = Files.Text(50, 30_000), zeros = new byte[100_000], random = Files.Random(51, 20_000);
+        byte[] lz4Text = Encode(text, Compression.Lz4), lz4Zeros = Encode(zeros, Compression.Lz4), zstdText = Encode(text, Compression.Zstd);
+        Frame Raw(byte[] raw) => new(XetHashes.ChunkHash(raw), Codec.None, raw, raw.Length);
+        var cases = new (string Name, byte[] Pack, bool MayBeAccepted)[]
+        {
+            ("LZ4 that inflates past the raw length it claims", Craft([new(XetHashes.ChunkHash(zeros), Codec.Lz4, lz4Zeros, 1_000)]), false),
+            ("LZ4 that inflates to less than the raw length it claims", Craft([new(XetHashes.ChunkHash(text), Codec.Lz4, lz4Text, 60_000)]), false),
+            ("zstd bytes labelled LZ4", Craft([new(XetHashes.ChunkHash(text), Codec.Lz4, zstdText, text.Length)]), false),
+            ("random bytes labelled zstd", Craft([new(XetHashes.ChunkHash(text), Codec.Zstd, random, text.Length)]), false),
+            ("an unknown codec", Craft([new(XetHashes.ChunkHash(text), (Codec)3, lz4Text, text.Length)]), false),
+            ("a chunk under another chunk's hash", Craft([new(XetHashes.ChunkHash(text), Codec.None, random, random.Length)]), false),
+            ("a raw length above the largest chunk", Craft([new(XetHashes.ChunkHash(random), Codec.Lz4, Encode(Files.Text(52, 140_000), Compression.Lz4), 140_000)]), false),
+            ("an index whose entries come in another order", Craft([Raw(random), Raw(text)], entries => [entries[1], entries[0]]), false),
+            ("an index that leaves a chunk out", Craft([Raw(random), Raw(text)], entries => [entries[0]]), false),
+            ("an index that names a chunk twice", Craft([Raw(random)], entries => [entries[0], entries[0]]), false),
+            ("an index that claims more entries than it holds", Craft([Raw(random)], indexCount: 1_000_000), false),
+            ("an index length past the pack's start", Craft([Raw(random)], indexLength: int.MaxValue), false),
+            ("a negative index length", Craft([Raw(random)], indexLength: -8), false),
+            ("the same chunk twice", Craft([Raw(random), Raw(random)]), true),
+            ("no chunks", Craft([]), true),
+        };
+
+        var answers = new List<string>();
+        var accepted = new HashSet<string>();
+        foreach (var (name, pack, mayBeAccepted) in cases)
+        {
+            using var create = new HttpRequestMessage(HttpMethod.Post, uploads);
+            create.Headers.Add("Upload-Length", pack.Length.ToString(CultureInfo.InvariantCulture));
+            using var created = await http.SendAsync(create);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            using var patch = new HttpRequestMessage(HttpMethod.Patch, new Uri(new Uri(uploads), created.Headers.Location!)) { Content = new ByteArrayContent(pack) };
+            patch.Content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
+            patch.Headers.Add("Upload-Offset", "0");
+            using var answer = await http.SendAsync(patch);
+            int status = (int)answer.StatusCode;
+            if (status < 300)
+            {
+                accepted.Add(name);
+            }
+
+            if (status >= 500 || (status < 400 && !mayBeAccepted))
+            {
+                answers.Add($"{name}: {status} {await answer.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        Assert.True(answers.Count == 0, "answers not as expected:\n" + string.Join('\n', answers));
+        // Only what an accepted pack held may be indexed; every lie's chunks stay unknown.
+        Assert.Equal([false, false, accepted.Contains("the same chunk twice")], await remote.HaveChunksAsync([XetHashes.ChunkHash(text), XetHashes.ChunkHash(zeros), XetHashes.ChunkHash(random)], None));
+    }
+
+    private sealed record Frame(Hash Hash, Codec Codec, byte[] Stored, int RawLength);
+
+    private static byte[] Encode(byte[] raw, Compression compression)
+    {
+        byte[] stored = new byte[raw.Length];
+        var (codec, length) = ChunkCodec.Encode(raw, stored, compression);
+        Assert.NotEqual(Codec.None, codec);
+        return stored[..length];
+    }
+
+    /// <summary>
+    /// A pack of <paramref name="frames"/> as they are, with an index of them (or what
+    /// <paramref name="lie"/> makes of it) and a trailer whose CRC is right for that index.
+    /// </summary>
+    private static byte[] Craft(Frame[] frames, Func<PackEntry[], PackEntry[]>? lie = null, int? indexCount = null, int? indexLength = null)
+    {
+        using var pack = new MemoryStream();
+        pack.Write(PackFormat.HeaderMagic);
+        var entries = new List<PackEntry>();
+        byte[] header = new byte[PackFormat.FrameHeaderLength];
+        foreach (var frame in frames)
+        {
+            PackFormat.WriteFrameHeader(header, frame.Codec, frame.Stored.Length, frame.RawLength);
+            pack.Write(header);
+            entries.Add(new PackEntry(frame.Hash, pack.Position, frame.Stored.Length, frame.RawLength, frame.Codec, Crc32C.Compute(frame.Stored)));
+            pack.Write(frame.Stored);
+        }
+
+        pack.Write(new byte[PackFormat.FrameHeaderLength]);
+        byte[] index = PackFormat.EncodeIndex(lie is null ? entries : lie([.. entries]));
+        if (indexCount is { } count)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(index, count);
+        }
+
+        byte[] trailer = new byte[PackFormat.TrailerLength];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(trailer, indexLength ?? index.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(trailer.AsSpan(4), Crc32C.Compute(index));
+        PackFormat.TrailerMagic.CopyTo(trailer.AsSpan(8));
+        pack.Write(index);
+        pack.Write(trailer);
+        return pack.ToArray();
+    }
+
     private static byte[] Mutate(Random random, byte[] valid)
     {
         switch (random.Next(5))
