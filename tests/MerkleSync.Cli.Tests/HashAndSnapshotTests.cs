@@ -47,6 +47,15 @@ public class HashAndSnapshotTests
         var dangling = await CliRunner.RunAsync("hash", Path.Combine(dir.Path, "dangling"));
         Assert.Equal(2, dangling.ExitCode);
         Assert.Contains("is a symbolic link to 'nowhere', which does not exist", dangling.Stderr, StringComparison.Ordinal);
+
+        string socketPath = Path.Combine(dir.Path, "socket");
+        using (var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+        {
+            socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+            var ofSocket = await CliRunner.RunAsync("hash", socketPath);
+            Assert.Equal(2, ofSocket.ExitCode);
+            Assert.Contains($"'{socketPath}' is a socket: it has no content to read", ofSocket.Stderr, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -115,13 +115,18 @@ public static class DirectoryScanner
     /// A file named on a command line, its symlinks followed, as b3sum and sha256sum do (in a walked
     /// directory a symlink is what a version records: the link). Null for a FIFO or a character
     /// device (a pipe such as bash's &lt;(...), /dev/stdin): content to read once, as a stream,
-    /// whose size is not known before.
+    /// whose size is not known before. A socket has nothing to read and is refused.
     /// </summary>
     public static ScannedFile? ScanNamedFile(string path)
     {
         if (FileStat.TryStat(path, followLinks: true, out var stat, out uint mode))
         {
-            return (mode & FileTypeMask) is FifoType or CharacterDeviceType ? null : new ScannedFile(path, System.IO.Path.GetFullPath(path), EntryMode.Regular, stat.Size, stat);
+            return (mode & FileTypeMask) switch
+            {
+                FifoType or CharacterDeviceType => null,
+                SocketType => throw new InvalidInputException($"'{path}' is a socket: it has no content to read."),
+                _ => new ScannedFile(path, System.IO.Path.GetFullPath(path), EntryMode.Regular, stat.Size, stat),
+            };
         }
 
         var info = new FileInfo(path);
@@ -133,7 +138,7 @@ public static class DirectoryScanner
         return info.Exists ? new ScannedFile(path, info.FullName, EntryMode.Regular, info.Length) : throw new InvalidInputException($"'{path}' does not exist.");
     }
 
-    private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, FifoType = 0x1000, CharacterDeviceType = 0x2000, OwnerExecute = 0x40;
+    private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, FifoType = 0x1000, CharacterDeviceType = 0x2000, SocketType = 0xC000, OwnerExecute = 0x40;
 
     // Where lstat's layout is not known, or lstat failed: ask through FileSystemInfo.
     private static void AddPortably(List<ScannedFile> files, List<(string Directory, string Prefix)> pending, FileInfo item, string path, IgnoreRules? ignore)
