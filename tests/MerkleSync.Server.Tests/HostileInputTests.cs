@@ -9,6 +9,7 @@ using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Sync.Protocol;
 using MerkleSync.Core.Tree;
+using MerkleSync.Testing;
 
 namespace MerkleSync.Server.Tests;
 
@@ -102,7 +103,7 @@ public class HostileInputTests : FolderTests
         {
             for (int i = 0; i < MutationsPerBody; i++)
             {
-                await SendAsync(HttpMethod.Post, $"{api}/{endpoint}", Mutate(random, body));
+                await SendAsync(HttpMethod.Post, $"{api}/{endpoint}", Damage.Apply(random, body));
             }
         }
 
@@ -110,7 +111,7 @@ public class HostileInputTests : FolderTests
         byte[] pack = await MakePackAsync();
         for (int i = 0; i < MutationsPerBody; i++)
         {
-            byte[] mutated = Mutate(random, pack);
+            byte[] mutated = Damage.Apply(random, pack);
             if (await SendAsync(HttpMethod.Post, $"{api}/uploads", headers: r => r.Headers.Add("Upload-Length", mutated.Length.ToString(CultureInfo.InvariantCulture)))
                 is not HttpStatusCode.Created)
             {
@@ -298,45 +299,6 @@ public class HostileInputTests : FolderTests
         pack.Write(index);
         pack.Write(trailer);
         return pack.ToArray();
-    }
-
-    private static byte[] Mutate(Random random, byte[] valid)
-    {
-        switch (random.Next(5))
-        {
-            case 0:
-                return RandomBytes(random, random.Next(0, (2 * valid.Length) + 16));
-            case 1:
-                return valid[..random.Next(valid.Length)];
-            case 2:
-            {
-                byte[] flipped = (byte[])valid.Clone();
-                for (int i = random.Next(1, 5); i > 0; i--)
-                {
-                    flipped[random.Next(flipped.Length)] ^= (byte)(1 << random.Next(8));
-                }
-
-                return flipped;
-            }
-
-            case 3:
-                return [.. valid, .. RandomBytes(random, random.Next(1, 64))];
-            default:
-            {
-                // A run of 0x00 or 0xFF: lengths and counts (varints, fixed fields) at their extremes.
-                byte[] smashed = (byte[])valid.Clone();
-                int start = random.Next(smashed.Length);
-                smashed.AsSpan(start, Math.Min(smashed.Length - start, random.Next(1, 9))).Fill(random.Next(2) == 0 ? (byte)0 : (byte)0xFF);
-                return smashed;
-            }
-        }
-    }
-
-    private static byte[] RandomBytes(Random random, int length)
-    {
-        byte[] bytes = new byte[length];
-        random.NextBytes(bytes);
-        return bytes;
     }
 
     private static async Task<byte[]> MakePackAsync()

@@ -9,6 +9,7 @@ using MerkleSync.Core.Packs;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Sync.Protocol;
 using MerkleSync.Core.Tree;
+using MerkleSync.Testing;
 
 namespace MerkleSync.Core.Tests.Sync;
 
@@ -38,7 +39,7 @@ public class WireFormatDecodingTests
         WireFormat.AppendReconstruction(answer, new FileReconstruction(FileHash, 400, [(PackId, entries)]));
         byte[] sent = answer.WrittenSpan.ToArray();
 
-        AssertRefusedOrSame(Damage(seed.Get, sent), body =>
+        AssertRefusedOrSame(Damage.Apply(new Random(seed.Get), sent), body =>
         {
             var plan = Assert.Single(WireFormat.DecodeReconstructions(body, [FileHash]));
             var answerAgain = new System.Buffers.ArrayBufferWriter<byte>();
@@ -51,21 +52,21 @@ public class WireFormatDecodingTests
     public void A_damaged_node_lookup_answer_is_refused_or_read_as_sent(NonNegativeInt seed)
     {
         byte[] sent = WireFormat.EncodeNodes([new(LeafId, Leaf)]).ToArray();
-        AssertRefusedOrSame(Damage(seed.Get, sent), body => WireFormat.EncodeNodes(WireFormat.DecodeNodeLookup(body, [LeafId])).ToArray());
+        AssertRefusedOrSame(Damage.Apply(new Random(seed.Get), sent), body => WireFormat.EncodeNodes(WireFormat.DecodeNodeLookup(body, [LeafId])).ToArray());
     }
 
     [Property(MaxTest = 200)]
     public void A_damaged_bitmap_is_refused_or_read_as_sent(NonNegativeInt seed)
     {
         byte[] sent = WireFormat.EncodeMissing([true, false, true, true, false, false, true, false, true, true, false]);
-        AssertRefusedOrSame(Damage(seed.Get, sent), body => WireFormat.EncodeMissing(WireFormat.DecodeHave(body, 11)), sameLengthMayDiffer: true);
+        AssertRefusedOrSame(Damage.Apply(new Random(seed.Get), sent), body => WireFormat.EncodeMissing(WireFormat.DecodeHave(body, 11)), sameLengthMayDiffer: true);
     }
 
     [Property(MaxTest = 400)]
     public void A_damaged_version_json_is_refused_or_read_as_sent(NonNegativeInt seed)
     {
         byte[] sent = Encoding.UTF8.GetBytes(WireFormat.VersionJson(new VersionRef(Record.Id, Record)).ToJsonString());
-        AssertRefusedOrSame(Damage(seed.Get, sent), body =>
+        AssertRefusedOrSame(Damage.Apply(new Random(seed.Get), sent), body =>
         {
             JsonNode? json;
             try
@@ -115,33 +116,6 @@ public class WireFormatDecodingTests
         if (!sameLengthMayDiffer)
         {
             Assert.Equal(received, again);
-        }
-    }
-
-    /// <summary>Truncated, flipped, extended, or a run set to 0x00 or 0xFF.</summary>
-    private static byte[] Damage(int seed, byte[] valid)
-    {
-        var random = new Random(seed);
-        byte[] damaged = (byte[])valid.Clone();
-        switch (random.Next(4))
-        {
-            case 0:
-                return valid[..random.Next(valid.Length)];
-            case 1:
-                for (int i = random.Next(1, 4); i > 0; i--)
-                {
-                    damaged[random.Next(damaged.Length)] ^= (byte)(1 << random.Next(8));
-                }
-
-                return damaged;
-            case 2:
-                byte[] tail = new byte[random.Next(1, 40)];
-                random.NextBytes(tail);
-                return [.. valid, .. tail];
-            default:
-                int start = random.Next(damaged.Length);
-                damaged.AsSpan(start, Math.Min(damaged.Length - start, random.Next(1, 9))).Fill(random.Next(2) == 0 ? (byte)0 : (byte)0xFF);
-                return damaged;
         }
     }
 }
