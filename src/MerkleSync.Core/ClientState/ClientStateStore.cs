@@ -83,8 +83,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
     public static ClientStateStore Open(string datasetRoot)
     {
-        string root = Path.GetFullPath(datasetRoot);
-        string folder = Path.Combine(root, DatasetPath.StateFolderName);
+        string root = Path.GetFullPath(datasetRoot), folder = FolderOf(root);
         var state = new ClientStateStore(root, OpenDatabase(root, readOnly: false));
         string staging = StagingFolderOf(root);
         Directory.CreateDirectory(staging);
@@ -153,7 +152,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     /// <summary>Opens the state's database; what is in the way or damaged gets an error that says what to do.</summary>
     private static RocksStore OpenDatabase(string root, bool readOnly)
     {
-        string folder = Path.Combine(root, DatasetPath.StateFolderName), path = Path.Combine(folder, "state");
+        string folder = FolderOf(root), path = Path.Combine(folder, "state");
         if (File.Exists(folder))
         {
             throw new InvalidInputException($"'{folder}' is a file, where MerkleSync keeps the state of '{root}' in a folder: move the file away and run again.");
