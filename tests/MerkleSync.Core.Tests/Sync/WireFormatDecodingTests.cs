@@ -56,14 +56,14 @@ public class WireFormatDecodingTests
     }
 
     [Property(MaxTest = 200)]
-    public void A_damaged_bitmap_is_refused_or_read_as_sent(NonNegativeInt seed)
+    public void A_damaged_bitmap_is_refused_or_read_without_a_crash(NonNegativeInt seed)
     {
         byte[] sent = WireFormat.EncodeMissing([true, false, true, true, false, false, true, false, true, true, false]);
-        AssertRefusedOrSame(Damage.Apply(new Random(seed.Get), sent), body => WireFormat.EncodeMissing(WireFormat.DecodeHave(body, 11)), sameLengthMayDiffer: true);
+        AssertRefusedOrSame(Damage.Apply(new Random(seed.Get), sent), body => WireFormat.EncodeMissing(WireFormat.DecodeHave(body, 11)), mayReadDifferently: true);
     }
 
     [Property(MaxTest = 400)]
-    public void A_damaged_version_json_is_refused_or_read_as_sent(NonNegativeInt seed)
+    public void A_damaged_version_json_is_refused_or_read_without_a_crash(NonNegativeInt seed)
     {
         byte[] sent = Encoding.UTF8.GetBytes(WireFormat.VersionJson(new VersionRef(Record.Id, Record)).ToJsonString());
         AssertRefusedOrSame(Damage.Apply(new Random(seed.Get), sent), body =>
@@ -80,7 +80,7 @@ public class WireFormatDecodingTests
 
             var version = WireFormat.ParseVersion(json);
             return Encoding.UTF8.GetBytes(WireFormat.VersionJson(version).ToJsonString());
-        }, sameLengthMayDiffer: true);
+        }, mayReadDifferently: true);
     }
 
     [Theory]
@@ -98,10 +98,12 @@ public class WireFormatDecodingTests
     }
 
     /// <summary>
-    /// A bit bitmap or JSON can change meaning and stay well formed (a flipped bit is another
-    /// answer; JSON escapes re-encode differently), so there only the absence of a crash is asked.
+    /// Decodes <paramref name="received"/> and encodes what it read again: a refusal must be a
+    /// <see cref="CorruptDataException"/>, and what is accepted must encode back to the bytes received.
+    /// With <paramref name="mayReadDifferently"/> (a bitmap, where a flipped bit is another valid
+    /// answer; JSON, whose escapes re-encode differently) only the absence of another exception is asked.
     /// </summary>
-    private static void AssertRefusedOrSame(byte[] received, Func<byte[], byte[]> decodeAndEncodeAgain, bool sameLengthMayDiffer = false)
+    private static void AssertRefusedOrSame(byte[] received, Func<byte[], byte[]> decodeAndEncodeAgain, bool mayReadDifferently = false)
     {
         byte[] again;
         try
@@ -113,7 +115,7 @@ public class WireFormatDecodingTests
             return;
         }
 
-        if (!sameLengthMayDiffer)
+        if (!mayReadDifferently)
         {
             Assert.Equal(received, again);
         }
