@@ -366,4 +366,48 @@ public class RepositoryVerbTests
 
         return (repo, pack);
     }
+
+    [Fact]
+    public async Task Verify_names_a_damaged_pack_repair_salvages_it_and_push_full_makes_the_repository_whole()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        string data = Path.Combine(dir.Path, "data");
+        var random = new Random(9);
+        foreach (string name in new[] { "a.bin", "b.bin", "c.bin" })
+        {
+            byte[] bytes = new byte[30_000];
+            random.NextBytes(bytes);
+            dir.Write("data/" + name, bytes);
+        }
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo, "--compression", "off", "-q")).ExitCode);
+        string packFile = Directory.EnumerateFiles(Path.Combine(dir.Path, "repo", "packs"), "*.pack", SearchOption.AllDirectories).Single();
+        string pack = Path.GetFileNameWithoutExtension(packFile);
+        byte[] stored = File.ReadAllBytes(packFile);
+        stored[100] ^= 0x01; // inside the first chunk
+        File.WriteAllBytes(packFile, stored);
+
+        var damaged = await CliRunner.RunAsync("verify", repo, "--read-data");
+        var notAPack = await CliRunner.RunAsync("repair", repo, "xyz");
+        var repaired = CliRunner.Json(await CliRunner.RunAsync("repair", repo, pack, "--json"))[0];
+        var missing = await CliRunner.RunAsync("verify", repo, "--read-data");
+        var full = CliRunner.Json(await CliRunner.RunAsync("push", "--full", data, repo, "--json"));
+        var whole = await CliRunner.RunAsync("verify", repo, "--read-data");
+
+        Assert.Equal(3, damaged.ExitCode);
+        Assert.Contains($"merklesync repair {repo} {pack}", damaged.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2, notAPack.ExitCode);
+        Assert.Contains("'xyz' is not a pack id", notAPack.Stderr, StringComparison.Ordinal);
+        Assert.False(repaired.GetProperty("intact").GetBoolean());
+        Assert.Equal(1, repaired.GetProperty("chunks_lost").GetInt32());
+        Assert.Single(repaired.GetProperty("files_lost").EnumerateArray());
+        Assert.Equal(3, missing.ExitCode);
+        Assert.Contains("file record is missing", missing.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("merklesync repair", missing.Stdout, StringComparison.Ordinal);
+        Assert.False(full.GetProperty("published").GetBoolean());
+        Assert.Equal(1, full.GetProperty("chunks_new").GetInt64());
+        Assert.Equal(0, whole.ExitCode);
+    }
 }

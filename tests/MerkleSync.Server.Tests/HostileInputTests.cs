@@ -135,6 +135,7 @@ public class HostileInputTests : FolderTests
             }
 
             await SendAsync(HttpMethod.Post, $"{api}/missing/{odd}", WireFormat.EncodeHashes([chunk.Hash]));
+            await SendAsync(HttpMethod.Post, $"{api}/packs/{odd}/repair");
             await SendAsync(HttpMethod.Put, $"{api}/branches/{odd}", Encoding.UTF8.GetBytes("{\"record\":null}"));
             await SendAsync(HttpMethod.Put, $"{api}/tags/{odd}", Encoding.UTF8.GetBytes("{\"record\":\"" + pushed.VersionId + "\"}"));
             await SendAsync(HttpMethod.Head, $"{api}/uploads/{odd}");
@@ -173,6 +174,7 @@ public class HostileInputTests : FolderTests
             await SendAsync(HttpMethod.Put, $"{api}/tags/t1", Encoding.UTF8.GetBytes(json));
         }
 
+        await SendAsync(HttpMethod.Post, $"{api}/packs/{packId}/repair"); // intact: left as it is
         foreach (string range in OddRanges)
         {
             await SendAsync(HttpMethod.Get, $"{api}/packs/{packId}", headers: r => r.Headers.TryAddWithoutValidation("Range", range));

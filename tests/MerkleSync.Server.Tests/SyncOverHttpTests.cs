@@ -473,6 +473,47 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task A_pack_damaged_on_the_server_is_named_by_verify_repaired_by_the_server_and_healed_by_a_full_push()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        foreach (string name in new[] { "a.bin", "b.bin", "c.bin" })
+        {
+            Files.Write(source, name, Files.Random(name[0] + 200, 20_000));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(Compression: Compression.Off), None);
+        var version = await remote.ResolveAsync("main", None);
+        var b = Core.Tree.TreeNode.Decode((await remote.Nodes.TryGetAsync(version.Record.Root, None))!).Entries.Single(e => e.Path == "b.bin");
+        var (packId, run) = (await remote.GetReconstructionAsync(b.FileHash, None)).Segments[0];
+        string packFile = Directory.EnumerateFiles(server.Root, packId + ".pack", SearchOption.AllDirectories).Single();
+        using (var stream = File.Open(packFile, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = run[0].Offset + 100;
+            stream.WriteByte(0x5a);
+        }
+
+        var found = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        var repair = await remote.RepairPackAsync(packId, None);
+        var again = await remote.RepairPackAsync(repair.NewPack!.Value, None);
+        var full = await PushOperation.PushAsync(source, remote, new PushOptions(Full: true), None);
+        var healed = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Assert.Equal(packId, Assert.Single(found.Problems).DamagedPack);
+        Assert.False(repair.Intact);
+        Assert.Equal([b.FileHash], repair.FilesLost);
+        Assert.True(again.Intact);
+        Assert.Equal(1, full.ChunksNew);
+        Assert.True(healed.Ok);
+        Files.AssertSameTree(source, target);
+        var status = await Assert.ThrowsAsync<NotFoundException>(() => remote.RepairPackAsync(packId, None)); // dropped by the repair
+        Assert.Contains(packId.ToString(), status.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_over_http_reports_a_missing_pack_on_its_files_and_is_not_fooled_by_a_concurrent_gc()
     {
         await using var server = await TestServer.StartAsync();

@@ -25,10 +25,14 @@ internal static class PushCommand
             DefaultValueFactory = _ => "auto",
         }.AcceptOnlyFromAmong("auto", "lz4", "zstd", "off");
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "Hash DIR and ask the repository what it lacks, then stop: report what a push would send; nothing is sent or published." };
+        var full = new Option<bool>("--full")
+        {
+            Description = "Ask the repository about every file, not only those changed since the version it has, and send what it lacks even if it already has this version (after 'repair' removed damaged files).",
+        };
         var packSize = new Option<string>("--pack-size") { Description = "Close packs once they pass this size.", DefaultValueFactory = _ => "64MiB", Hidden = true };
         var command = new Command("push", "Snapshot DIR and publish it as a new version of a branch; only chunks the repository lacks are stored.\n\nExample:\n  merklesync push ./data file:///srv/repos/ds -m \"add March logs\"")
         {
-            directory, remote, branch, message, rebase, compression, dryRun, packSize,
+            directory, remote, branch, message, rebase, compression, dryRun, full, packSize,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () =>
         {
@@ -48,7 +52,7 @@ internal static class PushCommand
                     "off" => Compression.Off,
                     "zstd" => Compression.Zstd,
                     _ => ChunkCodec.DefaultCompression,
-                }, DryRun: parse.GetValue(dryRun));
+                }, DryRun: parse.GetValue(dryRun), Full: parse.GetValue(full));
             var result = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, () => PushOperation.PushAsync(parse.GetValue(directory)!, r, options, ct));
             if (parse.GetValue(CliApp.Json))
             {
@@ -90,21 +94,26 @@ internal static class PushCommand
 
     private static void PrintSummary(PushResult result, string url, string branch)
     {
-        if (result.WouldPublish)
+        if (result.DryRun && (result.WouldPublish || result.ChunksNew > 0))
         {
-            Console.Out.WriteLine($"Dry run: would push version {result.Root} to {url} branch '{branch}'; nothing was sent or published.");
+            Console.Out.WriteLine(result.WouldPublish
+                ? $"Dry run: would push version {result.Root} to {url} branch '{branch}'; nothing was sent or published."
+                : $"Dry run: would send what {url} lacks of version {result.Root} (branch '{branch}' already is that version); nothing was sent.");
             Console.Out.WriteLine($"  {result.Files} files, {Format.Bytes(result.Bytes)}; read {Format.Bytes(result.BytesScanned)} (the rest unchanged since last time)");
             Console.Out.WriteLine($"  {result.ChunksNew} of {result.ChunksTotal} chunks would be sent: {Format.Bytes(result.NewChunkBytes)} before compression");
             return;
         }
 
-        if (!result.Published)
+        if (!result.Published && result.ChunksNew == 0)
         {
             Console.Out.WriteLine($"Nothing to push: {url} branch '{branch}' already is version {result.Root}.");
             return;
         }
 
-        Console.Out.WriteLine($"Pushed version {result.Root} to {url} branch '{branch}'.");
+        Console.Out.WriteLine(result.Published
+            ? $"Pushed version {result.Root} to {url} branch '{branch}'."
+            : $"Sent what {url} lacked of version {result.Root} (branch '{branch}' already is that version).");
+
         Console.Out.WriteLine($"  {result.Files} files, {Format.Bytes(result.Bytes)}; read {Format.Bytes(result.BytesScanned)} (the rest unchanged since last time)");
         Console.Out.WriteLine($"  {result.ChunksNew} of {result.ChunksTotal} chunks new: {Format.Bytes(result.NewChunkBytes)}, stored as {Format.Bytes(result.BytesWritten)} in {result.Packs} pack(s)");
         Console.Out.WriteLine(result.Wire.Sent > 0

@@ -60,6 +60,7 @@ internal static class VerifyCommand
                         ["message"] = p.Message,
                         ["paths"] = new JsonArray([.. p.Paths.Select(x => (JsonNode)x)]),
                         ["versions"] = new JsonArray([.. p.Versions.Select(x => (JsonNode)x.ToString())]),
+                        ["damaged_pack"] = p.DamagedPack?.ToString(),
                     })]),
                     ["provenance"] = new JsonArray([.. chain.Select(v => (JsonNode)CommonOptions.VersionJson(v))]),
                     ["provenance_problem"] = chainProblem,
@@ -96,6 +97,14 @@ internal static class VerifyCommand
                     {
                         Console.Out.WriteLine($"PROBLEM provenance: {chainProblem}");
                     }
+                }
+
+                var damagedPacks = report.Problems.Select(p => p.DamagedPack).OfType<Core.Hashing.Hash>().Distinct().ToList();
+                if (damagedPacks.Count > 0)
+                {
+                    Console.Out.WriteLine($"{damagedPacks.Count} pack(s) are damaged or missing. To keep what is intact in them and have a push send the rest again:");
+                    Console.Out.WriteLine($"  merklesync repair {parse.GetValue(remote)} {string.Join(' ', damagedPacks)}");
+                    Console.Out.WriteLine("  merklesync push --full DIR   (from a copy that has the files named above)");
                 }
 
                 int problems = report.Problems.Count + (chainProblem is null ? 0 : 1);

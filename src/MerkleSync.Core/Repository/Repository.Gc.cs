@@ -104,40 +104,72 @@ public sealed partial class Repository
         }
     }
 
-    private async Task<PackRecord> CopyLiveChunksAsync(PackRecord pack, HashSet<int> used, CancellationToken cancellationToken)
+    private async Task<PackRecord> CopyLiveChunksAsync(PackRecord pack, HashSet<int> used, CancellationToken cancellationToken) =>
+        (await CopyChunksAsync(pack, [.. used.Order()], damaged: null, cancellationToken).ConfigureAwait(false))!;
+
+    /// <summary>
+    /// Copies the chunks at <paramref name="order"/> (ascending indices) into a new pack and moves
+    /// their index entries to it. Without <paramref name="damaged"/> a chunk that fails its CRC, or
+    /// is cut short, stops the copy before anything changed (gc); with it, such chunks (and ones
+    /// that fail their hash) are added there and left out, and null is returned if none was intact
+    /// (repair).
+    /// </summary>
+    private async Task<PackRecord?> CopyChunksAsync(PackRecord pack, int[] order, List<int>? damaged, CancellationToken cancellationToken)
     {
         await using var upload = await Blobs.CreateAsync(cancellationToken).ConfigureAwait(false);
         var writer = new PackWriter(upload.Content);
-        var order = used.Order().ToArray();
         var (first, last) = (pack.Entries[order[0]], pack.Entries[order[^1]]);
-
-        // One sequential read over the live chunks' span, gaps read past: a store like S3 would
-        // otherwise answer one request per chunk.
-        await using var source = await Blobs.OpenReadAsync(PackFormat.BlobKey(pack.PackId), first.Offset, last.Offset + last.StoredLength - first.Offset, cancellationToken).ConfigureAwait(false);
-        long position = first.Offset;
         byte[] stored = new byte[Chunking.ChunkingParameters.MaximumChunkSize];
-        foreach (int index in order)
+        byte[] raw = damaged is null ? [] : new byte[Chunking.ChunkingParameters.MaximumChunkSize];
+
+        // One sequential read over the chunks' span, gaps read past: a store like S3 would
+        // otherwise answer one request per chunk.
+        Stream? source = null;
+        try
         {
-            var entry = pack.Entries[index];
-            if (entry.Offset < position)
+            source = await Blobs.OpenReadAsync(PackFormat.BlobKey(pack.PackId), first.Offset, last.Offset + last.StoredLength - first.Offset, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Errors.NotFoundException) when (damaged is not null)
+        {
+            // The pack file is gone: nothing to salvage.
+        }
+
+        await using (source)
+        {
+            long position = first.Offset;
+            for (int i = 0; i < order.Length; i++)
             {
-                throw Damaged(entry, pack); // entries are stored in index order; this index says otherwise
+                var entry = pack.Entries[order[i]];
+                bool intact = source is not null && entry.Offset >= position // entries are stored in index order
+                    && await TrySkipAsync(source, entry.Offset - position, stored, cancellationToken).ConfigureAwait(false)
+                    && await TryReadAsync(source, stored.AsMemory(0, entry.StoredLength), cancellationToken).ConfigureAwait(false);
+                if (!intact)
+                {
+                    // Cut short (or out of order): nothing after this chunk can be read in sequence.
+                    damaged?.AddRange(order[i..]);
+                    break;
+                }
+
+                position = entry.Offset + entry.StoredLength;
+                var span = stored.AsMemory(0, entry.StoredLength);
+                if (Crc32C.Compute(span.Span) != entry.Crc32C || (damaged is not null && !DecodesTo(entry, span, raw)))
+                {
+                    damaged?.Add(order[i]);
+                    continue;
+                }
+
+                await writer.AddEncodedAsync(entry.ChunkHash, entry.RawLength, entry.Codec, span, entry.Crc32C, cancellationToken).ConfigureAwait(false); // checked just above
             }
 
-            for (long gap = entry.Offset - position; gap > 0; gap -= stored.Length)
+            if (damaged is null && writer.Count < order.Length)
             {
-                await ReadOrThrowAsync(source, stored.AsMemory(0, (int)Math.Min(gap, stored.Length)), entry, pack, cancellationToken).ConfigureAwait(false);
+                throw Damaged(pack);
             }
+        }
 
-            var span = stored.AsMemory(0, entry.StoredLength);
-            await ReadOrThrowAsync(source, span, entry, pack, cancellationToken).ConfigureAwait(false);
-            if (Crc32C.Compute(span.Span) != entry.Crc32C)
-            {
-                throw Damaged(entry, pack);
-            }
-
-            position = entry.Offset + entry.StoredLength;
-            await writer.AddEncodedAsync(entry.ChunkHash, entry.RawLength, entry.Codec, span, entry.Crc32C, cancellationToken).ConfigureAwait(false); // checked just above
+        if (writer.Count == 0)
+        {
+            return null; // disposed uncommitted: nothing is stored
         }
 
         var summary = await writer.FinishAsync(cancellationToken).ConfigureAwait(false);
@@ -148,16 +180,37 @@ public sealed partial class Repository
         }).ConfigureAwait(false);
     }
 
-    private static async Task ReadOrThrowAsync(Stream source, Memory<byte> buffer, PackEntry entry, PackRecord pack, CancellationToken cancellationToken)
+    private static bool DecodesTo(PackEntry entry, ReadOnlyMemory<byte> stored, byte[] scratch)
     {
-        if (await source.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) != buffer.Length)
+        try
         {
-            throw Damaged(entry, pack);
+            ChunkCodec.DecodeVerified(entry.Codec, stored, entry.ChunkHash, entry.RawLength, scratch);
+            return true;
+        }
+        catch (Errors.CorruptDataException)
+        {
+            return false;
         }
     }
 
-    private static Errors.CorruptDataException Damaged(PackEntry entry, PackRecord pack) =>
-        new($"Chunk {entry.ChunkHash} in pack {pack.PackId} is damaged; garbage collection stopped before changing anything for it. Run verify --read-data.");
+    private static async Task<bool> TrySkipAsync(Stream source, long gap, byte[] scratch, CancellationToken cancellationToken)
+    {
+        for (; gap > 0; gap -= scratch.Length)
+        {
+            if (!await TryReadAsync(source, scratch.AsMemory(0, (int)Math.Min(gap, scratch.Length)), cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task<bool> TryReadAsync(Stream source, Memory<byte> buffer, CancellationToken cancellationToken) =>
+        await source.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) == buffer.Length;
+
+    private static Errors.CorruptDataException Damaged(PackRecord pack) =>
+        new($"Pack {pack.PackId} is damaged; garbage collection stopped before changing anything for it. Run verify --read-data, then repair.");
 
     // After chunks moved, a file's segments are rebuilt from the chunks' current locations.
     private void RewriteFiles(IEnumerable<Hash> files)

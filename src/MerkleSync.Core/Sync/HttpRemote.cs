@@ -316,6 +316,14 @@ public sealed partial class HttpRemote : IRemote
         }
     }
 
+    /// <summary>Has the server salvage a damaged pack (write access); see <see cref="Repository.Repository.RepairPackAsync"/>.</summary>
+    public async Task<PackRepairReport> RepairPackAsync(Hash packId, CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsync($"{_api}/packs/{packId}/repair", null, cancellationToken).ConfigureAwait(false);
+        var report = WireFormat.ParseRepair(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false));
+        return report.PackId == packId ? report : throw new CorruptDataException($"The server answered a repair of pack {packId} with a report on {report.PackId}.");
+    }
+
     public ValueTask DisposeAsync()
     {
         _http.Dispose();

@@ -18,13 +18,18 @@ namespace MerkleSync.Core.Sync;
 /// <param name="Rebase">When the branch moved since this directory last synced, replay this directory's changes on top of it (if no path changed on both sides).</param>
 /// <param name="Progress">Counters for a display to read while the push runs.</param>
 /// <param name="DryRun">Hash and ask the remote what it lacks, then stop: nothing is sent, resumed or published.</param>
+/// <param name="Full">
+/// Ask the remote about every file, not only those changed since a version it holds, and send what
+/// it lacks even if it already has this version: after <c>repair</c> removed files whose chunks
+/// were damaged, this sends them again from a copy that has them.
+/// </param>
 /// <param name="Scan">
 /// A scan of the directory the caller already started (<see cref="DirectoryScanner.ScanAsync"/>),
 /// so that it overlaps work done before the push, such as opening the remote.
 /// </param>
 public sealed record PushOptions(
     string Branch = "main", string Message = "", string? Author = null, long PackSize = PackFormat.TargetPackSize, bool Rebase = false, OperationProgress? Progress = null,
-    Task<List<ScannedFile>>? Scan = null, Compression Compression = ChunkCodec.DefaultCompression, bool DryRun = false);
+    Task<List<ScannedFile>>? Scan = null, Compression Compression = ChunkCodec.DefaultCompression, bool DryRun = false, bool Full = false);
 
 /// <summary>What a push did; <see cref="Published"/> is false when the remote already had this exact version.</summary>
 public sealed record PushResult(
@@ -99,7 +104,7 @@ public static class PushOperation
         {
             var scanned = await scan.ConfigureAwait(false);
             fingerprint = LastPush.FingerprintOf(scanned);
-            if (await UnchangedSinceLastPushAsync(directory, fingerprint, remote.Url, options.Branch, headLookup).ConfigureAwait(false) is { } last)
+            if (!options.Full && await UnchangedSinceLastPushAsync(directory, fingerprint, remote.Url, options.Branch, headLookup).ConfigureAwait(false) is { } last)
             {
                 progress.Enter(Stage.Done);
                 return WithTransferCounters(new PushResult(last.VersionId, last.Root, false, last.Files, last.Bytes, 0, 0, 0, last.Chunks, 0, 0, clock.Elapsed), 0, 0) with { DryRun = options.DryRun };
@@ -165,7 +170,8 @@ public static class PushOperation
             ? new LastPush(print, remote.Url, options.Branch, version.Id, version.Record.Root, snapshot.Files.Count, snapshot.TotalBytes, chunksTotal)
             : null;
 
-        if (head?.Record.Root == snapshot.Root)
+        bool publish = head?.Record.Root != snapshot.Root;
+        if (head is not null && !publish && !options.Full)
         {
             progress.Enter(Stage.Done);
             if (options.DryRun)
@@ -181,7 +187,7 @@ public static class PushOperation
         // Negotiate what the early rounds did not settle. Only the branch head is known to be on the
         // remote with all its files: a synced version the branch moved away from may be gone
         // (collected, or the repository recreated at this URL).
-        var onRemote = synced is { } s && s.Id == head?.Id ? s.Root : (Hash?)null;
+        var onRemote = synced is { } s && s.Id == head?.Id && !options.Full ? s.Root : (Hash?)null;
         var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
         var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
         var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, early.SettledChunks, cancellationToken).ConfigureAwait(false);
@@ -189,16 +195,19 @@ public static class PushOperation
         {
             progress.Enter(Stage.Done);
             var wouldSend = ChunkUploader.PendingChunks(missingFiles, missingChunks);
-            return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), wouldPublish: true);
+            return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), publish);
         }
 
         var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
-        progress.Enter(Stage.Publishing);
+        if (publish)
+        {
+            progress.Enter(Stage.Publishing);
+        }
 
-        var published = await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false);
+        var published = publish ? await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false) : head!;
         await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), Seal(published), cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Done);
-        return WithTransferCounters(new PushResult(published.Id, published.Record.Root, true, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
+        return WithTransferCounters(new PushResult(published.Id, published.Record.Root, publish, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
             upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, upload.Backoffs);
     }
 

@@ -2,6 +2,7 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
+using Verdict = (string? Problem, long Chunks, long BytesRead, MerkleSync.Core.Hashing.Hash? Pack);
 
 namespace MerkleSync.Core.Verification;
 
@@ -18,7 +19,7 @@ public static class RemoteVerifier
     public static async Task<VerifyReport> VerifyAsync(IRemote remote, IReadOnlyList<VersionRef> versions, PackSubset read, CancellationToken cancellationToken)
     {
         var problems = new List<VerifyProblem>();
-        var checkedFiles = new Dictionary<Hash, string?>();
+        var checkedFiles = new Dictionary<Hash, (string? Problem, Hash? Pack)>();
         var nodes = new HashSet<Hash>();
         long chunks = 0, bytesRead = 0;
         var packsRead = new HashSet<Hash>();
@@ -28,9 +29,9 @@ public static class RemoteVerifier
         var waiting = new List<(TreeEntry Entry, Hash Version)>();
         async Task CheckBatchAsync()
         {
-            foreach (var (file, (problem, fileChunks, fileBytes)) in await CheckFilesAsync(remote, [.. batch.Values], read, packsRead, cancellationToken).ConfigureAwait(false))
+            foreach (var (file, (problem, fileChunks, fileBytes, pack)) in await CheckFilesAsync(remote, [.. batch.Values], read, packsRead, cancellationToken).ConfigureAwait(false))
             {
-                checkedFiles[file] = problem;
+                checkedFiles[file] = (problem, pack);
                 chunks += fileChunks;
                 bytesRead += fileBytes;
             }
@@ -46,9 +47,9 @@ public static class RemoteVerifier
 
         void Report(TreeEntry entry, Hash version)
         {
-            if (checkedFiles[entry.FileHash] is { } problem)
+            if (checkedFiles[entry.FileHash] is { Problem: { } problem, Pack: var pack })
             {
-                problems.Add(new VerifyProblem("file " + entry.FileHash, problem, [entry.Path], [version]));
+                problems.Add(new VerifyProblem("file " + entry.FileHash, problem, [entry.Path], [version]) { DamagedPack = pack });
             }
         }
 
@@ -110,7 +111,7 @@ public static class RemoteVerifier
     /// Plans for the whole batch in one request; if that fails for a missing or corrupt plan, file
     /// by file, so the problem is reported for the file it belongs to.
     /// </summary>
-    private static async Task<List<(Hash File, (string? Problem, long Chunks, long BytesRead) Verdict)>> CheckFilesAsync(
+    private static async Task<List<(Hash File, Verdict Verdict)>> CheckFilesAsync(
         IRemote remote, IReadOnlyList<TreeEntry> files, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken)
     {
         IReadOnlyList<FileReconstruction>? plans = null;
@@ -123,7 +124,7 @@ public static class RemoteVerifier
         }
 
         bool readTogether = !read.IsNone && plans is not null && await TryReadTogetherAsync(remote, plans, read, cancellationToken).ConfigureAwait(false);
-        var verdicts = new List<(Hash, (string?, long, long))>(files.Count);
+        var verdicts = new List<(Hash, Verdict)>(files.Count);
         for (int i = 0; i < files.Count; i++)
         {
             var verdict = await CheckFileAsync(remote, files[i], plans?[i], readTogether ? PackSubset.None : read, packsRead, cancellationToken).ConfigureAwait(false);
@@ -162,7 +163,7 @@ public static class RemoteVerifier
         }
     }
 
-    private static async Task<(string? Problem, long Chunks, long BytesRead)> CheckFileAsync(
+    private static async Task<Verdict> CheckFileAsync(
         IRemote remote, TreeEntry entry, FileReconstruction? planned, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken, bool replanned = false)
     {
         FileReconstruction plan;
@@ -172,19 +173,19 @@ public static class RemoteVerifier
         }
         catch (Exception e) when (e is CorruptDataException or NotFoundException)
         {
-            return (e.Message, 0, 0);
+            return (e.Message, 0, 0, null);
         }
 
         var refs = plan.ChunkList();
         long length = refs.Sum(r => (long)r.Length);
         if (length != entry.Size || plan.Length != entry.Size)
         {
-            return ($"chunks add up to {length} bytes; the tree says {entry.Size}", refs.Length, 0);
+            return ($"chunks add up to {length} bytes; the tree says {entry.Size}", refs.Length, 0, null);
         }
 
         if (XetHashes.FileHash(refs) != entry.FileHash)
         {
-            return ("chunk list does not hash to the file hash", refs.Length, 0);
+            return ("chunk list does not hash to the file hash", refs.Length, 0, null);
         }
 
         long bytesRead = 0;
@@ -196,13 +197,13 @@ public static class RemoteVerifier
             }
             catch (CorruptDataException e)
             {
-                return (e.Message, refs.Length, bytesRead);
+                return (e.Message, refs.Length, bytesRead, packId);
             }
             catch (NotFoundException e)
             {
                 // A missing pack is a problem of this file, unless a gc rewrote the pack after the
                 // plan was read: then a fresh plan names where the chunks are now. Asked once.
-                return replanned ? (e.Message, refs.Length, bytesRead)
+                return replanned ? (e.Message, refs.Length, bytesRead, packId)
                     : await CheckFileAsync(remote, entry, null, read, packsRead, cancellationToken, replanned: true).ConfigureAwait(false);
             }
 
@@ -210,6 +211,6 @@ public static class RemoteVerifier
             bytesRead += run.Sum(e => (long)e.StoredLength);
         }
 
-        return (null, refs.Length, bytesRead);
+        return (null, refs.Length, bytesRead, null);
     }
 }

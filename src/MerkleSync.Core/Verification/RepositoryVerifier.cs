@@ -7,7 +7,11 @@ using MerkleSync.Core.Repository;
 namespace MerkleSync.Core.Verification;
 
 /// <summary>One thing wrong in a repository, with the files and versions it breaks.</summary>
-public sealed record VerifyProblem(string Subject, string Message, IReadOnlyList<string> Paths, IReadOnlyList<Hash> Versions);
+public sealed record VerifyProblem(string Subject, string Message, IReadOnlyList<string> Paths, IReadOnlyList<Hash> Versions)
+{
+    /// <summary>The pack whose data is damaged or missing, when that is the problem: what <c>repair</c> salvages.</summary>
+    public Hash? DamagedPack { get; init; }
+}
 
 public sealed record VerifyReport(int Versions, int Nodes, int Files, long Chunks, int PacksRead, long BytesRead, IReadOnlyList<VerifyProblem> Problems)
 {
@@ -59,7 +63,7 @@ public static class RepositoryVerifier
             if (length != record.BlobLength)
             {
                 problems.Add(Problem("pack " + packId, length is null ? "pack file is missing" : $"pack file is {length} bytes, expected {record.BlobLength}",
-                    UsesOfPack(reach, users, packId, null)));
+                    UsesOfPack(reach, users, packId, null)) with { DamagedPack = packId });
                 continue;
             }
 
@@ -73,13 +77,13 @@ public static class RepositoryVerifier
             bytesRead += record.BlobLength;
             if (check.PackProblem is not null)
             {
-                problems.Add(Problem("pack " + packId, check.PackProblem, check.Entries.Length == 0 ? UsesOfPack(reach, users, packId, null) : []));
+                problems.Add(Problem("pack " + packId, check.PackProblem, check.Entries.Length == 0 ? UsesOfPack(reach, users, packId, null) : []) with { DamagedPack = packId });
             }
 
             foreach (var (entry, message) in check.CorruptChunks)
             {
                 int index = Array.IndexOf(check.Entries, entry);
-                problems.Add(Problem($"chunk {entry.ChunkHash} in pack {packId}", message, UsesOfPack(reach, users, packId, index)));
+                problems.Add(Problem($"chunk {entry.ChunkHash} in pack {packId}", message, UsesOfPack(reach, users, packId, index)) with { DamagedPack = packId });
             }
         }
 

@@ -131,6 +131,12 @@ internal static class DatasetEndpoints
             return Results.Json(report);
         });
 
+        ds.MapPost("/packs/{id}/repair", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var report = await (await registry.GetAsync(dataset, ct)).RepairPackAsync(ParseHash(id), ct);
+            return Results.Json(WireFormat.RepairJson(report));
+        });
+
         ds.MapGet("/nodes/{id}", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
         {
             var node = await (await registry.GetAsync(dataset, ct)).Nodes.TryGetAsync(ParseHash(id), ct)

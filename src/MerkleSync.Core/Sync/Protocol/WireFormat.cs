@@ -362,6 +362,35 @@ public static class WireFormat
         return record.Id == claimed ? new VersionRef(claimed, record) : throw new CorruptDataException($"Version record {claimed} does not hash to its id.");
     }
 
+    /// <summary>A pack repair's report as JSON (<c>POST /packs/{id}/repair</c>).</summary>
+    public static JsonObject RepairJson(PackRepairReport report) => new()
+    {
+        ["pack"] = report.PackId.ToString(),
+        ["intact"] = report.Intact,
+        ["new_pack"] = report.NewPack?.ToString(),
+        ["chunks_kept"] = report.ChunksKept,
+        ["chunks_lost"] = report.ChunksLost,
+        ["files_lost"] = new JsonArray([.. report.FilesLost.Select(f => (JsonNode)f.ToString())]),
+    };
+
+    public static PackRepairReport ParseRepair(JsonNode? node)
+    {
+        var json = node as JsonObject ?? throw new CorruptDataException("The server's repair report is not a JSON object.");
+        return new PackRepairReport(
+            JsonHash(json, "pack"),
+            JsonValueOf<bool>(json, "intact"),
+            json["new_pack"] is null ? null : JsonHash(json, "new_pack"),
+            JsonValueOf<int>(json, "chunks_kept"),
+            JsonValueOf<int>(json, "chunks_lost"),
+            [.. JsonList(json["files_lost"]).Select(f => Hash.TryParse(f is JsonValue v && v.TryGetValue(out string? text) ? text : null, out var hash)
+                ? hash : throw new CorruptDataException("'files_lost' in the server's repair report holds something other than file hashes."))]);
+    }
+
+    private static T JsonValueOf<T>(JsonObject json, string name) =>
+        json[name] is JsonValue value && value.TryGetValue(out T? result) && result is not null
+            ? result
+            : throw new CorruptDataException($"The server's JSON lacks the {typeof(T).Name} '{name}'.");
+
     // Readers of the server's JSON: an answer of another shape is a corrupt answer, never a crash.
     public static string JsonString(JsonNode? node, string name) =>
         node is JsonObject json && json[name] is JsonValue value && value.TryGetValue(out string? text)
