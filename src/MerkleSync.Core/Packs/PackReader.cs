@@ -124,13 +124,29 @@ public static class PackReader
             {
                 var entry = run.Span[i];
                 var stored = buffer.AsMemory((int)(entry.Offset - first.Offset), entry.StoredLength);
-                await onChunk(entry, ChunkCodec.DecodeVerified(entry.Codec, stored, entry.ChunkHash, entry.RawLength, raw)).ConfigureAwait(false);
+                await onChunk(entry, DecodeFromPack(packId, entry, stored, raw)).ConfigureAwait(false);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
             ArrayPool<byte>.Shared.Return(raw);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ChunkCodec.DecodeVerified"/> for a chunk read to be used (pull, cat): a chunk that
+    /// fails says which pack it came from and what finds and salvages such damage.
+    /// </summary>
+    public static ReadOnlyMemory<byte> DecodeFromPack(Hash packId, PackEntry entry, ReadOnlyMemory<byte> stored, Memory<byte> scratch)
+    {
+        try
+        {
+            return ChunkCodec.DecodeVerified(entry.Codec, stored, entry.ChunkHash, entry.RawLength, scratch);
+        }
+        catch (CorruptDataException e)
+        {
+            throw new CorruptDataException($"{e.Message} It was read from pack {packId}: 'merklesync verify REMOTE --read-data' finds all such damage, and 'merklesync repair' salvages a damaged pack.", e);
         }
     }
 

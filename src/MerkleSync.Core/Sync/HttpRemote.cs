@@ -279,7 +279,7 @@ public sealed partial class HttpRemote : IRemote
             foreach (var entry in run.ToArray())
             {
                 var stored = range.Slice((int)(entry.Offset - start), entry.StoredLength);
-                await onChunk(entry, ChunkCodec.DecodeVerified(entry.Codec, stored, entry.ChunkHash, entry.RawLength, raw)).ConfigureAwait(false);
+                await onChunk(entry, PackReader.DecodeFromPack(packId, entry, stored, raw)).ConfigureAwait(false);
             }
         }
         finally

@@ -76,7 +76,7 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
     }
 
     [Fact]
-    public async Task A_flipped_byte_in_a_pack_in_the_bucket_is_found_and_never_reaches_a_pulled_file()
+    public async Task A_flipped_byte_in_a_pack_in_the_bucket_is_found_never_reaches_a_pulled_file_and_is_repaired()
     {
         using var temp = new TempFolder();
         var (repo, prefix) = await PushSampleAsync(temp);
@@ -96,6 +96,18 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
         await using var remote = await RemoteUrl.OpenAsync(repo, None);
         await Assert.ThrowsAsync<CorruptDataException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
         Assert.Empty(Directory.EnumerateFiles(target, "*.bin", SearchOption.AllDirectories));
+
+        // Repaired in the bucket, and made whole again by a full push from the source.
+        var opened = ((LocalRemote)remote).Repository;
+        var repair = await opened.RepairPackAsync(Core.Hashing.Hash.Parse(Path.GetFileName(packObject)[..64]), None);
+        await PushOperation.PushAsync(temp.Sub("source"), remote, new PushOptions(Full: true), None);
+        var healed = await RepositoryVerifier.VerifyAsync(opened, null, PackSubset.All, None);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+
+        Assert.Equal(1, repair.ChunksLost);
+        Assert.DoesNotContain(StoredPacks(prefix), p => p == packObject);
+        Assert.True(healed.Ok, string.Join("; ", healed.Problems.Select(p => p.Message)));
+        Assert.Equal(DatasetFiles.Describe(temp.Sub("source")), DatasetFiles.Describe(target));
     }
 
     [Fact]

@@ -61,7 +61,8 @@ public class VerifyAndGcTests
 
         string target = temp.Sub("target");
         await using var remote = await RemoteUrl.OpenAsync(repo, None);
-        await Assert.ThrowsAsync<CorruptDataException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+        var pulling = await Assert.ThrowsAsync<CorruptDataException>(() => PullOperation.PullAsync(remote, target, new PullOptions(), None));
+        Assert.Contains($"read from pack {Path.GetFileNameWithoutExtension(packFile)}", pulling.Message, StringComparison.Ordinal); // and what finds and salvages such damage
         Assert.Empty(Directory.EnumerateFiles(target, "*.bin", SearchOption.AllDirectories));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(target, ".merklesync", "tmp")));
     }
