@@ -98,9 +98,34 @@ public static class DirectoryScanner
         }
 
         files.Sort((x, y) => DatasetPath.Compare(x.Path, y.Path));
+        RefuseNormalizationCollisions(directory.FullName, files);
         specialFiles?.Sort(DatasetPath.Compare);
         return files;
     }
+
+    /// <summary>
+    /// Paths in a version are NFC, so two names on disk that differ only in Unicode normalization
+    /// (a name written on macOS and one written on Linux) are one dataset path, or a file and a
+    /// folder at one path: say which names, in a form that shows the difference, before a snapshot
+    /// meets a "duplicate". In canonical order a folder's entries follow the path right after it.
+    /// </summary>
+    private static void RefuseNormalizationCollisions(string root, List<ScannedFile> files)
+    {
+        for (int i = 1; i < files.Count; i++)
+        {
+            var (a, b) = (files[i - 1], files[i]);
+            if (a.Path == b.Path || b.Path.StartsWith(a.Path + "/", StringComparison.Ordinal))
+            {
+                throw new InvalidInputException(
+                    $"'{Escaped(root, a.FullPath)}' and '{Escaped(root, b.FullPath)}' are the same path in a version ('{a.Path}'): paths are kept in Unicode NFC, "
+                    + "and these names differ only in how their characters are composed. Rename one of them.");
+            }
+        }
+    }
+
+    /// <summary>The path under <paramref name="root"/>, non-ASCII and control characters as \uXXXX: composed and decomposed forms look alike otherwise.</summary>
+    private static string Escaped(string root, string fullPath) =>
+        string.Concat(System.IO.Path.GetRelativePath(root, fullPath).Select(c => char.IsAscii(c) && !char.IsControl(c) ? c.ToString() : $"\\u{(int)c:X4}"));
 
     /// <summary>Refuses a dataset root that is missing or is a file, saying which.</summary>
     internal static void RequireDirectory(string root)

@@ -28,6 +28,27 @@ public class DirectoryScannerTests
         Assert.Equal([IgnoreRules.FileName, "sub/ok.txt"], DirectoryScanner.Scan(temp.Path).Select(f => f.Path));
     }
 
+    [Theory]
+    [InlineData("caf\u00e9.txt", "cafe\u0301.txt")] // two files
+    [InlineData("caf\u00e9", "cafe\u0301/inside.txt")] // a file and a folder
+    public void Names_that_differ_only_in_unicode_normalization_are_refused_naming_both(string composed, string decomposed)
+    {
+        if (OperatingSystem.IsMacOS() || OperatingSystem.IsWindows())
+        {
+            return; // their file systems make the two names one
+        }
+
+        using var temp = new TempFolder();
+        DatasetFiles.Write(temp.Path, composed, "one"u8.ToArray());
+        DatasetFiles.Write(temp.Path, decomposed, "two"u8.ToArray());
+
+        var refused = Assert.Throws<InvalidInputException>(() => DirectoryScanner.Scan(temp.Path));
+
+        Assert.Contains(@"'caf\u00E9", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(@"'cafe\u0301", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("Rename one of them", refused.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Creates <c>\xff\xfename.bin</c> in <paramref name="folder"/>: .NET's own APIs write every name as UTF-8.</summary>
     private static async Task CreateWithRawNameAsync(string folder)
     {
