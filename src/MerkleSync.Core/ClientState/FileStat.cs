@@ -89,8 +89,12 @@ public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedN
     internal static bool TryLstat(string path, out FileStat stat, out uint mode) => TryStat(path, followLinks: false, out stat, out mode);
 
     /// <summary>As <see cref="TryLstat"/>, but with stat(2), which follows symlinks when <paramref name="followLinks"/> is true.</summary>
-    internal static bool TryStat(string path, bool followLinks, out FileStat stat, out uint mode)
+    internal static bool TryStat(string path, bool followLinks, out FileStat stat, out uint mode) => TryStat(path, followLinks, out stat, out mode, out _);
+
+    /// <param name="error">The errno of a failed call; 0 where the stat layout is not known and nothing was called.</param>
+    internal static bool TryStat(string path, bool followLinks, out FileStat stat, out uint mode, out int error)
     {
+        error = 0;
         if (StatLayoutKnown)
         {
             Span<byte> buffer = stackalloc byte[256];
@@ -99,6 +103,8 @@ public readonly record struct FileStat(long Size, long ModifiedNs, long ChangedN
                 stat = FromStatBuffer(buffer, out mode);
                 return true;
             }
+
+            error = Marshal.GetLastPInvokeError();
         }
 
         stat = default;

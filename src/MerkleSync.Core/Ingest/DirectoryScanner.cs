@@ -1,4 +1,5 @@
 using System.IO.Enumeration;
+using System.Runtime.InteropServices;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Tree;
@@ -61,14 +62,15 @@ public static class DirectoryScanner
                 });
             }
 
-            var kinds = new (FileStat Stat, uint Mode, bool Known)[entries.Count];
-            Parallel.For(0, entries.Count, i => kinds[i].Known = FileStat.TryLstat(entries[i].FullPath, out kinds[i].Stat, out kinds[i].Mode));
+            var kinds = new (FileStat Stat, uint Mode, bool Known, int Error)[entries.Count];
+            Parallel.For(0, entries.Count, i => kinds[i].Known = FileStat.TryStat(entries[i].FullPath, followLinks: false, out kinds[i].Stat, out kinds[i].Mode, out kinds[i].Error));
             level = [];
             for (int i = 0; i < entries.Count; i++)
             {
-                var ((fullPath, path), (stat, mode, known)) = (entries[i], kinds[i]);
+                var ((fullPath, path), (stat, mode, known, error)) = (entries[i], kinds[i]);
                 if (!known)
                 {
+                    RefuseUnreadable(fullPath, error);
                     AddPortably(files, level, new FileInfo(fullPath), path, ignore);
                     continue;
                 }
@@ -102,6 +104,27 @@ public static class DirectoryScanner
         specialFiles?.Sort(DatasetPath.Compare);
         return files;
     }
+
+    /// <summary>
+    /// An entry the scan listed but cannot stat for another reason than being gone (deleted since,
+    /// or a name that is not UTF-8, which <see cref="AddPortably"/> names) would be left out of the
+    /// version without a word, and with it everything below it: a path longer than the system
+    /// takes, say. Stop and say which.
+    /// </summary>
+    private static void RefuseUnreadable(string fullPath, int error)
+    {
+        const int NoSuchFile = 2, NotADirectory = 20; // ENOENT, ENOTDIR: the same numbers on Linux and macOS
+        if (error is 0 or NoSuchFile or NotADirectory)
+        {
+            return;
+        }
+
+        int length = DatasetPath.Utf8.GetByteCount(fullPath);
+        throw new InvalidInputException($"'{Shortened(fullPath)}' cannot be read: {Marshal.GetPInvokeErrorMessage(error)} (its full path is {length} bytes). "
+            + "MerkleSync stops rather than leave it, and what is below it, out of the snapshot; move the dataset, or shorten the names on its path.");
+    }
+
+    private static string Shortened(string path) => path.Length <= 200 ? path : $"{path[..100]}…{path[^100..]}";
 
     /// <summary>
     /// Paths in a version are NFC, so two names on disk that differ only in Unicode normalization

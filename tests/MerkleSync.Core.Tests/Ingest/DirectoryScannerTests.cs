@@ -49,6 +49,41 @@ public class DirectoryScannerTests
         Assert.Contains("Rename one of them", refused.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_file_below_a_path_too_long_for_the_system_stops_the_scan_instead_of_being_left_out()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var temp = new TempFolder();
+        DatasetFiles.Write(temp.Path, "ok.txt", "ok"u8.ToArray());
+        string deep = Path.Combine(temp.Path, "deep");
+        try
+        {
+            // 1 200 folders of 4 characters: past PATH_MAX (4 096), which .NET's own calls cannot reach, so a shell makes them.
+            await RunShellAsync("mkdir \"$1\" && cd \"$1\" && i=0 && while [ $i -lt 1200 ]; do mkdir abc && cd abc; i=$((i+1)); done && printf data > f", deep);
+
+            var refused = Assert.Throws<InvalidInputException>(() => DirectoryScanner.Scan(temp.Path));
+
+            Assert.Contains("cannot be read", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("shorten the names on its path", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await RunShellAsync("rm -rf \"$1\"", deep); // Directory.Delete cannot reach below PATH_MAX either
+        }
+    }
+
+    private static async Task RunShellAsync(string script, string argument)
+    {
+        var start = new ProcessStartInfo("sh") { ArgumentList = { "-c", script, "sh", argument } };
+        using var process = Process.Start(start)!;
+        await process.WaitForExitAsync();
+        Assert.Equal(0, process.ExitCode);
+    }
+
     /// <summary>Creates <c>\xff\xfename.bin</c> in <paramref name="folder"/>: .NET's own APIs write every name as UTF-8.</summary>
     private static async Task CreateWithRawNameAsync(string folder)
     {
