@@ -1,4 +1,3 @@
-using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
