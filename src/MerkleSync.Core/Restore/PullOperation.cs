@@ -354,11 +354,13 @@ public static class PullOperation
 
         for (string? parent = folder; parent is not null && parent.Length > root.Length; parent = Path.GetDirectoryName(parent))
         {
-            if (File.Exists(parent) || new FileInfo(parent).LinkTarget is not null)
+            bool link = new FileInfo(parent).LinkTarget is not null;
+            if (link || File.Exists(parent))
             {
                 if (!delete)
                 {
-                    throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a file here but a folder in the version; pull with --delete to replace it.");
+                    // Never followed: a link here could lead the pull's writes out of the directory.
+                    throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a {(link ? "symbolic link" : "file")} here but a folder in the version; pull with --delete to replace it.");
                 }
 
                 File.Delete(parent);

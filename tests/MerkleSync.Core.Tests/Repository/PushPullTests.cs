@@ -400,6 +400,29 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task A_symbolic_link_or_file_where_the_version_has_a_folder_is_never_followed_and_replaced_only_with_delete()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string target = sample.Sub("target"), outside = sample.Sub("outside");
+        await PushOperation.PushAsync(sample.Source, sample.Remote, new PushOptions(), None);
+        DatasetFiles.Write(outside, "table.csv", "not the dataset's"u8.ToArray());
+        Directory.CreateDirectory(target);
+        File.CreateSymbolicLink(Path.Combine(target, "text"), outside); // the version has text/ as a folder
+        DatasetFiles.Write(target, "data", "a file"u8.ToArray()); // and data/ too
+
+        var file = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, target, new PullOptions(Force: true), None));
+        File.Delete(Path.Combine(target, "data"));
+        var link = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, target, new PullOptions(Force: true), None));
+        await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Delete: true, Force: true), None);
+
+        Assert.Contains("'data' is a file here but a folder in the version", file.Message, StringComparison.Ordinal);
+        Assert.Contains("'text' is a symbolic link here but a folder in the version", link.Message, StringComparison.Ordinal);
+        Assert.Equal("not the dataset's", File.ReadAllText(Path.Combine(outside, "table.csv")));
+        Assert.Single(Directory.EnumerateFileSystemEntries(outside));
+        Assert.Equal(DatasetFiles.Describe(sample.Source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
     public async Task Files_a_partial_pull_wrote_are_not_local_changes_to_the_next_pull()
     {
         await using var sample = await SampleRepository.CreateAsync();
