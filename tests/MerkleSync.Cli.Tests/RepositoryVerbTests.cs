@@ -395,6 +395,8 @@ public class RepositoryVerbTests
         var missing = await CliRunner.RunAsync("verify", repo, "--read-data");
         var full = CliRunner.Json(await CliRunner.RunAsync("push", "--full", data, repo, "--json"));
         var whole = await CliRunner.RunAsync("verify", repo, "--read-data");
+        var neither = await CliRunner.RunAsync("repair", repo);
+        var checkAll = await CliRunner.RunAsync("repair", repo, "--all");
 
         Assert.Equal(3, damaged.ExitCode);
         Assert.Contains($"merklesync repair {repo} {pack}", damaged.Stdout, StringComparison.Ordinal);
@@ -409,5 +411,9 @@ public class RepositoryVerbTests
         Assert.False(full.GetProperty("published").GetBoolean());
         Assert.Equal(1, full.GetProperty("chunks_new").GetInt64());
         Assert.Equal(0, whole.ExitCode);
+        Assert.Equal(2, neither.ExitCode);
+        Assert.Contains("Name the packs to repair, or give --all", neither.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, checkAll.ExitCode);
+        Assert.Contains("Checked 2 pack(s): 2 intact, 0 repaired.", checkAll.Stdout, StringComparison.Ordinal); // the salvaged pack and the one push --full sent
     }
 }

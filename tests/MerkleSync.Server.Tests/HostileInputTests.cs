@@ -136,6 +136,7 @@ public class HostileInputTests : FolderTests
 
             await SendAsync(HttpMethod.Post, $"{api}/missing/{odd}", WireFormat.EncodeHashes([chunk.Hash]));
             await SendAsync(HttpMethod.Post, $"{api}/packs/{odd}/repair");
+            await SendAsync(HttpMethod.Get, $"{api}/packs?after={Uri.EscapeDataString(odd)}");
             await SendAsync(HttpMethod.Put, $"{api}/branches/{odd}", Encoding.UTF8.GetBytes("{\"record\":null}"));
             await SendAsync(HttpMethod.Put, $"{api}/tags/{odd}", Encoding.UTF8.GetBytes("{\"record\":\"" + pushed.VersionId + "\"}"));
             await SendAsync(HttpMethod.Head, $"{api}/uploads/{odd}");

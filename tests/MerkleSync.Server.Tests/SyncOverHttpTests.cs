@@ -495,6 +495,8 @@ public class SyncOverHttpTests : FolderTests
             stream.WriteByte(0x5a);
         }
 
+        var onDisk = Directory.EnumerateFiles(server.Root, "*.pack", SearchOption.AllDirectories).Select(f => Path.GetFileNameWithoutExtension(f)!).Order(StringComparer.Ordinal).ToList();
+        var listed = await remote.ListPackIdsAsync(None).Select(id => id.ToString()).ToListAsync();
         var found = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
         var repair = await remote.RepairPackAsync(packId, None);
         var again = await remote.RepairPackAsync(repair.NewPack!.Value, None);
@@ -502,6 +504,7 @@ public class SyncOverHttpTests : FolderTests
         var healed = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
 
+        Assert.Equal(onDisk, listed);
         Assert.Equal(packId, Assert.Single(found.Problems).DamagedPack);
         Assert.False(repair.Intact);
         Assert.Equal([b.FileHash], repair.FilesLost);

@@ -14,17 +14,25 @@ internal static class RepairCommand
     public static Command Create()
     {
         var remote = CommonOptions.Remote();
-        var packs = new Argument<string[]>("PACK") { Description = "Ids of the packs to repair, as 'verify --read-data' names them.", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("repair", "Salvage damaged packs, as 'restic repair packs': the repository reads each pack back, keeps its intact chunks in a new pack, and forgets the files that used a damaged chunk, so that 'push --full' from a copy that has those files sends them again. An intact pack is left as it is.\n\nExample:\n  merklesync verify origin --read-data\n  merklesync repair origin 5c1e0f…\n  merklesync push --full ./data origin")
+        var packs = new Argument<string[]>("PACK") { Description = "Ids of the packs to repair, as 'verify --read-data' names them.", Arity = ArgumentArity.ZeroOrMore };
+        var all = new Option<bool>("--all") { Description = "Check every pack where it is stored (the server reads them; nothing is downloaded) and repair the damaged ones." };
+        var command = new Command("repair", "Salvage damaged packs, as 'restic repair packs': the repository reads each pack back, keeps its intact chunks in a new pack, and forgets the files that used a damaged chunk, so that 'push --full' from a copy that has those files sends them again. An intact pack is left as it is.\n\nExamples:\n  merklesync verify origin --read-data\n  merklesync repair origin 5c1e0f…\n  merklesync repair origin --all\n  merklesync push --full ./data origin")
         {
-            remote, packs,
+            remote, packs, all,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
-            var ids = parse.GetValue(packs)!.Select(text => Hash.TryParse(text, out var id) ? id : throw new InvalidInputException($"'{text}' is not a pack id (64 hex digits).")).ToList();
+            var named = parse.GetValue(packs)!.Select(text => Hash.TryParse(text, out var id) ? id : throw new InvalidInputException($"'{text}' is not a pack id (64 hex digits).")).ToList();
+            if (named.Count > 0 == parse.GetValue(all))
+            {
+                throw new InvalidInputException("Name the packs to repair, or give --all (not both).");
+            }
+
             await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
+            var ids = named.Count > 0 ? named.ToAsyncEnumerable()
+                : r is LocalRemote repository ? repository.Repository.ListPackIds(null, int.MaxValue).ToAsyncEnumerable() : ((HttpRemote)r).ListPackIdsAsync(ct);
             var reports = new List<PackRepairReport>();
-            foreach (var id in ids)
+            await foreach (var id in ids.WithCancellation(ct))
             {
                 reports.Add(r is LocalRemote local ? await local.Repository.RepairPackAsync(id, ct) : await ((HttpRemote)r).RepairPackAsync(id, ct));
             }
@@ -35,11 +43,16 @@ internal static class RepairCommand
             }
             else
             {
-                foreach (var report in reports)
+                foreach (var report in reports.Where(report => !report.Intact || named.Count > 0))
                 {
                     Console.Out.WriteLine(report.Intact
                         ? $"Pack {report.PackId} is intact; nothing changed."
                         : $"Pack {report.PackId}: kept {report.ChunksKept} chunks{(report.NewPack is { } moved ? $" (now in pack {moved})" : "")}, lost {report.ChunksLost}; {report.FilesLost.Count} file(s) forgotten.");
+                }
+
+                if (named.Count == 0)
+                {
+                    Console.Out.WriteLine($"Checked {reports.Count} pack(s): {reports.Count(report => report.Intact)} intact, {reports.Count(report => !report.Intact)} repaired.");
                 }
 
                 if (reports.Any(report => report.FilesLost.Count > 0))

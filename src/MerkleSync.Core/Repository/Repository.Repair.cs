@@ -15,6 +15,24 @@ public sealed record PackRepairReport(Hash PackId, bool Intact, Hash? NewPack, i
 
 public sealed partial class Repository
 {
+    /// <summary>Ids of the indexed packs after <paramref name="after"/> (from the first, if null) in key order, at most <paramref name="max"/>: a page of them.</summary>
+    public List<Hash> ListPackIds(Hash? after, int max)
+    {
+        var ids = new List<Hash>();
+        using var cursor = Db.Seek(Families.Packs, after is { } start ? Key(start) : []);
+        if (after is { } first && cursor.Valid && Hash.FromBytes(cursor.Key) == first)
+        {
+            cursor.Next();
+        }
+
+        for (; cursor.Valid && ids.Count < max; cursor.Next())
+        {
+            ids.Add(Hash.FromBytes(cursor.Key));
+        }
+
+        return ids;
+    }
+
     /// <summary>
     /// Salvages a damaged pack, as <c>restic repair packs</c> does: reads it back (every chunk's CRC,
     /// decoding and hash), copies what is intact into a new pack, removes the file records that use

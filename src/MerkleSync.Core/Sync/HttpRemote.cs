@@ -316,6 +316,36 @@ public sealed partial class HttpRemote : IRemote
         }
     }
 
+    /// <summary>
+    /// Ids of every pack the server has indexed, in pages of at most <see cref="WireFormat.MaxHashesPerRequest"/>.
+    /// Each page must go on in ascending order from the last: a server that repeats itself cannot keep this going.
+    /// </summary>
+    public async IAsyncEnumerable<Hash> ListPackIdsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Hash? after = null;
+        while (true)
+        {
+            using var response = await _http.GetAsync($"{_api}/packs{(after is { } last ? $"?after={last}" : "")}", cancellationToken).ConfigureAwait(false);
+            await EnsureAsync(response, cancellationToken).ConfigureAwait(false);
+            var page = WireFormat.DecodeHashes(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+            if (page.Length == 0)
+            {
+                yield break;
+            }
+
+            foreach (var id in page)
+            {
+                if (after is { } previous && id.CompareTo(previous) <= 0)
+                {
+                    throw new CorruptDataException("The server's list of packs is not in ascending order.");
+                }
+
+                after = id;
+                yield return id;
+            }
+        }
+    }
+
     /// <summary>Has the server salvage a damaged pack (write access); see <see cref="Repository.Repository.RepairPackAsync"/>.</summary>
     public async Task<PackRepairReport> RepairPackAsync(Hash packId, CancellationToken cancellationToken)
     {

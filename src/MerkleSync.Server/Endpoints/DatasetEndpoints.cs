@@ -131,6 +131,12 @@ internal static class DatasetEndpoints
             return Results.Json(report);
         });
 
+        ds.MapGet("/packs", async (string dataset, string? after, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            return Results.Bytes(WireFormat.EncodeHashes(repository.ListPackIds(after is null ? null : ParseHash(after), WireFormat.MaxHashesPerRequest)), WireFormat.BinaryType);
+        });
+
         ds.MapPost("/packs/{id}/repair", async (string dataset, string id, DatasetRegistry registry, CancellationToken ct) =>
         {
             var report = await (await registry.GetAsync(dataset, ct)).RepairPackAsync(ParseHash(id), ct);

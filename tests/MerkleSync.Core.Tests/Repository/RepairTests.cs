@@ -147,6 +147,35 @@ public class RepairTests
     }
 
     [Fact]
+    public async Task Pack_ids_are_listed_in_pages_that_go_on_after_the_last_id_given()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        DatasetFiles.WriteSample(source);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20), None);
+        var repository = ((LocalRemote)remote).Repository;
+
+        var pages = new List<List<Hash>>();
+        for (Hash? after = null; pages.Count < 100; after = pages[^1][^1])
+        {
+            var page = repository.ListPackIds(after, 2);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            pages.Add(page);
+        }
+
+        var listed = pages.SelectMany(p => p).ToList();
+        Assert.True(pages.Count >= 2);
+        Assert.All(pages, p => Assert.InRange(p.Count, 1, 2));
+        Assert.Equal(repository.ListPacks().Select(p => p.PackId).Order(), listed);
+    }
+
+    [Fact]
     public async Task Repairing_an_intact_pack_changes_nothing_and_an_unknown_pack_is_not_found()
     {
         using var temp = new TempFolder();
