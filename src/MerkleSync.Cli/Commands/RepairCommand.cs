@@ -29,12 +29,13 @@ internal static class RepairCommand
             }
 
             await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
+            var local = (r as LocalRemote)?.Repository; // in process; else the server does the work
             var ids = named.Count > 0 ? named.ToAsyncEnumerable()
-                : r is LocalRemote repository ? repository.Repository.ListPackIds(null, int.MaxValue).ToAsyncEnumerable() : ((HttpRemote)r).ListPackIdsAsync(ct);
+                : local is not null ? local.ListPackIds(null, int.MaxValue).ToAsyncEnumerable() : ((HttpRemote)r).ListPackIdsAsync(ct);
             var reports = new List<PackRepairReport>();
             await foreach (var id in ids.WithCancellation(ct))
             {
-                reports.Add(r is LocalRemote local ? await local.Repository.RepairPackAsync(id, ct) : await ((HttpRemote)r).RepairPackAsync(id, ct));
+                reports.Add(local is not null ? await local.RepairPackAsync(id, ct) : await ((HttpRemote)r).RepairPackAsync(id, ct));
             }
 
             if (parse.GetValue(CliApp.Json))
