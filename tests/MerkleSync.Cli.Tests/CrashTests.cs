@@ -76,9 +76,10 @@ public class CrashTests
         Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
         Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
 
-        // A folder where the version has a file stops the pull once every file is staged and
-        // verified, before any is placed (a kill leaves the same; see PullResumeTests).
-        dir.Write("copy/a.txt/mine.txt", "mine"u8.ToArray());
+        // A folder where the version has a file, holding what no scan lists (another dataset's
+        // state), stops the pull once every file is staged and verified, before any is placed (a
+        // kill leaves the same; see PullResumeTests).
+        dir.Write("copy/a.txt/.merklesync/mine.txt", "mine"u8.ToArray());
         var failed = await CliRunner.RunAsync("pull", repo, copy);
         Assert.Equal(2, failed.ExitCode);
         Assert.Contains("is a folder here but a file in the version", failed.Stderr, StringComparison.Ordinal);

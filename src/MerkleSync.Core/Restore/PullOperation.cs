@@ -142,7 +142,10 @@ public static class PullOperation
         var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
         // --delete removes what a push from here would leave out of the version, not what it ignores.
         var ignore = options.Delete ? IgnoreRules.Load(directory) : null;
-        var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path) && ignore?.Excludes(f.Entry.Path) != true).ToList() : [];
+        // Without --delete, only what is in the way of the version's entries goes.
+        var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path) && ignore?.Excludes(f.Entry.Path) != true).ToList()
+            : InTheWayOf(local, wanted, keep);
+        var removable = new Removable(Path.GetFullPath(directory), options.Delete, toDelete.Select(f => f.Entry.Path).ToHashSet(StringComparer.Ordinal));
         if (!options.Force)
         {
             var affected = toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => (localByPath[e.Path], (TreeEntry?)e))
@@ -197,11 +200,11 @@ public static class PullOperation
             foreach (var (entry, stagedPath, content) in staged.OrderBy(s => s.Entry.Path, DatasetPath.Comparer))
             {
                 string target = Path.Combine(root, entry.Path);
-                PrepareFolder(root, Path.GetDirectoryName(target)!, options.Delete, preparedFolders);
+                PrepareFolder(root, Path.GetDirectoryName(target)!, removable, preparedFolders);
                 if (entry.Mode == EntryMode.Symlink)
                 {
                     string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
-                    Place(root, target, options.Delete, () =>
+                    Place(root, target, removable, () =>
                     {
                         File.Delete(target);
                         File.CreateSymbolicLink(target, linkTarget);
@@ -215,7 +218,7 @@ public static class PullOperation
                         MakeExecutable(stagedPath); // staged files are created without execute bits
                     }
 
-                    Place(root, target, options.Delete, () => File.Move(stagedPath, target, overwrite: true));
+                    Place(root, target, removable, () => File.Move(stagedPath, target, overwrite: true));
                 }
 
                 placed++;
@@ -343,9 +346,49 @@ public static class PullOperation
     private static bool Selected(string path, string[] filters) =>
         filters.Length == 0 || filters.Any(f => DatasetPath.IsAtOrUnder(path, f));
 
-    // The parent chain must be folders; a file in the way is only removed with --delete. Each
-    // folder is checked once per pull (the rename loop would otherwise stat every parent of every file).
-    private static void PrepareFolder(string root, string folder, bool delete, HashSet<string> preparedFolders)
+    /// <summary>
+    /// The local files in the way of the version's entries: a file (or link) where the version has
+    /// a folder, and the files in a folder where it has a file. A pull replaces them as it replaces
+    /// files, so they are checked for local changes like those.
+    /// </summary>
+    private static List<SnapshotFile> InTheWayOf(IReadOnlyList<SnapshotFile> local, List<TreeEntry> wanted, HashSet<string> wantedPaths)
+    {
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in wanted)
+        {
+            foreach (string folder in DatasetPath.Ancestors(entry.Path))
+            {
+                if (!folders.Add(folder))
+                {
+                    break; // and the folders above it
+                }
+            }
+        }
+
+        return [.. local.Where(f => folders.Contains(f.Entry.Path) || DatasetPath.Ancestors(f.Entry.Path).Any(wantedPaths.Contains))];
+    }
+
+    /// <summary>
+    /// What a pull may remove to put an entry in place: anything with --delete; else the files it
+    /// checked as in the way, and a folder only if those are all it holds (not, say, another
+    /// dataset's state, which no scan lists).
+    /// </summary>
+    private sealed class Removable(string root, bool everything, HashSet<string> files)
+    {
+        public bool File(string path) => everything || files.Contains(RelativeOf(path) ?? "");
+
+        public bool Folder(string path) => everything || Directory.EnumerateFileSystemEntries(path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+            .All(entry => new FileInfo(entry) is var info && (info.Attributes & FileAttributes.Directory) != 0 && info.LinkTarget is null
+                ? info.Name != DatasetPath.StateFolderName
+                : files.Contains(RelativeOf(entry) ?? ""));
+
+        private string? RelativeOf(string path) =>
+            DatasetPath.Validate(Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/'), out string normalized) is null ? normalized : null;
+    }
+
+    // The parent chain must be folders; a file in the way goes only if removable. Each folder is
+    // checked once per pull (the rename loop would otherwise stat every parent of every file).
+    private static void PrepareFolder(string root, string folder, Removable removable, HashSet<string> preparedFolders)
     {
         if (preparedFolders.Contains(folder))
         {
@@ -357,7 +400,7 @@ public static class PullOperation
             bool link = new FileInfo(parent).LinkTarget is not null;
             if (link || File.Exists(parent))
             {
-                if (!delete)
+                if (!removable.File(parent))
                 {
                     // Never followed: a link here could lead the pull's writes out of the directory.
                     throw new InvalidInputException($"'{Path.GetRelativePath(root, parent)}' is a {(link ? "symbolic link" : "file")} here but a folder in the version; pull with --delete to replace it.");
@@ -373,9 +416,9 @@ public static class PullOperation
 
     /// <summary>
     /// Puts a file at <paramref name="target"/>. A folder in the way (found only when that fails,
-    /// so the common case costs no extra stat) is only removed with --delete.
+    /// so the common case costs no extra stat) goes only if removable.
     /// </summary>
-    private static void Place(string root, string target, bool delete, Action place)
+    private static void Place(string root, string target, Removable removable, Action place)
     {
         try
         {
@@ -383,9 +426,9 @@ public static class PullOperation
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException && Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
         {
-            if (!delete)
+            if (!removable.Folder(target))
             {
-                throw new InvalidInputException($"'{Path.GetRelativePath(root, target)}' is a folder here but a file in the version; pull with --delete to replace it.");
+                throw new InvalidInputException($"'{Path.GetRelativePath(root, target)}' is a folder here but a file in the version, and holds what this pull does not replace; pull with --delete to replace it.");
             }
 
             Directory.Delete(target, recursive: true);

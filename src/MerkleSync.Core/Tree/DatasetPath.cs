@@ -92,6 +92,15 @@ public static class DatasetPath
     }
 
     /// <summary>Whether <paramref name="path"/> is <paramref name="prefix"/> itself or lies in the folder it names.</summary>
+    /// <summary>The folders <paramref name="path"/> is in, nearest first ("a/b/c": "a/b", "a").</summary>
+    public static IEnumerable<string> Ancestors(string path)
+    {
+        for (int slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            yield return path[..slash];
+        }
+    }
+
     public static bool IsAtOrUnder(string path, string prefix) =>
         path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] == '/');
 

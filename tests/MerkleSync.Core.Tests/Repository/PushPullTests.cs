@@ -400,7 +400,7 @@ public class IncrementalSyncTests
     }
 
     [Fact]
-    public async Task A_symbolic_link_or_file_where_the_version_has_a_folder_is_never_followed_and_replaced_only_with_delete()
+    public async Task A_symbolic_link_or_file_in_the_way_of_a_folder_counts_as_a_local_change_and_a_link_is_never_followed()
     {
         await using var sample = await SampleRepository.CreateAsync();
         string target = sample.Sub("target"), outside = sample.Sub("outside");
@@ -410,16 +410,42 @@ public class IncrementalSyncTests
         File.CreateSymbolicLink(Path.Combine(target, "text"), outside); // the version has text/ as a folder
         DatasetFiles.Write(target, "data", "a file"u8.ToArray()); // and data/ too
 
-        var file = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, target, new PullOptions(Force: true), None));
-        File.Delete(Path.Combine(target, "data"));
-        var link = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, target, new PullOptions(Force: true), None));
-        await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Delete: true, Force: true), None);
+        var refused = await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(sample.Remote, target, new PullOptions(), None));
+        await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Force: true), None); // no --delete needed
 
-        Assert.Contains("'data' is a file here but a folder in the version", file.Message, StringComparison.Ordinal);
-        Assert.Contains("'text' is a symbolic link here but a folder in the version", link.Message, StringComparison.Ordinal);
+        Assert.Contains("2 file(s)", refused.Message, StringComparison.Ordinal);
         Assert.Equal("not the dataset's", File.ReadAllText(Path.Combine(outside, "table.csv")));
         Assert.Single(Directory.EnumerateFileSystemEntries(outside));
         Assert.Equal(DatasetFiles.Describe(sample.Source), DatasetFiles.Describe(target));
+    }
+
+    [Fact]
+    public async Task A_file_that_becomes_a_folder_and_back_is_pulled_without_delete_and_other_local_files_stay()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, target = sample.Sub("target");
+        DatasetFiles.Write(source, "a", "a file"u8.ToArray());
+        var asFile = await PushOperation.PushAsync(source, sample.Remote, new PushOptions(), None);
+        File.Delete(Path.Combine(source, "a"));
+        DatasetFiles.Write(source, "a/inside.txt", "in a folder"u8.ToArray());
+        var asFolder = await PushOperation.PushAsync(source, sample.Remote, new PushOptions(), None);
+
+        await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Version: asFile.VersionId.ToString()), None);
+        DatasetFiles.Write(target, "mine.txt", "untracked"u8.ToArray());
+        var toFolder = await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Version: asFolder.VersionId.ToString()), None);
+        string inFolder = File.ReadAllText(Path.Combine(target, "a/inside.txt"));
+        var toFile = await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Version: asFile.VersionId.ToString()), None);
+        string asFileAgain = File.ReadAllText(Path.Combine(target, "a"));
+        File.WriteAllText(Path.Combine(target, "a"), "changed here");
+        var refused = await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(sample.Remote, target, new PullOptions(Version: asFolder.VersionId.ToString()), None));
+
+        Assert.Equal("in a folder", inFolder);
+        Assert.Equal(1, toFolder.FilesDeleted);
+        Assert.Equal("a file", asFileAgain);
+        Assert.Equal(1, toFile.FilesDeleted);
+        Assert.Contains("e.g. a.", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("changed here", File.ReadAllText(Path.Combine(target, "a")));
+        Assert.Equal("untracked", File.ReadAllText(Path.Combine(target, "mine.txt")));
     }
 
     [Fact]
@@ -608,7 +634,7 @@ public class IncrementalSyncTests
     }
 
     [Fact]
-    public async Task A_folder_where_the_version_has_a_file_and_a_file_where_it_has_a_folder_are_replaced_only_with_delete()
+    public async Task A_folder_where_the_version_has_a_file_and_a_file_where_it_has_a_folder_are_local_changes_that_only_force_replaces()
     {
         await using var sample = await SampleRepository.CreateAsync();
         string clone = sample.Sub("clone");
@@ -616,19 +642,13 @@ public class IncrementalSyncTests
         DatasetFiles.Write(clone, "empty.txt/inside.txt", DatasetFiles.Text(3, 100)); // a folder where the version has a file
         DatasetFiles.Write(clone, "text", DatasetFiles.Text(4, 100)); // a file where the version has a folder
 
-        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, clone, new PullOptions(), None));
-        Assert.Contains("pull with --delete", refused.Message, StringComparison.Ordinal);
+        // Both are this never-synced directory's own files: in the way, they count as changes here (no --delete needed).
+        var refused = await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(sample.Remote, clone, new PullOptions(), None));
+        Assert.Contains("2 file(s)", refused.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(clone, "empty.txt/inside.txt")) && File.Exists(Path.Combine(clone, "text")));
 
-        File.Delete(Path.Combine(clone, "text"));
-        var folderInTheWay = await Assert.ThrowsAsync<InvalidInputException>(() => PullOperation.PullAsync(sample.Remote, clone, new PullOptions(), None));
-        Assert.Contains("'empty.txt' is a folder here", folderInTheWay.Message, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(clone, "empty.txt/inside.txt")));
-
-        DatasetFiles.Write(clone, "text", DatasetFiles.Text(4, 100));
-        // Both are this never-synced directory's own files: --delete alone does not discard them.
-        await Assert.ThrowsAsync<ConflictException>(() => PullOperation.PullAsync(sample.Remote, clone, new PullOptions(Delete: true), None));
-        await PullOperation.PullAsync(sample.Remote, clone, new PullOptions(Delete: true, Force: true), None);
+        var forced = await PullOperation.PullAsync(sample.Remote, clone, new PullOptions(Force: true), None);
+        Assert.Equal(2, forced.FilesDeleted);
         Assert.Equal(DatasetFiles.Describe(sample.Source), DatasetFiles.Describe(clone));
     }
 }
