@@ -145,7 +145,8 @@ public static class PullOperation
         // Without --delete, only what is in the way of the version's entries goes.
         var toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path) && ignore?.Excludes(f.Entry.Path) != true).ToList()
             : InTheWayOf(local, wanted, keep);
-        var removable = new Removable(Path.GetFullPath(directory), options.Delete, toDelete.Select(f => f.Entry.Path).ToHashSet(StringComparer.Ordinal));
+        string root = Path.GetFullPath(directory);
+        var removable = new Removable(root, options.Delete, toDelete.Select(f => f.Entry.Path).ToHashSet(StringComparer.Ordinal));
         if (!options.Force)
         {
             var affected = toWrite.Where(e => localByPath.ContainsKey(e.Path)).Select(e => (localByPath[e.Path], (TreeEntry?)e))
@@ -167,7 +168,6 @@ public static class PullOperation
         progress.SetDataset(wanted.Count, wantedBytes);
         progress.SetToTransfer(writeBytes, wantedBytes - writeBytes);
         progress.Enter(Stage.Downloading);
-        string root = Path.GetFullPath(directory);
         ClientStateStore state;
         try
         {
@@ -353,6 +353,11 @@ public static class PullOperation
     /// </summary>
     private static List<SnapshotFile> InTheWayOf(IReadOnlyList<SnapshotFile> local, List<TreeEntry> wanted, HashSet<string> wantedPaths)
     {
+        if (local.Count == 0)
+        {
+            return []; // a first pull: nothing can be in the way, and the version's folders need not be listed
+        }
+
         var folders = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in wanted)
         {

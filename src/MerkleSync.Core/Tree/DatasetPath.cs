@@ -91,7 +91,6 @@ public static class DatasetPath
         return i == a.Length || i == b.Length ? a.Length - b.Length : CodePointOrderKey(a[i]) - CodePointOrderKey(b[i]);
     }
 
-    /// <summary>Whether <paramref name="path"/> is <paramref name="prefix"/> itself or lies in the folder it names.</summary>
     /// <summary>The folders <paramref name="path"/> is in, nearest first ("a/b/c": "a/b", "a").</summary>
     public static IEnumerable<string> Ancestors(string path)
     {
@@ -101,6 +100,7 @@ public static class DatasetPath
         }
     }
 
+    /// <summary>Whether <paramref name="path"/> is <paramref name="prefix"/> itself or lies in the folder it names.</summary>
     public static bool IsAtOrUnder(string path, string prefix) =>
         path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] == '/');
 
