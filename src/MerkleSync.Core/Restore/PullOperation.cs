@@ -173,9 +173,12 @@ public static class PullOperation
         {
             // Several large files at once keep the network, the CPU (verification) and the disk busy
             // together, and the small files come in batches meanwhile (in tree order: files pushed
-            // together lie together in packs). The first failure stops both.
+            // together lie together in packs). The first failure stops both. Two files per core: each
+            // waits for its ranged read (the server reads it from disk) before it verifies and writes,
+            // and one per core left the cores idle ~15% of a 1 GiB pull (eight alternating pairs: 2.68
+            // against 2.46 s). At most 16, each holding one read of at most 4 MiB.
             using var sideBySide = new SideBySide(cancellationToken);
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = sideBySide.Token };
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(2 * Environment.ProcessorCount, 4, 16), CancellationToken = sideBySide.Token };
             var large = sideBySide.RunAsync(() => Parallel.ForEachAsync(toFetch.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
             {
                 var (path, content) = await writer.AssembleAsync(entry, ct).ConfigureAwait(false);
