@@ -101,6 +101,41 @@ public class OutOfSpaceTests
         Assert.Contains("No space left on device", run.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_pull_that_cannot_fit_is_refused_before_it_downloads_and_one_that_fills_the_disk_says_so_and_places_nothing()
+    {
+        using var dir = new TempDirectory();
+        string mount = Directory.CreateDirectory(Path.Combine(dir.Path, "mnt")).FullName;
+        string data = WriteData(dir, seed: 7);
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo, "--quiet")).ExitCode);
+
+        // 24 MB of files onto a 16 MiB disk: refused up front; with --sparse (no up-front count,
+        // as holes take no space) it fills the disk. Neither places a file or leaves a staged one.
+        string cli = string.Join(' ', CliRunner.CommandLine().Select(a => $"'{a}'"));
+        string files = "placed=$(find \"$out\" -name 'part-*' | wc -l) staged=$(find \"$out/.merklesync/tmp\" -type f 2>/dev/null | wc -l)";
+        string script = $"""
+            mnt="$1"; repo="$2"; data="$3"; out="$mnt/out"
+            mount -t tmpfs -o size=16m merklesync-test "$mnt" || exit 90
+            {cli} pull "$repo" "$out" --quiet; echo "refused=$?"
+            echo "{files}"
+            {cli} pull "$repo" "$out" --quiet --sparse; echo "filled=$?"
+            echo "{files}"
+            mount -o remount,size=64m "$mnt"
+            {cli} pull "$repo" "$out" --quiet; echo "freed=$?"
+            echo "{files}"
+            same=0; for f in "$data"/*; do cmp -s "$f" "$out/$(basename "$f")" && same=$((same+1)); done; echo "same=$same"
+            """;
+        var run = await CliRunner.RunProgramAsync(null, "unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", mount, repo, data);
+        Assert.True(run.ExitCode == 0, $"needs 'unshare --user --map-root-user --mount' (exit {run.ExitCode}): {run.Stdout}{run.Stderr}");
+        string[] expected = ["refused=1", "placed=0 staged=0", "filled=1", "placed=0 staged=0", "freed=0", "placed=6 staged=0", "same=6"];
+        Assert.Equal(expected, run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("The pull writes 6 files of 22.9 MiB, and the file system holding", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Nothing was downloaded or changed", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("is full (No space left on device", run.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>24 MB of random bytes in six files under data/.</summary>
     private static string WriteData(TempDirectory dir, int seed)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Concurrency;
@@ -71,6 +72,25 @@ public static class PullOperation
         }
     }
 
+    /// <summary>
+    /// Refuses, before anything is downloaded, files that cannot fit: each is staged whole before any
+    /// is placed, so the files they replace keep their space meanwhile. Skipped where the file
+    /// system may compress what it stores (btrfs, ZFS, bcachefs), and for --sparse (holes take no
+    /// space): there the files may fit in less. What fits by this count can still fill the disk (the
+    /// file system's own metadata); the pull then stops as <see cref="PullVersionAsync"/> says.
+    /// </summary>
+    private static void EnsureRoomFor(List<TreeEntry> files, string staging, string directory)
+    {
+        const long Block = 4096; // what a file's last, partly filled block takes on most file systems
+        long needed = files.Sum(e => (e.Size + Block - 1) / Block * Block);
+        var drive = new DriveInfo(staging);
+        if (needed > 0 && drive.AvailableFreeSpace < needed && drive.DriveFormat is not ("btrfs" or "zfs" or "bcachefs"))
+        {
+            throw new OutOfSpaceException(string.Create(CultureInfo.InvariantCulture,
+                $"The pull writes {files.Count} files of {needed / 1048576.0:F1} MiB, and the file system holding '{directory}' has {drive.AvailableFreeSpace / 1048576.0:F1} MiB free (a file is placed only once all are verified, so the files it replaces keep their space until then). Nothing was downloaded or changed: free space, or pull fewer paths, and run it again."));
+        }
+    }
+
     /// <summary>A pack or file record that a plan named was not found while the files came in.</summary>
     private sealed class PlanOutdatedException(NotFoundException missing) : Exception(missing.Message, missing);
 
@@ -102,6 +122,11 @@ public static class PullOperation
         try
         {
             return await PullIntoAsync(remote, directory, options, version, filters, scan, tree, opening, stateIsNew, progress, clock, wireAtStart, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfSpaceException && OutOfSpaceException.IsCause(e))
+        {
+            throw new OutOfSpaceException(
+                $"The file system holding '{directory}' is full ({e.Message}). A pull places its files only once all are verified, and keeps the large ones it verified for the next pull: free space, then run it again.", e);
         }
         finally
         {
@@ -165,6 +190,11 @@ public static class PullOperation
         var resumedPaths = resumed.Select(r => r.Entry.Path).ToHashSet(StringComparer.Ordinal);
         var toFetch = toWrite.Where(e => !resumedPaths.Contains(e.Path)).ToList();
         long wantedBytes = wanted.Sum(e => e.Size), writeBytes = toFetch.Sum(e => e.Size), resumedBytes = resumed.Sum(r => r.Entry.Size);
+        if (!options.Sparse)
+        {
+            EnsureRoomFor(toFetch, staging, directory);
+        }
+
         progress.SetDataset(wanted.Count, wantedBytes);
         progress.SetToTransfer(writeBytes, wantedBytes - writeBytes);
         progress.Enter(Stage.Downloading);
