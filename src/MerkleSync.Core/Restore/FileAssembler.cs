@@ -17,7 +17,7 @@ namespace MerkleSync.Core.Restore;
 /// hash is recomputed from the verified chunks before the file is handed back.
 /// </summary>
 /// <param name="sparse">Leave chunks of zeros in large files unwritten, as holes (pull --sparse).</param>
-internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse)
+internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse) : IDisposable
 {
     private static readonly ReadOnlyMemory<byte> ZeroChunk = new byte[ChunkingParameters.MaximumChunkSize];
 
@@ -40,36 +40,43 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
     public async Task<(string Path, ChunkedContent Content)> AssembleAsync(TreeEntry entry, CancellationToken cancellationToken)
     {
         string staged = Path.Combine(stagingFolder, ClientStateStore.StagedFileName());
-        var chunks = new List<ChunkRef>();
+        ChunkRef[] chunks = [];
         try
         {
-            // Unbuffered: chunks are 64 KiB on average, and a buffered FileStream's copy (and, as
-            // measured, a new 64 KiB buffer for nearly every write) gained nothing. Readable too:
-            // a chunk the file repeats is copied from where the file already has it.
-            await using (var output = new FileStream(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.Asynchronous))
+            // Readable too: a chunk the file repeats is copied from where the file already has it.
+            using (var output = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous))
             {
                 if (!entry.FileHash.IsZero)
                 {
                     var plan = await remote.GetReconstructionAsync(entry.FileHash, cancellationToken).ConfigureAwait(false);
-                    var file = new StagedFile(output, chunks, sparse);
-                    foreach (var (packId, run) in plan.Segments)
+                    chunks = plan.ChunkList();
+                    // The file hash covers each chunk's hash and length: once it matches, where each
+                    // chunk goes is known, and each is verified against its hash as it is written.
+                    long length = chunks.Sum(c => (long)c.Length);
+                    if (XetHashes.FileHash(chunks) != entry.FileHash || length != entry.Size)
                     {
-                        await WriteSegmentAsync(packId, run, file, cancellationToken).ConfigureAwait(false);
+                        throw new CorruptDataException($"The chunk list of '{entry.Path}' ({length} bytes) does not match its file hash {entry.FileHash} ({entry.Size} bytes).");
                     }
 
-                    file.EndHoles();
+                    var steps = Layout(plan);
+                    // Reads and copies fill their own parts of the file, several at once: one ranged
+                    // read at a time left a pull of one large file waiting for each read's round trip
+                    // (and the server's disk) before it could verify and write. Repeats copy from
+                    // earlier in the file, so they wait until all else is written.
+                    var parallel = new ParallelOptions { MaxDegreeOfParallelism = ReadsPerFile, CancellationToken = cancellationToken };
+                    await Parallel.ForEachAsync(steps.Where(s => s.Kind != StepKind.Repeat), parallel, (step, ct) => WriteStepAsync(output, step, ct)).ConfigureAwait(false);
+                    foreach (var step in steps.Where(s => s.Kind == StepKind.Repeat))
+                    {
+                        await WriteStepAsync(output, step, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    RandomAccess.SetLength(output, length); // a file that ends in a hole (--sparse)
                 }
             }
 
-            var content = new ChunkedContent(XetHashes.FileHash([.. chunks]), chunks.Sum(c => (long)c.Length), [.. chunks]);
-            if (content.FileHash != entry.FileHash || content.Length != entry.Size)
-            {
-                throw new CorruptDataException($"'{entry.Path}' reassembles to {content.FileHash} ({content.Length} bytes), not {entry.FileHash} ({entry.Size} bytes).");
-            }
-
             local.Add(staged, chunks);
-            Interlocked.Add(ref _bytesWritten, content.Length);
-            return (staged, content);
+            Interlocked.Add(ref _bytesWritten, entry.Size);
+            return (staged, new ChunkedContent(entry.FileHash, entry.Size, chunks));
         }
         catch
         {
@@ -78,107 +85,133 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         }
     }
 
-    /// <summary>The file being built, and where each chunk it holds first lies in it.</summary>
-    private sealed class StagedFile(FileStream output, List<ChunkRef> chunks, bool sparse)
+    /// <summary>
+    /// Ranged reads (or local copies) one large file keeps going at once, and ranged reads for large
+    /// files in all: each holds its body (at most <see cref="MaxReadBytes"/>) until its chunks are written.
+    /// </summary>
+    private const int ReadsPerFile = 4, MaxReadsInFlight = 8;
+
+    private readonly SemaphoreSlim _reads = new(MaxReadsInFlight);
+
+    public void Dispose() => _reads.Dispose();
+
+    private enum StepKind
     {
-        private readonly Dictionary<Hash, long> _first = [];
+        /// <summary>A maximum-size chunk of zeros (what runs of zeros are cut into): its bytes are known, neither fetched nor read back.</summary>
+        Zeros,
 
-        public FileStream Output => output;
+        /// <summary>A chunk that a local file holds.</summary>
+        Local,
 
-        public bool TryGetEarlier(Hash chunk, out long offset) => _first.TryGetValue(chunk, out offset);
+        /// <summary>A chunk that appeared earlier in this file (padding, repeated records).</summary>
+        Repeat,
 
-        public async ValueTask WriteAsync(Hash chunk, ReadOnlyMemory<byte> raw, CancellationToken cancellationToken)
+        /// <summary>A run of chunks from one pack: one ranged read, of bounded size.</summary>
+        Fetch,
+    }
+
+    /// <summary>One part of the file: <see cref="Entries"/> (one unless a fetch) written at <see cref="Position"/>; a repeat's bytes are at <see cref="Earlier"/>.</summary>
+    private readonly record struct Step(StepKind Kind, long Position, Hash PackId, ReadOnlyMemory<PackEntry> Entries, long Earlier = 0);
+
+    /// <summary>Where each of the plan's chunks goes in the file, and where it comes from.</summary>
+    private List<Step> Layout(FileReconstruction plan)
+    {
+        var steps = new List<Step>();
+        var first = new Dictionary<Hash, long>(); // where each chunk first lies in the file
+        long position = 0;
+        foreach (var (packId, run) in plan.Segments)
         {
-            _first.TryAdd(chunk, output.Position);
-            if (sparse && !raw.Span.ContainsAnyExcept((byte)0))
+            int start = 0;
+            while (start < run.Length)
             {
-                output.Seek(raw.Length, SeekOrigin.Current); // a new file reads zeros where nothing was written
-            }
-            else
-            {
-                await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
-            }
+                var kind = KindOf(run[start]);
+                long at = position;
+                int end = start;
+                do
+                {
+                    first.TryAdd(run[end].ChunkHash, position);
+                    position += run[end].RawLength;
+                    end++;
+                }
+                while (kind == StepKind.Fetch && end < run.Length && KindOf(run[end]) == StepKind.Fetch && run[end].Offset + run[end].StoredLength - run[start].Offset <= MaxReadBytes);
 
-            chunks.Add(new ChunkRef(chunk, (ulong)raw.Length));
+                steps.Add(new Step(kind, at, packId, run.AsMemory(start, end - start), first[run[start].ChunkHash]));
+                start = end;
+            }
         }
 
-        /// <summary>Gives the file its full length when it ends in a hole.</summary>
-        public void EndHoles()
+        return steps;
+
+        StepKind KindOf(PackEntry entry) =>
+            XetHashes.IsZeroChunk(entry.ChunkHash) ? StepKind.Zeros
+            : first.ContainsKey(entry.ChunkHash) ? StepKind.Repeat
+            : local.TryGet(entry.ChunkHash, out _) ? StepKind.Local
+            : StepKind.Fetch;
+    }
+
+    private async ValueTask WriteStepAsync(SafeFileHandle output, Step step, CancellationToken cancellationToken)
+    {
+        var entry = step.Entries.Span[0];
+        switch (step.Kind)
         {
-            if (output.Position > output.Length)
-            {
-                output.SetLength(output.Position);
-            }
+            case StepKind.Zeros:
+                if (!sparse)
+                {
+                    await RandomAccess.WriteAsync(output, ZeroChunk, step.Position, cancellationToken).ConfigureAwait(false);
+                }
+
+                Interlocked.Add(ref _bytesReused, ZeroChunk.Length);
+                progress.AddTransferred(ZeroChunk.Length);
+                break;
+            case StepKind.Repeat:
+                await CopyLocalAsync(step, data => TryReadVerifiedAsync(entry.ChunkHash, output, step.Earlier, data, cancellationToken), output, cancellationToken).ConfigureAwait(false);
+                break;
+            case StepKind.Local when local.TryGet(entry.ChunkHash, out var source):
+                await CopyLocalAsync(step, data => TryReadLocalAsync(entry.ChunkHash, source, data, cancellationToken), output, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                await FetchAsync(step, output, cancellationToken).ConfigureAwait(false);
+                break;
         }
     }
 
-    private async Task WriteSegmentAsync(Hash packId, PackEntry[] run, StagedFile file, CancellationToken cancellationToken)
+    /// <summary>Reads the step's chunks from their pack, verified, into their places in the file.</summary>
+    private async ValueTask FetchAsync(Step step, SafeFileHandle output, CancellationToken cancellationToken)
     {
-        int start = 0;
-        while (start < run.Length)
+        var entries = step.Entries.Span;
+        Interlocked.Add(ref _packBytesRead, entries[^1].Offset + entries[^1].StoredLength - entries[0].Offset);
+        long position = step.Position;
+        await _reads.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var first = run[start];
-            if (XetHashes.IsZeroChunk(first.ChunkHash))
+            await remote.ReadChunksAsync(step.PackId, step.Entries, async (entry, raw) =>
             {
-                // A run of zeros (a sparse file's hole) is cut into these: their bytes are known, so
-                // they are neither read back from the file nor fetched.
-                await file.WriteAsync(first.ChunkHash, ZeroChunk, cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref _bytesReused, ZeroChunk.Length);
-                progress.AddTransferred(ZeroChunk.Length);
-                start++;
-                continue;
-            }
-
-            if (file.TryGetEarlier(first.ChunkHash, out long earlier))
-            {
-                // Padding, repeated records (zero chunks of the maximum size are placed above): without this each repeat was one more ranged read.
-                await CopyLocalAsync(packId, first, data => TryReadVerifiedAsync(first.ChunkHash, file.Output.SafeFileHandle, earlier, data, cancellationToken), file, cancellationToken).ConfigureAwait(false);
-                start++;
-                continue;
-            }
-
-            if (local.TryGet(first.ChunkHash, out var source))
-            {
-                await CopyLocalAsync(packId, first, data => TryReadLocalAsync(first.ChunkHash, source, data, cancellationToken), file, cancellationToken).ConfigureAwait(false);
-                start++;
-                continue;
-            }
-
-            // A run of chunks that must come from the pack: one ranged read, of bounded size.
-            int end = start + 1;
-            while (end < run.Length && !XetHashes.IsZeroChunk(run[end].ChunkHash) && !file.TryGetEarlier(run[end].ChunkHash, out _) && !local.TryGet(run[end].ChunkHash, out _)
-                && run[end].Offset + run[end].StoredLength - first.Offset <= MaxReadBytes)
-            {
-                end++;
-            }
-
-            var fetch = run.AsMemory(start, end - start);
-            Interlocked.Add(ref _packBytesRead, fetch.Span[^1].Offset + fetch.Span[^1].StoredLength - first.Offset);
-            await remote.ReadChunksAsync(packId, fetch, async (entry, raw) =>
-            {
-                await file.WriteAsync(entry.ChunkHash, raw, cancellationToken).ConfigureAwait(false);
+                await RandomAccess.WriteAsync(output, raw, position, cancellationToken).ConfigureAwait(false);
+                position += raw.Length;
                 CountFetched(entry.RawLength);
             }, cancellationToken).ConfigureAwait(false);
-            start = end;
+        }
+        finally
+        {
+            _reads.Release();
         }
     }
 
     /// <summary>Copies a chunk that <paramref name="tryRead"/> finds locally and verifies; from its pack if that fails.</summary>
-    private async Task CopyLocalAsync(Hash packId, PackEntry entry, Func<Memory<byte>, Task<bool>> tryRead, StagedFile file, CancellationToken cancellationToken)
+    private async Task CopyLocalAsync(Step step, Func<Memory<byte>, Task<bool>> tryRead, SafeFileHandle output, CancellationToken cancellationToken)
     {
+        var entry = step.Entries.Span[0];
         byte[] buffer = ArrayPool<byte>.Shared.Rent(entry.RawLength);
         try
         {
             var data = buffer.AsMemory(0, entry.RawLength);
             if (!await tryRead(data).ConfigureAwait(false))
             {
-                Interlocked.Add(ref _packBytesRead, entry.StoredLength);
-                CountFetched(entry.RawLength);
-                await remote.ReadChunksAsync(packId, new[] { entry }, (_, raw) => file.WriteAsync(entry.ChunkHash, raw, cancellationToken), cancellationToken).ConfigureAwait(false);
+                await FetchAsync(step, output, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
-            await file.WriteAsync(entry.ChunkHash, data, cancellationToken).ConfigureAwait(false);
+            await RandomAccess.WriteAsync(output, data, step.Position, cancellationToken).ConfigureAwait(false);
             progress.AddTransferred(entry.RawLength);
         }
         finally

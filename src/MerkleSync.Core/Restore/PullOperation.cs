@@ -159,7 +159,7 @@ public static class PullOperation
 
         string staging = ClientStateStore.StagingFolderOf(directory);
         Directory.CreateDirectory(staging);
-        var writer = new FileAssembler(remote, sources, staging, progress, options.Sparse);
+        using var writer = new FileAssembler(remote, sources, staging, progress, options.Sparse);
         var staged = new System.Collections.Concurrent.ConcurrentBag<(TreeEntry Entry, string Staged, ChunkedContent Content)>();
         int placed = 0;
         var toWrite = wanted.Where(e => !(localByPath.TryGetValue(e.Path, out var existing) && existing.Entry.FileHash == e.FileHash && existing.Entry.Mode == e.Mode)).ToList();
@@ -203,10 +203,9 @@ public static class PullOperation
         {
             // Several large files at once keep the network, the CPU (verification) and the disk busy
             // together, and the small files come in batches meanwhile (in tree order: files pushed
-            // together lie together in packs). The first failure stops both. Two files per core: each
-            // waits for its ranged read (the server reads it from disk) before it verifies and writes,
-            // and one per core left the cores idle ~15% of a 1 GiB pull (eight alternating pairs: 2.68
-            // against 2.46 s). At most 16, each holding one read of at most 4 MiB.
+            // together lie together in packs). The first failure stops both. Two files per core: one
+            // per core left the cores idle ~15% of a 1 GiB pull (eight alternating pairs: 2.68 against
+            // 2.46 s); how many ranged reads they keep going is FileAssembler's to bound.
             using var sideBySide = new SideBySide(cancellationToken);
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(2 * Environment.ProcessorCount, 4, 16), CancellationToken = sideBySide.Token };
             var large = sideBySide.RunAsync(() => Parallel.ForEachAsync(toFetch.Where(e => e.Size > FileAssembler.SmallFileBytes).OrderByDescending(e => e.Size), parallel, async (entry, ct) =>
