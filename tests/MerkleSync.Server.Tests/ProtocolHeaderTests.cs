@@ -22,6 +22,17 @@ public class ProtocolHeaderTests
     }
 
     [Fact]
+    public async Task A_remote_url_with_a_folder_before_the_dataset_is_told_what_a_remote_url_is()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var remote = new HttpRemote(new Uri($"{server.BaseUrl}/data/ds"), null);
+        var missing = await Assert.ThrowsAsync<NotFoundException>(async () => await remote.GetBranchAsync("main", CancellationToken.None));
+        Assert.Equal(
+            "server answered 404: No such endpoint: GET /data/v1/datasets/ds/branches/main. A remote on this server is http(s)://HOST:PORT/DATASET, the dataset's name right after the port.",
+            missing.Message);
+    }
+
+    [Fact]
     public async Task A_url_that_is_not_a_merklesync_server_or_speaks_another_protocol_gets_a_clear_error()
     {
         // What a mistyped port may reach: a web server that answers 404 pages, or 200 pages, and a server of another protocol version.

@@ -123,6 +123,10 @@ public static partial class ServerApp
         app.MapOpenApi("/openapi/v1.json");
         DatasetEndpoints.Map(app);
         UploadEndpoints.Map(app);
+        // A remote URL with a folder before the dataset, or a mistyped one, reaches no endpoint:
+        // say so in the error body rather than with an empty 404.
+        app.MapFallback("{*path}", context => Task.FromException(new NotFoundException(
+            $"No such endpoint: {context.Request.Method} {context.Request.Path}. A remote on this server is http(s)://HOST:PORT/DATASET, the dataset's name right after the port.")));
         app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<DatasetRegistry>().DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
     }
