@@ -49,6 +49,31 @@ public class BrowseAndRemoteTests
         Assert.Contains("'doc' is not in version", nothing.Stderr, StringComparison.Ordinal);
         Assert.Equal(string.Empty, nothing.Stdout);
 
+        // Paths as shells and habits type them name the same entries; the root is the whole version.
+        foreach (string typed in (string[])["./docs", "docs/", "/docs", "docs//", "./docs/."])
+        {
+            var listed = JsonDocument.Parse((await CliRunner.RunAsync("ls", "main", typed, "-r", repo, "--json")).Stdout).RootElement;
+            Assert.Equal(["docs/readme.md"], listed.EnumerateArray().Select(e => e.GetProperty("path").GetString()));
+        }
+
+        Assert.Equal("# hello\n", (await CliRunner.RunAsync("cat", "main", "./docs/readme.md", "-r", repo)).Stdout);
+        foreach (string root in (string[])[".", "/", "./"])
+        {
+            Assert.Equal(2, JsonDocument.Parse((await CliRunner.RunAsync("ls", "main", root, "-r", repo, "--json")).Stdout).RootElement.GetArrayLength());
+            var rootCat = await CliRunner.RunAsync("cat", "main", root, "-r", repo);
+            Assert.Equal(2, rootCat.ExitCode);
+            Assert.Contains("is the root folder of version", rootCat.Stderr, StringComparison.Ordinal);
+        }
+
+        string part = Path.Combine(dir.Path, "part");
+        var partial = await CliRunner.RunAsync("pull", repo, part, "--path", "./docs/");
+        Assert.True(partial.ExitCode == 0, partial.Stderr);
+        Assert.Equal(["readme.md"], Directory.EnumerateFiles(Path.Combine(part, "docs")).Select(Path.GetFileName));
+        Assert.False(File.Exists(Path.Combine(part, "big.bin")));
+        var up = await CliRunner.RunAsync("ls", "main", "docs/../x", "-r", repo);
+        Assert.Equal(2, up.ExitCode);
+        Assert.Contains("it has a '..' segment", up.Stderr, StringComparison.Ordinal);
+
         var none = await CliRunner.RunAsync("log", repo, "-n", "0");
         Assert.Equal(2, none.ExitCode);
         Assert.Contains("--max-count must be at least 1", none.Stderr, StringComparison.Ordinal);

@@ -47,7 +47,7 @@ internal static class BrowseCommands
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             var target = await r.ResolveAsync(parse.GetValue(version)!, ct);
-            string? prefix = parse.GetValue(path) is { Length: > 0 } p ? DatasetPath.Normalize(p.TrimEnd('/')) : null;
+            string? prefix = parse.GetValue(path) is { } p ? DatasetPath.FromArgument(p) : null;
             var entries = new List<TreeEntry>();
             await r.PrefetchTreeAsync(target.Record.Root, ct);
             await foreach (var entry in TreeReader.EnumerateAsync(r.Nodes, target.Record.Root, ct))
@@ -96,7 +96,8 @@ internal static class BrowseCommands
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             var target = await r.ResolveAsync(parse.GetValue(version)!, ct);
-            string filePath = DatasetPath.Normalize(parse.GetValue(path)!);
+            string filePath = DatasetPath.FromArgument(parse.GetValue(path)!)
+                ?? throw new InvalidInputException($"'{parse.GetValue(path)}' is the root folder of version {target.Record.Root}; 'merklesync ls' lists it.");
             var entry = await TreeReader.FindAsync(r.Nodes, target.Record.Root, filePath, ct)
                 ?? throw (await TreeReader.IsFolderAsync(r.Nodes, target.Record.Root, filePath, ct)
                     ? new InvalidInputException($"'{filePath}' is a folder in version {target.Record.Root}; 'merklesync ls' lists it.")

@@ -97,7 +97,8 @@ public static class PullOperation
     private static async Task<PullResult> PullVersionAsync(
         IRemote remote, string directory, PullOptions options, VersionRef version, OperationProgress progress, Stopwatch clock, (long Sent, long Received) wireAtStart, CancellationToken cancellationToken)
     {
-        string[] filters = [.. (options.Paths ?? []).Select(p => DatasetPath.Normalize(p.TrimEnd('/')))];
+        string?[] given = [.. (options.Paths ?? []).Select(DatasetPath.FromArgument)];
+        string[] filters = given.Contains(null) ? [] : [.. given.OfType<string>()]; // the root among them selects everything
         var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
         if (filters.Length > 0 && !options.Delete)
         {

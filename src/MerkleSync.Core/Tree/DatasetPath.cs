@@ -19,6 +19,17 @@ public static class DatasetPath
         return error is null ? normalized : throw new InvalidInputException($"Invalid dataset path '{Printable(path)}': {error}.");
     }
 
+    /// <summary>
+    /// A path typed on a command line (ls, cat, pull --path), in canonical form: the empty and '.'
+    /// segments that shells and habits add ("./data", "data/", "/data", "a//b") are dropped, so
+    /// these name "data"; null for the dataset's root ("", ".", "/"). Otherwise as <see cref="Normalize"/>.
+    /// </summary>
+    public static string? FromArgument(string argument)
+    {
+        string path = string.Join('/', argument.Split('/').Where(segment => segment is not ("" or ".")));
+        return path.Length == 0 ? null : Normalize(path);
+    }
+
     /// <summary>Returns null and the canonical form if <paramref name="path"/> is valid, else the reason.</summary>
     public static string? Validate(string path, out string normalized)
     {

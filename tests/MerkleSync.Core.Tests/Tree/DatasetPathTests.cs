@@ -28,6 +28,21 @@ public class DatasetPathTests
         Assert.Contains(reason, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("data", "data")]
+    [InlineData("./data/", "data")]
+    [InlineData("/data//sub/./x.bin", "data/sub/x.bin")]
+    [InlineData("", null)]
+    [InlineData(".", null)]
+    [InlineData("/", null)]
+    [InlineData("././", null)]
+    public void A_path_typed_on_a_command_line_drops_empty_and_dot_segments(string typed, string? expected) =>
+        Assert.Equal(expected, DatasetPath.FromArgument(typed));
+
+    [Fact]
+    public void A_typed_path_with_a_dot_dot_segment_is_still_refused() =>
+        Assert.Contains("'..'", Assert.Throws<InvalidInputException>(() => DatasetPath.FromArgument("./a/../b")).Message, StringComparison.Ordinal);
+
     [Fact]
     public void Decomposed_names_are_normalised_to_NFC()
     {
