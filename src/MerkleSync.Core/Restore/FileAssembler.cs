@@ -89,7 +89,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
     /// Ranged reads (or local copies) one large file keeps going at once, and ranged reads for large
     /// files in all: each holds its body (at most <see cref="MaxReadBytes"/>) until its chunks are written.
     /// </summary>
-    private const int ReadsPerFile = 4, MaxReadsInFlight = 8;
+    private const int ReadsPerFile = 4, MaxReadsInFlight = 6;
 
     private readonly SemaphoreSlim _reads = new(MaxReadsInFlight);
 
@@ -155,11 +155,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         switch (step.Kind)
         {
             case StepKind.Zeros:
-                if (!sparse)
-                {
-                    await RandomAccess.WriteAsync(output, ZeroChunk, step.Position, cancellationToken).ConfigureAwait(false);
-                }
-
+                await WriteChunkAsync(output, ZeroChunk, step.Position, cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref _bytesReused, ZeroChunk.Length);
                 progress.AddTransferred(ZeroChunk.Length);
                 break;
@@ -175,6 +171,10 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         }
     }
 
+    /// <summary>Writes a chunk at its place; with --sparse a chunk of zeros (of any length) is left unwritten, a hole.</summary>
+    private ValueTask WriteChunkAsync(SafeFileHandle output, ReadOnlyMemory<byte> chunk, long position, CancellationToken cancellationToken) =>
+        sparse && !chunk.Span.ContainsAnyExcept((byte)0) ? ValueTask.CompletedTask : RandomAccess.WriteAsync(output, chunk, position, cancellationToken);
+
     /// <summary>Reads the step's chunks from their pack, verified, into their places in the file.</summary>
     private async ValueTask FetchAsync(Step step, SafeFileHandle output, CancellationToken cancellationToken)
     {
@@ -186,7 +186,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         {
             await remote.ReadChunksAsync(step.PackId, step.Entries, async (entry, raw) =>
             {
-                await RandomAccess.WriteAsync(output, raw, position, cancellationToken).ConfigureAwait(false);
+                await WriteChunkAsync(output, raw, position, cancellationToken).ConfigureAwait(false);
                 position += raw.Length;
                 CountFetched(entry.RawLength);
             }, cancellationToken).ConfigureAwait(false);
@@ -211,7 +211,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
                 return;
             }
 
-            await RandomAccess.WriteAsync(output, data, step.Position, cancellationToken).ConfigureAwait(false);
+            await WriteChunkAsync(output, data, step.Position, cancellationToken).ConfigureAwait(false);
             progress.AddTransferred(entry.RawLength);
         }
         finally

@@ -82,6 +82,29 @@ public class PushPullTests
         Assert.True(AllocatedBytes(Path.Combine(dense, "disk.img")) >= image.Length);
     }
 
+    [Fact]
+    public async Task A_sparse_pull_leaves_a_shorter_chunk_of_zeros_unwritten_too()
+    {
+        // Zeros are cut into maximum-size chunks, never fetched; the zeros left after the last of
+        // them make a shorter chunk, fetched like data, which --sparse must not write either.
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo"), sparse = temp.Sub("sparse");
+        byte[] data = DatasetFiles.Random(3, 1 << 20);
+        byte[] image = Enumerable.Range(0, 16).Select(k => (byte[])[.. data, .. new byte[(8 << 20) + (k << 13)]]).First(candidate =>
+            ContentHasher.Hash(candidate).Chunks is var chunks && XetHashes.IsZeroChunk(chunks[^2].Hash) && chunks[^1].Length >= 64 << 10);
+        var layout = ContentHasher.Hash(image).Chunks;
+        long withData = layout.Where(c => !XetHashes.IsZeroChunk(c.Hash)).Sum(c => (long)c.Length) - (long)layout[^1].Length;
+        DatasetFiles.Write(source, "disk.img", image);
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var remote = await RemoteUrl.OpenAsync(repo, None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+
+        await PullOperation.PullAsync(remote, sparse, new PullOptions(Sparse: true), None);
+
+        Assert.Equal(image, File.ReadAllBytes(Path.Combine(sparse, "disk.img")));
+        Assert.InRange(AllocatedBytes(Path.Combine(sparse, "disk.img")), withData, withData + 8192); // the chunks with data, to whole blocks
+    }
+
     private static long AllocatedBytes(string path)
     {
         using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true })!;
