@@ -13,8 +13,9 @@ namespace MerkleSync.Core.Restore;
 
 /// <summary>
 /// Builds one file of a version in a staging folder: chunks found locally are copied (after
-/// checking their hash), the rest are fetched from packs in runs of consecutive chunks. The file
-/// hash is recomputed from the verified chunks before the file is handed back.
+/// checking their hash), the rest are fetched from packs in runs of consecutive chunks. The plan's
+/// chunk list is checked against the file hash before anything is written, and every chunk against
+/// its hash as it is written.
 /// </summary>
 /// <param name="sparse">Leave chunks of zeros in large files unwritten, as holes (pull --sparse).</param>
 internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse) : IDisposable
