@@ -112,9 +112,10 @@ public class OutOfSpaceTests
         Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo, "--quiet")).ExitCode);
 
         // 24 MB of files onto a 16 MiB disk: refused up front; with --sparse (no up-front count,
-        // as holes take no space) it fills the disk. Neither places a file or leaves a staged one.
+        // as holes take no space) it fills the disk. Neither places a file or leaves a staged one,
+        // nor the folder each created.
         string cli = string.Join(' ', CliRunner.CommandLine().Select(a => $"'{a}'"));
-        string files = "placed=$(find \"$out\" -name 'part-*' | wc -l) staged=$(find \"$out/.merklesync/tmp\" -type f 2>/dev/null | wc -l)";
+        string files = "placed=$(find \"$out\" -name 'part-*' 2>/dev/null | wc -l) staged=$(find \"$out/.merklesync/tmp\" -type f 2>/dev/null | wc -l) folder=$([ -e \"$out\" ] && echo kept || echo gone)";
         string script = $"""
             mnt="$1"; repo="$2"; data="$3"; out="$mnt/out"
             mount -t tmpfs -o size=16m merklesync-test "$mnt" || exit 90
@@ -129,7 +130,7 @@ public class OutOfSpaceTests
             """;
         var run = await CliRunner.RunProgramAsync(null, "unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", mount, repo, data);
         Assert.True(run.ExitCode == 0, $"needs 'unshare --user --map-root-user --mount' (exit {run.ExitCode}): {run.Stdout}{run.Stderr}");
-        string[] expected = ["refused=1", "placed=0 staged=0", "filled=1", "placed=0 staged=0", "freed=0", "placed=6 staged=0", "same=6"];
+        string[] expected = ["refused=1", "placed=0 staged=0 folder=gone", "filled=1", "placed=0 staged=0 folder=gone", "freed=0", "placed=6 staged=0 folder=kept", "same=6"];
         Assert.Equal(expected, run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("The pull writes 6 files of 22.9 MiB, and the file system holding", run.Stderr, StringComparison.Ordinal);
         Assert.Contains("Nothing was downloaded or changed", run.Stderr, StringComparison.Ordinal);

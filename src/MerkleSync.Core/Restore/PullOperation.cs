@@ -91,6 +91,33 @@ public static class PullOperation
         }
     }
 
+    /// <summary>
+    /// After a first pull failed (or was stopped): the state folder it made, unless it holds large
+    /// files verified for the next pull to place, and the folder it made, if nothing else is in it,
+    /// as a failed <c>git clone</c> leaves nothing. A refusal for want of space thus takes none.
+    /// </summary>
+    private static void RemoveWhatAFailedFirstPullMade(string directory, bool folderIsNew)
+    {
+        try
+        {
+            string staging = ClientStateStore.StagingFolderOf(directory);
+            if (Directory.Exists(staging) && Directory.EnumerateFileSystemEntries(staging).Any())
+            {
+                return;
+            }
+
+            Directory.Delete(ClientStateStore.FolderOf(directory), recursive: true);
+            if (folderIsNew && !Directory.EnumerateFileSystemEntries(directory).Any())
+            {
+                Directory.Delete(directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Leftovers, not harm: the pull's own error is the one to report.
+        }
+    }
+
     /// <summary>A pack or file record that a plan named was not found while the files came in.</summary>
     private sealed class PlanOutdatedException(NotFoundException missing) : Exception(missing.Message, missing);
 
@@ -111,6 +138,7 @@ public static class PullOperation
             }
         }
 
+        bool folderIsNew = !Directory.Exists(directory), stateFolderIsNew = !Directory.Exists(ClientStateStore.FolderOf(directory));
         Directory.CreateDirectory(directory);
         // The directory's scan and the version's tree come in while the state opens. The scan sees
         // ignored files too: the pull must not overwrite one unawares (see PullIntoAsync for --delete).
@@ -120,9 +148,12 @@ public static class PullOperation
         // to place them. An existing state opens first: its stat cache and last sync come first.
         bool stateIsNew = !ClientStateStore.Exists(directory);
         var opening = stateIsNew ? Task.Run(() => ClientStateStore.Open(directory), CancellationToken.None) : Task.FromResult(ClientStateStore.Open(directory));
+        bool pulled = false;
         try
         {
-            return await PullIntoAsync(remote, directory, options, version, filters, scan, tree, opening, stateIsNew, progress, clock, wireAtStart, cancellationToken).ConfigureAwait(false);
+            var result = await PullIntoAsync(remote, directory, options, version, filters, scan, tree, opening, stateIsNew, progress, clock, wireAtStart, cancellationToken).ConfigureAwait(false);
+            pulled = true;
+            return result;
         }
         catch (Exception e) when (e is not OutOfSpaceException && OutOfSpaceException.IsCause(e))
         {
@@ -133,6 +164,10 @@ public static class PullOperation
         {
             // Closed whatever happened, once opened (a failed open has nothing to close).
             await opening.ContinueWith(static o => { if (o.IsCompletedSuccessfully) { o.Result.Dispose(); } }, TaskScheduler.Default).ConfigureAwait(false);
+            if (!pulled && stateFolderIsNew)
+            {
+                RemoveWhatAFailedFirstPullMade(directory, folderIsNew);
+            }
         }
     }
 
