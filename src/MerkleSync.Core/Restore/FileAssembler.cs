@@ -54,9 +54,10 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
                     // The file hash covers each chunk's hash and length: once it matches, where each
                     // chunk goes is known, and each is verified against its hash as it is written.
                     long length = chunks.Sum(c => (long)c.Length);
-                    if (XetHashes.FileHash(chunks) != entry.FileHash || length != entry.Size)
+                    var listed = XetHashes.FileHash(chunks);
+                    if (listed != entry.FileHash || length != entry.Size)
                     {
-                        throw new CorruptDataException($"The chunk list of '{entry.Path}' ({length} bytes) does not match its file hash {entry.FileHash} ({entry.Size} bytes).");
+                        throw new CorruptDataException($"'{entry.Path}': the server's chunk list hashes to {listed} ({length} bytes), not {entry.FileHash} ({entry.Size} bytes).");
                     }
 
                     var steps = Layout(plan);
