@@ -156,6 +156,103 @@ public class BranchAndOutputTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // Unix modes and user namespaces
+    public async Task A_file_or_folder_the_user_cannot_read_stops_the_push_saying_what_to_do_and_the_ignore_file_leaves_it_out()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(dir.Path, "data");
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        dir.Write("data/kept.txt", "kept"u8.ToArray());
+        string secret = dir.Write("data/secret.txt", "secret"u8.ToArray());
+        dir.Write("data/locked/inside.txt", "inside"u8.ToArray());
+        string locked = Path.Combine(data, "locked");
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        // In a user namespace with no mapping even root reads only what the modes allow.
+        Task<CliRunner.Result> PushAsUser(params string[] extra) => CliRunner.RunProgramAsync(null, "unshare", ["--user", .. CliRunner.CommandLine(["push", data, repo, "-q", .. extra])]);
+        const UnixFileMode ReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        try
+        {
+            File.SetUnixFileMode(secret, UnixFileMode.None);
+            var file = await PushAsUser();
+            Assert.Equal(2, file.ExitCode);
+            Assert.Contains($"The file '{secret}' cannot be read: permission denied.", file.Stderr, StringComparison.Ordinal);
+            Assert.Contains("give this user read access to it, or list it in .merklesyncignore", file.Stderr, StringComparison.Ordinal);
+
+            File.SetUnixFileMode(secret, ReadWrite);
+            foreach (var mode in new[] { UnixFileMode.None, UnixFileMode.UserRead }) // neither listed nor searched; listed only
+            {
+                File.SetUnixFileMode(locked, mode);
+                var folder = await PushAsUser();
+                Assert.Equal(2, folder.ExitCode);
+                Assert.Contains($"The folder '{locked}' cannot be read: permission denied.", folder.Stderr, StringComparison.Ordinal);
+            }
+
+            Assert.Equal(1, (await CliRunner.RunAsync("log", repo)).ExitCode); // nothing was published
+
+            File.SetUnixFileMode(secret, UnixFileMode.None);
+            File.SetUnixFileMode(locked, UnixFileMode.None);
+            dir.Write("data/.merklesyncignore", "secret.txt\nlocked/\n"u8.ToArray());
+            var ignored = await PushAsUser("--json");
+            Assert.Equal(0, ignored.ExitCode);
+            Assert.Equal(2, CliRunner.Json(ignored).GetProperty("files").GetInt32()); // kept.txt and the ignore file
+        }
+        finally
+        {
+            File.SetUnixFileMode(secret, ReadWrite);
+            File.SetUnixFileMode(locked, ReadWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // Unix modes and user namespaces
+    public async Task A_pull_where_the_user_cannot_write_says_so_and_a_rerun_with_access_completes_it()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo");
+        foreach (string name in new[] { "a.txt", "sub/b.txt", "z.txt" })
+        {
+            dir.Write("data/" + name, System.Text.Encoding.UTF8.GetBytes(name));
+        }
+
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", Path.Combine(dir.Path, "data"), repo, "-q")).ExitCode);
+        Task<CliRunner.Result> PullAsUser(string target) => CliRunner.RunProgramAsync(null, "unshare", ["--user", .. CliRunner.CommandLine(["pull", repo, target, "-q"])]);
+        string readOnly = Path.Combine(dir.Path, "readonly"), target = Path.Combine(dir.Path, "target"), sub = Path.Combine(target, "sub");
+        Directory.CreateDirectory(readOnly);
+        Directory.CreateDirectory(sub);
+        const UnixFileMode ReadAndSearch = UnixFileMode.UserRead | UnixFileMode.UserExecute;
+        try
+        {
+            File.SetUnixFileMode(readOnly, ReadAndSearch);
+            File.SetUnixFileMode(sub, ReadAndSearch);
+            var noState = await PullAsUser(readOnly);
+            Assert.Equal(2, noState.ExitCode);
+            Assert.Contains($"'{readOnly}' is not writable by this user", noState.Stderr, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(readOnly));
+
+            var notCreated = await PullAsUser(Path.Combine(readOnly, "new"));
+            Assert.Equal(2, notCreated.ExitCode);
+            Assert.Contains("cannot be created", notCreated.Stderr, StringComparison.Ordinal);
+
+            var notPlaced = await PullAsUser(target);
+            Assert.Equal(2, notPlaced.ExitCode);
+            Assert.Contains("'sub/b.txt' cannot be placed", notPlaced.Stderr, StringComparison.Ordinal);
+            Assert.Contains("The pull placed 1 of 3 files before it", notPlaced.Stderr, StringComparison.Ordinal);
+            Assert.Equal("a.txt", File.ReadAllText(Path.Combine(target, "a.txt")));
+
+            File.SetUnixFileMode(sub, ReadAndSearch | UnixFileMode.UserWrite);
+            Assert.Equal(0, (await PullAsUser(target)).ExitCode);
+            Assert.Equal("sub/b.txt", File.ReadAllText(Path.Combine(sub, "b.txt")));
+            Assert.Equal("z.txt", File.ReadAllText(Path.Combine(target, "z.txt")));
+        }
+        finally
+        {
+            File.SetUnixFileMode(readOnly, ReadAndSearch | UnixFileMode.UserWrite);
+            File.SetUnixFileMode(sub, ReadAndSearch | UnixFileMode.UserWrite);
+        }
+    }
+
+    [Fact]
     public async Task Push_compression_off_stores_chunks_raw_and_an_unknown_mode_is_refused_before_any_work()
     {
         using var dir = new TempDirectory();

@@ -85,8 +85,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     {
         string root = Path.GetFullPath(datasetRoot), folder = FolderOf(root);
         var state = new ClientStateStore(root, OpenDatabase(root, readOnly: false));
-        string staging = StagingFolderOf(root);
-        Directory.CreateDirectory(staging);
+        string staging = CreateStagingFolder(root);
         if (Directory.Exists(Path.Combine(folder, "uploads")))
         {
             Directory.Delete(Path.Combine(folder, "uploads"), recursive: true); // the pack spool of earlier builds
@@ -149,6 +148,27 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         return new ClientStateStore(root, OpenDatabase(root, readOnly: true));
     }
 
+    /// <summary>Creates the folder a pull stages files in (if missing) and returns its path.</summary>
+    public static string CreateStagingFolder(string datasetRoot)
+    {
+        string root = Path.GetFullPath(datasetRoot);
+        return CreateStateFolder(root, StagingFolderOf(root));
+    }
+
+    private static string CreateStateFolder(string root, string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            return folder;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new InvalidInputException(
+                $"'{root}' is not writable by this user ({e.Message}): MerkleSync keeps each dataset directory's state (stat cache, remotes, last sync; none of the data) in '{FolderOf(root)}'. Give this user write access to the directory, or work on a writable copy.", e);
+        }
+    }
+
     /// <summary>Opens the state's database; what is in the way or damaged gets an error that says what to do.</summary>
     private static RocksStore OpenDatabase(string root, bool readOnly)
     {
@@ -160,7 +180,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
         if (!readOnly)
         {
-            Directory.CreateDirectory(folder);
+            CreateStateFolder(root, folder);
         }
 
         try

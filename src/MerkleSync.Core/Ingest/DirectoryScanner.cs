@@ -53,13 +53,20 @@ public static class DirectoryScanner
             entries.Clear();
             foreach (var (current, prefix) in level)
             {
-                entries.AddRange(new FileSystemEnumerable<(string, string)>(
-                    current, (ref FileSystemEntry entry) => (System.IO.Path.Join(current, entry.FileName), DatasetPath.Normalize(string.Concat(prefix, entry.FileName))), options)
+                try
                 {
-                    // Client state is never data, at any depth: a dataset folder nested in this one has
-                    // its own, and its tokens file holds secrets.
-                    ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.FileName.SequenceEqual(DatasetPath.StateFolderName),
-                });
+                    entries.AddRange(new FileSystemEnumerable<(string, string)>(
+                        current, (ref FileSystemEntry entry) => (System.IO.Path.Join(current, entry.FileName), DatasetPath.Normalize(string.Concat(prefix, entry.FileName))), options)
+                    {
+                        // Client state is never data, at any depth: a dataset folder nested in this one has
+                        // its own, and its tokens file holds secrets.
+                        ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.FileName.SequenceEqual(DatasetPath.StateFolderName),
+                    });
+                }
+                catch (UnauthorizedAccessException e)
+                {
+                    throw PermissionDenied(current, "folder", e);
+                }
             }
 
             var kinds = new (FileStat Stat, uint Mode, bool Known, int Error)[entries.Count];
@@ -113,16 +120,30 @@ public static class DirectoryScanner
     /// </summary>
     private static void RefuseUnreadable(string fullPath, int error)
     {
-        const int NoSuchFile = 2, NotADirectory = 20; // ENOENT, ENOTDIR: the same numbers on Linux and macOS
+        const int NoSuchFile = 2, AccessDenied = 13, NotADirectory = 20; // ENOENT, EACCES, ENOTDIR: the same numbers on Linux and macOS
         if (error is 0 or NoSuchFile or NotADirectory)
         {
             return;
+        }
+
+        if (error == AccessDenied)
+        {
+            // lstat needs search permission only: its folder could be listed but not searched.
+            throw PermissionDenied(System.IO.Path.GetDirectoryName(fullPath)!, "folder", new UnauthorizedAccessException(Marshal.GetPInvokeErrorMessage(error)));
         }
 
         int length = DatasetPath.Utf8.GetByteCount(fullPath);
         throw new InvalidInputException($"'{Shortened(fullPath)}' cannot be read: {Marshal.GetPInvokeErrorMessage(error)} (its full path is {length} bytes). "
             + "MerkleSync stops rather than leave it, and what is below it, out of the snapshot; move the dataset, or shorten the names on its path.");
     }
+
+    /// <summary>
+    /// A file or folder this user may not read: a snapshot without it would drop it (and what is
+    /// below it) from the version, so the command stops and says how to go on.
+    /// </summary>
+    public static InvalidInputException PermissionDenied(string fullPath, string what, Exception cause) =>
+        new($"The {what} '{Shortened(fullPath)}' cannot be read: permission denied. MerkleSync stops rather than leave it out of the snapshot; "
+            + $"give this user read access to it, or list it in {IgnoreRules.FileName} to leave it out of pushes.", cause);
 
     private static string Shortened(string path) => path.Length <= 200 ? path : $"{path[..100]}…{path[^100..]}";
 

@@ -53,6 +53,10 @@ public static class Snapshotter
             {
                 throw new InvalidInputException($"'{file.FullPath}' was listed but is gone (deleted or renamed since); run the command again.", e);
             }
+            catch (UnauthorizedAccessException e)
+            {
+                throw DirectoryScanner.PermissionDenied(file.FullPath, "file", e);
+            }
 
             results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath, file.Stat);
             onHashed?.Invoke(i, results[i]);

@@ -142,7 +142,15 @@ public static class PullOperation
         }
 
         bool folderIsNew = !Directory.Exists(directory), stateFolderIsNew = !Directory.Exists(ClientStateStore.FolderOf(directory));
-        Directory.CreateDirectory(directory);
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new InvalidInputException($"'{directory}' cannot be created: {e.Message} Pull into a folder this user may write to.", e);
+        }
+
         // The directory's scan and the version's tree come in while the state opens. The scan sees
         // ignored files too: the pull must not overwrite one unawares (see PullIntoAsync for --delete).
         var scan = DirectoryScanner.ScanAsync(directory, applyIgnoreFile: false, cancellationToken);
@@ -196,8 +204,7 @@ public static class PullOperation
             sources.Add(file);
         }
 
-        string staging = ClientStateStore.StagingFolderOf(directory);
-        Directory.CreateDirectory(staging);
+        string staging = ClientStateStore.CreateStagingFolder(directory);
         using var writer = new FileAssembler(remote, sources, staging, progress, options.Sparse);
         int wantedCount = wanted.Count;
         long wantedBytes = wanted.Sum(e => e.Size);
@@ -289,34 +296,42 @@ public static class PullOperation
             staged.Sort((a, b) => DatasetPath.Comparer.Compare(a.Entry.Path, b.Entry.Path));
             foreach (var (entry, stagedPath, content) in staged)
             {
-                string target = Path.Combine(root, entry.Path);
-                PrepareFolder(root, Path.GetDirectoryName(target)!, removable, preparedFolders);
-                if (entry.Mode == EntryMode.Symlink)
+                try
                 {
-                    string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
-                    Place(root, target, removable, () =>
+                    string target = Path.Combine(root, entry.Path);
+                    PrepareFolder(root, Path.GetDirectoryName(target)!, removable, preparedFolders);
+                    if (entry.Mode == EntryMode.Symlink)
                     {
-                        File.Delete(target);
-                        File.CreateSymbolicLink(target, linkTarget);
-                    });
-                    File.Delete(stagedPath);
-                }
-                else
-                {
-                    if (entry.Mode == EntryMode.Executable)
+                        string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
+                        Place(root, target, removable, () =>
+                        {
+                            File.Delete(target);
+                            File.CreateSymbolicLink(target, linkTarget);
+                        });
+                        File.Delete(stagedPath);
+                    }
+                    else
                     {
-                        MakeExecutable(stagedPath); // staged files are created without execute bits
+                        if (entry.Mode == EntryMode.Executable)
+                        {
+                            MakeExecutable(stagedPath); // staged files are created without execute bits
+                        }
+
+                        Place(root, target, removable, () => File.Move(stagedPath, target, overwrite: true));
                     }
 
-                    Place(root, target, removable, () => File.Move(stagedPath, target, overwrite: true));
+                    placed++;
+                    placedFiles.Add((entry.Path, FileStat.Of(target), content));
+                    if (placedFiles.Count == PlacedPerRecord)
+                    {
+                        state.RememberAll(placedFiles, hashedAt);
+                        placedFiles.Clear();
+                    }
                 }
-
-                placed++;
-                placedFiles.Add((entry.Path, FileStat.Of(target), content));
-                if (placedFiles.Count == PlacedPerRecord)
+                catch (UnauthorizedAccessException e)
                 {
-                    state.RememberAll(placedFiles, hashedAt);
-                    placedFiles.Clear();
+                    throw new InvalidInputException(
+                        $"'{entry.Path}' cannot be placed: {e.Message} The pull placed {placed} of {staged.Count} files before it (each with the version's content): give this user write access there and run it again.", e);
                 }
             }
 
