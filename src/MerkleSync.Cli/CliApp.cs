@@ -45,6 +45,7 @@ internal static class CliApp
             TagCommand.Create(),
             BranchCommand.Create(),
             GcCommand.Create(),
+            ForgetCommand.Create(),
             RepairCommand.Create(),
             ServeCommand.Create(),
             HashCommand.Create(),

@@ -74,6 +74,42 @@ public class RepositoryVerbTests
     }
 
     [Fact]
+    public async Task Forget_lists_what_it_would_drop_then_drops_it_and_prune_frees_the_data_log_says_where_the_history_ends()
+    {
+        using var dir = new TempDirectory();
+        string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data");
+        Assert.Equal(0, (await CliRunner.RunAsync("init", repo)).ExitCode);
+        var random = new Random(11);
+        for (int i = 1; i <= 3; i++)
+        {
+            byte[] content = new byte[300_000];
+            random.NextBytes(content);
+            dir.Write("data/data.bin", content); // each version replaces the file
+            Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo, "-m", $"v{i}", "-q")).ExitCode);
+        }
+
+        var noPolicy = await CliRunner.RunAsync("forget", repo);
+        Assert.Equal(2, noPolicy.ExitCode);
+        Assert.Contains("Say which versions to keep", noPolicy.Stderr, StringComparison.Ordinal);
+
+        var dry = await CliRunner.RunAsync("forget", repo, "--keep-last", "2", "--dry-run");
+        Assert.Equal(0, dry.ExitCode);
+        Assert.StartsWith("Would forget 1 version; 2 kept.", dry.Stdout, StringComparison.Ordinal);
+        Assert.Contains(" v1", dry.Stdout, StringComparison.Ordinal);
+        Assert.Equal(3, CliRunner.Json(await CliRunner.RunAsync("log", repo, "--json")).GetArrayLength());
+
+        var forgot = CliRunner.Json(await CliRunner.RunAsync("forget", repo, "--keep-last", "2", "--prune", "--grace", "0s", "--json"));
+        Assert.Equal("v1", Assert.Single(forgot.GetProperty("forgotten").EnumerateArray()).GetProperty("message").GetString());
+        Assert.True(forgot.GetProperty("gc").GetProperty("bytes_freed").GetInt64() > 250_000);
+
+        var log = await CliRunner.RunAsync("log", repo);
+        Assert.Contains("was forgotten: the history ends here", log.Stdout, StringComparison.Ordinal);
+        var verify = CliRunner.Json(await CliRunner.RunAsync("verify", repo, "--read-data", "--json"));
+        Assert.True(verify.GetProperty("ok").GetBoolean());
+        Assert.Equal(2, verify.GetProperty("versions").GetInt32());
+    }
+
+    [Fact]
     public async Task A_damaged_state_or_a_file_in_its_place_gets_an_error_that_says_to_move_it_and_moving_it_recovers()
     {
         using var dir = new TempDirectory();

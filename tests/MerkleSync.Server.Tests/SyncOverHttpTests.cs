@@ -37,6 +37,42 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task Forget_over_http_drops_old_versions_the_history_ends_there_and_gc_frees_their_data()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+        var pushed = new List<PushResult>();
+        for (int i = 1; i <= 3; i++)
+        {
+            File.Delete(Path.Combine(source, $"v{i - 1}.bin"));
+            Files.Write(source, $"v{i}.bin", Files.Random(40 + i, 200_000));
+            pushed.Add(await PushOperation.PushAsync(source, remote, new PushOptions(Message: $"v{i}"), None));
+        }
+
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => remote.ForgetAsync(new(KeepLast: null, KeepWithin: null), dryRun: false, None));
+        Assert.Contains("--keep-last", refused.Message, StringComparison.Ordinal);
+        using (var raw = new HttpClient())
+        {
+            using var zero = await raw.PostAsync($"{server.BaseUrl}/v1/datasets/ds/forget?keepLast=0", null);
+            Assert.Equal(HttpStatusCode.BadRequest, zero.StatusCode); // the server checks what it is sent too
+        }
+
+        Assert.Equal(["v1"], (await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: true, None)).Forgotten.Select(v => v.Record.Message));
+        var report = await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: false, None);
+        Assert.Equal([pushed[0].VersionId], report.Forgotten.Select(v => v.Id));
+        Assert.Equal(2, report.Kept);
+
+        // Paged one record at a time, the history ends at the forgotten parent rather than failing there.
+        var history = await remote.HistoryInPagesAsync(pushed[2].VersionId, long.MaxValue, None, pageSize: 1).ToListAsync();
+        Assert.Equal(["v3", "v2"], history.Select(h => h.Record.Message));
+        await Assert.ThrowsAsync<NotFoundException>(async () => await remote.ResolveAsync("main~2", None));
+        var gc = await remote.CollectGarbageAsync(TimeSpan.Zero, None);
+        Assert.True(gc.FilesRemoved == 1 && gc.BytesFreed > 0, $"{gc}");
+    }
+
+    [Fact]
     public async Task A_dry_run_push_reports_what_a_push_would_send_and_sends_and_publishes_nothing()
     {
         await using var server = await TestServer.StartAsync();
@@ -809,6 +845,7 @@ public class SyncOverHttpTests : FolderTests
             (HttpMethod.Post, "/v1/datasets/missing/files"),
             (HttpMethod.Post, "/v1/datasets/missing/nodes"),
             (HttpMethod.Post, "/v1/datasets/missing/uploads"),
+            (HttpMethod.Post, "/v1/datasets/missing/forget"),
         };
         foreach (var (method, path) in writes)
         {

@@ -51,6 +51,11 @@ internal static class LogCommand
                 Console.Out.WriteLine();
             }
 
+            if (history.Count < parse.GetValue(max) && !history[^1].Record.Parent.IsZero)
+            {
+                Console.Out.WriteLine($"(parent record {history[^1].Record.Parent.ToString()[..12]} was forgotten: the history ends here)");
+            }
+
             return CliApp.Ok;
         }, ct)));
         return command;

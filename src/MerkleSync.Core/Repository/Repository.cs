@@ -265,6 +265,11 @@ public sealed partial class Repository : IDisposable
                 throw new NotFoundException($"'{spec}' goes back past the first version: '{spec[..at]}' has {done} before it.");
             }
 
+            if (IsForgotten(record.Parent))
+            {
+                throw new NotFoundException($"'{spec}' goes back past the oldest version kept: '{spec[..at]}' has {done} before it, and the ones before those were forgotten.");
+            }
+
             id = record.Parent;
             record = GetVersion(id) ?? throw new CorruptDataException($"History refers to missing version record {id}.");
         }
@@ -306,15 +311,17 @@ public sealed partial class Repository : IDisposable
         }
 
         throw byId.Count + byRoot.Count == 0
-            ? new NotFoundException($"No branch, tag or version '{spec}'.")
+            ? new NotFoundException(ForgottenWithPrefix(prefix) is { } forgotten
+                ? $"Version record {forgotten} was forgotten (merklesync forget): it can no longer be pulled or named."
+                : $"No branch, tag or version '{spec}'.")
             : new InvalidInputException($"'{spec}' is ambiguous; give more digits.");
     }
 
-    /// <summary>The history from <paramref name="head"/> back to the first version.</summary>
+    /// <summary>The history from <paramref name="head"/> back to the first version, or to the last before a forgotten one.</summary>
     public IEnumerable<(Hash Id, VersionRecord Record)> History(Hash head)
     {
         var seen = new HashSet<Hash>();
-        for (Hash id = head; !id.IsZero && seen.Add(id);)
+        for (Hash id = head; !id.IsZero && seen.Add(id) && !IsForgotten(id);)
         {
             var record = GetVersion(id) ?? throw new CorruptDataException($"History refers to missing version record {id}.");
             yield return (id, record);

@@ -316,6 +316,25 @@ public sealed partial class HttpRemote : IRemote
         }
     }
 
+    /// <summary>Forgets the versions <paramref name="policy"/> does not keep, on the server (write access).</summary>
+    public async Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, CancellationToken cancellationToken)
+    {
+        policy.Validate(); // before any request: the server would refuse it anyway
+        var query = new List<string> { $"dryRun={(dryRun ? "true" : "false")}" };
+        if (policy.KeepLast is { } last)
+        {
+            query.Add($"keepLast={last.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+
+        if (policy.KeepWithin is { } within)
+        {
+            query.Add($"keepWithinSeconds={within.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+
+        using var response = await _http.PostAsync($"{_api}/forget?{string.Join('&', query)}", null, cancellationToken).ConfigureAwait(false);
+        return WireFormat.ParseForget(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false));
+    }
+
     /// <summary>
     /// Ids of every pack the server has indexed, in pages of at most <see cref="WireFormat.MaxHashesPerRequest"/>.
     /// Each page must go on in ascending order from the last: a server that repeats itself cannot keep this going.

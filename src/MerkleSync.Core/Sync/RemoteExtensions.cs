@@ -75,7 +75,7 @@ public static class RemoteExtensions
     /// Up to <paramref name="max"/> version records from <paramref name="head"/> back along their
     /// parents, newest first, read in pages of at most <paramref name="pageSize"/> (the server's
     /// limit): a history longer than one page is not cut short. Each page must start with the
-    /// parent the one before ended on.
+    /// parent the one before ended on, or be empty when that parent was forgotten.
     /// </summary>
     public static async IAsyncEnumerable<VersionRef> HistoryInPagesAsync(
         this IRemote remote, Hash head, long max, [EnumeratorCancellation] CancellationToken cancellationToken, int pageSize = WireFormat.MaxHistoryPerRequest)
@@ -85,6 +85,11 @@ public static class RemoteExtensions
         while (max > 0 && !next.IsZero)
         {
             var page = await remote.HistoryAsync(next, (int)Math.Min(max, pageSize), cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0 && next != head)
+            {
+                yield break; // the parent was forgotten: the history ends with the page before
+            }
+
             if (page.Count == 0 || page[0].Id != next)
             {
                 throw new CorruptDataException($"Asked for the history from record {next}, got {(page.Count == 0 ? "none" : $"one from {page[0].Id}")}.");

@@ -131,6 +131,20 @@ internal static class DatasetEndpoints
             return Results.Json(report);
         });
 
+        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            var within = keepWithinSeconds switch
+            {
+                null => (TimeSpan?)null,
+                >= 0 and var seconds when seconds < TimeSpan.MaxValue.TotalSeconds => TimeSpan.FromSeconds(seconds),
+                >= 0 => TimeSpan.MaxValue,
+                _ => throw new InvalidInputException($"keepWithinSeconds must be a number of seconds, 0 or more, not {keepWithinSeconds}."),
+            };
+            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within), dryRun ?? false, ct);
+            return Results.Json(WireFormat.ForgetJson(report));
+        });
+
         ds.MapGet("/packs", async (string dataset, string? after, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);

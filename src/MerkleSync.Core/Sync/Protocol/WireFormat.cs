@@ -386,6 +386,19 @@ public static class WireFormat
                 ? hash : throw new CorruptDataException("'files_lost' in the server's repair report holds something other than file hashes."))]);
     }
 
+    /// <summary>A forget's report as JSON (<c>POST /forget</c>): the versions forgotten, newest first, and how many are kept.</summary>
+    public static JsonObject ForgetJson(ForgetReport report) => new()
+    {
+        ["forgotten"] = new JsonArray([.. report.Forgotten.Select(v => (JsonNode)VersionJson(new VersionRef(v.Id, v.Record)))]),
+        ["kept"] = report.Kept,
+    };
+
+    public static ForgetReport ParseForget(JsonNode? node)
+    {
+        var json = node as JsonObject ?? throw new CorruptDataException("The server's forget report is not a JSON object.");
+        return new ForgetReport([.. JsonList(json["forgotten"]).Select(ParseVersion).Select(v => (v.Id, v.Record))], JsonValueOf<int>(json, "kept"));
+    }
+
     private static T JsonValueOf<T>(JsonObject json, string name) =>
         json[name] is JsonValue value && value.TryGetValue(out T? result) && result is not null
             ? result

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MerkleSync.Cli.Output;
+using MerkleSync.Core.Repository;
+using MerkleSync.Core.Sync;
+
+namespace MerkleSync.Cli.Commands;
+
+/// <summary>
+/// Drops old versions from the histories, as <c>restic forget</c> does: what a policy does not
+/// keep is forgotten, and <c>--prune</c> (or a later gc) frees what only those versions used.
+/// </summary>
+internal static class ForgetCommand
+{
+    public static Command Create()
+    {
+        var remote = CommonOptions.Remote();
+        var keepLast = new Option<int?>("--keep-last") { Description = "Keep the newest N versions of each branch." };
+        var keepWithin = new Option<string?>("--keep-within") { Description = "Keep the versions published within this long of now (e.g. 30d, 12h)." };
+        var dryRun = new Option<bool>("--dry-run", "-n") { Description = "List what would be forgotten; change nothing." };
+        var prune = new Option<bool>("--prune") { Description = "Then run gc, freeing what only the forgotten versions used." };
+        var grace = GcCommand.GraceOption();
+        var command = new Command("forget",
+            "Forget old versions: keep each branch's newest N (--keep-last) and/or those newer than a duration (--keep-within); versions a branch or tag points at are always kept.\n\n"
+            + "Examples:\n  merklesync forget file:///srv/repos/ds --keep-last 10 --dry-run\n  merklesync forget file:///srv/repos/ds --keep-within 90d --prune")
+        {
+            remote, keepLast, keepWithin, dryRun, prune, grace,
+        };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
+        {
+            var policy = new ForgetPolicy(parse.GetValue(keepLast), parse.GetValue(keepWithin) is { } within ? Duration.Parse(within) : null);
+            policy.Validate(); // before --grace is read or anything is asked of the remote
+            bool dry = parse.GetValue(dryRun), json = parse.GetValue(CliApp.Json);
+            var graceTime = Duration.Parse(parse.GetValue(grace)!);
+            var report = r is LocalRemote local
+                ? await local.Repository.ForgetAsync(policy, dry, ct)
+                : await ((HttpRemote)r).ForgetAsync(policy, dry, ct);
+            var gc = parse.GetValue(prune) && !dry ? await GcCommand.CollectAsync(r, graceTime, ct) : null;
+            if (json)
+            {
+                JsonOut.Write(new JsonObject
+                {
+                    ["dry_run"] = dry,
+                    ["forgotten"] = new JsonArray([.. report.Forgotten.Select(v => (JsonNode)CommonOptions.VersionJson(new VersionRef(v.Id, v.Record)))]),
+                    ["kept"] = report.Kept,
+                    ["gc"] = gc is null ? null : GcCommand.ReportJson(gc),
+                });
+                return CliApp.Ok;
+            }
+
+            string versions = report.Forgotten.Count == 1 ? "1 version" : $"{report.Forgotten.Count} versions";
+            Console.Out.WriteLine($"{(dry ? "Would forget" : "Forgot")} {versions}; {report.Kept} kept.");
+            foreach (var (id, record) in report.Forgotten)
+            {
+                string subject = Format.FirstLine(record.Message);
+                Console.Out.WriteLine($"  {id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC  {record.Author}{(subject.Length > 0 ? "  " + subject : "")}");
+            }
+
+            if (gc is not null)
+            {
+                GcCommand.PrintReport(gc);
+            }
+            else if (!dry && report.Forgotten.Count > 0)
+            {
+                Console.Out.WriteLine("Their data stays until gc ('merklesync gc', or 'forget --prune') removes what no kept version uses.");
+            }
+
+            return CliApp.Ok;
+        }, ct)));
+        return command;
+    }
+}
