@@ -60,6 +60,8 @@ public class SyncOverHttpTests : FolderTests
         }
 
         Assert.Equal(["v1"], (await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: true, None)).Forgotten.Select(v => v.Record.Message));
+        var daily = await remote.ForgetAsync(new(KeepLast: null, KeepWithin: null, KeepDaily: 1), dryRun: true, None); // the newest of the last day
+        Assert.Equal(["v2", "v1"], daily.Forgotten.Select(v => v.Record.Message));
         var report = await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: false, None);
         Assert.Equal([pushed[0].VersionId], report.Forgotten.Select(v => v.Id));
         Assert.Equal(2, report.Kept);

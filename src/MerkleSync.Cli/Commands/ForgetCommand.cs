@@ -15,20 +15,24 @@ internal static class ForgetCommand
     public static Command Create()
     {
         var remote = CommonOptions.Remote();
-        var keepLast = new Option<int?>("--keep-last") { Description = "Keep the newest N versions of each branch." };
-        var keepWithin = new Option<string?>("--keep-within") { Description = "Keep the versions published within this long of now (e.g. 30d, 12h)." };
+        var keepLast = new Option<int?>("--keep-last") { HelpName = "N", Description = "Keep the newest N versions of each branch." };
+        var keepWithin = new Option<string?>("--keep-within") { HelpName = "DURATION", Description = "Keep the versions published within this long of now (e.g. 30d, 12h)." };
+        var keepDaily = new Option<int?>("--keep-daily") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N days that have one (UTC)." };
+        var keepWeekly = new Option<int?>("--keep-weekly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N weeks that have one (ISO weeks)." };
+        var keepMonthly = new Option<int?>("--keep-monthly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N months that have one." };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "List what would be forgotten; change nothing." };
         var prune = new Option<bool>("--prune") { Description = "Then run gc, freeing what only the forgotten versions used." };
         var grace = GcCommand.GraceOption();
         var command = new Command("forget",
-            "Forget old versions: keep each branch's newest N (--keep-last) and/or those newer than a duration (--keep-within); versions a branch or tag points at are always kept.\n\n"
-            + "Examples:\n  merklesync forget file:///srv/repos/ds --keep-last 10 --dry-run\n  merklesync forget file:///srv/repos/ds --keep-within 90d --prune")
+            "Forget old versions: keep each branch's newest N (--keep-last), those newer than a duration (--keep-within), the newest of each of the last N days, weeks or months (--keep-daily, --keep-weekly, --keep-monthly); a version any rule keeps stays, and so does every version a branch or tag points at.\n\n"
+            + "Examples:\n  merklesync forget file:///srv/repos/ds --keep-last 10 --dry-run\n  merklesync forget file:///srv/repos/ds --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --prune")
         {
-            remote, keepLast, keepWithin, dryRun, prune, grace,
+            remote, keepLast, keepWithin, keepDaily, keepWeekly, keepMonthly, dryRun, prune, grace,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
-            var policy = new ForgetPolicy(parse.GetValue(keepLast), parse.GetValue(keepWithin) is { } within ? Duration.Parse(within) : null);
+            var policy = new ForgetPolicy(parse.GetValue(keepLast), parse.GetValue(keepWithin) is { } within ? Duration.Parse(within) : null,
+                parse.GetValue(keepDaily), parse.GetValue(keepWeekly), parse.GetValue(keepMonthly));
             policy.Validate(); // before --grace is read or anything is asked of the remote
             bool dry = parse.GetValue(dryRun), json = parse.GetValue(CliApp.Json);
             var graceTime = Duration.Parse(parse.GetValue(grace)!);

@@ -6,26 +6,91 @@ namespace MerkleSync.Core.Repository;
 
 /// <summary>
 /// Which versions a forget keeps, besides every version a branch or tag points at: the newest
-/// <paramref name="KeepLast"/> of each branch's history, and those published within
-/// <paramref name="KeepWithin"/> of now. At least one of the two must be given.
+/// <paramref name="KeepLast"/> of each branch's history; those published within
+/// <paramref name="KeepWithin"/> of now; and, as restic's <c>--keep-daily</c> and the like, the
+/// newest of each of a branch's last <paramref name="KeepDaily"/> days (UTC), ISO weeks and months
+/// that have a version. At least one rule must be given.
 /// </summary>
-public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin)
+public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? KeepDaily = null, int? KeepWeekly = null, int? KeepMonthly = null)
 {
     public void Validate()
     {
-        if (KeepLast is null && KeepWithin is null)
+        if (KeepLast is null && KeepWithin is null && KeepDaily is null && KeepWeekly is null && KeepMonthly is null)
         {
-            throw new InvalidInputException("Say which versions to keep (--keep-last N, --keep-within DURATION, or both): a forget without a policy would keep only the versions branches and tags point at.");
+            throw new InvalidInputException("Say which versions to keep (--keep-last N, --keep-within DURATION, --keep-daily/--keep-weekly/--keep-monthly N): a forget without a policy would keep only the versions branches and tags point at.");
         }
 
-        if (KeepLast is < 1)
+        foreach (var (count, option) in new[] { (KeepLast, "--keep-last"), (KeepDaily, "--keep-daily"), (KeepWeekly, "--keep-weekly"), (KeepMonthly, "--keep-monthly") })
         {
-            throw new InvalidInputException($"--keep-last must be 1 or more, not {KeepLast}: a branch's head is always kept.");
+            if (count is < 1)
+            {
+                throw new InvalidInputException($"{option} must be 1 or more, not {count}: leave it out to keep none by that rule (a branch's head is always kept).");
+            }
         }
 
         if (KeepWithin is { } within && within < TimeSpan.Zero)
         {
             throw new InvalidInputException($"--keep-within must not be negative, not {within}.");
+        }
+    }
+
+    /// <summary>
+    /// Applies the policy to the histories of every ref (newest first; a tag's keeps only its
+    /// target, and the time rule): the versions no rule keeps, newest first, and how many are kept.
+    /// </summary>
+    internal (List<(Hash Id, VersionRecord Record)> Forgotten, int Kept) Select(
+        IEnumerable<(bool IsTag, IEnumerable<(Hash Id, VersionRecord Record)> History)> histories, long nowUnixMs, CancellationToken cancellationToken)
+    {
+        long keepFrom = KeepWithin is { } within ? nowUnixMs - (long)Math.Min(within.TotalMilliseconds, nowUnixMs) : long.MaxValue;
+        var rules = CalendarRules().ToArray();
+        var kept = new HashSet<Hash>();
+        var candidates = new Dictionary<Hash, VersionRecord>();
+        foreach (var (isTag, history) in histories)
+        {
+            int position = 0;
+            var periods = rules.Select(_ => new HashSet<int>()).ToArray(); // per rule, the periods that kept a version
+            foreach (var (id, record) in history)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                bool keep = position++ == 0 || (!isTag && position <= KeepLast) || record.TimeUnixMs >= keepFrom;
+                for (int r = 0; r < rules.Length && !isTag; r++)
+                {
+                    // The newest version of each period, for the rule's first periods that have one.
+                    keep |= periods[r].Count < rules[r].Count && periods[r].Add(rules[r].Period(record.Time.UtcDateTime));
+                }
+
+                if (keep)
+                {
+                    kept.Add(id);
+                }
+                else
+                {
+                    candidates[id] = record;
+                }
+            }
+        }
+
+        var forgotten = candidates.Where(c => !kept.Contains(c.Key)).Select(c => (c.Key, c.Value))
+            .OrderByDescending(v => v.Value.TimeUnixMs).ThenBy(v => v.Key.ToString(), StringComparer.Ordinal).ToList();
+        return (forgotten, kept.Count);
+    }
+
+    /// <summary>The calendar rules: how many periods each keeps, and which period a time falls in.</summary>
+    private IEnumerable<(int Count, Func<DateTime, int> Period)> CalendarRules()
+    {
+        if (KeepDaily is { } days)
+        {
+            yield return (days, t => DateOnly.FromDateTime(t).DayNumber);
+        }
+
+        if (KeepWeekly is { } weeks)
+        {
+            yield return (weeks, t => (System.Globalization.ISOWeek.GetYear(t) * 100) + System.Globalization.ISOWeek.GetWeekOfYear(t));
+        }
+
+        if (KeepMonthly is { } months)
+        {
+            yield return (months, t => (t.Year * 12) + t.Month);
         }
     }
 }
@@ -54,31 +119,7 @@ public sealed partial class Repository
         try
         {
             long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            long keepFrom = policy.KeepWithin is { } within ? now - (long)Math.Min(within.TotalMilliseconds, now) : long.MaxValue;
-            var kept = new HashSet<Hash>();
-            var candidates = new Dictionary<Hash, VersionRecord>();
-            foreach (var (name, head) in ListRefs())
-            {
-                int position = 0;
-                foreach (var (id, record) in History(head))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    bool keep = position == 0 || (!name.IsTag && position < policy.KeepLast) || record.TimeUnixMs >= keepFrom;
-                    if (keep)
-                    {
-                        kept.Add(id);
-                    }
-                    else
-                    {
-                        candidates[id] = record;
-                    }
-
-                    position++;
-                }
-            }
-
-            var forgotten = candidates.Where(c => !kept.Contains(c.Key)).Select(c => (c.Key, c.Value))
-                .OrderByDescending(v => v.Value.TimeUnixMs).ThenBy(v => v.Key.ToString(), StringComparer.Ordinal).ToList();
+            var (forgotten, kept) = policy.Select(ListRefs().Select(r => (r.Name.IsTag, History(r.Id))), now, cancellationToken);
             if (!dryRun && forgotten.Count > 0)
             {
                 byte[] when = new byte[sizeof(long)];
@@ -93,7 +134,7 @@ public sealed partial class Repository
                 });
             }
 
-            return new ForgetReport(forgotten, kept.Count);
+            return new ForgetReport(forgotten, kept);
         }
         finally
         {

@@ -321,9 +321,12 @@ public sealed partial class HttpRemote : IRemote
     {
         policy.Validate(); // before any request: the server would refuse it anyway
         var query = new List<string> { $"dryRun={(dryRun ? "true" : "false")}" };
-        if (policy.KeepLast is { } last)
+        foreach (var (name, count) in new[] { ("keepLast", policy.KeepLast), ("keepDaily", policy.KeepDaily), ("keepWeekly", policy.KeepWeekly), ("keepMonthly", policy.KeepMonthly) })
         {
-            query.Add($"keepLast={last.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            if (count is { } n)
+            {
+                query.Add($"{name}={n.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            }
         }
 
         if (policy.KeepWithin is { } within)

@@ -131,7 +131,7 @@ internal static class DatasetEndpoints
             return Results.Json(report);
         });
 
-        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
+        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepDaily, int? keepWeekly, int? keepMonthly, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
             var within = keepWithinSeconds switch
@@ -141,7 +141,7 @@ internal static class DatasetEndpoints
                 >= 0 => TimeSpan.MaxValue,
                 _ => throw new InvalidInputException($"keepWithinSeconds must be a number of seconds, 0 or more, not {keepWithinSeconds}."),
             };
-            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within), dryRun ?? false, ct);
+            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly), dryRun ?? false, ct);
             return Results.Json(WireFormat.ForgetJson(report));
         });
 

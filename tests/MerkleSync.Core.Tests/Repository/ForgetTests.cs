@@ -1,5 +1,6 @@
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
@@ -96,16 +97,51 @@ public class ForgetTests
         Assert.Equal(2, history.Count);
     }
 
+    [Fact]
+    public void Calendar_rules_keep_the_newest_version_of_each_of_the_last_n_days_weeks_and_months_that_have_one()
+    {
+        // A version every 7 hours from 1 Jan to 29 Mar 2026 (some days have three, some four), newest first.
+        var start = new DateTime(2026, 1, 1, 3, 0, 0, DateTimeKind.Utc);
+        var versions = Enumerable.Range(0, 300).Select(i => start.AddHours(7 * i)).Where(t => t.Month <= 3).Reverse()
+            .Select((t, i) => (Id: Hash.FromBytes(DatasetFiles.Random(i, Hash.Size)), Record: new VersionRecord(Hash.Zero, Hash.Zero, new DateTimeOffset(t).ToUnixTimeMilliseconds(), "a", "", 0, 0, 0))).ToList();
+        long now = new DateTimeOffset(2026, 3, 31, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        HashSet<Hash> Kept(ForgetPolicy policy, bool isTag = false)
+        {
+            var (forgotten, kept) = policy.Select([(isTag, versions)], now, None);
+            Assert.Equal(versions.Count, forgotten.Count + kept);
+            return [.. versions.Select(v => v.Id).Except(forgotten.Select(f => f.Id))];
+        }
+
+        // What each rule should keep, worked out another way: group by period, newest period first.
+        HashSet<Hash> NewestPer(Func<DateTime, object> period, int count) =>
+            [.. versions.GroupBy(v => period(v.Record.Time.UtcDateTime)).Take(count).Select(g => g.First().Id)];
+        var daily = NewestPer(t => t.Date, 7);
+        var weekly = NewestPer(t => (System.Globalization.ISOWeek.GetYear(t), System.Globalization.ISOWeek.GetWeekOfYear(t)), 4);
+        var monthly = NewestPer(t => t.Month, 12); // only three months have versions
+
+        Assert.Equal(7, daily.Count);
+        Assert.Equal(3, monthly.Count);
+        Assert.Equal(daily, Kept(new ForgetPolicy(null, null, KeepDaily: 7)));
+        Assert.Equal(weekly, Kept(new ForgetPolicy(null, null, KeepWeekly: 4)));
+        Assert.Equal(monthly, Kept(new ForgetPolicy(null, null, KeepMonthly: 12)));
+        Assert.Equal([.. daily, .. weekly, .. monthly, .. versions.Take(10).Select(v => v.Id)], Kept(new ForgetPolicy(10, null, 7, 4, 12)));
+        var withinThreeDays = versions.Where(v => v.Record.Time >= new DateTimeOffset(2026, 3, 28, 0, 0, 0, TimeSpan.Zero)).Select(v => v.Id).ToHashSet();
+        Assert.InRange(withinThreeDays.Count, 5, 8);
+        Assert.Equal(withinThreeDays, Kept(new ForgetPolicy(null, TimeSpan.FromDays(3))));
+        Assert.Equal([versions[0].Id], Kept(new ForgetPolicy(10, null, 7, 4, 12), isTag: true)); // a tag keeps its version, no history
+    }
+
     [Theory]
-    [InlineData(null, null)]
-    [InlineData(0, null)]
-    [InlineData(null, -1.0)]
-    public async Task A_policy_that_keeps_nothing_or_is_malformed_is_refused_and_nothing_changes(int? keepLast, double? keepWithinHours)
+    [InlineData(null, null, null)]
+    [InlineData(0, null, null)]
+    [InlineData(null, -1.0, null)]
+    [InlineData(null, null, 0)]
+    public async Task A_policy_that_keeps_nothing_or_is_malformed_is_refused_and_nothing_changes(int? keepLast, double? keepWithinHours, int? keepWeekly)
     {
         using var temp = new TempFolder();
         var (repo, v) = await FourVersionsAsync(temp);
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
-        var policy = new ForgetPolicy(keepLast, keepWithinHours is { } h ? TimeSpan.FromHours(h) : null);
+        var policy = new ForgetPolicy(keepLast, keepWithinHours is { } h ? TimeSpan.FromHours(h) : null, KeepWeekly: keepWeekly);
 
         await Assert.ThrowsAsync<InvalidInputException>(() => repository.ForgetAsync(policy, dryRun: false, None));
 
