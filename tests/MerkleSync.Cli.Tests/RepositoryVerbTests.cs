@@ -37,6 +37,8 @@ public class RepositoryVerbTests
         var diff = CliRunner.Json(await CliRunner.RunAsync("diff", repo, first.GetProperty("record").GetString()!, "main", "--json"));
         Assert.Equal(["added extra.csv", "modified notes/readme.txt"],
             diff.GetProperty("changes").EnumerateArray().Select(c => $"{c.GetProperty("kind").GetString()} {c.GetProperty("path").GetString()}"));
+        var notes = CliRunner.Json(await CliRunner.RunAsync("diff", repo, first.GetProperty("record").GetString()!, "main", "--path", "./notes/", "--json"));
+        Assert.Equal(["notes/readme.txt"], notes.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("path").GetString()));
 
         var both = await CliRunner.RunAsync("pull", repo, copy, "--branch", "main", "--version", first.GetProperty("record").GetString()!);
         Assert.Equal(2, both.ExitCode);
@@ -104,9 +106,16 @@ public class RepositoryVerbTests
 
         var log = await CliRunner.RunAsync("log", repo);
         Assert.Contains("was forgotten: the history ends here", log.Stdout, StringComparison.Ordinal);
+        var fileLog = await CliRunner.RunAsync("log", repo, "--path", "data.bin");
+        Assert.Contains("    v3\n\n    M data.bin  (293.0 KiB -> 293.0 KiB)", fileLog.Stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("v2", fileLog.Stdout, StringComparison.Ordinal); // its parent was forgotten: what it changed is not known
         var verify = CliRunner.Json(await CliRunner.RunAsync("verify", repo, "--read-data", "--json"));
         Assert.True(verify.GetProperty("ok").GetBoolean());
         Assert.Equal(2, verify.GetProperty("versions").GetInt32());
+        var provenance = CliRunner.Json(await CliRunner.RunAsync("verify", repo, "main", "--json"));
+        Assert.True(provenance.GetProperty("ok").GetBoolean());
+        Assert.Equal(["v3", "v2"], provenance.GetProperty("provenance").EnumerateArray().Select(v => v.GetProperty("message").GetString()));
+        Assert.Equal(forgot.GetProperty("forgotten")[0].GetProperty("record").GetString(), provenance.GetProperty("provenance_forgotten_parent").GetString());
     }
 
     [Fact]

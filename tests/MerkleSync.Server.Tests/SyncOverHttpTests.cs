@@ -60,6 +60,10 @@ public class SyncOverHttpTests : FolderTests
         }
 
         Assert.Equal(["v1"], (await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: true, None)).Forgotten.Select(v => v.Record.Message));
+        await remote.UpdateBranchAsync("old/v1", pushed[0].VersionId, null, None);
+        Assert.DoesNotContain((await remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null, Branches: ["main"]), dryRun: true, None)).Forgotten, v => v.Record.Message == "v1"); // another branch reaches v1
+        await Assert.ThrowsAsync<NotFoundException>(() => remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null, Branches: ["nope"]), dryRun: true, None));
+        await remote.UpdateBranchAsync("old/v1", null, pushed[0].VersionId, None);
         var daily = await remote.ForgetAsync(new(KeepLast: null, KeepWithin: null, KeepDaily: 1), dryRun: true, None); // the newest of the last day
         Assert.Equal(["v2", "v1"], daily.Forgotten.Select(v => v.Record.Message));
         var report = await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: false, None);
@@ -70,7 +74,9 @@ public class SyncOverHttpTests : FolderTests
         var history = await remote.HistoryInPagesAsync(pushed[2].VersionId, long.MaxValue, None, pageSize: 1).ToListAsync();
         Assert.Equal(["v3", "v2"], history.Select(h => h.Record.Message));
         await Assert.ThrowsAsync<NotFoundException>(async () => await remote.ResolveAsync("main~2", None));
+        var dry = await remote.CollectGarbageAsync(TimeSpan.Zero, None, dryRun: true);
         var gc = await remote.CollectGarbageAsync(TimeSpan.Zero, None);
+        Assert.True(dry.DryRun && !gc.DryRun && dry.FilesRemoved == 1 && dry.BytesFreed == gc.BytesFreed, $"{dry} / {gc}");
         Assert.True(gc.FilesRemoved == 1 && gc.BytesFreed > 0, $"{gc}");
     }
 

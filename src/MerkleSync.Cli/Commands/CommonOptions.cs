@@ -25,6 +25,9 @@ internal static class CommonOptions
         ["new_bytes"] = version.Record.NewBytes,
     };
 
+    /// <summary>A repeatable <c>--path</c> option (<c>-p</c>) that selects files at or under each path.</summary>
+    public static Option<string[]> Paths(string description) => new("--path", "-p") { Description = description, Arity = ArgumentArity.ZeroOrMore };
+
     public static void PrintVersion(VersionRef version)
     {
         var r = version.Record;

@@ -21,22 +21,24 @@ internal static class DiffCommand
         var branch = CommonOptions.Branch();
         var version = new Option<string?>("--version") { Description = "With DIR REMOTE: compare with this version instead of the branch head." };
         var stat = new Option<bool>("--stat") { Description = "Only the summary: counts and bytes." };
+        var paths = CommonOptions.Paths("Only files at or under this path (repeatable).");
         var command = new Command("diff", "Show files added, removed and modified between two versions, or between a directory and a version.\n\nExamples:\n  merklesync diff file:///srv/repos/ds v1-tag main\n  merklesync diff ./data file:///srv/repos/ds")
         {
-            first, second, third, branch, version, stat,
+            first, second, third, branch, version, stat, paths,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             string? b = parse.GetValue(third);
             bool json = parse.GetValue(CliApp.Json);
             bool statOnly = parse.GetValue(stat);
+            var selected = DatasetPath.FromArguments(parse.GetValue(paths) ?? []);
             if (b is not null)
             {
                 return await CommonOptions.WithRemoteAsync(parse.GetValue(first)!, async r =>
                 {
                     var oldVersion = await r.ResolveAsync(parse.GetValue(second)!, ct);
                     var newVersion = await r.ResolveAsync(b, ct);
-                    return await PrintAsync(r.Nodes, oldVersion.Record.Root, newVersion.Record.Root, json, ct, statOnly);
+                    return await PrintAsync(r.Nodes, oldVersion.Record.Root, newVersion.Record.Root, selected, json, statOnly, ct);
                 }, ct);
             }
 
@@ -66,14 +68,34 @@ internal static class DiffCommand
                     current = (await Snapshotter.SnapshotAsync(directory, local, ct)).Root;
                 }
 
-                return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, current, json, ct, statOnly);
+                return await PrintAsync(new LayeredNodeStore(local, r.Nodes), target.Record.Root, current, selected, json, statOnly, ct);
             }, ct, directory);
         }));
         return command;
     }
 
+    /// <summary>One change as a line: <c>+</c> added, <c>-</c> removed, <c>M</c> modified, <c>R</c> renamed, with sizes.</summary>
+    public static string Describe(TreeChange change) => change.Kind switch
+    {
+        ChangeKind.Added => $"+ {Format.Path(change.Path)}  ({Format.Bytes(change.New!.Value.Size)})",
+        ChangeKind.Removed => $"- {Format.Path(change.Path)}  ({Format.Bytes(change.Old!.Value.Size)})",
+        ChangeKind.Renamed => $"R {Format.Path(change.Old!.Value.Path)} -> {Format.Path(change.Path)}  ({Format.Bytes(change.New!.Value.Size)})",
+        _ => $"M {Format.Path(change.Path)}  ({Format.Bytes(change.Old!.Value.Size)} -> {Format.Bytes(change.New!.Value.Size)})",
+    };
+
+    public static JsonObject ChangeJson(TreeChange change) => new()
+    {
+        ["kind"] = change.Kind.ToString().ToLowerInvariant(),
+        ["path"] = change.Path,
+        ["old_path"] = change.Kind == ChangeKind.Renamed ? change.Old!.Value.Path : null,
+        ["old_hash"] = change.Old?.FileHash.ToString(),
+        ["new_hash"] = change.New?.FileHash.ToString(),
+        ["old_size"] = change.Old?.Size,
+        ["new_size"] = change.New?.Size,
+    };
+
     /// <summary>Prints a diff (renames paired up); exit code 0 either way, like <c>git diff</c>.</summary>
-    public static async Task<int> PrintAsync(ITreeNodeStore nodes, Hash oldRoot, Hash newRoot, bool json, CancellationToken cancellationToken, bool statOnly = false)
+    public static async Task<int> PrintAsync(ITreeNodeStore nodes, Hash oldRoot, Hash newRoot, IReadOnlyList<string> paths, bool json, bool statOnly, CancellationToken cancellationToken)
     {
         var raw = new List<TreeChange>();
         await foreach (var change in TreeDiff.DiffAsync(nodes, oldRoot, newRoot, cancellationToken))
@@ -81,7 +103,7 @@ internal static class DiffCommand
             raw.Add(change);
         }
 
-        var changes = RenameDetection.Pair(raw);
+        var changes = PathHistory.Within(raw, paths);
         int Count(ChangeKind kind) => changes.Count(c => c.Kind == kind);
         long added = changes.Where(c => c.Kind == ChangeKind.Added).Sum(c => c.New!.Value.Size);
         long removed = changes.Where(c => c.Kind == ChangeKind.Removed).Sum(c => c.Old!.Value.Size);
@@ -102,16 +124,7 @@ internal static class DiffCommand
                     ["bytes_removed"] = removed,
                     ["bytes_modified"] = modified,
                 },
-                ["changes"] = statOnly ? new JsonArray() : new JsonArray([.. changes.Select(c => new JsonObject
-                {
-                    ["kind"] = c.Kind.ToString().ToLowerInvariant(),
-                    ["path"] = c.Path,
-                    ["old_path"] = c.Kind == ChangeKind.Renamed ? c.Old!.Value.Path : null,
-                    ["old_hash"] = c.Old?.FileHash.ToString(),
-                    ["new_hash"] = c.New?.FileHash.ToString(),
-                    ["old_size"] = c.Old?.Size,
-                    ["new_size"] = c.New?.Size,
-                })]),
+                ["changes"] = statOnly ? new JsonArray() : new JsonArray([.. changes.Select(c => (JsonNode)ChangeJson(c))]),
             });
             return CliApp.Ok;
         }
@@ -120,13 +133,7 @@ internal static class DiffCommand
         {
             foreach (var change in changes)
             {
-                Console.Out.WriteLine(change.Kind switch
-                {
-                    ChangeKind.Added => $"+ {Format.Path(change.Path)}  ({Format.Bytes(change.New!.Value.Size)})",
-                    ChangeKind.Removed => $"- {Format.Path(change.Path)}  ({Format.Bytes(change.Old!.Value.Size)})",
-                    ChangeKind.Renamed => $"R {Format.Path(change.Old!.Value.Path)} -> {Format.Path(change.Path)}  ({Format.Bytes(change.New!.Value.Size)})",
-                    _ => $"M {Format.Path(change.Path)}  ({Format.Bytes(change.Old!.Value.Size)} -> {Format.Bytes(change.New!.Value.Size)})",
-                });
+                Console.Out.WriteLine(Describe(change));
             }
         }
 

@@ -20,6 +20,11 @@ internal static class ForgetCommand
         var keepDaily = new Option<int?>("--keep-daily") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N days that have one (UTC)." };
         var keepWeekly = new Option<int?>("--keep-weekly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N weeks that have one (ISO weeks)." };
         var keepMonthly = new Option<int?>("--keep-monthly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N months that have one." };
+        var branches = new Option<string[]>("--branch", "-b")
+        {
+            Description = "Apply the rules to this branch only (repeatable); versions other branches or tags reach are kept. Default: every branch.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "List what would be forgotten; change nothing." };
         var prune = new Option<bool>("--prune") { Description = "Then run gc, freeing what only the forgotten versions used." };
         var grace = GcCommand.GraceOption();
@@ -27,19 +32,19 @@ internal static class ForgetCommand
             "Forget old versions: keep each branch's newest N (--keep-last), those newer than a duration (--keep-within), the newest of each of the last N days, weeks or months (--keep-daily, --keep-weekly, --keep-monthly); a version any rule keeps stays, and so does every version a branch or tag points at.\n\n"
             + "Examples:\n  merklesync forget file:///srv/repos/ds --keep-last 10 --dry-run\n  merklesync forget file:///srv/repos/ds --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --prune")
         {
-            remote, keepLast, keepWithin, keepDaily, keepWeekly, keepMonthly, dryRun, prune, grace,
+            remote, keepLast, keepWithin, keepDaily, keepWeekly, keepMonthly, branches, dryRun, prune, grace,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             var policy = new ForgetPolicy(parse.GetValue(keepLast), parse.GetValue(keepWithin) is { } within ? Duration.Parse(within) : null,
-                parse.GetValue(keepDaily), parse.GetValue(keepWeekly), parse.GetValue(keepMonthly));
+                parse.GetValue(keepDaily), parse.GetValue(keepWeekly), parse.GetValue(keepMonthly), parse.GetValue(branches) is { Length: > 0 } named ? named : null);
             policy.Validate(); // before --grace is read or anything is asked of the remote
             bool dry = parse.GetValue(dryRun), json = parse.GetValue(CliApp.Json);
             var graceTime = Duration.Parse(parse.GetValue(grace)!);
             var report = r is LocalRemote local
                 ? await local.Repository.ForgetAsync(policy, dry, ct)
                 : await ((HttpRemote)r).ForgetAsync(policy, dry, ct);
-            var gc = parse.GetValue(prune) && !dry ? await GcCommand.CollectAsync(r, graceTime, ct) : null;
+            var gc = parse.GetValue(prune) && !dry ? await GcCommand.CollectAsync(r, graceTime, dryRun: false, ct) : null;
             if (json)
             {
                 JsonOut.Write(new JsonObject

@@ -20,7 +20,11 @@ internal static class LogCommand
                 result.AddError("--max-count must be at least 1.");
             }
         });
-        var command = new Command("log", "Show the history of a branch: version, parent, who, when, why, size and new bytes.\n\nExample:\n  merklesync log file:///srv/repos/ds -n 5") { remote, branch, max };
+        var paths = CommonOptions.Paths("Only the versions that changed a file at or under this path (repeatable; '.' for all), each with its changes there.");
+        var command = new Command("log", "Show the history of a branch: version, parent, who, when, why, size and new bytes.\n\nExamples:\n  merklesync log file:///srv/repos/ds -n 5\n  merklesync log origin --path labels/train.csv")
+        {
+            remote, branch, max, paths,
+        };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             VersionRef head;
@@ -36,6 +40,11 @@ internal static class LogCommand
                 }
 
                 throw;
+            }
+
+            if (parse.GetValue(paths) is { Length: > 0 } given)
+            {
+                return await PrintChangesAsync(r, head, Core.Tree.DatasetPath.FromArguments(given), parse.GetValue(max), parse.GetValue(CliApp.Json), ct);
             }
 
             var history = await r.HistoryInPagesAsync(head.Id, parse.GetValue(max), ct).ToListAsync(ct);
@@ -59,5 +68,41 @@ internal static class LogCommand
             return CliApp.Ok;
         }, ct)));
         return command;
+    }
+
+    /// <summary>The versions that changed something under <paramref name="paths"/>, each with what it changed there.</summary>
+    private static async Task<int> PrintChangesAsync(IRemote remote, VersionRef head, IReadOnlyList<string> paths, int max, bool json, CancellationToken cancellationToken)
+    {
+        var shown = new JsonArray();
+        await foreach (var (version, changes) in PathHistory.ChangesAsync(remote, head, paths, max, cancellationToken))
+        {
+            if (json)
+            {
+                var entry = CommonOptions.VersionJson(version);
+                entry["changes"] = new JsonArray([.. changes.Select(c => (JsonNode)DiffCommand.ChangeJson(c))]);
+                shown.Add(entry);
+                continue;
+            }
+
+            CommonOptions.PrintVersion(version);
+            Console.Out.WriteLine();
+            foreach (var change in changes)
+            {
+                Console.Out.WriteLine("    " + DiffCommand.Describe(change));
+            }
+
+            Console.Out.WriteLine();
+        }
+
+        if (json)
+        {
+            JsonOut.Write(shown);
+        }
+        else if (shown.Count == 0)
+        {
+            Console.Out.WriteLine($"No version in this history changed {string.Join(" or ", paths.Select(p => $"'{p}'"))}.");
+        }
+
+        return CliApp.Ok;
     }
 }

@@ -52,6 +52,6 @@ internal static class StatusCommand
             Console.Out.WriteLine($"Compared with {remote} branch '{branch}' at version {synced}:");
         }
 
-        return await DiffCommand.PrintAsync(nodes, synced, current, json, cancellationToken);
+        return await DiffCommand.PrintAsync(nodes, synced, current, [], json, statOnly: false, cancellationToken);
     }
 }

@@ -19,7 +19,7 @@ internal static class VerifyCommand
             Description = "Read only some packs: n/t reads group n of t (run 1/t to t/t, e.g. one a day, to read every pack once), P% a random share.",
             HelpName = "n/t|P%",
         };
-        var command = new Command("verify", "Prove versions from their data: tree nodes, file hashes, pack presence; with --read-data every chunk. Given a VERSION, also print its provenance chain back to the first version. Exit code 3 if anything is wrong.\n\nExamples:\n  merklesync verify file:///srv/repos/ds --read-data\n  merklesync verify origin 3f2a9c --read-data\n  merklesync verify origin --read-data-subset 3/7")
+        var command = new Command("verify", "Prove versions from their data: tree nodes, file hashes, pack presence; with --read-data every chunk. Given a VERSION, also print its provenance chain back to the first version (or to where older versions were forgotten). Exit code 3 if anything is wrong.\n\nExamples:\n  merklesync verify file:///srv/repos/ds --read-data\n  merklesync verify origin 3f2a9c --read-data\n  merklesync verify origin --read-data-subset 3/7")
         {
             remote, version, readData, readDataSubset,
         };
@@ -64,6 +64,7 @@ internal static class VerifyCommand
                     })]),
                     ["provenance"] = new JsonArray([.. chain.Select(v => (JsonNode)CommonOptions.VersionJson(v))]),
                     ["provenance_problem"] = chainProblem,
+                    ["provenance_forgotten_parent"] = chainProblem is null && chain.Count > 0 && !chain[^1].Record.Parent.IsZero ? chain[^1].Record.Parent.ToString() : null,
                 });
             }
             else
@@ -97,6 +98,10 @@ internal static class VerifyCommand
                     {
                         Console.Out.WriteLine($"PROBLEM provenance: {chainProblem}");
                     }
+                    else if (chain.Count > 0 && !chain[^1].Record.Parent.IsZero)
+                    {
+                        Console.Out.WriteLine($"  (parent record {chain[^1].Record.Parent.ToString()[..12]} was forgotten: the chain ends here)");
+                    }
                 }
 
                 var damagedPacks = report.Problems.Select(p => p.DamagedPack).OfType<Core.Hashing.Hash>().Distinct().ToList();
@@ -117,9 +122,9 @@ internal static class VerifyCommand
     }
 
     /// <summary>
-    /// The version's records back to the first one. Each record was already checked to hash to its
-    /// id when it was read; this checks that each one is the parent the previous one names and that
-    /// the chain ends at a first version.
+    /// The version's records back to the first one (or to the last before a forgotten one). Each
+    /// record was already checked to hash to its id when it was read; this checks that each one is
+    /// the parent the previous one names.
     /// </summary>
     private static async Task<(IReadOnlyList<VersionRef> Chain, string? Problem)> ProvenanceAsync(IRemote remote, VersionRef target, CancellationToken cancellationToken)
     {
@@ -143,6 +148,6 @@ internal static class VerifyCommand
             return (chain, e.Message);
         }
 
-        return (chain, null); // the walk ends only at a first version
+        return (chain, null); // the walk ends at a first version, or where the next parent was forgotten
     }
 }

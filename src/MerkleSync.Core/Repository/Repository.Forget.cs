@@ -9,9 +9,10 @@ namespace MerkleSync.Core.Repository;
 /// <paramref name="KeepLast"/> of each branch's history; those published within
 /// <paramref name="KeepWithin"/> of now; and, as restic's <c>--keep-daily</c> and the like, the
 /// newest of each of a branch's last <paramref name="KeepDaily"/> days (UTC), ISO weeks and months
-/// that have a version. At least one rule must be given.
+/// that have a version. At least one rule must be given. With <paramref name="Branches"/> the rules
+/// apply to those branches' histories only, and every version another branch or a tag reaches is kept.
 /// </summary>
-public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? KeepDaily = null, int? KeepWeekly = null, int? KeepMonthly = null)
+public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? KeepDaily = null, int? KeepWeekly = null, int? KeepMonthly = null, IReadOnlyList<string>? Branches = null)
 {
     public void Validate()
     {
@@ -36,23 +37,25 @@ public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? Keep
 
     /// <summary>
     /// Applies the policy to the histories of every ref (newest first; a tag's keeps only its
-    /// target, and the time rule): the versions no rule keeps, newest first, and how many are kept.
+    /// target, and the time rule; one the policy's branches leave out keeps all): the versions no
+    /// rule keeps, newest first, and how many are kept.
     /// </summary>
     internal (List<(Hash Id, VersionRecord Record)> Forgotten, int Kept) Select(
-        IEnumerable<(bool IsTag, IEnumerable<(Hash Id, VersionRecord Record)> History)> histories, long nowUnixMs, CancellationToken cancellationToken)
+        IEnumerable<(RefName Name, IEnumerable<(Hash Id, VersionRecord Record)> History)> histories, long nowUnixMs, CancellationToken cancellationToken)
     {
         long keepFrom = KeepWithin is { } within ? nowUnixMs - (long)Math.Min(within.TotalMilliseconds, nowUnixMs) : long.MaxValue;
         var rules = CalendarRules().ToArray();
         var kept = new HashSet<Hash>();
         var candidates = new Dictionary<Hash, VersionRecord>();
-        foreach (var (isTag, history) in histories)
+        foreach (var (name, history) in histories)
         {
+            bool isTag = name.IsTag, applies = Branches is null || (!isTag && Branches.Contains(name.Name));
             int position = 0;
             var periods = rules.Select(_ => new HashSet<int>()).ToArray(); // per rule, the periods that kept a version
             foreach (var (id, record) in history)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                bool keep = position++ == 0 || (!isTag && position <= KeepLast) || record.TimeUnixMs >= keepFrom;
+                bool keep = !applies || position++ == 0 || (!isTag && position <= KeepLast) || record.TimeUnixMs >= keepFrom;
                 for (int r = 0; r < rules.Length && !isTag; r++)
                 {
                     // The newest version of each period, for the rule's first periods that have one.
@@ -119,7 +122,12 @@ public sealed partial class Repository
         try
         {
             long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var (forgotten, kept) = policy.Select(ListRefs().Select(r => (r.Name.IsTag, History(r.Id))), now, cancellationToken);
+            if (policy.Branches?.FirstOrDefault(b => GetRef(RefName.Branch(b)) is null) is { } missing)
+            {
+                throw new NotFoundException($"No branch '{missing}' to apply the rules to.");
+            }
+
+            var (forgotten, kept) = policy.Select(ListRefs().Select(r => (r.Name, History(r.Id))), now, cancellationToken);
             if (!dryRun && forgotten.Count > 0)
             {
                 byte[] when = new byte[sizeof(long)];

@@ -6,12 +6,13 @@ namespace MerkleSync.Core.Repository;
 
 /// <param name="Grace">Packs indexed, and files and nodes staged, more recently than this are left alone: they may belong to a push that has not published yet.</param>
 /// <param name="RewriteBelow">A pack whose live bytes fall below this fraction is rewritten with only its live chunks.</param>
-public sealed record GcOptions(TimeSpan Grace, double RewriteBelow = 0.5)
+/// <param name="DryRun">Only report what would be removed; change nothing (a rewritten pack's new size is estimated by its live chunks' stored bytes).</param>
+public sealed record GcOptions(TimeSpan Grace, double RewriteBelow = 0.5, bool DryRun = false)
 {
     public static GcOptions Default { get; } = new(TimeSpan.FromHours(1));
 }
 
-public sealed record GcReport(int VersionsRemoved, int FilesRemoved, int NodesRemoved, int PacksDeleted, int PacksRewritten, long BytesFreed, long BytesKept);
+public sealed record GcReport(int VersionsRemoved, int FilesRemoved, int NodesRemoved, int PacksDeleted, int PacksRewritten, long BytesFreed, long BytesKept, bool DryRun = false);
 
 public sealed partial class Repository
 {
@@ -38,13 +39,16 @@ public sealed partial class Repository
             var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id)).ToList();
             var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id) && !staged.Nodes.Contains(id)).ToList();
             var deadFiles = Db.Scan(Families.Files).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Files.ContainsKey(id) && !staged.Files.Contains(id)).ToList();
-            Db.WriteDurable(batch =>
+            if (!options.DryRun)
             {
-                deadVersions.ForEach(id => batch.Delete(Families.Versions, Key(id)));
-                deadNodes.ForEach(id => batch.Delete(Families.Nodes, Key(id)));
-                deadFiles.ForEach(id => batch.Delete(Families.Files, Key(id)));
-                staged.Expired.ForEach(key => batch.Delete(Families.Staged, key));
-            });
+                Db.WriteDurable(batch =>
+                {
+                    deadVersions.ForEach(id => batch.Delete(Families.Versions, Key(id)));
+                    deadNodes.ForEach(id => batch.Delete(Families.Nodes, Key(id)));
+                    deadFiles.ForEach(id => batch.Delete(Families.Files, Key(id)));
+                    staged.Expired.ForEach(key => batch.Delete(Families.Staged, key));
+                });
+            }
 
             // Live chunks per pack, and the files that use each pack.
             var live = new Dictionary<Hash, HashSet<int>>();
@@ -80,6 +84,14 @@ public sealed partial class Repository
                     continue;
                 }
 
+                if (options.DryRun)
+                {
+                    (deleted, rewritten) = used.Count > 0 ? (deleted, rewritten + 1) : (deleted + 1, rewritten);
+                    kept += liveBytes;
+                    freed += pack.BlobLength;
+                    continue;
+                }
+
                 if (used.Count > 0)
                 {
                     var moved = await CopyLiveChunksAsync(pack, used, cancellationToken).ConfigureAwait(false);
@@ -96,7 +108,7 @@ public sealed partial class Repository
                 freed += pack.BlobLength;
             }
 
-            return new GcReport(deadVersions.Count, deadFiles.Count, deadNodes.Count, deleted, rewritten, freed, kept);
+            return new GcReport(deadVersions.Count, deadFiles.Count, deadNodes.Count, deleted, rewritten, freed, kept, options.DryRun);
         }
         finally
         {

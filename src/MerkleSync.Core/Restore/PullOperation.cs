@@ -127,8 +127,7 @@ public static class PullOperation
     private static async Task<PullResult> PullVersionAsync(
         IRemote remote, string directory, PullOptions options, VersionRef version, OperationProgress progress, Stopwatch clock, (long Sent, long Received) wireAtStart, CancellationToken cancellationToken)
     {
-        string?[] given = [.. (options.Paths ?? []).Select(DatasetPath.FromArgument)];
-        string[] filters = given.Contains(null) ? [] : [.. given.OfType<string>()]; // the root among them selects everything
+        string[] filters = DatasetPath.FromArguments(options.Paths ?? []);
         var tree = ListSelectedAsync(remote, version.Record.Root, filters, cancellationToken);
         if (filters.Length > 0 && !options.Delete)
         {

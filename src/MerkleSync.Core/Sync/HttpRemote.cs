@@ -302,9 +302,10 @@ public sealed partial class HttpRemote : IRemote
     }
 
     /// <summary>Runs garbage collection on the server (write access).</summary>
-    public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, CancellationToken cancellationToken)
+    public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, CancellationToken cancellationToken, bool dryRun = false)
     {
-        using var response = await _http.PostAsync($"{_api}/gc?graceSeconds={grace.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}", null, cancellationToken).ConfigureAwait(false);
+        using var response = await _http.PostAsync(
+            $"{_api}/gc?graceSeconds={grace.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}&dryRun={(dryRun ? "true" : "false")}", null, cancellationToken).ConfigureAwait(false);
         var json = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -333,6 +334,8 @@ public sealed partial class HttpRemote : IRemote
         {
             query.Add($"keepWithinSeconds={within.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         }
+
+        query.AddRange((policy.Branches ?? []).Select(b => $"branch={Uri.EscapeDataString(b)}"));
 
         using var response = await _http.PostAsync($"{_api}/forget?{string.Join('&', query)}", null, cancellationToken).ConfigureAwait(false);
         return WireFormat.ParseForget(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false));

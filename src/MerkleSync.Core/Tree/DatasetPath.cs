@@ -30,6 +30,16 @@ public static class DatasetPath
         return path.Length == 0 ? null : Normalize(path);
     }
 
+    /// <summary>
+    /// Paths given as arguments (e.g. <c>--path</c>), canonical: what selects files at or under any
+    /// of them. Empty, selecting everything, when one of them is the root ('.', '/').
+    /// </summary>
+    public static string[] FromArguments(IEnumerable<string> arguments)
+    {
+        string?[] given = [.. arguments.Select(FromArgument)];
+        return given.Contains(null) ? [] : [.. given.OfType<string>()];
+    }
+
     /// <summary>Returns null and the canonical form if <paramref name="path"/> is valid, else the reason.</summary>
     public static string? Validate(string path, out string normalized)
     {

@@ -124,14 +124,14 @@ internal static class DatasetEndpoints
             return Results.Json(WireFormat.VersionJson(new VersionRef(id, record)));
         });
 
-        ds.MapPost("/gc", async (string dataset, double? graceSeconds, DatasetRegistry registry, CancellationToken ct) =>
+        ds.MapPost("/gc", async (string dataset, double? graceSeconds, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            var report = await repository.CollectGarbageAsync(new GcOptions(Grace(graceSeconds)), ct);
+            var report = await repository.CollectGarbageAsync(new GcOptions(Grace(graceSeconds), DryRun: dryRun ?? false), ct);
             return Results.Json(report);
         });
 
-        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepDaily, int? keepWeekly, int? keepMonthly, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
+        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepDaily, int? keepWeekly, int? keepMonthly, [Microsoft.AspNetCore.Mvc.FromQuery] string[]? branch, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
             var within = keepWithinSeconds switch
@@ -141,7 +141,7 @@ internal static class DatasetEndpoints
                 >= 0 => TimeSpan.MaxValue,
                 _ => throw new InvalidInputException($"keepWithinSeconds must be a number of seconds, 0 or more, not {keepWithinSeconds}."),
             };
-            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly), dryRun ?? false, ct);
+            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly, branch is { Length: > 0 } ? branch : null), dryRun ?? false, ct);
             return Results.Json(WireFormat.ForgetJson(report));
         });
 

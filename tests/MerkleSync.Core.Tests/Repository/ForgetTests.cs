@@ -66,6 +66,7 @@ public class ForgetTests
         var named = Assert.Throws<NotFoundException>(() => repository.Resolve(v[2].ToString()[..10]));
         Assert.Equal($"Version record {v[2]} was forgotten (merklesync forget): it can no longer be pulled or named.", named.Message);
         Assert.Empty((await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: false, None)).Forgotten); // done once
+        await Assert.ThrowsAsync<NotFoundException>(() => repository.ForgetAsync(new ForgetPolicy(1, null, Branches: ["nope"]), dryRun: true, None));
 
         long before = repository.ListPacks().Sum(p => p.BlobLength);
         var gc = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);
@@ -107,7 +108,7 @@ public class ForgetTests
         long now = new DateTimeOffset(2026, 3, 31, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
         HashSet<Hash> Kept(ForgetPolicy policy, bool isTag = false)
         {
-            var (forgotten, kept) = policy.Select([(isTag, versions)], now, None);
+            var (forgotten, kept) = policy.Select([(isTag ? RefName.Tag("t") : RefName.Branch("main"), versions)], now, None);
             Assert.Equal(versions.Count, forgotten.Count + kept);
             return [.. versions.Select(v => v.Id).Except(forgotten.Select(f => f.Id))];
         }
@@ -129,6 +130,23 @@ public class ForgetTests
         Assert.InRange(withinThreeDays.Count, 5, 8);
         Assert.Equal(withinThreeDays, Kept(new ForgetPolicy(null, TimeSpan.FromDays(3))));
         Assert.Equal([versions[0].Id], Kept(new ForgetPolicy(10, null, 7, 4, 12), isTag: true)); // a tag keeps its version, no history
+    }
+
+    [Fact]
+    public void Rules_for_some_branches_leave_every_version_the_others_reach()
+    {
+        (Hash, VersionRecord) Version(int i) => (Hash.FromBytes(DatasetFiles.Random(100 + i, Hash.Size)), new VersionRecord(Hash.Zero, Hash.Zero, i, "a", $"v{i}", 0, 0, 0));
+        var (m0, m1, m2, m3, s1, s2) = (Version(0), Version(1), Version(2), Version(3), Version(11), Version(12));
+        (RefName, IEnumerable<(Hash, VersionRecord)>)[] histories =
+        [
+            (RefName.Branch("main"), [m3, m2, m1, m0]),
+            (RefName.Branch("scratch"), [s2, s1, m1, m0]), // branched from main at m1
+        ];
+        string Forgotten(ForgetPolicy policy) => string.Join(" ", policy.Select(histories, 1_000_000, None).Forgotten.Select(f => f.Record.Message));
+
+        Assert.Equal("v11 v2 v1 v0", Forgotten(new ForgetPolicy(1, null)));
+        Assert.Equal("v11", Forgotten(new ForgetPolicy(1, null, Branches: ["scratch"])));
+        Assert.Equal("v2", Forgotten(new ForgetPolicy(1, null, Branches: ["main"]))); // m1 and m0 stay: scratch reaches them
     }
 
     [Theory]

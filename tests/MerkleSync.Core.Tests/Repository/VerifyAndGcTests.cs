@@ -130,6 +130,40 @@ public class VerifyAndGcTests
     }
 
     [Fact]
+    public async Task A_gc_dry_run_changes_nothing_and_reports_what_the_gc_then_does()
+    {
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        DatasetFiles.Write(source, "small.txt", DatasetFiles.Text(1, 20_000));
+        DatasetFiles.Write(source, "large.bin", DatasetFiles.Random(2, 900_000));
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            await PushOperation.PushAsync(source, remote, new PushOptions(Branch: "old"), None);
+            File.Delete(Path.Combine(source, "large.bin"));
+            DatasetFiles.Write(source, "other.bin", DatasetFiles.Random(3, 300_000));
+            await PushOperation.PushAsync(source, remote, new PushOptions(Branch: "main"), None);
+        }
+
+        using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
+        repository.DeleteRef(RefName.Branch("old"));
+        var packsBefore = repository.ListPacks().Select(p => (p.PackId, p.BlobLength)).ToList();
+        int versionsBefore = repository.ListVersions().Count();
+
+        var dry = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero, DryRun: true), None);
+
+        Assert.True(dry.DryRun);
+        Assert.Equal(packsBefore, repository.ListPacks().Select(p => (p.PackId, p.BlobLength)));
+        Assert.Equal(versionsBefore, repository.ListVersions().Count());
+        var real = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);
+        Assert.Equal(
+            (real.VersionsRemoved, real.FilesRemoved, real.NodesRemoved, real.PacksDeleted, real.PacksRewritten, real.BytesFreed),
+            (dry.VersionsRemoved, dry.FilesRemoved, dry.NodesRemoved, dry.PacksDeleted, dry.PacksRewritten, dry.BytesFreed));
+        Assert.True(real.VersionsRemoved == 1 && real.PacksDeleted + real.PacksRewritten >= 1, $"{real}");
+        Assert.InRange(dry.BytesKept, real.BytesKept * 0.9, real.BytesKept); // a rewritten pack's new size, estimated by its live chunks
+    }
+
+    [Fact]
     public async Task Gc_rewrites_a_mostly_dead_pack_and_the_survivors_still_pull()
     {
         using var temp = new TempFolder();
