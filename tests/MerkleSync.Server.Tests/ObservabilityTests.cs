@@ -25,6 +25,8 @@ public class ObservabilityTests : FolderTests
         string metrics = await http.GetStringAsync($"{server.BaseUrl}/metrics");
         Assert.Contains("merklesync_uploads_completed_total", metrics, StringComparison.Ordinal);
         Assert.Contains("merklesync_publishes_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("merklesync_versions_forgotten_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("merklesync_gc_bytes_freed_total", metrics, StringComparison.Ordinal);
         Assert.Contains("http_requests_received_total", metrics, StringComparison.Ordinal);
 
         using var openApi = JsonDocument.Parse(await http.GetStringAsync($"{server.BaseUrl}/openapi/v1.json"));

@@ -128,6 +128,11 @@ internal static class DatasetEndpoints
         {
             var repository = await registry.GetAsync(dataset, ct);
             var report = await repository.CollectGarbageAsync(new GcOptions(Grace(graceSeconds), DryRun: dryRun ?? false), ct);
+            if (!report.DryRun)
+            {
+                ServerMetrics.GcBytesFreed.Inc(report.BytesFreed);
+            }
+
             return Results.Json(report);
         });
 
@@ -142,6 +147,11 @@ internal static class DatasetEndpoints
                 _ => throw new InvalidInputException($"keepWithinSeconds must be a number of seconds, 0 or more, not {keepWithinSeconds}."),
             };
             var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly, branch is { Length: > 0 } ? branch : null), dryRun ?? false, ct);
+            if (dryRun != true)
+            {
+                ServerMetrics.VersionsForgotten.Inc(report.Forgotten.Count);
+            }
+
             return Results.Json(WireFormat.ForgetJson(report));
         });
 

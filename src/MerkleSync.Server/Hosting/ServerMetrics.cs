@@ -16,4 +16,6 @@ public static class ServerMetrics
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.05, 2, 10) });
     public static readonly Counter Publishes = Metrics.CreateCounter("merklesync_publishes_total", "Versions published.");
     public static readonly Counter PublishConflicts = Metrics.CreateCounter("merklesync_publish_conflicts_total", "Publishes refused because the branch moved (409).");
+    public static readonly Counter VersionsForgotten = Metrics.CreateCounter("merklesync_versions_forgotten_total", "Versions dropped from histories by forget.");
+    public static readonly Counter GcBytesFreed = Metrics.CreateCounter("merklesync_gc_bytes_freed_total", "Pack bytes deleted by garbage collection (rewritten packs count whole; their new packs are written anew).");
 }
