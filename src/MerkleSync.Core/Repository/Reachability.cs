@@ -33,6 +33,10 @@ internal sealed class Reachability
         return result;
     }
 
+    /// <summary>Adds the nodes and files of the tree <paramref name="root"/> (of <paramref name="version"/>, for reports).</summary>
+    public Task AddTreeAsync(Repository repository, Hash version, Hash root, CancellationToken cancellationToken) =>
+        WalkAsync(repository, version, root, cancellationToken);
+
     // Every version's entries are listed (paths differ between versions), but each node is read once per version.
     private async Task WalkAsync(Repository repository, Hash version, Hash root, CancellationToken cancellationToken)
     {

@@ -130,14 +130,16 @@ public sealed partial class Repository
             var (forgotten, kept) = policy.Select(ListRefs().Select(r => (r.Name, History(r.Id))), now, cancellationToken);
             if (!dryRun && forgotten.Count > 0)
             {
-                byte[] when = new byte[sizeof(long)];
-                System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(when, now);
                 Db.WriteDurable(batch =>
                 {
-                    foreach (var (id, _) in forgotten)
+                    foreach (var (id, record) in forgotten)
                     {
+                        // When, and the root: gc keeps what the version reaches for its grace period.
+                        byte[] marker = new byte[sizeof(long) + Hash.Size];
+                        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(marker, now);
+                        record.Root.ToArray().CopyTo(marker, sizeof(long));
                         batch.Delete(Families.Versions, Key(id));
-                        batch.Put(Families.Meta, ForgottenKey(id), when);
+                        batch.Put(Families.Meta, ForgottenKey(id), marker);
                     }
                 });
             }
@@ -152,6 +154,12 @@ public sealed partial class Repository
 
     /// <summary>Whether the version <paramref name="id"/> was forgotten (its record removed on purpose).</summary>
     public bool IsForgotten(Hash id) => Db.Get(Families.Meta, ForgottenKey(id)) is not null;
+
+    /// <summary>The roots of the versions forgotten after <paramref name="sinceUnixMs"/>.</summary>
+    internal IEnumerable<(Hash Id, Hash Root)> ForgottenSince(long sinceUnixMs) =>
+        Db.Scan(Families.Meta, ForgottenPrefix)
+            .Where(kv => kv.Value.Length == sizeof(long) + Hash.Size && System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(kv.Value) > sinceUnixMs)
+            .Select(kv => (Hash.FromBytes(kv.Key.AsSpan(ForgottenPrefix.Length)), Hash.FromBytes(kv.Value.AsSpan(sizeof(long)))));
 
     /// <summary>The forgotten record whose id starts with <paramref name="hexPrefix"/> (lower-case hex), if exactly one does.</summary>
     private Hash? ForgottenWithPrefix(string hexPrefix)

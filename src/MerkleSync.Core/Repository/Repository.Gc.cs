@@ -35,6 +35,13 @@ public sealed partial class Repository
             // Dead records, nodes and files; what a push staged within the grace period is kept.
             // In milliseconds, not DateTimeOffset: a grace longer than the time since 0001 (say, forever) keeps everything.
             long cutoff = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)options.Grace.TotalMilliseconds;
+
+            // So is what a version forgotten within it reaches: a pull may be reading it, or a push
+            // may have been told the server has its chunks.
+            foreach (var (id, root) in options.Grace > TimeSpan.Zero ? ForgottenSince(cutoff) : [])
+            {
+                await reach.AddTreeAsync(this, id, root, cancellationToken).ConfigureAwait(false);
+            }
             var staged = ListStaged(cutoff);
             var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id)).ToList();
             var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id) && !staged.Nodes.Contains(id)).ToList();

@@ -69,6 +69,9 @@ public class ForgetTests
         await Assert.ThrowsAsync<NotFoundException>(() => repository.ForgetAsync(new ForgetPolicy(1, null, Branches: ["nope"]), dryRun: true, None));
 
         long before = repository.ListPacks().Sum(p => p.BlobLength);
+        // Within gc's grace period a forgotten version's data stays: a pull may still be reading it.
+        var young = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.FromHours(1)), None);
+        Assert.Equal((0, 0L), (young.FilesRemoved, young.BytesFreed));
         var gc = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);
         long after = repository.ListPacks().Sum(p => p.BlobLength);
         Assert.True(gc.FilesRemoved == 1 && before - after > 250_000, $"gc freed {before - after} bytes, removed {gc.FilesRemoved} files");
