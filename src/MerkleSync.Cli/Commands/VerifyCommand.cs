@@ -42,6 +42,8 @@ internal static class VerifyCommand
 
             var (chain, chainProblem) = target is null ? ([], null) : await ProvenanceAsync(r, target, ct);
             bool ok = report.Ok && chainProblem is null;
+            // A whole chain that does not end at a first version ends where its next parent was forgotten.
+            var forgottenParent = chainProblem is null && chain.Count > 0 && !chain[^1].Record.Parent.IsZero ? chain[^1].Record.Parent : (Core.Hashing.Hash?)null;
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(new JsonObject
@@ -64,7 +66,7 @@ internal static class VerifyCommand
                     })]),
                     ["provenance"] = new JsonArray([.. chain.Select(v => (JsonNode)CommonOptions.VersionJson(v))]),
                     ["provenance_problem"] = chainProblem,
-                    ["provenance_forgotten_parent"] = chainProblem is null && chain.Count > 0 && !chain[^1].Record.Parent.IsZero ? chain[^1].Record.Parent.ToString() : null,
+                    ["provenance_forgotten_parent"] = forgottenParent?.ToString(),
                 });
             }
             else
@@ -98,9 +100,9 @@ internal static class VerifyCommand
                     {
                         Console.Out.WriteLine($"PROBLEM provenance: {chainProblem}");
                     }
-                    else if (chain.Count > 0 && !chain[^1].Record.Parent.IsZero)
+                    else if (forgottenParent is { } parent)
                     {
-                        Console.Out.WriteLine($"  (parent record {chain[^1].Record.Parent.ToString()[..12]} was forgotten: the chain ends here)");
+                        Console.Out.WriteLine($"  (parent record {parent.ToString()[..12]} was forgotten: the chain ends here)");
                     }
                 }
 

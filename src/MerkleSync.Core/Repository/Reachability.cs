@@ -27,18 +27,18 @@ internal sealed class Reachability
         {
             var record = repository.GetVersion(id) ?? throw new Errors.NotFoundException($"Version record {id} is missing.");
             result.Versions[id] = record;
-            await result.WalkAsync(repository, id, record.Root, cancellationToken).ConfigureAwait(false);
+            await result.AddTreeAsync(repository, id, record.Root, cancellationToken).ConfigureAwait(false);
         }
 
         return result;
     }
 
-    /// <summary>Adds the nodes and files of the tree <paramref name="root"/> (of <paramref name="version"/>, for reports).</summary>
-    public Task AddTreeAsync(Repository repository, Hash version, Hash root, CancellationToken cancellationToken) =>
-        WalkAsync(repository, version, root, cancellationToken);
-
-    // Every version's entries are listed (paths differ between versions), but each node is read once per version.
-    private async Task WalkAsync(Repository repository, Hash version, Hash root, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds the nodes and files of the tree <paramref name="root"/>, each file's uses under
+    /// <paramref name="version"/> (for reports). Every version's entries are listed (paths differ
+    /// between versions), but each node is read once per version.
+    /// </summary>
+    public async Task AddTreeAsync(Repository repository, Hash version, Hash root, CancellationToken cancellationToken)
     {
         var pending = new Stack<Hash>([root]);
         var seenHere = new HashSet<Hash>();

@@ -157,17 +157,19 @@ public sealed partial class Repository
 
     /// <summary>The roots of the versions forgotten after <paramref name="sinceUnixMs"/>.</summary>
     internal IEnumerable<(Hash Id, Hash Root)> ForgottenSince(long sinceUnixMs) =>
-        Db.Scan(Families.Meta, ForgottenPrefix)
-            .Where(kv => kv.Value.Length == sizeof(long) + Hash.Size && System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(kv.Value) > sinceUnixMs)
-            .Select(kv => (Hash.FromBytes(kv.Key.AsSpan(ForgottenPrefix.Length)), Hash.FromBytes(kv.Value.AsSpan(sizeof(long)))));
+        ForgottenMarkers()
+            .Where(m => m.Marker.Length == sizeof(long) + Hash.Size && System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(m.Marker) > sinceUnixMs)
+            .Select(m => (m.Id, Hash.FromBytes(m.Marker.AsSpan(sizeof(long)))));
 
     /// <summary>The forgotten record whose id starts with <paramref name="hexPrefix"/> (lower-case hex), if exactly one does.</summary>
     private Hash? ForgottenWithPrefix(string hexPrefix)
     {
-        var matches = Db.Scan(Families.Meta, ForgottenPrefix).Select(kv => Hash.FromBytes(kv.Key.AsSpan(ForgottenPrefix.Length)))
-            .Where(id => id.ToString().StartsWith(hexPrefix, StringComparison.Ordinal)).Take(2).ToList();
+        var matches = ForgottenMarkers().Select(m => m.Id).Where(id => id.ToString().StartsWith(hexPrefix, StringComparison.Ordinal)).Take(2).ToList();
         return matches.Count == 1 ? matches[0] : null;
     }
+
+    private IEnumerable<(Hash Id, byte[] Marker)> ForgottenMarkers() =>
+        Db.Scan(Families.Meta, ForgottenPrefix).Select(kv => (Hash.FromBytes(kv.Key.AsSpan(ForgottenPrefix.Length)), kv.Value));
 
     private static byte[] ForgottenKey(Hash id) => [.. ForgottenPrefix, .. id.ToArray()];
 }

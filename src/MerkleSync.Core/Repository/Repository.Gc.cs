@@ -42,6 +42,7 @@ public sealed partial class Repository
             {
                 await reach.AddTreeAsync(this, id, root, cancellationToken).ConfigureAwait(false);
             }
+
             var staged = ListStaged(cutoff);
             var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id)).ToList();
             var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id) && !staged.Nodes.Contains(id)).ToList();
@@ -91,19 +92,18 @@ public sealed partial class Repository
                     continue;
                 }
 
-                if (options.DryRun)
-                {
-                    (deleted, rewritten) = used.Count > 0 ? (deleted, rewritten + 1) : (deleted + 1, rewritten);
-                    kept += liveBytes;
-                    freed += pack.BlobLength;
-                    continue;
-                }
-
                 if (used.Count > 0)
                 {
-                    var moved = await CopyLiveChunksAsync(pack, used, cancellationToken).ConfigureAwait(false);
-                    kept += moved.BlobLength;
-                    RewriteFiles(filesByPack[pack.PackId]);
+                    if (options.DryRun)
+                    {
+                        kept += liveBytes; // the new pack's size, but for its header and index
+                    }
+                    else
+                    {
+                        kept += (await CopyLiveChunksAsync(pack, used, cancellationToken).ConfigureAwait(false)).BlobLength;
+                        RewriteFiles(filesByPack[pack.PackId]);
+                    }
+
                     rewritten++;
                 }
                 else
@@ -111,7 +111,11 @@ public sealed partial class Repository
                     deleted++;
                 }
 
-                await DropPackAsync(pack, cancellationToken).ConfigureAwait(false);
+                if (!options.DryRun)
+                {
+                    await DropPackAsync(pack, cancellationToken).ConfigureAwait(false);
+                }
+
                 freed += pack.BlobLength;
             }
 

@@ -213,7 +213,6 @@ public static class PullOperation
         int unchanged = wantedCount - toFetch.Count;
         string root = Path.GetFullPath(directory);
         List<SnapshotFile> toDelete = [];
-        var removable = new Removable(root, options.Delete, []);
         if (local.Count > 0)
         {
             var keep = wanted.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
@@ -222,8 +221,9 @@ public static class PullOperation
             // Without --delete, only what is in the way of the version's entries goes.
             toDelete = options.Delete ? local.Where(f => Selected(f.Entry.Path, filters) && !keep.Contains(f.Entry.Path) && ignore?.Excludes(f.Entry.Path) != true).ToList()
                 : InTheWayOf(local, wanted, keep);
-            removable = new Removable(root, options.Delete, toDelete.Select(f => f.Entry.Path).ToHashSet(StringComparer.Ordinal));
         }
+
+        var removable = new Removable(root, options.Delete, toDelete.Select(f => f.Entry.Path).ToHashSet(StringComparer.Ordinal));
 
         if (!options.Force)
         {

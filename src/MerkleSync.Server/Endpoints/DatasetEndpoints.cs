@@ -127,7 +127,7 @@ internal static class DatasetEndpoints
         ds.MapPost("/gc", async (string dataset, double? graceSeconds, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            var report = await repository.CollectGarbageAsync(new GcOptions(Grace(graceSeconds), DryRun: dryRun ?? false), ct);
+            var report = await repository.CollectGarbageAsync(new GcOptions(Seconds(graceSeconds, "graceSeconds") ?? GcOptions.Default.Grace, DryRun: dryRun ?? false), ct);
             if (!report.DryRun)
             {
                 ServerMetrics.GcBytesFreed.Inc(report.BytesFreed);
@@ -139,13 +139,7 @@ internal static class DatasetEndpoints
         ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepDaily, int? keepWeekly, int? keepMonthly, [Microsoft.AspNetCore.Mvc.FromQuery] string[]? branch, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            var within = keepWithinSeconds switch
-            {
-                null => (TimeSpan?)null,
-                >= 0 and var seconds when seconds < TimeSpan.MaxValue.TotalSeconds => TimeSpan.FromSeconds(seconds),
-                >= 0 => TimeSpan.MaxValue,
-                _ => throw new InvalidInputException($"keepWithinSeconds must be a number of seconds, 0 or more, not {keepWithinSeconds}."),
-            };
+            var within = Seconds(keepWithinSeconds, "keepWithinSeconds");
             var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly, branch is { Length: > 0 } ? branch : null), dryRun ?? false, ct);
             if (dryRun != true)
             {
@@ -247,13 +241,13 @@ internal static class DatasetEndpoints
         });
     }
 
-    /// <summary>How long a gc leaves new packs alone: an hour unless asked; beyond what a TimeSpan holds, forever.</summary>
-    private static TimeSpan Grace(double? seconds) => seconds switch
+    /// <summary>A duration given in seconds as the query parameter <paramref name="name"/>, or null; beyond what a TimeSpan holds, forever.</summary>
+    private static TimeSpan? Seconds(double? seconds, string name) => seconds switch
     {
-        null => TimeSpan.FromHours(1),
+        null => null,
         >= 0 and var s when s >= TimeSpan.MaxValue.TotalSeconds => TimeSpan.MaxValue,
         >= 0 and var s => TimeSpan.FromSeconds(s),
-        _ => throw new InvalidInputException($"graceSeconds must be a number of seconds, 0 or more, not {seconds}."), // negative or NaN
+        _ => throw new InvalidInputException($"{name} must be a number of seconds, 0 or more, not {seconds}."), // negative or NaN
     };
 
     /// <summary>
