@@ -770,6 +770,53 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task Progress_counts_as_deduplicated_only_what_was_compared_with_the_remote_and_found_there()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        for (int i = 0; i < 10; i++)
+        {
+            Files.Write(source, $"old/f{i}.bin", Files.Random(7000 + i, 400_000));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None);
+        long onRemote = 10 * 400_000;
+        for (int i = 0; i < 40; i++)
+        {
+            Files.Write(source, $"new/f{i:D2}.bin", Files.Random(8000 + i, 400_000));
+        }
+
+        // The stat cache vouches for old/ without hashing it; new/ (16 MB) is hashed in path order.
+        // Once 8 MB are read, hashing waits until an early round has settled what it sent, so
+        // the display is read while most of new/ has not been compared with the remote yet.
+        var progress = new OperationProgress();
+        long mostSeen = 0;
+        var seen = new List<Stage>();
+        progress.Read += total =>
+        {
+            if (total >= 8_000_000)
+            {
+                Assert.True(SpinWait.SpinUntil(() => progress.BytesToTransfer > 0, TimeSpan.FromSeconds(60)), "no early round");
+            }
+
+            mostSeen = Math.Max(mostSeen, progress.BytesDeduplicated);
+        };
+        progress.StageEntered += stage =>
+        {
+            seen.Add(stage);
+            mostSeen = Math.Max(mostSeen, progress.BytesDeduplicated);
+        };
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10, Progress: progress), None);
+
+        Assert.Equal(40 * 400_000, pushed.NewChunkBytes);
+        Assert.Equal(onRemote, progress.BytesDeduplicated);
+        Assert.InRange(mostSeen, 0, onRemote); // never the bytes still to compare
+        Assert.Equal(seen.Distinct().Count(), seen.Count); // each stage announced once
+    }
+
+    [Fact]
     public async Task Files_sent_while_the_push_still_hashes_lie_in_path_order_so_a_pull_reads_each_stored_byte_about_once()
     {
         await using var server = await TestServer.StartAsync();

@@ -31,6 +31,7 @@ public sealed class OperationProgress
     private long _bytesToTransfer;
     private long _bytesTransferred;
     private long _bytesDeduplicated;
+    private long _bytesSettled;
 
     public Stage Stage => (Stage)Volatile.Read(ref _stage);
 
@@ -55,10 +56,13 @@ public sealed class OperationProgress
     /// <summary>Raised on the operation's thread as each stage begins, after its totals are set.</summary>
     public event Action<Stage>? StageEntered;
 
+    /// <summary>Moves to <paramref name="stage"/>; entering the stage the operation is in already changes nothing.</summary>
     public void Enter(Stage stage)
     {
-        Volatile.Write(ref _stage, (int)stage);
-        StageEntered?.Invoke(stage);
+        if (Interlocked.Exchange(ref _stage, (int)stage) != (int)stage)
+        {
+            StageEntered?.Invoke(stage);
+        }
     }
 
     public void SetDataset(long files, long bytes)
@@ -87,8 +91,18 @@ public sealed class OperationProgress
         Interlocked.Exchange(ref _bytesDeduplicated, deduplicated);
     }
 
-    /// <summary>Adds bytes to transfer, for work that comes in rounds (a push uploads while it still hashes); the rest of the dataset counts as deduplicated.</summary>
-    public void AddToTransfer(long bytes) => Interlocked.Exchange(ref _bytesDeduplicated, Bytes - Interlocked.Add(ref _bytesToTransfer, bytes));
+    /// <summary>
+    /// Adds bytes to transfer, for work that comes in rounds (a push uploads while it still hashes):
+    /// <paramref name="settled"/> bytes of the dataset were compared with the other side in this
+    /// round, and what of them is not to transfer counts as deduplicated. Bytes not yet compared
+    /// count as neither.
+    /// </summary>
+    public void AddToTransfer(long bytes, long settled)
+    {
+        long toTransfer = Interlocked.Add(ref _bytesToTransfer, bytes);
+        long settledSoFar = Interlocked.Add(ref _bytesSettled, settled);
+        Interlocked.Exchange(ref _bytesDeduplicated, Math.Max(0, Math.Min(settledSoFar, Bytes) - toTransfer));
+    }
 
     public void AddTransferred(long bytes) => Interlocked.Add(ref _bytesTransferred, bytes);
 }

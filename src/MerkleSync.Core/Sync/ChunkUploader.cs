@@ -32,12 +32,12 @@ internal static class ChunkUploader
     private const int MaxLanes = 4;
 
     public static async Task<UploadTotals> UploadAsync(
-        List<SnapshotFile> files, HashSet<Hash> missing, IRemote remote, PackingOptions packing, OperationProgress progress, Task beforeRecords, CancellationToken cancellationToken)
+        List<SnapshotFile> files, HashSet<Hash> missing, long settledBytes, IRemote remote, PackingOptions packing, OperationProgress progress, Task beforeRecords, CancellationToken cancellationToken)
     {
         var chunks = PendingChunks(files, missing);
         int count = chunks.Count;
         long toSend = chunks.Sum(p => (long)p.Length);
-        progress.AddToTransfer(toSend);
+        progress.AddToTransfer(toSend, settledBytes);
         if (progress.Stage != Stage.Hashing)
         {
             progress.Enter(Stage.Uploading); // else this is an early round, and hashing is what the user waits for

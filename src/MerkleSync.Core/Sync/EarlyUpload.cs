@@ -99,7 +99,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
             }
 
             await twoBack.ConfigureAwait(false);
-            var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
+            var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, group.Sum(f => f.Content.Length), remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
                 _totals += upload;

@@ -198,7 +198,7 @@ public static class PushOperation
             return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), publish);
         }
 
-        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, snapshot.TotalBytes, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
         if (publish)
         {
             progress.Enter(Stage.Publishing);
