@@ -41,9 +41,10 @@ public sealed partial class Repository
     // order; FinishUploadAsync then needs no second read of the pack.
     private readonly ConcurrentDictionary<string, PackStreamVerifier> _uploadVerifiers = new();
 
-    // Uploads a request is appending to or finishing. One request at a time per upload, said
-    // outright: .NET's file-share locks (flock on Unix) are advisory and can be switched off.
-    private readonly ConcurrentDictionary<string, byte> _busyUploads = new(StringComparer.Ordinal);
+    // Uploads a request is appending to or finishing, each with what completes when it is done. One
+    // request at a time per upload, said outright: .NET's file-share locks (flock on Unix) are
+    // advisory and can be switched off.
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _busyUploads = new(StringComparer.Ordinal);
 
     private string UploadFolder => System.IO.Path.Combine(Path, "tmp", "uploads");
 
@@ -292,13 +293,46 @@ public sealed partial class Repository
     }
 
     /// <summary>Makes <paramref name="id"/> this request's until disposed; a second request meanwhile gets a conflict.</summary>
-    private UploadClaim ClaimUpload(string id) => _busyUploads.TryAdd(id, 0)
-        ? new UploadClaim(_busyUploads, id)
-        : throw new ConflictException($"Upload {id} is busy with another request; ask for its offset (HEAD) once that one ends.");
-
-    private readonly struct UploadClaim(ConcurrentDictionary<string, byte> busy, string id) : IDisposable
+    private UploadClaim ClaimUpload(string id)
     {
-        public void Dispose() => busy.TryRemove(id, out _);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _busyUploads.TryAdd(id, done)
+            ? new UploadClaim(_busyUploads, id, done)
+            : throw new ConflictException($"Upload {id} is busy with another request; ask for its offset (HEAD) once that one ends.");
+    }
+
+    private readonly struct UploadClaim(ConcurrentDictionary<string, TaskCompletionSource> busy, string id, TaskCompletionSource done) : IDisposable
+    {
+        public void Dispose()
+        {
+            busy.TryRemove(new KeyValuePair<string, TaskCompletionSource>(id, done));
+            done.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// The upload once no request is appending to or finishing it (waiting at most
+    /// <paramref name="patience"/>): a client resuming after a crash asks where an upload stands
+    /// while the server may still be finishing the request the crash cut off. Answered in the middle
+    /// of the finish, the upload would seem gone (its file already moved into the store) while its
+    /// chunks were not yet indexed, and the client would send them again.
+    /// </summary>
+    public async Task<UploadState?> GetUploadWhenIdleAsync(string id, TimeSpan patience, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (_busyUploads.TryGetValue(id, out var busy) && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                await busy.Task.WaitAsync(deadline - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                break; // still busy: answer with where it stands now
+            }
+        }
+
+        return GetUpload(id);
     }
 
     public void DeleteUpload(string id)

@@ -15,6 +15,11 @@ internal static class UploadEndpoints
 {
     private const string TusVersion = "1.0.0";
 
+    // How long a HEAD waits for a request still appending to or finishing the upload (one a crashed
+    // client left behind ends when the server notices the closed connection, or at the body's
+    // minimum data rate).
+    private static readonly TimeSpan BusyUploadPatience = TimeSpan.FromSeconds(30);
+
     public static void Map(WebApplication app)
     {
         var uploads = app.MapGroup("/v1/datasets/{dataset}/uploads").AddEndpointFilter(async (context, next) =>
@@ -52,7 +57,7 @@ internal static class UploadEndpoints
 
         uploads.MapMethods("/{id}", ["HEAD"], async (string dataset, string id, HttpContext http, DatasetRegistry registry, CancellationToken ct) =>
         {
-            var upload = (await registry.GetAsync(dataset, ct)).GetUpload(id);
+            var upload = await (await registry.GetAsync(dataset, ct)).GetUploadWhenIdleAsync(id, BusyUploadPatience, ct);
             http.Response.Headers.CacheControl = "no-store";
             ServerMetrics.UploadResumes.Inc(1);
             if (upload is null)
@@ -121,7 +126,10 @@ internal static class UploadEndpoints
                 bool readBack;
                 try
                 {
-                    (pack, readBack) = await repository.FinishUploadAsync(id, ct);
+                    // Not cut short when the client goes away (a crash right after its last PATCH):
+                    // stopped between moving the pack into the store and indexing it, the upload
+                    // would be gone and its chunks unknown, and the resumed push would send them again.
+                    (pack, readBack) = await repository.FinishUploadAsync(id, http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
                 }
                 catch (MerkleSyncException)
                 {

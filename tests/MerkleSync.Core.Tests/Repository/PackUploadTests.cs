@@ -98,6 +98,45 @@ public class PackUploadTests
         Assert.Equal(chunks.Count, record.Entries.Length);
     }
 
+    [Fact]
+    public async Task Asking_where_an_upload_stands_waits_for_the_request_still_receiving_it()
+    {
+        using var temp = new TempFolder();
+        var (pack, chunks) = await WritePackAsync();
+        using var repository = Core.Repository.Repository.Init(temp.Sub("repo"));
+        var upload = repository.CreateUpload(pack.Length);
+        var body = new System.IO.Pipelines.Pipe();
+        var receiving = repository.AppendUploadAsync(upload.Id, 0, body.Reader.AsStream(), null, None);
+        await body.Writer.WriteAsync(pack.AsMemory(0, 1000), None);
+
+        // A client resuming after a crash asks while the request it left behind still runs: the
+        // answer comes once that request is done, so it reflects what that request stored.
+        var asking = repository.GetUploadWhenIdleAsync(upload.Id, TimeSpan.FromSeconds(60), None);
+        await Task.Delay(200, None);
+        Assert.False(asking.IsCompleted);
+        await body.Writer.WriteAsync(pack.AsMemory(1000), None);
+        await body.Writer.CompleteAsync();
+        Assert.Equal(pack.Length, await receiving);
+        Assert.Equal(pack.Length, (await asking)!.Offset);
+
+        // Finished meanwhile: the upload is gone only once its chunks are indexed.
+        var finishing = repository.FinishUploadAsync(upload.Id, None);
+        var afterFinish = await repository.GetUploadWhenIdleAsync(upload.Id, TimeSpan.FromSeconds(60), None);
+        await finishing;
+        if (afterFinish is null)
+        {
+            Assert.All(chunks, c => Assert.True(repository.HasChunk(c)));
+        }
+
+        // A request that does not end within the patience given: the answer says where it stands now.
+        var stuck = repository.CreateUpload(pack.Length);
+        var stuckBody = new System.IO.Pipelines.Pipe();
+        var stuckReceiving = repository.AppendUploadAsync(stuck.Id, 0, stuckBody.Reader.AsStream(), null, None);
+        Assert.Equal(0, (await repository.GetUploadWhenIdleAsync(stuck.Id, TimeSpan.FromMilliseconds(100), None))!.Offset);
+        await stuckBody.Writer.CompleteAsync();
+        await stuckReceiving;
+    }
+
     private static async Task<(byte[] Pack, List<Hash> Chunks)> WritePackAsync(int seed = 1)
     {
         using var stream = new MemoryStream();
