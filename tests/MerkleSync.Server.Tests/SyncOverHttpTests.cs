@@ -817,6 +817,39 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task A_large_file_uploads_while_it_is_still_being_hashed_and_one_the_remote_has_under_another_name_costs_few_questions()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        Files.Write(source, "big.bin", Files.Random(4242, 48_000_000));
+
+        // Hashing waits, half-way through the one file, for an upload to begin: only runs of
+        // chunks sent before the file's hash is known can begin it (the wait fails otherwise).
+        var progress = new OperationProgress();
+        progress.Read += total =>
+        {
+            if (total >= 24_000_000)
+            {
+                Assert.True(SpinWait.SpinUntil(() => progress.BytesToTransfer > 0, TimeSpan.FromSeconds(30)), "nothing was sent before the file was hashed");
+            }
+        };
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await remote.CreateAsync(None);
+        var first = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20, Progress: progress), None);
+        Assert.Equal(48_000_000, first.NewChunkBytes); // each chunk once, though runs and the file were negotiated apart
+
+        // The same content under another name: the first run is found on the remote, so the rest
+        // of the file waits for its hash instead of asking about each of its ~730 chunks.
+        File.Move(Path.Combine(source, "big.bin"), Path.Combine(source, "renamed.bin"));
+        var second = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20), None);
+        Assert.Equal(0, second.NewChunkBytes);
+        Assert.InRange(second.Wire.Sent, 0, 730 * 32 / 2);
+
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    [Fact]
     public async Task Files_sent_while_the_push_still_hashes_lie_in_path_order_so_a_pull_reads_each_stored_byte_about_once()
     {
         await using var server = await TestServer.StartAsync();

@@ -9,9 +9,12 @@ public static class ContentHasher
     /// <summary>
     /// Streams <paramref name="stream"/> through the chunker. With <paramref name="hashThreads"/> above
     /// zero, chunks are hashed on that many pool threads while the caller keeps chunking, which about
-    /// doubles the speed on one large file; memory stays bounded by the batches in flight.
+    /// doubles the speed on one large file; memory stays bounded by the batches in flight. Then
+    /// <paramref name="onHashed"/>, if given, hears of the chunks as they are hashed: each run once,
+    /// in order, on the chunking thread, before the file's hash is known.
     /// </summary>
-    public static async ValueTask<ChunkedContent> HashAsync(Stream stream, CancellationToken cancellationToken, int hashThreads = 0, GearChunker chunker = default)
+    public static async ValueTask<ChunkedContent> HashAsync(
+        Stream stream, CancellationToken cancellationToken, int hashThreads = 0, GearChunker chunker = default, Action<ChunkRef[]>? onHashed = null)
     {
         if (hashThreads <= 0)
         {
@@ -20,7 +23,7 @@ public static class ContentHasher
             return Finish(sink.Chunks, length);
         }
 
-        await using var batches = new BatchedHashing(hashThreads);
+        await using var batches = new BatchedHashing(hashThreads, onHashed);
         var (chunks, total) = await batches.RunAsync(stream, chunker, cancellationToken).ConfigureAwait(false);
         return Finish(chunks, total);
     }
@@ -63,7 +66,7 @@ public static class ContentHasher
     /// (a sink that copied each chunk into a batch cost the chunking thread, the slower of the two,
     /// a memmove of everything hashed); only the unfinished chunk at a batch's end moves to the next.
     /// </summary>
-    private sealed class BatchedHashing(int maxInFlight) : IAsyncDisposable
+    private sealed class BatchedHashing(int maxInFlight, Action<ChunkRef[]>? onHashed) : IAsyncDisposable
     {
         private const int BatchBytes = 4 << 20, ReadBytes = StreamChunker.DefaultBufferSize;
 
@@ -108,7 +111,7 @@ public static class ContentHasher
                         await DispatchAsync(null).ConfigureAwait(false);
                         while (_inFlight.Count > 0)
                         {
-                            results.AddRange(await _inFlight.Dequeue().ConfigureAwait(false));
+                            Collect(await _inFlight.Dequeue().ConfigureAwait(false));
                         }
 
                         return (results, total);
@@ -140,8 +143,14 @@ public static class ContentHasher
                 _inFlight.Enqueue(Task.Run(() => HashBatch(batch, batchLengths)));
                 if (_inFlight.Count >= maxInFlight)
                 {
-                    results.AddRange(await _inFlight.Dequeue().ConfigureAwait(false));
+                    Collect(await _inFlight.Dequeue().ConfigureAwait(false));
                 }
+            }
+
+            void Collect(ChunkRef[] hashed)
+            {
+                results.AddRange(hashed);
+                onHashed?.Invoke(hashed);
             }
         }
 

@@ -25,11 +25,11 @@ public static class CachedSnapshotter
     /// Take the root of the last remembered tree (<see cref="ClientStateStore.RememberTree"/>) when the
     /// entries are the same, instead of building it: for callers that read nodes through the state.
     /// </param>
-    /// <param name="onHashed">Hears of each file that had to be read, with its stat, as soon as it is hashed (from several threads).</param>
+    /// <param name="listener">Hears of each file that had to be read, with its stat, as soon as it is hashed (from several threads).</param>
     public static Task<CachedSnapshot> SnapshotAsync(
         IReadOnlyList<ScannedFile> scanned, ClientStateStore state, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null, bool reuseTree = false,
-        Action<SnapshotFile>? onHashed = null) =>
-        SnapshotAsync(scanned, Task.FromResult(state), stateIsNew: false, store, cancellationToken, progress, reuseTree, onHashed);
+        IHashListener? listener = null) =>
+        SnapshotAsync(scanned, Task.FromResult(state), stateIsNew: false, store, cancellationToken, progress, reuseTree, listener);
 
     /// <summary>
     /// As above, with the state still opening: when it is new (nothing cached in it), hashing does
@@ -37,7 +37,7 @@ public static class CachedSnapshotter
     /// </summary>
     public static async Task<CachedSnapshot> SnapshotAsync(
         IReadOnlyList<ScannedFile> scanned, Task<ClientStateStore> opening, bool stateIsNew, ITreeNodeStore store, CancellationToken cancellationToken, OperationProgress? progress = null,
-        bool reuseTree = false, Action<SnapshotFile>? onHashed = null)
+        bool reuseTree = false, IHashListener? listener = null)
     {
         var files = new SnapshotFile[scanned.Count];
         var keys = new (string Path, FileStat Stat)[scanned.Count]; // sized once: 100k files make a 4 MB array
@@ -64,8 +64,7 @@ public static class CachedSnapshotter
         // Each hashed file carries the stat it is cached under (one object per file: 100k files
         // made three, two of them copies, which the early uploads kept alive to the end).
         var hashed = await Snapshotter.HashFilesAsync(
-            [.. toRead.Select(i => scanned[i].Stat is null ? scanned[i] with { Stat = keys[i].Stat } : scanned[i])], cancellationToken, progress,
-            onHashed is null ? null : (_, file) => onHashed(file)).ConfigureAwait(false);
+            [.. toRead.Select(i => scanned[i].Stat is null ? scanned[i] with { Stat = keys[i].Stat } : scanned[i])], cancellationToken, progress, listener).ConfigureAwait(false);
         var state = await opening.ConfigureAwait(false);
         long bytesRead = 0;
         for (int j = 0; j < toRead.Count; j++)

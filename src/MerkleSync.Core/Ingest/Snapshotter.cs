@@ -1,6 +1,7 @@
 using System.Buffers;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Progress;
 using MerkleSync.Core.Tree;
 
@@ -23,11 +24,11 @@ public static class Snapshotter
     /// fraction of the way in), then the rest in parallel in input order (path order: files a push
     /// sends early then lie together in packs, as a pull reads them). Keeps input order. Each file
     /// keeps the stat its scan took.
-    /// <paramref name="onHashed"/> hears of each file (its index in <paramref name="scanned"/>) as
-    /// soon as it is done, on the thread that hashed it.
+    /// <paramref name="listener"/> hears of each file as soon as it is done, on the thread that
+    /// hashed it, and of a large file's chunks while it is read.
     /// </summary>
     public static async Task<SnapshotFile[]> HashFilesAsync(
-        IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken, OperationProgress? progress = null, Action<int, SnapshotFile>? onHashed = null)
+        IReadOnlyList<ScannedFile> scanned, CancellationToken cancellationToken, OperationProgress? progress = null, IHashListener? listener = null)
     {
         var results = new SnapshotFile[scanned.Count];
         KeepSpareThreads();
@@ -47,7 +48,7 @@ public static class Snapshotter
             ChunkedContent content;
             try
             {
-                content = await HashFileAsync(file, ct, progress).ConfigureAwait(false);
+                content = await HashFileAsync(file, ct, progress, listener).ConfigureAwait(false);
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {
@@ -59,12 +60,12 @@ public static class Snapshotter
             }
 
             results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath, file.Stat);
-            onHashed?.Invoke(i, results[i]);
+            listener?.OnFile(results[i]);
         }
     }
 
     /// <summary>The content of one scanned file; a symlink's content is its target path.</summary>
-    public static async ValueTask<ChunkedContent> HashFileAsync(ScannedFile file, CancellationToken cancellationToken, OperationProgress? progress = null)
+    public static async ValueTask<ChunkedContent> HashFileAsync(ScannedFile file, CancellationToken cancellationToken, OperationProgress? progress = null, IHashListener? listener = null)
     {
         if (file.Mode == EntryMode.Symlink)
         {
@@ -77,7 +78,28 @@ public static class Snapshotter
         }
 
         await using Stream stream = progress is null ? OpenForRead(file.FullPath) : new ReadCountingStream(OpenForRead(file.FullPath), progress.AddRead);
-        return await ContentHasher.HashAsync(stream, cancellationToken, HashThreadsFor(file.Size)).ConfigureAwait(false);
+        return await ContentHasher.HashAsync(stream, cancellationToken, HashThreadsFor(file.Size), onHashed: listener is null ? null : new ChunkRuns(file, listener).Add).ConfigureAwait(false);
+    }
+
+    /// <summary>Passes a large file's hashed chunks on with their offsets, until the listener wants no more.</summary>
+    private sealed class ChunkRuns(ScannedFile file, IHashListener listener)
+    {
+        private long _offset;
+        private bool _wanted = true;
+
+        public void Add(ChunkRef[] chunks)
+        {
+            long offset = _offset;
+            foreach (var chunk in chunks)
+            {
+                _offset += (long)chunk.Length;
+            }
+
+            if (_wanted && chunks.Length > 0)
+            {
+                _wanted = listener.OnChunks(file, offset, chunks);
+            }
+        }
     }
 
     /// <summary>

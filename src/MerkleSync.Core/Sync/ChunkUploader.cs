@@ -32,9 +32,10 @@ internal static class ChunkUploader
     private const int MaxLanes = 4;
 
     public static async Task<UploadTotals> UploadAsync(
-        List<SnapshotFile> files, HashSet<Hash> missing, long settledBytes, IRemote remote, PackingOptions packing, OperationProgress progress, Task beforeRecords, CancellationToken cancellationToken)
+        List<SnapshotFile> files, IReadOnlyList<ChunkOrigin> runs, HashSet<Hash> missing, long settledBytes, IRemote remote, PackingOptions packing, OperationProgress progress,
+        Task beforeRecords, CancellationToken cancellationToken)
     {
-        var chunks = PendingChunks(files, missing);
+        var chunks = PendingChunks(files, runs, missing);
         int count = chunks.Count;
         long toSend = chunks.Sum(p => (long)p.Length);
         progress.AddToTransfer(toSend, settledBytes);
@@ -54,18 +55,31 @@ internal static class ChunkUploader
         // checks each against its chunks (an early group's records thus go while hashing goes on),
         // once the uploads that may hold their other chunks (beforeRecords) are done too.
         await beforeRecords.ConfigureAwait(false);
-        await remote.StoreFilesAsync([.. files.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
+        if (files.Count > 0)
+        {
+            await remote.StoreFilesAsync([.. files.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
+        }
+
         return new UploadTotals(count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
     }
 
     /// <summary>
-    /// The chunks to send, each once, in file order, with where their bytes are: those of
-    /// <paramref name="files"/> that are in <paramref name="missing"/> (which this empties of them).
+    /// The chunks to send, each once, with where their bytes are: those of <paramref name="runs"/>
+    /// (parts of files still being hashed), then of <paramref name="files"/> in file order, that are
+    /// in <paramref name="missing"/> (which this empties of them).
     /// </summary>
-    public static ArraySegment<ChunkOrigin> PendingChunks(List<SnapshotFile> files, HashSet<Hash> missing)
+    public static ArraySegment<ChunkOrigin> PendingChunks(List<SnapshotFile> files, IReadOnlyList<ChunkOrigin> runs, HashSet<Hash> missing)
     {
         var pending = new ChunkOrigin[missing.Count];
         int count = 0;
+        foreach (var run in runs)
+        {
+            if (missing.Remove(run.Hash))
+            {
+                pending[count++] = run;
+            }
+        }
+
         foreach (var file in files)
         {
             long offset = 0;

@@ -15,12 +15,22 @@ namespace MerkleSync.Core.Sync;
 /// A group stores its missing files' records on the remote once the groups before it are done (a
 /// file's other chunks may be in their packs), so the publish finds them. What the groups settled
 /// is left out of the negotiation that follows the snapshot.
+/// A large file does not wait to be hashed whole: runs of its chunks join the groups as they are
+/// hashed and are asked about chunk by chunk (its hash is not known yet), so the server gets work
+/// within the first few megabytes of a push; once the remote turns out to hold most of a run (a
+/// file renamed or touched), the rest of that file waits for its hash, which one question settles.
 /// A group that fails calls <paramref name="onFailure"/> (the push stops hashing and reports it) at once.
 /// </summary>
-internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, OperationProgress progress, Action onFailure, CancellationToken cancellationToken)
+internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, OperationProgress progress, Action onFailure, CancellationToken cancellationToken) : IHashListener
 {
     private readonly Lock _lock = new();
     private readonly List<SnapshotFile> _pending = [];
+    private readonly List<ChunkOrigin> _pendingRuns = [];
+
+    // Of large files still being hashed, by source path: bytes of their runs that groups took, and
+    // those the remote mostly had (their runs stop).
+    private readonly Dictionary<string, long> _runBytesTaken = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _runsStopped = new(StringComparer.Ordinal);
     private long _pendingBytes;
     private long _groupBytes = Math.Max(1, packing.PackSize / 2);
     private Task _negotiated = Task.CompletedTask;
@@ -46,28 +56,73 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
     }
 
     /// <summary>Takes a hashed file (from any thread); a full group starts at once and waits for its turn.</summary>
-    public void Add(SnapshotFile file)
+    public void OnFile(SnapshotFile file)
     {
         lock (_lock)
         {
             _pending.Add(file);
-            _pendingBytes += file.Content.Length;
-            if (_pendingBytes >= _groupBytes)
-            {
-                // In path order, as the files' chunks are packed: a pull reads neighbours together.
-                var group = _pending.OrderBy(f => f.Entry.Path, Tree.DatasetPath.Comparer).ToList();
-                _pending.Clear();
-                _pendingBytes = 0;
-                _groupBytes = 2 * packing.PackSize;
-                var negotiated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                var (negotiatedBefore, twoBack, oneBack) = (_negotiated, _previousGroup, _lastGroup);
-                _negotiated = negotiated.Task;
-                _previousGroup = _lastGroup;
-                // Not on the hashing thread, nor under the lock; always run (no token here), so that
-                // its negotiation's completion, which the next group waits for, is always set.
-                _lastGroup = Task.Run(() => RunGroupAsync(group, negotiatedBefore, negotiated, twoBack, oneBack), CancellationToken.None);
-            }
+            _pendingBytes += file.Content.Length - _runBytesTaken.GetValueOrDefault(file.SourcePath);
+            StartGroupIfFull();
         }
+    }
+
+    /// <summary>Takes a run of a large file's chunks (on its hashing thread), unless the remote had most of an earlier one.</summary>
+    public bool OnChunks(ScannedFile file, long offset, ChunkRef[] chunks)
+    {
+        lock (_lock)
+        {
+            if (_runsStopped.Contains(file.FullPath))
+            {
+                return false;
+            }
+
+            foreach (var chunk in chunks)
+            {
+                _pendingRuns.Add(new ChunkOrigin(file.FullPath, Symlink: false, offset, (int)chunk.Length, chunk.Hash, file.Stat));
+                offset += (long)chunk.Length;
+                _pendingBytes += (long)chunk.Length;
+            }
+
+            StartGroupIfFull();
+            return true;
+        }
+    }
+
+    private void StartGroupIfFull()
+    {
+        if (_pendingBytes < _groupBytes)
+        {
+            return;
+        }
+
+        // In path order, as the files' chunks are packed: a pull reads neighbours together. A file
+        // in the group brings its own chunks: its runs not yet taken are left out.
+        var files = _pending.OrderBy(f => f.Entry.Path, Tree.DatasetPath.Comparer).ToList();
+        var whole = files.Select(f => f.SourcePath).ToHashSet(StringComparer.Ordinal);
+        var runs = _pendingRuns.Where(r => !whole.Contains(r.SourcePath)).ToList();
+        long settled = 0;
+        foreach (var file in files)
+        {
+            settled += file.Content.Length - (_runBytesTaken.Remove(file.SourcePath, out long taken) ? taken : 0);
+        }
+
+        foreach (var run in runs)
+        {
+            settled += run.Length;
+            _runBytesTaken[run.SourcePath] = _runBytesTaken.GetValueOrDefault(run.SourcePath) + run.Length;
+        }
+
+        _pending.Clear();
+        _pendingRuns.Clear();
+        _pendingBytes = 0;
+        _groupBytes = 2 * packing.PackSize;
+        var negotiated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (negotiatedBefore, twoBack, oneBack) = (_negotiated, _previousGroup, _lastGroup);
+        _negotiated = negotiated.Task;
+        _previousGroup = _lastGroup;
+        // Not on the hashing thread, nor under the lock; always run (no token here), so that
+        // its negotiation's completion, which the next group waits for, is always set.
+        _lastGroup = Task.Run(() => RunGroupAsync(new Group(files, runs, settled), negotiatedBefore, negotiated, twoBack, oneBack), CancellationToken.None);
     }
 
     /// <summary>Waits for the groups started; files not in a full group are left to the caller's negotiation.</summary>
@@ -79,7 +134,9 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         }
     }
 
-    private async Task RunGroupAsync(List<SnapshotFile> group, Task negotiatedBefore, TaskCompletionSource negotiated, Task twoBack, Task oneBack)
+    private sealed record Group(List<SnapshotFile> Files, List<ChunkOrigin> Runs, long SettledBytes);
+
+    private async Task RunGroupAsync(Group group, Task negotiatedBefore, TaskCompletionSource negotiated, Task twoBack, Task oneBack)
     {
         try
         {
@@ -88,8 +145,9 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
             try
             {
                 await negotiatedBefore.ConfigureAwait(false);
-                missingFiles = await Negotiation.MissingFilesAsync(remote, group, AskedFiles, cancellationToken).ConfigureAwait(false);
-                missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, SettledChunks, cancellationToken).ConfigureAwait(false);
+                missingFiles = await Negotiation.MissingFilesAsync(remote, group.Files, AskedFiles, cancellationToken).ConfigureAwait(false);
+                missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, group.Runs, SettledChunks, cancellationToken).ConfigureAwait(false);
+                StopRunsFoundOnRemote(group.Runs, missingChunks);
                 negotiated.SetResult();
             }
             catch (Exception e)
@@ -99,7 +157,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
             }
 
             await twoBack.ConfigureAwait(false);
-            var upload = await ChunkUploader.UploadAsync(missingFiles, missingChunks, group.Sum(f => f.Content.Length), remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
+            var upload = await ChunkUploader.UploadAsync(missingFiles, group.Runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
                 _totals += upload;
@@ -114,6 +172,23 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         {
             // A group ends after the one before it, so that waiting for the last waits for all.
             await oneBack.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+    }
+
+    // A file whose runs the remote mostly had is likely there whole, under another path or with a
+    // few changes: its hash, once known, settles it with one question instead of one per chunk.
+    private void StopRunsFoundOnRemote(List<ChunkOrigin> runs, HashSet<Hash> missing)
+    {
+        foreach (var file in runs.GroupBy(r => r.SourcePath, StringComparer.Ordinal))
+        {
+            long found = file.Where(r => !missing.Contains(r.Hash)).Sum(r => (long)r.Length);
+            if (2 * found >= file.Sum(r => (long)r.Length))
+            {
+                lock (_lock)
+                {
+                    _runsStopped.Add(file.Key);
+                }
+            }
         }
     }
 }

@@ -24,19 +24,20 @@ internal static class Negotiation
     }
 
     /// <summary>
-    /// The chunks of <paramref name="files"/> the remote lacks; chunks already in <paramref name="settled"/>
-    /// (sent or found earlier in this push) are skipped, the rest added.
+    /// The chunks of <paramref name="files"/> and <paramref name="runs"/> the remote lacks; chunks
+    /// already in <paramref name="settled"/> (sent or found earlier in this push) are skipped, the rest added.
     /// </summary>
-    public static async Task<HashSet<Hash>> MissingChunksAsync(IRemote remote, List<SnapshotFile> files, HashSet<Hash> settled, CancellationToken cancellationToken)
+    public static async Task<HashSet<Hash>> MissingChunksAsync(
+        IRemote remote, List<SnapshotFile> files, IReadOnlyList<ChunkOrigin> runs, HashSet<Hash> settled, CancellationToken cancellationToken)
     {
         // Sized once: a large push has a hundred thousand chunks, and sets and lists grown by
         // doubling leave large-object garbage behind.
-        var candidates = new List<Hash>(files.Sum(f => f.Content.Chunks.Length));
-        foreach (var chunk in files.SelectMany(f => f.Content.Chunks))
+        var candidates = new List<Hash>(files.Sum(f => f.Content.Chunks.Length) + runs.Count);
+        foreach (var hash in files.SelectMany(f => f.Content.Chunks).Select(c => c.Hash).Concat(runs.Select(r => r.Hash)))
         {
-            if (settled.Add(chunk.Hash))
+            if (settled.Add(hash))
             {
-                candidates.Add(chunk.Hash);
+                candidates.Add(hash);
             }
         }
 

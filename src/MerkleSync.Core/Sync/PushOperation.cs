@@ -119,7 +119,7 @@ public static class PushOperation
             opening = stateIsNew ? Task.Run(() => OpenAttached(directory, checkpoints), CancellationToken.None) : Task.FromResult(OpenAttached(directory, checkpoints));
             _ = opening.ContinueWith(_ => hashing.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             resumed = options.DryRun ? 0 : await remote.ResumeUploadsAsync(checkpoints, cancellationToken).ConfigureAwait(false);
-            cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew, nodes, hashing.Token, progress, reuseTree: true, options.DryRun ? null : early.Add).ConfigureAwait(false); // awaits the state too
+            cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew, nodes, hashing.Token, progress, reuseTree: true, options.DryRun ? null : early).ConfigureAwait(false); // awaits the state too
         }
         catch (Exception e)
         {
@@ -190,15 +190,15 @@ public static class PushOperation
         var onRemote = synced is { } s && s.Id == head?.Id && !options.Full ? s.Root : (Hash?)null;
         var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
         var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
-        var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, early.SettledChunks, cancellationToken).ConfigureAwait(false);
+        var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, [], early.SettledChunks, cancellationToken).ConfigureAwait(false);
         if (options.DryRun)
         {
             progress.Enter(Stage.Done);
-            var wouldSend = ChunkUploader.PendingChunks(missingFiles, missingChunks);
+            var wouldSend = ChunkUploader.PendingChunks(missingFiles, [], missingChunks);
             return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), publish);
         }
 
-        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, missingChunks, snapshot.TotalBytes, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, [], missingChunks, snapshot.TotalBytes, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
         if (publish)
         {
             progress.Enter(Stage.Publishing);
