@@ -8,14 +8,17 @@ using MerkleSync.Core.Repository;
 
 namespace MerkleSync.Core.Sync;
 
-/// <summary>How a push packs its chunks: the size at which a pack is closed, and whether chunks are compressed.</summary>
-internal sealed record PackingOptions(long PackSize, Compression Compression);
+/// <summary>How a push packs its chunks: the largest pack, whether chunks are compressed, and the push's pacing.</summary>
+internal sealed record PackingOptions(long PackSize, Compression Compression)
+{
+    public UploadPacer Pacer { get; } = new(PackSize);
+}
 
 /// <summary>What a push uploaded.</summary>
-internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs, int Backoffs = 0)
+internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes, int Packs)
 {
     public static UploadTotals operator +(UploadTotals a, UploadTotals b) =>
-        new(a.Chunks + b.Chunks, a.RawBytes + b.RawBytes, a.StoredBytes + b.StoredBytes, a.Packs + b.Packs, a.Backoffs + b.Backoffs);
+        new(a.Chunks + b.Chunks, a.RawBytes + b.RawBytes, a.StoredBytes + b.StoredBytes, a.Packs + b.Packs);
 }
 
 /// <summary>
@@ -44,7 +47,7 @@ internal static class ChunkUploader
             progress.Enter(Stage.Uploading); // else this is an early round, and hashing is what the user waits for
         }
 
-        var totals = new Totals(new UploadPacer(packing.PackSize), packing.Compression, remote, progress);
+        var totals = new Totals(packing.Pacer, packing.Compression, remote, progress);
         int lanes = (int)Math.Clamp(toSend / Math.Max(1, packing.PackSize / 4), 1, MaxLanes);
         using (var sideBySide = new SideBySide(cancellationToken))
         {
@@ -60,7 +63,7 @@ internal static class ChunkUploader
             await remote.StoreFilesAsync([.. files.Select(f => new NewFile(f.Entry.FileHash, f.Content.Chunks))], cancellationToken).ConfigureAwait(false);
         }
 
-        return new UploadTotals(count, totals.Raw, totals.Stored, totals.Packs, totals.Pacer.Backoffs);
+        return new UploadTotals(count, totals.Raw, totals.Stored, totals.Packs);
     }
 
     /// <summary>

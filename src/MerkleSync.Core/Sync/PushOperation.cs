@@ -208,7 +208,7 @@ public static class PushOperation
         await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), Seal(published), cancellationToken).ConfigureAwait(false);
         progress.Enter(Stage.Done);
         return WithTransferCounters(new PushResult(published.Id, published.Record.Root, publish, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
-            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, upload.Backoffs);
+            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, packing.Pacer.Backoffs);
     }
 
     // A file:// repository inside DIR would be snapshotted, and read, while the push writes to it.
