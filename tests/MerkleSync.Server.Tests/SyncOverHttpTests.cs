@@ -1141,6 +1141,40 @@ public class SyncOverHttpTests : FolderTests
         Files.AssertSameTree(source, target);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_large_file_edited_or_deleted_while_its_first_chunks_are_sent_stops_the_push_and_nothing_is_published(bool delete)
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        string file = Path.Combine(source, "big.bin");
+        Files.Write(source, "big.bin", Files.Random(21, 40_000_000));
+        await using (var setup = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await setup.CreateAsync(None);
+        }
+
+        // The first question about its chunks comes while the file is still being hashed (packs of
+        // 1 MiB: a round after half a megabyte); the file changes or vanishes right then.
+        await using (var editing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new EditBeforeChunkNegotiation(file, delete ? null : Files.Random(22, 40_000_000))))
+        {
+            var error = await Assert.ThrowsAnyAsync<MerkleSyncException>(() => PushOperation.PushAsync(source, editing, new PushOptions(PackSize: 1 << 20), None));
+            Assert.Contains("changed while being pushed", error.Message, StringComparison.Ordinal);
+            Assert.Null(await editing.GetBranchAsync("main", None));
+        }
+
+        if (delete)
+        {
+            Files.Write(source, "big.bin", Files.Random(23, 40_000_000));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 1 << 20), None);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
     [Fact]
     public async Task A_push_after_one_edit_asks_only_about_the_changed_file_not_every_file()
     {

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Progress;
@@ -37,6 +38,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
     private Task _previousGroup = Task.CompletedTask;
     private Task _lastGroup = Task.CompletedTask;
     private UploadTotals _totals = new(0, 0, 0, 0);
+    private Exception? _failure;
 
     /// <summary>File hashes asked about (valid once <see cref="FinishAsync"/> returned).</summary>
     public HashSet<Hash> AskedFiles { get; } = [];
@@ -125,12 +127,31 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         _lastGroup = Task.Run(() => RunGroupAsync(new Group(files, runs, settled), negotiatedBefore, negotiated, twoBack, oneBack), CancellationToken.None);
     }
 
-    /// <summary>Waits for the groups started; files not in a full group are left to the caller's negotiation.</summary>
-    public Task FinishAsync()
+    /// <summary>
+    /// Waits for the groups started and throws the first group's failure, whichever group it was
+    /// (each group waits for the one before it without taking on its failure). Files not in a full
+    /// group are left to the caller's negotiation.
+    /// </summary>
+    public async Task FinishAsync()
     {
+        Task last;
         lock (_lock)
         {
-            return _lastGroup;
+            last = _lastGroup;
+        }
+
+        try
+        {
+            await last.ConfigureAwait(false);
+        }
+        catch (Exception) when (_failure is not null)
+        {
+            // The first failure is thrown below.
+        }
+
+        if (_failure is { } failure)
+        {
+            ExceptionDispatchInfo.Throw(failure);
         }
     }
 
@@ -163,8 +184,9 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
                 _totals += upload;
             }
         }
-        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
+            Interlocked.CompareExchange(ref _failure, e, null);
             onFailure();
             throw;
         }
