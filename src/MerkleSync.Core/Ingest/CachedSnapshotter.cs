@@ -65,7 +65,7 @@ public static class CachedSnapshotter
         // made three, two of them copies, which the early uploads kept alive to the end).
         var hashed = await Snapshotter.HashFilesAsync(
             [.. toRead.Select(i => scanned[i].Stat is null ? scanned[i] with { Stat = keys[i].Stat } : scanned[i])], cancellationToken, progress, listener).ConfigureAwait(false);
-        var state = await opening.ConfigureAwait(false);
+        var state = await opening.WaitAsync(cancellationToken).ConfigureAwait(false); // a new state may take long to open on a busy machine: a stop must not wait for it
         long bytesRead = 0;
         for (int j = 0; j < toRead.Count; j++)
         {

@@ -17,6 +17,18 @@ internal sealed class DeferredCheckpoints : IUploadCheckpoints
     private readonly Dictionary<string, (string RemoteUrl, string UploadUrl, Compression Compression, List<ChunkOrigin> Chunks)> _held = [];
     private IUploadCheckpoints? _target;
 
+    /// <summary>Whether checkpoints are held that no state has taken yet.</summary>
+    public bool HoldsAny
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _held.Count > 0;
+            }
+        }
+    }
+
     /// <summary>Writes the checkpoints held so far to <paramref name="target"/> and passes every later one on.</summary>
     public void Attach(IUploadCheckpoints target)
     {

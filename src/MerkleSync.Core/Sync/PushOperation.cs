@@ -93,6 +93,7 @@ public static class PushOperation
         var headLookup = Task.Run(() => remote.GetBranchAsync(options.Branch, cancellationToken).AsTask(), cancellationToken);
         var nodes = new MemoryTreeNodeStore();
         Task<ClientStateStore>? opening = null;
+        var checkpoints = new DeferredCheckpoints();
         int resumed;
         CachedSnapshot cached;
         using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -115,7 +116,6 @@ public static class PushOperation
             // go on, their checkpoints held in memory until it is open. An existing state opens
             // first: its stat cache and half-sent uploads come before anything else.
             bool stateIsNew = !ClientStateStore.Exists(directory);
-            var checkpoints = new DeferredCheckpoints();
             opening = stateIsNew ? Task.Run(() => OpenAttached(directory, checkpoints), CancellationToken.None) : Task.FromResult(OpenAttached(directory, checkpoints));
             _ = opening.ContinueWith(_ => hashing.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             resumed = options.DryRun ? 0 : await remote.ResumeUploadsAsync(checkpoints, cancellationToken).ConfigureAwait(false);
@@ -126,8 +126,22 @@ public static class PushOperation
             await earlyCancel.CancelAsync().ConfigureAwait(false);
             var earlyGroups = early.FinishAsync();
             // Observed; the first error wins. The state closes once nothing writes checkpoints to it.
-            await Task.WhenAll(headLookup, earlyGroups, opening ?? Task.CompletedTask).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            (opening is { IsCompletedSuccessfully: true } ? opening.Result : null)?.Dispose();
+            // A push the user stopped with nothing to record does not wait for a new state to open:
+            // the RocksDB binding runs at the lowest priority and, on a busy machine, took 20-30 s.
+            await Task.WhenAll(headLookup, earlyGroups).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            if (opening is not null && !(cancellationToken.IsCancellationRequested && !opening.IsCompleted && !checkpoints.HoldsAny))
+            {
+                await opening.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            }
+
+            if (opening is { IsCompletedSuccessfully: true })
+            {
+                opening.Result.Dispose();
+            }
+            else
+            {
+                _ = opening?.ContinueWith(static o => o.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 // Hashing stopped because an early group failed or the state did not open: report why.
