@@ -54,7 +54,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
     public static string StagingFolderOf(string datasetRoot) => Path.Combine(FolderOf(datasetRoot), "tmp");
 
     /// <summary>
-    /// A name for a file staged in <see cref="StagingFolderOf"/>: it starts with the id of the process
+    /// A name for a file staged in <see cref="StagingFolderOf"/> (or a subfolder): it starts with the id of the process
     /// staging it, so that opening the state (which clears what interrupted pulls left) spares the
     /// files of a pull still running, which may stage before it has the state open.
     /// </summary>
@@ -94,7 +94,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         // A first pull stages while its state opens, so this may list thousands of its files: each
         // process is looked up once.
         var processStarts = new Dictionary<int, DateTime?>();
-        foreach (string leftover in Directory.EnumerateFiles(staging))
+        foreach (string leftover in Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories)) // small files are staged in subfolders
         {
             if (!StagedByRunningProcess(leftover, processStarts) && !Restore.VerifiedStagedFiles.IsKept(leftover))
             {

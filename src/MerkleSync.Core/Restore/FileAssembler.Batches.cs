@@ -25,6 +25,15 @@ internal sealed partial class FileAssembler
 
     private const int BatchFiles = 4096;
 
+    /// <summary>
+    /// Small files are staged in this many subfolders of the staging folder, consecutive files in
+    /// different ones: files created in one folder by several threads at once wait for that folder's
+    /// lock, on which the kernel spins (12% of a 100k-file pull's samples).
+    /// </summary>
+    private const int StagingShards = 16;
+
+    private string[]? _shards;
+
     /// <summary>Bytes of file content in one batch: the memory a batch holds.</summary>
     private const int BatchBytes = 16 << 20;
 
@@ -68,6 +77,7 @@ internal sealed partial class FileAssembler
         int count = 0;
         foreach (var batch in Batches(files))
         {
+            _shards ??= [.. Enumerable.Range(0, StagingShards).Select(k => Directory.CreateDirectory(Path.Combine(stagingFolder, $"s{k}")).FullName)];
             var buffer = buffers[count++ % 2] ??= GC.AllocateUninitializedArray<byte>(BatchBytes);
             var fetching = FetchAsync(batch, buffer, fetched?.Slots, cancellationToken);
             if (fetched is not null)
@@ -155,7 +165,7 @@ internal sealed partial class FileAssembler
             await Parallel.ForAsync(0, batch.Count, InParallel(cancellationToken), (i, _) =>
             {
                 var entry = batch[i];
-                built[i] = WriteSmallFile(entry, entry.FileHash.IsZero ? null : fetched.Plans[entry.FileHash], fetched.Slots);
+                built[i] = WriteSmallFile(entry, entry.FileHash.IsZero ? null : fetched.Plans[entry.FileHash], fetched.Slots, _shards![i % StagingShards]);
                 return ValueTask.CompletedTask;
             }).ConfigureAwait(false);
         }
@@ -201,7 +211,7 @@ internal sealed partial class FileAssembler
     /// file writes on Unix (an awaited write is the same blocking write, queued to another pool
     /// thread), and for a file of a few KiB that hop costs more than the write.
     /// </summary>
-    private (TreeEntry, string, ChunkedContent) WriteSmallFile(TreeEntry entry, FileReconstruction? plan, Dictionary<Hash, Memory<byte>> slots)
+    private (TreeEntry, string, ChunkedContent) WriteSmallFile(TreeEntry entry, FileReconstruction? plan, Dictionary<Hash, Memory<byte>> slots, string folder)
     {
         var chunks = plan?.ChunkList() ?? [];
         var content = new ChunkedContent(XetHashes.FileHash(chunks), entry.Size, chunks);
@@ -210,7 +220,7 @@ internal sealed partial class FileAssembler
             throw new CorruptDataException($"'{entry.Path}': the server's chunk list hashes to {content.FileHash}, not {entry.FileHash}.");
         }
 
-        string staged = Path.Combine(stagingFolder, ClientStateStore.StagedFileName());
+        string staged = Path.Combine(folder, ClientStateStore.StagedFileName());
         try
         {
             using (var handle = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None))

@@ -101,7 +101,7 @@ public static class PullOperation
         try
         {
             string staging = ClientStateStore.StagingFolderOf(directory);
-            if (Directory.Exists(staging) && Directory.EnumerateFileSystemEntries(staging).Any())
+            if (Directory.Exists(staging) && Directory.EnumerateFiles(staging).Any()) // kept files; small files staged in its subfolders are gone
             {
                 return;
             }

@@ -16,7 +16,10 @@ public class StagingFolderTests
         string olderThanThisProcess = Path.Combine(staging, ClientStateStore.StagedFileName());
         string ended = Path.Combine(staging, $"{int.MaxValue}.0123.partial"); // no process has this id
         string unnamed = Path.Combine(staging, "0123456789abcdef.partial"); // staged by earlier builds
-        foreach (string file in new[] { running, olderThanThisProcess, ended, unnamed })
+        string endedSmall = Path.Combine(staging, "s3", $"{int.MaxValue}.4567.partial"); // small files are staged in subfolders
+        string runningSmall = Path.Combine(staging, "s3", ClientStateStore.StagedFileName());
+        Directory.CreateDirectory(Path.Combine(staging, "s3"));
+        foreach (string file in new[] { running, olderThanThisProcess, ended, unnamed, endedSmall, runningSmall })
         {
             File.WriteAllText(file, "staged");
         }
@@ -28,6 +31,6 @@ public class StagingFolderTests
         {
         }
 
-        Assert.Equal([running], Directory.EnumerateFiles(staging));
+        Assert.Equal([running, runningSmall], Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
     }
 }
