@@ -14,4 +14,8 @@ public sealed record ChunkOrigin(string SourcePath, bool Symlink, long Offset, i
 {
     public static ChunkOrigin Of(SnapshotFile file, long offset, ChunkRef chunk) =>
         new(file.SourcePath, file.Entry.Mode == Tree.EntryMode.Symlink, offset, (int)chunk.Length, chunk.Hash, file.Stat);
+
+    /// <summary>A chunk of a file hashed but not yet snapshotted (a run of a large file's chunks).</summary>
+    public static ChunkOrigin Of(ScannedFile file, long offset, ChunkRef chunk) =>
+        new(file.FullPath, file.Mode == Tree.EntryMode.Symlink, offset, (int)chunk.Length, chunk.Hash, file.Stat);
 }

@@ -80,7 +80,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
 
             foreach (var chunk in chunks)
             {
-                _pendingRuns.Add(new ChunkOrigin(file.FullPath, Symlink: false, offset, (int)chunk.Length, chunk.Hash, file.Stat));
+                _pendingRuns.Add(ChunkOrigin.Of(file, offset, chunk));
                 offset += (long)chunk.Length;
                 _pendingBytes += (long)chunk.Length;
             }

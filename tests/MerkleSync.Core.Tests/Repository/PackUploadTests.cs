@@ -82,9 +82,7 @@ public class PackUploadTests
         var (pack, chunks) = await WritePackAsync();
         using var repository = Core.Repository.Repository.Init(temp.Sub("repo"));
         var upload = repository.CreateUpload(pack.Length);
-        var body = new System.IO.Pipelines.Pipe();
-        var receiving = repository.AppendUploadAsync(upload.Id, 0, body.Reader.AsStream(), null, None);
-        await body.Writer.WriteAsync(pack.AsMemory(0, 1000), None);
+        var (body, receiving) = await ReceivingAsync(repository, upload.Id, pack.AsMemory(0, 1000));
 
         // Neither a second PATCH at the same offset nor finishing it may run while bytes arrive.
         await Assert.ThrowsAsync<ConflictException>(() => repository.AppendUploadAsync(upload.Id, 0, new MemoryStream(pack), null, None));
@@ -105,9 +103,7 @@ public class PackUploadTests
         var (pack, chunks) = await WritePackAsync();
         using var repository = Core.Repository.Repository.Init(temp.Sub("repo"));
         var upload = repository.CreateUpload(pack.Length);
-        var body = new System.IO.Pipelines.Pipe();
-        var receiving = repository.AppendUploadAsync(upload.Id, 0, body.Reader.AsStream(), null, None);
-        await body.Writer.WriteAsync(pack.AsMemory(0, 1000), None);
+        var (body, receiving) = await ReceivingAsync(repository, upload.Id, pack.AsMemory(0, 1000));
 
         // A client resuming after a crash asks while the request it left behind still runs: the
         // answer comes once that request is done, so it reflects what that request stored.
@@ -130,11 +126,19 @@ public class PackUploadTests
 
         // A request that does not end within the patience given: the answer says where it stands now.
         var stuck = repository.CreateUpload(pack.Length);
-        var stuckBody = new System.IO.Pipelines.Pipe();
-        var stuckReceiving = repository.AppendUploadAsync(stuck.Id, 0, stuckBody.Reader.AsStream(), null, None);
+        var (stuckBody, stuckReceiving) = await ReceivingAsync(repository, stuck.Id, ReadOnlyMemory<byte>.Empty);
         Assert.Equal(0, (await repository.GetUploadWhenIdleAsync(stuck.Id, TimeSpan.FromMilliseconds(100), None))!.Offset);
         await stuckBody.Writer.CompleteAsync();
         await stuckReceiving;
+    }
+
+    /// <summary>A PATCH of an upload still running: <paramref name="first"/> has arrived, the rest is for the test to write into <c>Body</c>.</summary>
+    private static async Task<(System.IO.Pipelines.Pipe Body, Task<long> Receiving)> ReceivingAsync(Core.Repository.Repository repository, string uploadId, ReadOnlyMemory<byte> first)
+    {
+        var body = new System.IO.Pipelines.Pipe();
+        var receiving = repository.AppendUploadAsync(uploadId, 0, body.Reader.AsStream(), null, None);
+        await body.Writer.WriteAsync(first, None);
+        return (body, receiving);
     }
 
     private static async Task<(byte[] Pack, List<Hash> Chunks)> WritePackAsync(int seed = 1)
