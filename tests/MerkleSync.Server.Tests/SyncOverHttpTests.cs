@@ -273,6 +273,32 @@ public class SyncOverHttpTests : FolderTests
         Assert.Equal(File.ReadAllBytes(Path.Combine(main, "b.bin")), output.ToArray());
     }
 
+    [Fact]
+    public async Task Cat_writes_the_zeros_of_a_files_holes_without_reading_them()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        // Ten runs of data, each followed by a hole of 1 MiB: cut into maximum-size chunks of zeros,
+        // stored once. Read, the first chunk of zeros of each hole after the first was a ranged read.
+        byte[] content = [.. Enumerable.Range(0, 10).SelectMany(i => Files.Random(300 + i, 100_000).Concat(new byte[1 << 20]))];
+        Files.Write(source, "disk.img", content);
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+        }
+
+        var counting = new CountRequests();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, counting);
+        var head = (await remote.GetBranchAsync("main", None))!;
+        var entry = (await MerkleSync.Core.Tree.TreeReader.FindAsync(remote.Nodes, head.Record.Root, "disk.img", None)) ?? throw new InvalidOperationException("disk.img is not on main");
+        using var output = new MemoryStream();
+        await FileStreamer.WriteToAsync(remote, entry, output, None);
+
+        Assert.Equal(content, output.ToArray());
+        Assert.InRange(counting.Count(HttpMethod.Get, "/packs/"), 1, 11); // one per run of data, and the file's short last chunk
+    }
+
     /// <summary>
     /// Branch "old" with a.bin (6 MB) and b.bin (5 MB, over 4 MiB: streamed on its own by a pull) in
     /// one pack, then main with b.bin (its chunks stay in that pack) and <paramref name="alsoOnMain"/>,
@@ -673,7 +699,6 @@ public class SyncOverHttpTests : FolderTests
         }
     }
 
-    /// <summary>Counts requests by method and a fragment of their path.</summary>
     [Fact]
     public async Task A_push_uploads_what_it_has_hashed_while_it_hashes_the_rest_and_sends_each_chunk_once()
     {
@@ -870,6 +895,7 @@ public class SyncOverHttpTests : FolderTests
         Assert.InRange(pulled.PackBytesRead, pushed.NewChunkBytes, pushed.NewChunkBytes * 12 / 10);
     }
 
+    /// <summary>Counts requests by method and a fragment of their path.</summary>
     private sealed class CountRequests() : DelegatingHandler(new SocketsHttpHandler())
     {
         private readonly System.Collections.Concurrent.ConcurrentBag<(HttpMethod Method, string Path)> _requests = [];

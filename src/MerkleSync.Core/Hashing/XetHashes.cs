@@ -47,6 +47,9 @@ public static class XetHashes
     /// <summary>True if <paramref name="chunk"/> is the hash of a maximum-size chunk of zeros, whose bytes are known without reading them.</summary>
     public static bool IsZeroChunk(Hash chunk) => chunk == ZeroChunkHash;
 
+    /// <summary>The bytes of the chunk that <see cref="IsZeroChunk"/> names.</summary>
+    public static ReadOnlyMemory<byte> ZeroChunk { get; } = new byte[ChunkingParameters.MaximumChunkSize];
+
     /// <summary>The hash of an inner node's serialized children.</summary>
     public static Hash InternalNodeHash(ReadOnlySpan<byte> data) => KeyedHash(InternalNodeKey, data);
 

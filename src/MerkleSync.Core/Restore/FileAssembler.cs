@@ -20,8 +20,6 @@ namespace MerkleSync.Core.Restore;
 /// <param name="sparse">Leave chunks of zeros in large files unwritten, as holes (pull --sparse).</param>
 internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex local, string stagingFolder, OperationProgress progress, bool sparse) : IDisposable
 {
-    private static readonly ReadOnlyMemory<byte> ZeroChunk = new byte[ChunkingParameters.MaximumChunkSize];
-
     /// <summary>Largest ranged read: keeps memory flat however large the file.</summary>
     private const long MaxReadBytes = RemoteExtensions.MaxReadBytes;
 
@@ -157,9 +155,9 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         switch (step.Kind)
         {
             case StepKind.Zeros:
-                await WriteChunkAsync(output, ZeroChunk, step.Position, cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref _bytesReused, ZeroChunk.Length);
-                progress.AddTransferred(ZeroChunk.Length);
+                await WriteChunkAsync(output, XetHashes.ZeroChunk, step.Position, cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref _bytesReused, XetHashes.ZeroChunk.Length);
+                progress.AddTransferred(XetHashes.ZeroChunk.Length);
                 break;
             case StepKind.Repeat:
                 await CopyLocalAsync(step, data => TryReadVerifiedAsync(entry.ChunkHash, output, step.Earlier, data, cancellationToken), output, cancellationToken).ConfigureAwait(false);

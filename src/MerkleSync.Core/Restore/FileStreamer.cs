@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Packs;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
 
@@ -47,36 +48,44 @@ public static class FileStreamer
     /// <summary>Writes the file's chunks after the first <paramref name="written"/>, counting each one written.</summary>
     private static async Task WriteAsync(IRemote remote, FileReconstruction plan, Stream output, StrongBox<int> written, CancellationToken cancellationToken)
     {
-        // A chunk repeated back to back (zeros, padding) comes as one segment per repeat: the last
-        // chunk written, already verified, serves them instead of a ranged read each.
+        // A chunk repeated back to back (padding) comes as one segment per repeat: the last chunk
+        // written, already verified, serves them instead of a ranged read each. Chunks of zeros (a
+        // hole's) are known without a read at all.
         var last = (Hash: default(Hash), Bytes: Array.Empty<byte>());
         int first = 0; // the file's index of the segment's first chunk
         foreach (var (packId, run) in plan.Segments)
         {
-            var rest = run[Math.Clamp(written.Value - first, 0, run.Length)..];
+            int next = Math.Clamp(written.Value - first, 0, run.Length);
             first += run.Length;
-            if (rest.Length == 0)
+            while (next < run.Length)
             {
-                continue;
-            }
-
-            if (rest.Length == 1 && rest[0].ChunkHash == last.Hash && last.Bytes.Length == rest[0].RawLength)
-            {
-                await output.WriteAsync(last.Bytes, cancellationToken).ConfigureAwait(false);
-                written.Value++;
-                continue;
-            }
-
-            int index = 0;
-            await remote.ReadChunksInPiecesAsync(packId, rest, async (entry, raw) =>
-            {
-                await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
-                written.Value++;
-                if (++index == rest.Length)
+                var chunk = run[next];
+                if (XetHashes.IsZeroChunk(chunk.ChunkHash) || (chunk.ChunkHash == last.Hash && last.Bytes.Length == chunk.RawLength))
                 {
-                    last = (entry.ChunkHash, raw.ToArray());
+                    await output.WriteAsync(XetHashes.IsZeroChunk(chunk.ChunkHash) ? XetHashes.ZeroChunk : last.Bytes, cancellationToken).ConfigureAwait(false);
+                    written.Value++;
+                    next++;
+                    continue;
                 }
-            }, cancellationToken).ConfigureAwait(false);
+
+                int end = next + 1;
+                while (end < run.Length && !XetHashes.IsZeroChunk(run[end].ChunkHash))
+                {
+                    end++;
+                }
+
+                int index = next;
+                await remote.ReadChunksInPiecesAsync(packId, new ArraySegment<PackEntry>(run, next, end - next), async (entry, raw) =>
+                {
+                    await output.WriteAsync(raw, cancellationToken).ConfigureAwait(false);
+                    written.Value++;
+                    if (++index == end)
+                    {
+                        last = (entry.ChunkHash, raw.ToArray());
+                    }
+                }, cancellationToken).ConfigureAwait(false);
+                next = end;
+            }
         }
     }
 }
