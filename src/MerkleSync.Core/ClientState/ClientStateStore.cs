@@ -94,7 +94,7 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
         // A first pull stages while its state opens, so this may list thousands of its files: each
         // process is looked up once.
         var processStarts = new Dictionary<int, DateTime?>();
-        foreach (string leftover in Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories)) // small files are staged in subfolders
+        foreach (string leftover in Directory.EnumerateFiles(staging, "*", StagedFiles))
         {
             if (!StagedByRunningProcess(leftover, processStarts) && !Restore.VerifiedStagedFiles.IsKept(leftover))
             {
@@ -106,6 +106,12 @@ public sealed class ClientStateStore : IDisposable, Sync.IUploadCheckpoints
 
         return state;
     }
+
+    /// <summary>
+    /// Files in the staging folder and its subfolders, where small files are staged; never through a
+    /// symbolic link, which could lead the clean-up to files outside the state folder.
+    /// </summary>
+    private static readonly EnumerationOptions StagedFiles = new() { RecurseSubdirectories = true, MaxRecursionDepth = 1, AttributesToSkip = FileAttributes.ReparsePoint };
 
     private static bool StagedByRunningProcess(string stagedFile, Dictionary<int, DateTime?> processStarts)
     {

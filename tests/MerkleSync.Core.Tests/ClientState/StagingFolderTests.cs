@@ -24,6 +24,12 @@ public class StagingFolderTests
             File.WriteAllText(file, "staged");
         }
 
+        // A link in the staging folder is not followed: what it leads to is not the state's.
+        string elsewhere = Directory.CreateDirectory(temp.Sub("elsewhere")).FullName;
+        string notStaged = Path.Combine(elsewhere, $"{int.MaxValue}.89ab.partial");
+        File.WriteAllText(notStaged, "not the state's");
+        Directory.CreateSymbolicLink(Path.Combine(staging, "s4"), elsewhere);
+
         // The same process id, but from before this process started: an earlier process that had it.
         File.SetLastWriteTimeUtc(olderThanThisProcess, new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc));
 
@@ -31,6 +37,7 @@ public class StagingFolderTests
         {
         }
 
-        Assert.Equal([running, runningSmall], Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+        Assert.Equal([running, runningSmall], Directory.EnumerateFiles(staging, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }).Order(StringComparer.Ordinal));
+        Assert.True(File.Exists(notStaged));
     }
 }
