@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Enumeration;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Concurrency;
@@ -491,10 +492,17 @@ public static class PullOperation
     {
         public bool File(string path) => everything || files.Contains(RelativeOf(path) ?? "");
 
-        public bool Folder(string path) => everything || Directory.EnumerateFileSystemEntries(path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+        public bool Folder(string path) => everything || Entries(path)
             .All(entry => new FileInfo(entry) is var info && (info.Attributes & FileAttributes.Directory) != 0 && info.LinkTarget is null
                 ? info.Name != DatasetPath.StateFolderName
                 : files.Contains(RelativeOf(entry) ?? ""));
+
+        // Everything under the folder, links included but not followed (a link to a folder is one entry).
+        private static FileSystemEnumerable<string> Entries(string folder) =>
+            new(folder, static (ref FileSystemEntry entry) => entry.ToFullPath(), new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+            {
+                ShouldRecursePredicate = static (ref FileSystemEntry entry) => (entry.Attributes & FileAttributes.ReparsePoint) == 0,
+            };
 
         private string? RelativeOf(string path) =>
             DatasetPath.Validate(Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/'), out string normalized) is null ? normalized : null;

@@ -472,6 +472,28 @@ public class IncrementalSyncTests
     }
 
     [Fact]
+    public async Task A_folder_that_becomes_a_file_goes_with_a_link_to_a_folder_it_holds_and_what_the_link_leads_to_stays()
+    {
+        await using var sample = await SampleRepository.CreateAsync();
+        string source = sample.Source, target = sample.Sub("target"), outside = sample.Sub("outside");
+        DatasetFiles.Write(outside, "keep.txt", "not the dataset's"u8.ToArray());
+        DatasetFiles.Write(source, "a/inside.txt", "in a folder"u8.ToArray());
+        File.CreateSymbolicLink(Path.Combine(source, "a", "link"), outside);
+        var asFolder = await PushOperation.PushAsync(source, sample.Remote, new PushOptions(), None);
+        Directory.Delete(Path.Combine(source, "a"), recursive: true);
+        DatasetFiles.Write(source, "a", "a file"u8.ToArray());
+        var asFile = await PushOperation.PushAsync(source, sample.Remote, new PushOptions(), None);
+
+        await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Version: asFolder.VersionId.ToString()), None);
+        // The folder holds only what the last pull wrote (the link among it): it goes, without --delete.
+        var toFile = await PullOperation.PullAsync(sample.Remote, target, new PullOptions(Version: asFile.VersionId.ToString()), None);
+
+        Assert.Equal(2, toFile.FilesDeleted);
+        Assert.Equal("a file", File.ReadAllText(Path.Combine(target, "a")));
+        Assert.Equal("not the dataset's", File.ReadAllText(Path.Combine(outside, "keep.txt")));
+    }
+
+    [Fact]
     public async Task Files_a_partial_pull_wrote_are_not_local_changes_to_the_next_pull()
     {
         await using var sample = await SampleRepository.CreateAsync();
