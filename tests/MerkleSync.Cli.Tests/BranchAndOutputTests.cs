@@ -115,6 +115,12 @@ public class BranchAndOutputTests
         Assert.Contains("publishing", push.Stderr, StringComparison.Ordinal);
         Assert.StartsWith("Pushed version", push.Stdout, StringComparison.Ordinal);
 
+        var verify = await CliRunner.RunAsync("verify", repo, "--read-data");
+        Assert.True(verify.ExitCode == 0, verify.Stderr);
+        Assert.Contains("checking tree nodes, file records and the packs to read", verify.Stderr, StringComparison.Ordinal);
+        Assert.StartsWith("Checked 1 versions", verify.Stdout, StringComparison.Ordinal);
+        Assert.Equal("", (await CliRunner.RunAsync("verify", repo, "--read-data", "--json")).Stderr);
+
         var pull = await CliRunner.RunAsync("pull", repo, Path.Combine(dir.Path, "copy"), "--quiet");
         Assert.Equal(0, pull.ExitCode);
         Assert.Equal("", pull.Stdout + pull.Stderr);

@@ -27,7 +27,7 @@ public class S3PackStoreServerTests : FolderTests
         var second = await PushOperation.PushAsync(source, remote, new PushOptions(Message: "two"), None);
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         var versions = await remote.HistoryAsync(second.VersionId, 10, None);
-        var report = await RemoteVerifier.VerifyAsync(remote, versions, PackSubset.All, None);
+        var report = await RemoteVerifier.VerifyAsync(remote, versions, PackSubset.All, null, None);
 
         Files.AssertSameTree(source, target);
         Assert.True(report.Ok, string.Join("; ", report.Problems.Select(p => p.Message)));

@@ -402,9 +402,11 @@ public class SyncOverHttpTests : FolderTests
 
         // verify asks for plans a thousand files at a time, and reads their chunks together, too.
         int plansBefore = counting.Count(HttpMethod.Post, "/files/reconstructions"), readsBefore = counting.Count(HttpMethod.Get, "/packs/");
-        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], Core.Verification.PackSubset.All, None);
+        var progress = new Core.Progress.OperationProgress();
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], Core.Verification.PackSubset.All, progress, None);
         Assert.True(report.Ok);
         Assert.Equal(2000, report.Files);
+        Assert.Equal((report.BytesRead, 0L), (progress.BytesRead, progress.BytesToRead)); // the files share no chunk; the total is not known ahead over HTTP
         Assert.Equal(2, counting.Count(HttpMethod.Post, "/files/reconstructions") - plansBefore);
         Assert.Equal(0, counting.Count(HttpMethod.Get, "/files/"));
         Assert.InRange(counting.Count(HttpMethod.Get, "/packs/") - readsBefore, 1, 2 + (report.BytesRead / RemoteExtensions.MaxReadBytes) + 2);
@@ -511,7 +513,7 @@ public class SyncOverHttpTests : FolderTests
         }
 
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new HideFile(hidden.FileHash));
-        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, null, None);
 
         Assert.Equal(3, report.Files);
         var problem = Assert.Single(report.Problems);
@@ -537,7 +539,7 @@ public class SyncOverHttpTests : FolderTests
         var chunk = (await push.GetReconstructionAsync(b.FileHash, None)).Segments[0].Run[0];
 
         await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new CorruptPackByte(chunk.Offset + 100));
-        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, null, None);
 
         var problem = Assert.Single(report.Problems);
         Assert.Equal(["b.bin"], problem.Paths);
@@ -568,11 +570,11 @@ public class SyncOverHttpTests : FolderTests
 
         var onDisk = Directory.EnumerateFiles(server.Root, "*.pack", SearchOption.AllDirectories).Select(f => Path.GetFileNameWithoutExtension(f)!).Order(StringComparer.Ordinal).ToList();
         var listed = await remote.ListPackIdsAsync(None).Select(id => id.ToString()).ToListAsync();
-        var found = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        var found = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, null, None);
         var repair = await remote.RepairPackAsync(packId, None);
         var again = await remote.RepairPackAsync(repair.NewPack!.Value, None);
         var full = await PushOperation.PushAsync(source, remote, new PushOptions(Full: true), None);
-        var healed = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        var healed = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, null, None);
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
 
         Assert.Equal(onDisk, listed);
@@ -600,7 +602,7 @@ public class SyncOverHttpTests : FolderTests
         var gcFirst = new GarbageCollectionBeforeFirstPackRead($"{server.BaseUrl}/v1/datasets/ds/gc?graceSeconds=0");
         await using (var remote = new HttpRemote(url, null, gcFirst))
         {
-            var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [main], Core.Verification.PackSubset.All, None);
+            var report = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [main], Core.Verification.PackSubset.All, null, None);
             Assert.True(gcFirst.Report.Contains("\"packsRewritten\":1", StringComparison.OrdinalIgnoreCase), gcFirst.Report);
             Assert.Empty(report.Problems);
         }
@@ -611,7 +613,7 @@ public class SyncOverHttpTests : FolderTests
             File.Delete(pack);
         }
 
-        var broken = await Core.Verification.RemoteVerifier.VerifyAsync(push, [main], Core.Verification.PackSubset.All, None);
+        var broken = await Core.Verification.RemoteVerifier.VerifyAsync(push, [main], Core.Verification.PackSubset.All, null, None);
         var problem = Assert.Single(broken.Problems);
         Assert.Equal(["b.bin"], problem.Paths);
     }
@@ -631,11 +633,11 @@ public class SyncOverHttpTests : FolderTests
         Assert.True((await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None)).Packs >= 4);
         var version = await remote.ResolveAsync("main", None);
 
-        var all = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, None);
+        var all = await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.All, null, None);
         var groups = new List<Core.Verification.VerifyReport>();
         for (int n = 1; n <= 4; n++)
         {
-            groups.Add(await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.Parse($"{n}/4"), None));
+            groups.Add(await Core.Verification.RemoteVerifier.VerifyAsync(remote, [version], Core.Verification.PackSubset.Parse($"{n}/4"), null, None));
         }
 
         Assert.True(all.Ok);
@@ -730,7 +732,7 @@ public class SyncOverHttpTests : FolderTests
         Assert.False((await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None)).Published);
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
         Files.AssertSameTree(source, target);
-        Assert.True((await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], Core.Verification.PackSubset.All, None)).Ok);
+        Assert.True((await Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", None)], Core.Verification.PackSubset.All, null, None)).Ok);
     }
 
     [Fact]

@@ -105,7 +105,7 @@ internal static class DemoCommand
             }
 
             var pulled = await PullOperation.PullAsync(remote, clone, new PullOptions(), cancellationToken);
-            var check = await MerkleSync.Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", cancellationToken)], MerkleSync.Core.Verification.PackSubset.None, cancellationToken);
+            var check = await MerkleSync.Core.Verification.RemoteVerifier.VerifyAsync(remote, [await remote.ResolveAsync("main", cancellationToken)], MerkleSync.Core.Verification.PackSubset.None, null, cancellationToken);
             bool same = pulled.Root == second.Root && check.Ok;
             Say($"pull v2 into {clone}: {pulled.FilesWritten} files, {Format.Bytes(pulled.BytesWritten)} ({pulled.Elapsed.TotalSeconds:F2} s); root {(same ? "verified" : "MISMATCH")}: {pulled.Root}");
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Verification;
 
@@ -28,17 +29,18 @@ internal static class VerifyCommand
             var read = parse.GetValue(readDataSubset) is { } subset ? PackSubset.Parse(subset) : parse.GetValue(readData) ? PackSubset.All : PackSubset.None;
             await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
             var target = parse.GetValue(version) is { } spec ? await r.ResolveAsync(spec, ct) : null;
-            VerifyReport report;
-            if (r is LocalRemote local)
+            var progress = new OperationProgress();
+            var report = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, async () =>
             {
-                // In-process: also checks packs, index records and lengths the protocol does not expose.
-                report = await RepositoryVerifier.VerifyAsync(local.Repository, target?.Id, read, ct);
-            }
-            else
-            {
+                if (r is LocalRemote local)
+                {
+                    // In-process: also checks packs, index records and lengths the protocol does not expose.
+                    return await RepositoryVerifier.VerifyAsync(local.Repository, target?.Id, read, progress, ct);
+                }
+
                 var versions = target is not null ? [target] : await r.ReachableVersionsAsync(ct);
-                report = await RemoteVerifier.VerifyAsync(r, versions, read, ct);
-            }
+                return await RemoteVerifier.VerifyAsync(r, versions, read, progress, ct);
+            });
 
             var (chain, chainProblem) = target is null ? ([], null) : await ProvenanceAsync(r, target, ct);
             bool ok = report.Ok && chainProblem is null;

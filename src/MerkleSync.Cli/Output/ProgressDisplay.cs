@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace MerkleSync.Cli.Output;
 
 /// <summary>
-/// Shows a push or pull as it runs, on standard error so standard output keeps only the result:
+/// Shows a push, pull or verification as it runs, on standard error so standard output keeps only the result:
 /// live bars with rate and ETA on a terminal, one plain line per step otherwise, nothing with
 /// --quiet or --json. Rates and ETAs come from bytes really read or transferred, never from the
 /// dataset size, so they stay honest when most of a dataset is unchanged or deduplicated.
@@ -101,7 +101,7 @@ internal static class ProgressDisplay
     {
         (long done, long total) = stage switch
         {
-            Stage.Hashing => (progress.BytesRead, progress.BytesToRead),
+            Stage.Hashing or Stage.Verifying => (progress.BytesRead, progress.BytesToRead),
             Stage.Uploading or Stage.Downloading => (progress.BytesTransferred, progress.BytesToTransfer),
             _ => (0, 0),
         };
@@ -112,6 +112,10 @@ internal static class ProgressDisplay
         if (stage is Stage.Uploading or Stage.Downloading)
         {
             task.Description = $"{Title(stage)} [grey]({Format.Bytes(progress.BytesDeduplicated)} deduped)[/]";
+        }
+        else if (stage is Stage.Verifying && total == 0 && done > 0)
+        {
+            task.Description = $"{Title(stage)} [grey]({Format.Bytes(done)} of packs read)[/]"; // over HTTP the total is not known in advance
         }
     }
 
@@ -153,6 +157,7 @@ internal static class ProgressDisplay
         Stage.Planning => "Read tree",
         Stage.Downloading => "Write",
         Stage.Replacing => "Replace files",
+        Stage.Verifying => "Verify",
         _ => stage.ToString(),
     };
 
@@ -163,6 +168,7 @@ internal static class ProgressDisplay
         Stage.Negotiating => "asking the remote which files and chunks it lacks",
         Stage.Planning => "reading the version's tree",
         Stage.Replacing => "replacing files",
+        Stage.Verifying => "checking tree nodes, file records and the packs to read",
         Stage.Hashing when progress.BytesToRead == 0 => null,
         Stage.Hashing => $"hashing {Format.Bytes(progress.BytesToRead)} of changed or new files ({progress.Files} files, {Format.Bytes(progress.Bytes)} in all)",
         Stage.Uploading => $"uploading {Format.Bytes(progress.BytesToTransfer)} of new chunks; {Format.Bytes(progress.BytesDeduplicated)} already there",

@@ -1,6 +1,6 @@
 namespace MerkleSync.Core.Progress;
 
-/// <summary>The steps of a push or pull, in the order they run.</summary>
+/// <summary>The steps of a push or pull, in the order they run, and of a verification.</summary>
 public enum Stage
 {
     Starting,
@@ -12,6 +12,9 @@ public enum Stage
     Planning,
     Downloading,
     Replacing,
+
+    /// <summary>Checking versions from their data; bytes "to read" are those of the packs to read, when known in advance.</summary>
+    Verifying,
     Done,
 }
 

@@ -1,5 +1,6 @@
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Tree;
 using Verdict = (string? Problem, long Chunks, long BytesRead, MerkleSync.Core.Hashing.Hash? Pack);
@@ -16,8 +17,10 @@ public static class RemoteVerifier
     /// <summary>Files whose plans are asked for in one request.</summary>
     private const int FilesPerBatch = 1000;
 
-    public static async Task<VerifyReport> VerifyAsync(IRemote remote, IReadOnlyList<VersionRef> versions, PackSubset read, CancellationToken cancellationToken)
+    /// <param name="progress">Counts the bytes of packs read (how many there are to read is not known in advance: the trees are read as the check goes).</param>
+    public static async Task<VerifyReport> VerifyAsync(IRemote remote, IReadOnlyList<VersionRef> versions, PackSubset read, OperationProgress? progress, CancellationToken cancellationToken)
     {
+        progress?.Enter(Stage.Verifying);
         var problems = new List<VerifyProblem>();
         var checkedFiles = new Dictionary<Hash, (string? Problem, Hash? Pack)>();
         var nodes = new HashSet<Hash>();
@@ -29,7 +32,7 @@ public static class RemoteVerifier
         var waiting = new List<(TreeEntry Entry, Hash Version)>();
         async Task CheckBatchAsync()
         {
-            foreach (var (file, (problem, fileChunks, fileBytes, pack)) in await CheckFilesAsync(remote, [.. batch.Values], read, packsRead, cancellationToken).ConfigureAwait(false))
+            foreach (var (file, (problem, fileChunks, fileBytes, pack)) in await CheckFilesAsync(remote, [.. batch.Values], read, packsRead, progress, cancellationToken).ConfigureAwait(false))
             {
                 checkedFiles[file] = (problem, pack);
                 chunks += fileChunks;
@@ -112,7 +115,7 @@ public static class RemoteVerifier
     /// by file, so the problem is reported for the file it belongs to.
     /// </summary>
     private static async Task<List<(Hash File, Verdict Verdict)>> CheckFilesAsync(
-        IRemote remote, IReadOnlyList<TreeEntry> files, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken)
+        IRemote remote, IReadOnlyList<TreeEntry> files, PackSubset read, HashSet<Hash> packsRead, OperationProgress? progress, CancellationToken cancellationToken)
     {
         IReadOnlyList<FileReconstruction>? plans = null;
         try
@@ -123,11 +126,11 @@ public static class RemoteVerifier
         {
         }
 
-        bool readTogether = !read.IsNone && plans is not null && await TryReadTogetherAsync(remote, plans, read, cancellationToken).ConfigureAwait(false);
+        bool readTogether = !read.IsNone && plans is not null && await TryReadTogetherAsync(remote, plans, read, progress, cancellationToken).ConfigureAwait(false);
         var verdicts = new List<(Hash, Verdict)>(files.Count);
         for (int i = 0; i < files.Count; i++)
         {
-            var verdict = await CheckFileAsync(remote, files[i], plans?[i], readTogether ? PackSubset.None : read, packsRead, cancellationToken).ConfigureAwait(false);
+            var verdict = await CheckFileAsync(remote, files[i], plans?[i], readTogether ? PackSubset.None : read, packsRead, progress, cancellationToken).ConfigureAwait(false);
             if (readTogether && verdict.Problem is null)
             {
                 var segmentsRead = plans![i].Segments.Where(s => read.Includes(s.PackId)).ToList();
@@ -146,13 +149,15 @@ public static class RemoteVerifier
     /// chunks in a pack. False if a chunk fails: the files are then read one by one, to blame it on
     /// its file.
     /// </summary>
-    private static async Task<bool> TryReadTogetherAsync(IRemote remote, IReadOnlyList<FileReconstruction> plans, PackSubset read, CancellationToken cancellationToken)
+    private static async Task<bool> TryReadTogetherAsync(IRemote remote, IReadOnlyList<FileReconstruction> plans, PackSubset read, OperationProgress? progress, CancellationToken cancellationToken)
     {
         try
         {
             foreach (var pack in plans.SelectMany(p => p.Segments).Where(s => read.Includes(s.PackId)).GroupBy(s => s.PackId, s => s.Run))
             {
-                await remote.ReadChunksInPiecesAsync(pack.Key, pack.SelectMany(run => run).DistinctBy(e => e.Offset), (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
+                var entries = pack.SelectMany(run => run).DistinctBy(e => e.Offset).ToList();
+                await remote.ReadChunksInPiecesAsync(pack.Key, entries, (_, _) => ValueTask.CompletedTask, cancellationToken).ConfigureAwait(false);
+                progress?.AddRead(entries.Sum(e => (long)e.StoredLength));
             }
 
             return true;
@@ -164,7 +169,7 @@ public static class RemoteVerifier
     }
 
     private static async Task<Verdict> CheckFileAsync(
-        IRemote remote, TreeEntry entry, FileReconstruction? planned, PackSubset read, HashSet<Hash> packsRead, CancellationToken cancellationToken, bool replanned = false)
+        IRemote remote, TreeEntry entry, FileReconstruction? planned, PackSubset read, HashSet<Hash> packsRead, OperationProgress? progress, CancellationToken cancellationToken, bool replanned = false)
     {
         FileReconstruction plan;
         try
@@ -204,11 +209,13 @@ public static class RemoteVerifier
                 // A missing pack is a problem of this file, unless a gc rewrote the pack after the
                 // plan was read: then a fresh plan names where the chunks are now. Asked once.
                 return replanned ? (e.Message, refs.Length, bytesRead, packId)
-                    : await CheckFileAsync(remote, entry, null, read, packsRead, cancellationToken, replanned: true).ConfigureAwait(false);
+                    : await CheckFileAsync(remote, entry, null, read, packsRead, progress, cancellationToken, replanned: true).ConfigureAwait(false);
             }
 
             packsRead.Add(packId);
-            bytesRead += run.Sum(e => (long)e.StoredLength);
+            long runBytes = run.Sum(e => (long)e.StoredLength);
+            bytesRead += runBytes;
+            progress?.AddRead(runBytes);
         }
 
         return (null, refs.Length, bytesRead, null);

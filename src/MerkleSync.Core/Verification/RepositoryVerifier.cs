@@ -2,6 +2,7 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Repository;
 
 namespace MerkleSync.Core.Verification;
@@ -26,8 +27,10 @@ public sealed record VerifyReport(int Versions, int Nodes, int Files, long Chunk
 /// </summary>
 public static class RepositoryVerifier
 {
-    public static async Task<VerifyReport> VerifyAsync(Repository.Repository repository, Hash? version, PackSubset read, CancellationToken cancellationToken)
+    /// <param name="progress">Counts the bytes of packs read, of all those to read (known once the files are checked).</param>
+    public static async Task<VerifyReport> VerifyAsync(Repository.Repository repository, Hash? version, PackSubset read, OperationProgress? progress, CancellationToken cancellationToken)
     {
+        progress?.Enter(Stage.Verifying);
         var problems = new List<VerifyProblem>();
         Reachability reach;
         try
@@ -56,14 +59,21 @@ public static class RepositoryVerifier
 
         int packsRead = 0;
         long bytesRead = 0;
-        foreach (var packId in users.Keys.Select(k => k.Pack).Distinct())
+        var packs = users.Keys.Select(k => k.Pack).Distinct().Select(repository.GetPack).ToList();
+        progress?.SetToRead(packs.Where(p => read.Includes(p.PackId)).Sum(p => p.BlobLength));
+        foreach (var record in packs)
         {
-            var record = repository.GetPack(packId);
+            var packId = record.PackId;
             long? length = await repository.Blobs.GetLengthAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
             if (length != record.BlobLength)
             {
                 problems.Add(Problem("pack " + packId, length is null ? "pack file is missing" : $"pack file is {length} bytes, expected {record.BlobLength}",
                     UsesOfPack(reach, users, packId, null)) with { DamagedPack = packId });
+                if (read.Includes(packId))
+                {
+                    progress?.AddRead(record.BlobLength); // done with, though there was nothing to read
+                }
+
                 continue;
             }
 
@@ -75,6 +85,7 @@ public static class RepositoryVerifier
             var check = await PackReader.CheckAsync(repository.Blobs, packId, cancellationToken).ConfigureAwait(false);
             packsRead++;
             bytesRead += record.BlobLength;
+            progress?.AddRead(record.BlobLength);
             if (check.PackProblem is not null)
             {
                 problems.Add(Problem("pack " + packId, check.PackProblem, check.Entries.Length == 0 ? UsesOfPack(reach, users, packId, null) : []) with { DamagedPack = packId });

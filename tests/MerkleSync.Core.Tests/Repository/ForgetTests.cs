@@ -75,7 +75,7 @@ public class ForgetTests
         var gc = await repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);
         long after = repository.ListPacks().Sum(p => p.BlobLength);
         Assert.True(gc.FilesRemoved == 1 && before - after > 250_000, $"gc freed {before - after} bytes, removed {gc.FilesRemoved} files");
-        var verify = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+        var verify = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
         Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => p.Message)));
         Assert.Equal(3, verify.Versions);
     }

@@ -189,7 +189,7 @@ public class PushPullTests
         {
             var codecs = repository.ListPacks().SelectMany(p => p.Entries).GroupBy(e => e.Codec).ToDictionary(g => g.Key, g => g.Count());
             Assert.Equal([Codec.None, Codec.Zstd, Codec.Lz4], codecs.Keys.Order());
-            var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None); // every pack read: CRCs, decoding, hashes
+            var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None); // every pack read: CRCs, decoding, hashes
             Assert.Empty(report.Problems);
         }
 

@@ -45,7 +45,7 @@ public class RepairTests
     private static async Task<VerifyReport> VerifyAsync(string repo)
     {
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
-        return await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+        return await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
     }
 
     private static async Task<Core.Repository.PackRepairReport> RepairAsync(string repo, Hash pack)

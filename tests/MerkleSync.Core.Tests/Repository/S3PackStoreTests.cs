@@ -53,7 +53,7 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
         }
 
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
-        var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+        var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
 
         Assert.Equal(DatasetFiles.Describe(temp.Sub("source")), DatasetFiles.Describe(target));
         Assert.True(report.Ok, string.Join("; ", report.Problems.Select(p => p.Message)));
@@ -87,7 +87,7 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
 
         using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
         {
-            var full = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+            var full = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
             Assert.False(full.Ok);
             Assert.Single(full.Problems, p => p.Subject.StartsWith("chunk", StringComparison.Ordinal));
         }
@@ -101,7 +101,7 @@ public sealed class S3PackStoreTests(S3PackStoreTests.Server server) : IClassFix
         var opened = ((LocalRemote)remote).Repository;
         var repair = await opened.RepairPackAsync(Core.Hashing.Hash.Parse(Path.GetFileName(packObject)[..64]), None);
         await PushOperation.PushAsync(temp.Sub("source"), remote, new PushOptions(Full: true), None);
-        var healed = await RepositoryVerifier.VerifyAsync(opened, null, PackSubset.All, None);
+        var healed = await RepositoryVerifier.VerifyAsync(opened, null, PackSubset.All, null, None);
         await PullOperation.PullAsync(remote, target, new PullOptions(), None);
 
         Assert.Equal(1, repair.ChunksLost);

@@ -1,6 +1,7 @@
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
@@ -29,12 +30,21 @@ public class VerifyAndGcTests
         var (repo, _) = await PushSampleAsync(temp);
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
 
-        var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+        var progress = new OperationProgress();
+        var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, progress, None);
 
         Assert.True(report.Ok, string.Join("; ", report.Problems.Select(p => p.Message)));
         Assert.Equal(1, report.Versions);
         Assert.Equal(6, report.Files); // 7 entries, the empty file needs no record
         Assert.True(report.PacksRead >= 1);
+        // Progress knows what it will read before it reads, and ends there.
+        Assert.Equal(Stage.Verifying, progress.Stage);
+        long packBytes = Directory.EnumerateFiles(Path.Combine(repo, "packs"), "*.pack", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        Assert.Equal((packBytes, packBytes, packBytes), (progress.BytesToRead, progress.BytesRead, report.BytesRead));
+
+        var quick = new OperationProgress();
+        await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, quick, None);
+        Assert.Equal((0, 0), (quick.BytesToRead, quick.BytesRead));
     }
 
     [Fact]
@@ -49,8 +59,8 @@ public class VerifyAndGcTests
 
         using (var repository = await Core.Repository.Repository.OpenAsync(repo, None))
         {
-            var quick = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, None);
-            var full = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+            var quick = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, null, None);
+            var full = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
 
             Assert.True(quick.Ok);
             Assert.False(full.Ok);
@@ -84,12 +94,12 @@ public class VerifyAndGcTests
         File.WriteAllBytes(packFile, bytes);
 
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
-        var all = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
-        var none = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, None);
+        var all = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
+        var none = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, null, None);
         var groups = new List<VerifyReport>();
         for (int n = 1; n <= 3; n++)
         {
-            groups.Add(await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.Parse($"{n}/3"), None));
+            groups.Add(await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.Parse($"{n}/3"), null, None));
         }
 
         Assert.True(none.Ok);
@@ -124,7 +134,7 @@ public class VerifyAndGcTests
         Assert.Equal(1, report.VersionsRemoved);
         Assert.True(report.PacksDeleted + report.PacksRewritten >= 1);
         Assert.True(repository.ListPacks().Sum(p => p.BlobLength) < before * 0.6);
-        var verify = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, None);
+        var verify = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
         Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => p.Message)));
         Assert.Equal(1, verify.Versions);
     }
@@ -249,7 +259,7 @@ public class VerifyAndGcTests
         LeaveAsAfterACrash(repo);
         using var reopened = await Core.Repository.Repository.OpenAsync(repo, None);
         Assert.Single(reopened.ListPacks());
-        var verify = await RepositoryVerifier.VerifyAsync(reopened, pushed.VersionId, PackSubset.All, None);
+        var verify = await RepositoryVerifier.VerifyAsync(reopened, pushed.VersionId, PackSubset.All, null, None);
         Assert.True(verify.Ok);
     }
 
