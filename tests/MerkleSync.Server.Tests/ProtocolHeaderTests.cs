@@ -90,7 +90,7 @@ public class ProtocolHeaderTests
         await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.ListRefsAsync(none));
         await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.ResolveAsync("main", none));
         await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.HistoryAsync(Core.Hashing.Hash.Zero, 5, none));
-        await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.CollectGarbageAsync(TimeSpan.Zero, none));
+        await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.CollectGarbageAsync(TimeSpan.Zero, dryRun: false, none));
         await broken.StopAsync();
     }
 }

@@ -74,8 +74,8 @@ public class SyncOverHttpTests : FolderTests
         var history = await remote.HistoryInPagesAsync(pushed[2].VersionId, long.MaxValue, None, pageSize: 1).ToListAsync();
         Assert.Equal(["v3", "v2"], history.Select(h => h.Record.Message));
         await Assert.ThrowsAsync<NotFoundException>(async () => await remote.ResolveAsync("main~2", None));
-        var dry = await remote.CollectGarbageAsync(TimeSpan.Zero, None, dryRun: true);
-        var gc = await remote.CollectGarbageAsync(TimeSpan.Zero, None);
+        var dry = await remote.CollectGarbageAsync(TimeSpan.Zero, dryRun: true, None);
+        var gc = await remote.CollectGarbageAsync(TimeSpan.Zero, dryRun: false, None);
         Assert.True(dry.DryRun && !gc.DryRun && dry.FilesRemoved == 1 && dry.BytesFreed == gc.BytesFreed, $"{dry} / {gc}");
         Assert.True(gc.FilesRemoved == 1 && gc.BytesFreed > 0, $"{gc}");
     }

@@ -41,10 +41,8 @@ internal static class ForgetCommand
             policy.Validate(); // before --grace is read or anything is asked of the remote
             bool dry = parse.GetValue(dryRun), json = parse.GetValue(CliApp.Json);
             var graceTime = Duration.Parse(parse.GetValue(grace)!);
-            var report = r is LocalRemote local
-                ? await local.Repository.ForgetAsync(policy, dry, ct)
-                : await ((HttpRemote)r).ForgetAsync(policy, dry, ct);
-            var gc = parse.GetValue(prune) && !dry ? await GcCommand.CollectAsync(r, graceTime, dryRun: false, ct) : null;
+            var report = await r.ForgetAsync(policy, dry, ct);
+            var gc = parse.GetValue(prune) && !dry ? await r.CollectGarbageAsync(graceTime, dryRun: false, ct) : null;
             if (json)
             {
                 JsonOut.Write(new JsonObject

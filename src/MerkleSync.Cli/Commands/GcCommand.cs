@@ -20,7 +20,7 @@ internal static class GcCommand
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
-            var report = await CollectAsync(r, Duration.Parse(parse.GetValue(grace)!), parse.GetValue(dryRun), ct);
+            var report = await r.CollectGarbageAsync(Duration.Parse(parse.GetValue(grace)!), parse.GetValue(dryRun), ct);
             if (parse.GetValue(CliApp.Json))
             {
                 JsonOut.Write(ReportJson(report));
@@ -37,10 +37,6 @@ internal static class GcCommand
 
     public static Option<string> GraceOption() =>
         new("--grace") { Description = "Leave packs younger than this alone (e.g. 1h, 30m, 0s).", DefaultValueFactory = _ => "1h" };
-
-    public static Task<GcReport> CollectAsync(IRemote remote, TimeSpan grace, bool dryRun, CancellationToken cancellationToken) => remote is LocalRemote local
-        ? local.Repository.CollectGarbageAsync(new GcOptions(grace, DryRun: dryRun), cancellationToken)
-        : ((HttpRemote)remote).CollectGarbageAsync(grace, cancellationToken, dryRun);
 
     public static JsonObject ReportJson(GcReport report) => new()
     {

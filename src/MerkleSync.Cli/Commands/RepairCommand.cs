@@ -29,13 +29,11 @@ internal static class RepairCommand
             }
 
             await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
-            var local = (r as LocalRemote)?.Repository; // in process; else the server does the work
-            var ids = named.Count > 0 ? named.ToAsyncEnumerable()
-                : local is not null ? local.ListPackIds(null, int.MaxValue).ToAsyncEnumerable() : ((HttpRemote)r).ListPackIdsAsync(ct);
+            var ids = named.Count > 0 ? named.ToAsyncEnumerable() : r.ListPackIdsAsync(ct);
             var reports = new List<PackRepairReport>();
             await foreach (var id in ids.WithCancellation(ct))
             {
-                reports.Add(local is not null ? await local.RepairPackAsync(id, ct) : await ((HttpRemote)r).RepairPackAsync(id, ct));
+                reports.Add(await r.RepairPackAsync(id, ct)); // the repository does the work, in this process or on the server
             }
 
             if (parse.GetValue(CliApp.Json))

@@ -302,7 +302,7 @@ public sealed partial class HttpRemote : IRemote
     }
 
     /// <summary>Runs garbage collection on the server (write access).</summary>
-    public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, CancellationToken cancellationToken, bool dryRun = false)
+    public async Task<GcReport> CollectGarbageAsync(TimeSpan grace, bool dryRun, CancellationToken cancellationToken)
     {
         using var response = await _http.PostAsync(
             $"{_api}/gc?graceSeconds={grace.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}&dryRun={(dryRun ? "true" : "false")}", null, cancellationToken).ConfigureAwait(false);

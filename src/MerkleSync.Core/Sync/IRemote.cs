@@ -93,4 +93,16 @@ public interface IRemote : IAsyncDisposable
 
     /// <summary>Creates, moves or (target null) deletes a branch if it is at <paramref name="expected"/> (null: absent); else a conflict.</summary>
     ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken);
+
+    /// <summary>Garbage collection, on the repository's side (write access); see <see cref="Repository.Repository.CollectGarbageAsync"/>. A dry run changes nothing.</summary>
+    Task<GcReport> CollectGarbageAsync(TimeSpan grace, bool dryRun, CancellationToken cancellationToken);
+
+    /// <summary>Forgets the versions <paramref name="policy"/> does not keep (write access); see <see cref="Repository.Repository.ForgetAsync"/>.</summary>
+    Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, CancellationToken cancellationToken);
+
+    /// <summary>Ids of every pack the repository has indexed, in ascending order.</summary>
+    IAsyncEnumerable<Hash> ListPackIdsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Salvages a damaged pack, on the repository's side (write access); see <see cref="Repository.Repository.RepairPackAsync"/>.</summary>
+    Task<PackRepairReport> RepairPackAsync(Hash packId, CancellationToken cancellationToken);
 }

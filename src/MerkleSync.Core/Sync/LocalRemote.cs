@@ -96,6 +96,15 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
     public async ValueTask UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
         await repository.UpdateBranchAsync(name, target, expected, cancellationToken).ConfigureAwait(false);
 
+    public Task<GcReport> CollectGarbageAsync(TimeSpan grace, bool dryRun, CancellationToken cancellationToken) =>
+        repository.CollectGarbageAsync(new GcOptions(grace, DryRun: dryRun), cancellationToken);
+
+    public Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, CancellationToken cancellationToken) => repository.ForgetAsync(policy, dryRun, cancellationToken);
+
+    public IAsyncEnumerable<Hash> ListPackIdsAsync(CancellationToken cancellationToken) => repository.ListPackIds(null, int.MaxValue).ToAsyncEnumerable();
+
+    public Task<PackRepairReport> RepairPackAsync(Hash packId, CancellationToken cancellationToken) => repository.RepairPackAsync(packId, cancellationToken);
+
     public ValueTask DisposeAsync()
     {
         repository.Dispose();
