@@ -17,8 +17,8 @@ public sealed record FileReconstruction(Hash FileHash, long Length, IReadOnlyLis
 public sealed record VersionRef(Hash Id, VersionRecord Record);
 
 /// <summary>
-/// What push, pull, diff and log need from a repository, wherever it is: in this process
-/// (<c>file://</c>) or behind a server. Push and pull are written once against this.
+/// What push, pull, diff, log and upkeep (gc, forget, repair) need from a repository, wherever it
+/// is: in this process (<c>file://</c>) or behind a server. Each is written once against this.
 /// </summary>
 public interface IRemote : IAsyncDisposable
 {
