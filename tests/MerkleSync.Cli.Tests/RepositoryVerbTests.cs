@@ -460,5 +460,6 @@ public class RepositoryVerbTests
         Assert.Contains("Name the packs to repair, or give --all", neither.Stderr, StringComparison.Ordinal);
         Assert.Equal(0, checkAll.ExitCode);
         Assert.Contains("Checked 2 pack(s): 2 intact, 0 repaired.", checkAll.Stdout, StringComparison.Ordinal); // the salvaged pack and the one push --full sent
+        Assert.Contains("checking 2 pack(s) where they are stored", checkAll.Stderr, StringComparison.Ordinal); // progress, on stderr
     }
 }

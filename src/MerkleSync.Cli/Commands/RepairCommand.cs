@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Progress;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Sync.Protocol;
@@ -29,12 +30,21 @@ internal static class RepairCommand
             }
 
             await using var r = await RemoteUrl.OpenAsync(parse.GetValue(remote)!, null, ct);
-            var ids = named.Count > 0 ? named.ToAsyncEnumerable() : r.ListPackIdsAsync(ct);
-            var reports = new List<PackRepairReport>();
-            await foreach (var id in ids.WithCancellation(ct))
+            var progress = new OperationProgress();
+            var reports = await ProgressDisplay.RunAsync(parse, progress, () => r.WireBytes, async () =>
             {
-                reports.Add(await r.RepairPackAsync(id, ct)); // the repository does the work, in this process or on the server
-            }
+                var ids = named.Count > 0 ? named : await r.ListPackIdsAsync(ct).ToListAsync(ct);
+                progress.SetItemsToDo(ids.Count);
+                progress.Enter(Stage.Repairing);
+                var checkedPacks = new List<PackRepairReport>();
+                foreach (var id in ids)
+                {
+                    checkedPacks.Add(await r.RepairPackAsync(id, ct)); // the repository does the work, in this process or on the server
+                    progress.AddItemDone();
+                }
+
+                return checkedPacks;
+            });
 
             if (parse.GetValue(CliApp.Json))
             {

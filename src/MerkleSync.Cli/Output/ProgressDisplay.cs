@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace MerkleSync.Cli.Output;
 
 /// <summary>
-/// Shows a push, pull or verification as it runs, on standard error so standard output keeps only the result:
+/// Shows a push, pull, verification or repair as it runs, on standard error so standard output keeps only the result:
 /// live bars with rate and ETA on a terminal, one plain line per step otherwise, nothing with
 /// --quiet or --json. Rates and ETAs come from bytes really read or transferred, never from the
 /// dataset size, so they stay honest when most of a dataset is unchanged or deduplicated.
@@ -103,15 +103,20 @@ internal static class ProgressDisplay
         {
             Stage.Hashing or Stage.Verifying => (progress.BytesRead, progress.BytesToRead),
             Stage.Uploading or Stage.Downloading => (progress.BytesTransferred, progress.BytesToTransfer),
+            Stage.Repairing => (progress.ItemsDone, progress.ItemsToDo),
             _ => (0, 0),
         };
-        task.State.Update<bool>(TransferColumn.HasBytes, _ => total > 0);
+        task.State.Update<bool>(TransferColumn.HasBytes, _ => total > 0 && stage != Stage.Repairing);
         task.IsIndeterminate = total == 0;
         task.MaxValue = Math.Max(1, total);
         task.Value = Math.Min(done, task.MaxValue);
         if (stage is Stage.Uploading or Stage.Downloading)
         {
             task.Description = $"{Title(stage)} [grey]({Format.Bytes(progress.BytesDeduplicated)} deduped)[/]";
+        }
+        else if (stage is Stage.Repairing)
+        {
+            task.Description = $"{Title(stage)} [grey]({done} of {total} packs)[/]";
         }
         else if (stage is Stage.Verifying && total == 0 && done > 0)
         {
@@ -158,6 +163,7 @@ internal static class ProgressDisplay
         Stage.Downloading => "Write",
         Stage.Replacing => "Replace files",
         Stage.Verifying => "Verify",
+        Stage.Repairing => "Repair",
         _ => stage.ToString(),
     };
 
@@ -169,6 +175,7 @@ internal static class ProgressDisplay
         Stage.Planning => "reading the version's tree",
         Stage.Replacing => "replacing files",
         Stage.Verifying => "checking tree nodes, file records and the packs to read",
+        Stage.Repairing => $"checking {progress.ItemsToDo} pack(s) where they are stored",
         Stage.Hashing when progress.BytesToRead == 0 => null,
         Stage.Hashing => $"hashing {Format.Bytes(progress.BytesToRead)} of changed or new files ({progress.Files} files, {Format.Bytes(progress.Bytes)} in all)",
         Stage.Uploading => $"uploading {Format.Bytes(progress.BytesToTransfer)} of new chunks; {Format.Bytes(progress.BytesDeduplicated)} already there",

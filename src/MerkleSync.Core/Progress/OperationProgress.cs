@@ -1,6 +1,6 @@
 namespace MerkleSync.Core.Progress;
 
-/// <summary>The steps of a push or pull, in the order they run, and of a verification.</summary>
+/// <summary>The steps of a push or pull, in the order they run, and of a verification or repair.</summary>
 public enum Stage
 {
     Starting,
@@ -15,6 +15,9 @@ public enum Stage
 
     /// <summary>Checking versions from their data; bytes "to read" are those of the packs to read, when known in advance.</summary>
     Verifying,
+
+    /// <summary>Checking (and salvaging) packs where they are stored, counted as items.</summary>
+    Repairing,
     Done,
 }
 
@@ -35,6 +38,8 @@ public sealed class OperationProgress
     private long _bytesTransferred;
     private long _bytesDeduplicated;
     private long _bytesSettled;
+    private long _itemsToDo;
+    private long _itemsDone;
 
     public Stage Stage => (Stage)Volatile.Read(ref _stage);
 
@@ -108,4 +113,13 @@ public sealed class OperationProgress
     }
 
     public void AddTransferred(long bytes) => Interlocked.Add(ref _bytesTransferred, bytes);
+
+    /// <summary>Things counted one by one where their bytes are not known (the packs a repair checks), and how many are done.</summary>
+    public long ItemsToDo => Interlocked.Read(ref _itemsToDo);
+
+    public long ItemsDone => Interlocked.Read(ref _itemsDone);
+
+    public void SetItemsToDo(long items) => Interlocked.Exchange(ref _itemsToDo, items);
+
+    public void AddItemDone() => Interlocked.Increment(ref _itemsDone);
 }
