@@ -76,7 +76,7 @@ public class RepositoryVerbTests
     }
 
     [Fact]
-    public async Task Forget_lists_what_it_would_drop_then_drops_it_and_prune_frees_the_data_log_says_where_the_history_ends()
+    public async Task Forget_lists_what_it_would_drop_then_drops_it_and_prune_frees_the_data_log_steps_over_gaps_and_says_where_the_history_ends()
     {
         using var dir = new TempDirectory();
         string repo = "file://" + Path.Combine(dir.Path, "repo"), data = Path.Combine(dir.Path, "data");
@@ -100,9 +100,15 @@ public class RepositoryVerbTests
         Assert.Contains(" v1", dry.Stdout, StringComparison.Ordinal);
         Assert.Equal(3, CliRunner.Json(await CliRunner.RunAsync("log", repo, "--json")).GetArrayLength());
 
+        var estimate = CliRunner.Json(await CliRunner.RunAsync("forget", repo, "--keep-last", "2", "--dry-run", "--prune", "--grace", "0s", "--json"));
+        Assert.True(estimate.GetProperty("gc").GetProperty("dry_run").GetBoolean());
+        var withGrace = await CliRunner.RunAsync("forget", repo, "--keep-last", "2", "--dry-run", "--prune");
+        Assert.Contains("Would free about 0 B", withGrace.Stdout, StringComparison.Ordinal);
+        Assert.Contains("stays for gc's grace period (1h)", withGrace.Stdout, StringComparison.Ordinal);
         var forgot = CliRunner.Json(await CliRunner.RunAsync("forget", repo, "--keep-last", "2", "--prune", "--grace", "0s", "--json"));
         Assert.Equal("v1", Assert.Single(forgot.GetProperty("forgotten").EnumerateArray()).GetProperty("message").GetString());
         Assert.True(forgot.GetProperty("gc").GetProperty("bytes_freed").GetInt64() > 250_000);
+        Assert.Equal(estimate.GetProperty("gc").GetProperty("bytes_freed").GetInt64(), forgot.GetProperty("gc").GetProperty("bytes_freed").GetInt64());
 
         var log = await CliRunner.RunAsync("log", repo);
         Assert.Contains("was forgotten: the history ends here", log.Stdout, StringComparison.Ordinal);
@@ -116,6 +122,20 @@ public class RepositoryVerbTests
         Assert.True(provenance.GetProperty("ok").GetBoolean());
         Assert.Equal(["v3", "v2"], provenance.GetProperty("provenance").EnumerateArray().Select(v => v.GetProperty("message").GetString()));
         Assert.Equal(forgot.GetProperty("forgotten")[0].GetProperty("record").GetString(), provenance.GetProperty("provenance_forgotten_parent").GetString());
+
+        // v4 on top, v2 tagged: forgetting v3 leaves a gap that log and verify step over.
+        dir.Write("data/data.bin", new byte[1000]);
+        Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo, "-m", "v4", "-q")).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync("tag", repo, "release", "main~2")).ExitCode);
+        var gap = CliRunner.Json(await CliRunner.RunAsync("forget", repo, "--keep-last", "1", "--json"));
+        Assert.Equal("v3", Assert.Single(gap.GetProperty("forgotten").EnumerateArray()).GetProperty("message").GetString());
+        log = await CliRunner.RunAsync("log", repo);
+        string v3 = gap.GetProperty("forgotten")[0].GetProperty("record").GetString()![..12];
+        Assert.Matches($"(?s)v4.*\\(parent record {v3} was forgotten; the versions kept before it follow\\).*v2.*the history ends here", log.Stdout);
+        provenance = CliRunner.Json(await CliRunner.RunAsync("verify", repo, "main", "--json"));
+        Assert.True(provenance.GetProperty("ok").GetBoolean());
+        Assert.Equal(["v4", "v2"], provenance.GetProperty("provenance").EnumerateArray().Select(v => v.GetProperty("message").GetString()));
+        Assert.Contains($"(parent record {v3} was forgotten; the chain goes on", (await CliRunner.RunAsync("verify", repo, "main")).Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

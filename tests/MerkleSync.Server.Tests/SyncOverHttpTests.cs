@@ -37,7 +37,7 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
-    public async Task Forget_over_http_drops_old_versions_the_history_ends_there_and_gc_frees_their_data()
+    public async Task Forget_over_http_drops_old_versions_the_history_steps_over_them_and_gc_frees_their_data()
     {
         await using var server = await TestServer.StartAsync();
         string source = NewFolder();
@@ -51,7 +51,7 @@ public class SyncOverHttpTests : FolderTests
             pushed.Add(await PushOperation.PushAsync(source, remote, new PushOptions(Message: $"v{i}"), None));
         }
 
-        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => remote.ForgetAsync(new(KeepLast: null, KeepWithin: null), dryRun: false, None));
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => remote.ForgetAsync(new(KeepLast: null, KeepWithin: null), dryRun: false, prune: null, None));
         Assert.Contains("--keep-last", refused.Message, StringComparison.Ordinal);
         using (var raw = new HttpClient())
         {
@@ -59,14 +59,14 @@ public class SyncOverHttpTests : FolderTests
             Assert.Equal(HttpStatusCode.BadRequest, zero.StatusCode); // the server checks what it is sent too
         }
 
-        Assert.Equal(["v1"], (await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: true, None)).Forgotten.Select(v => v.Record.Message));
+        Assert.Equal(["v1"], (await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: true, prune: null, None)).Forgotten.Select(v => v.Record.Message));
         await remote.UpdateBranchAsync("old/v1", pushed[0].VersionId, null, None);
-        Assert.DoesNotContain((await remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null, Branches: ["main"]), dryRun: true, None)).Forgotten, v => v.Record.Message == "v1"); // another branch reaches v1
-        await Assert.ThrowsAsync<NotFoundException>(() => remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null, Branches: ["nope"]), dryRun: true, None));
+        Assert.DoesNotContain((await remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null, Branches: ["main"]), dryRun: true, prune: null, None)).Forgotten, v => v.Record.Message == "v1"); // another branch reaches v1
+        await Assert.ThrowsAsync<NotFoundException>(() => remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null, Branches: ["nope"]), dryRun: true, prune: null, None));
         await remote.UpdateBranchAsync("old/v1", null, pushed[0].VersionId, None);
-        var daily = await remote.ForgetAsync(new(KeepLast: null, KeepWithin: null, KeepDaily: 1), dryRun: true, None); // the newest of the last day
+        var daily = await remote.ForgetAsync(new(KeepLast: null, KeepWithin: null, KeepDaily: 1), dryRun: true, prune: null, None); // the newest of the last day
         Assert.Equal(["v2", "v1"], daily.Forgotten.Select(v => v.Record.Message));
-        var report = await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: false, None);
+        var report = await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: false, prune: null, None);
         Assert.Equal([pushed[0].VersionId], report.Forgotten.Select(v => v.Id));
         Assert.Equal(2, report.Kept);
 
@@ -78,6 +78,23 @@ public class SyncOverHttpTests : FolderTests
         var gc = await remote.CollectGarbageAsync(TimeSpan.Zero, dryRun: false, None);
         Assert.True(dry.DryRun && !gc.DryRun && dry.FilesRemoved == 1 && dry.BytesFreed == gc.BytesFreed, $"{dry} / {gc}");
         Assert.True(gc.FilesRemoved == 1 && gc.BytesFreed > 0, $"{gc}");
+
+        // A version kept behind a forgotten one (a tag's target here) stays in the branch's history.
+        for (int i = 4; i <= 5; i++)
+        {
+            File.Delete(Path.Combine(source, $"v{i - 1}.bin"));
+            Files.Write(source, $"v{i}.bin", Files.Random(40 + i, 200_000));
+            pushed.Add(await PushOperation.PushAsync(source, remote, new PushOptions(Message: $"v{i}"), None));
+        }
+
+        await remote.UpdateTagAsync("release", pushed[2].VersionId, null, None);
+        var estimate = (await remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null), dryRun: true, prune: TimeSpan.Zero, None)).Gc!;
+        var pruned = await remote.ForgetAsync(new(KeepLast: 1, KeepWithin: null), dryRun: false, prune: TimeSpan.Zero, None);
+        Assert.Equal(["v4", "v2"], pruned.Forgotten.Select(v => v.Record.Message));
+        Assert.True(estimate.DryRun && pruned.Gc is { DryRun: false, FilesRemoved: 2 } && estimate.FilesRemoved == 2 && estimate.BytesFreed == pruned.Gc.BytesFreed, $"{estimate} / {pruned.Gc}");
+        history = await remote.HistoryInPagesAsync(pushed[4].VersionId, long.MaxValue, None, pageSize: 1).ToListAsync();
+        Assert.Equal(["v5", "v3"], history.Select(h => h.Record.Message));
+        Assert.Equal("v3", (await remote.ResolveAsync("main~1", None)).Record.Message);
     }
 
     [Fact]

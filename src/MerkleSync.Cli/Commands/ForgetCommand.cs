@@ -41,8 +41,8 @@ internal static class ForgetCommand
             policy.Validate(); // before --grace is read or anything is asked of the remote
             bool dry = parse.GetValue(dryRun), json = parse.GetValue(CliApp.Json);
             var graceTime = Duration.Parse(parse.GetValue(grace)!);
-            var report = await r.ForgetAsync(policy, dry, ct);
-            var gc = parse.GetValue(prune) && !dry ? await r.CollectGarbageAsync(graceTime, dryRun: false, ct) : null;
+            var report = await r.ForgetAsync(policy, dry, parse.GetValue(prune) ? graceTime : null, ct);
+            var gc = report.Gc;
             if (json)
             {
                 JsonOut.Write(new JsonObject
@@ -66,6 +66,10 @@ internal static class ForgetCommand
             if (gc is not null)
             {
                 GcCommand.PrintReport(gc);
+                if (graceTime > TimeSpan.Zero && report.Forgotten.Count > 0)
+                {
+                    Console.Out.WriteLine($"What only the forgotten versions use stays for gc's grace period ({parse.GetValue(grace)}), so that a pull of one can finish; a gc after that frees it ('--grace 0s' frees it now).");
+                }
             }
             else if (!dry && report.Forgotten.Count > 0)
             {

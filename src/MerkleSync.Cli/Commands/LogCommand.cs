@@ -54,10 +54,15 @@ internal static class LogCommand
                 return CliApp.Ok;
             }
 
-            foreach (var version in history)
+            for (int i = 0; i < history.Count; i++)
             {
-                CommonOptions.PrintVersion(version);
+                CommonOptions.PrintVersion(history[i]);
                 Console.Out.WriteLine();
+                if (i + 1 < history.Count && history[i].Record.Parent != history[i + 1].Id)
+                {
+                    Console.Out.WriteLine($"(parent record {history[i].Record.Parent.ToString()[..12]} was forgotten; the versions kept before it follow)");
+                    Console.Out.WriteLine();
+                }
             }
 
             if (history.Count < parse.GetValue(max) && !history[^1].Record.Parent.IsZero)

@@ -92,10 +92,14 @@ internal static class VerifyCommand
                 if (target is not null)
                 {
                     Console.Out.WriteLine($"Provenance of version {target.Record.Root} (each record hashes to its id and names its parent):");
-                    foreach (var v in chain)
+                    for (int i = 0; i < chain.Count; i++)
                     {
-                        var record = v.Record;
-                        Console.Out.WriteLine($"  {record.Root.ToString()[..12]}  record {v.Id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {record.Author}  {Format.FirstLine(record.Message)}");
+                        var record = chain[i].Record;
+                        Console.Out.WriteLine($"  {record.Root.ToString()[..12]}  record {chain[i].Id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {record.Author}  {Format.FirstLine(record.Message)}");
+                        if (i + 1 < chain.Count && record.Parent != chain[i + 1].Id)
+                        {
+                            Console.Out.WriteLine($"  (parent record {record.Parent.ToString()[..12]} was forgotten; the chain goes on with the versions kept before it)");
+                        }
                     }
 
                     if (chainProblem is not null)
@@ -126,25 +130,18 @@ internal static class VerifyCommand
     }
 
     /// <summary>
-    /// The version's records back to the first one (or to the last before a forgotten one). Each
-    /// record was already checked to hash to its id when it was read; this checks that each one is
-    /// the parent the previous one names.
+    /// The version's records back to the first one (or to where the history ends at forgotten
+    /// versions), stepping over forgotten ones. Each record was already checked to hash to its id
+    /// when it was read; a history that cannot be read is the problem.
     /// </summary>
     private static async Task<(IReadOnlyList<VersionRef> Chain, string? Problem)> ProvenanceAsync(IRemote remote, VersionRef target, CancellationToken cancellationToken)
     {
         var chain = new List<VersionRef>();
-        var expected = target.Id;
         try
         {
             await foreach (var version in remote.HistoryInPagesAsync(target.Id, long.MaxValue, cancellationToken))
             {
-                if (version.Id != expected)
-                {
-                    return (chain, $"the history names record {version.Id} where the parent {expected} was expected.");
-                }
-
                 chain.Add(version);
-                expected = version.Record.Parent;
             }
         }
         catch (CorruptDataException e)
@@ -152,6 +149,6 @@ internal static class VerifyCommand
             return (chain, e.Message);
         }
 
-        return (chain, null); // the walk ends at a first version, or where the next parent was forgotten
+        return (chain, null);
     }
 }

@@ -14,10 +14,11 @@ internal sealed class Reachability
     /// <summary>File hash → (version, path) uses, for reporting what a damaged file breaks.</summary>
     public Dictionary<Hash, List<(Hash Version, string Path, long Size)>> Files { get; } = [];
 
-    public static async Task<Reachability> FromRefsAsync(Repository repository, CancellationToken cancellationToken)
+    /// <summary>What the refs' histories reach, with <paramref name="asIfForgotten"/> stepped over as forgotten versions are.</summary>
+    public static async Task<Reachability> FromRefsAsync(Repository repository, IReadOnlySet<Hash>? asIfForgotten, CancellationToken cancellationToken)
     {
         var heads = repository.ListRefs().Select(r => r.Id).Distinct();
-        return await FromVersionsAsync(repository, heads.SelectMany(h => repository.History(h).Select(v => v.Id)), cancellationToken).ConfigureAwait(false);
+        return await FromVersionsAsync(repository, heads.SelectMany(h => repository.History(h, asIfForgotten).Select(v => v.Id)), cancellationToken).ConfigureAwait(false);
     }
 
     public static async Task<Reachability> FromVersionsAsync(Repository repository, IEnumerable<Hash> versionIds, CancellationToken cancellationToken)

@@ -100,12 +100,16 @@ public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? Keep
 
 /// <param name="Forgotten">The versions forgotten (or, in a dry run, that would be), newest first.</param>
 /// <param name="Kept">How many versions the branches' and tags' histories keep.</param>
-public sealed record ForgetReport(IReadOnlyList<(Hash Id, VersionRecord Record)> Forgotten, int Kept);
+/// <param name="Gc">With a prune, the gc that followed (in a dry run, what it would remove and free); otherwise null.</param>
+public sealed record ForgetReport(IReadOnlyList<(Hash Id, VersionRecord Record)> Forgotten, int Kept, GcReport? Gc = null);
 
 public sealed partial class Repository
 {
     /// <summary>Meta key prefix of a forgotten version's marker (the prefix, then its record id; the value is when, in Unix milliseconds).</summary>
     private static readonly byte[] ForgottenPrefix = "forgotten/"u8.ToArray();
+
+    /// <summary>A marker's value: when (Unix ms), the version's root and its parent (earlier markers: 40 bytes, without the parent).</summary>
+    private const int ForgottenMarkerLength = sizeof(long) + (2 * Hash.Size);
 
     /// <summary>
     /// Forgets the versions in the branches' and tags' histories that <paramref name="policy"/> does
@@ -113,15 +117,29 @@ public sealed partial class Repository
     /// forgotten, so a history ends where it reaches one (a missing record that is not marked
     /// stays an error that <c>verify</c> reports). What only they reach is left for gc to remove.
     /// A version a branch or tag points at is always kept. Holds the publish lock, so no ref moves
-    /// while the policy is applied.
+    /// while the policy is applied. With <paramref name="prune"/> (gc's grace period), a gc follows;
+    /// in a dry run, a gc dry run that judges the versions as if they were forgotten now, which is
+    /// what the prune would remove and free (with a grace period, none of their data yet).
     /// </summary>
-    public async Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, CancellationToken cancellationToken)
+    public async Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, TimeSpan? prune, CancellationToken cancellationToken)
+    {
+        var report = await ForgetVersionsAsync(policy, dryRun, cancellationToken).ConfigureAwait(false);
+        if (prune is not { } grace)
+        {
+            return report;
+        }
+
+        var asIfForgotten = dryRun ? report.Forgotten.Select(f => f.Id).ToHashSet() : null;
+        return report with { Gc = await CollectGarbageAsync(new GcOptions(grace, DryRun: dryRun, AsIfForgotten: asIfForgotten), cancellationToken).ConfigureAwait(false) };
+    }
+
+    private async Task<ForgetReport> ForgetVersionsAsync(ForgetPolicy policy, bool dryRun, CancellationToken cancellationToken)
     {
         policy.Validate();
         await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            long now = NowUnixMs;
             if (policy.Branches?.FirstOrDefault(b => GetRef(RefName.Branch(b)) is null) is { } missing)
             {
                 throw new NotFoundException($"No branch '{missing}' to apply the rules to.");
@@ -135,9 +153,11 @@ public sealed partial class Repository
                     foreach (var (id, record) in forgotten)
                     {
                         // When, and the root: gc keeps what the version reaches for its grace period.
-                        byte[] marker = new byte[sizeof(long) + Hash.Size];
+                        // The parent: a history steps over the version to the ones a rule kept behind it.
+                        byte[] marker = new byte[ForgottenMarkerLength];
                         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(marker, now);
-                        record.Root.ToArray().CopyTo(marker, sizeof(long));
+                        record.Root.WriteTo(marker.AsSpan(sizeof(long)));
+                        record.Parent.WriteTo(marker.AsSpan(sizeof(long) + Hash.Size));
                         batch.Delete(Families.Versions, Key(id));
                         batch.Put(Families.Meta, ForgottenKey(id), marker);
                     }
@@ -155,11 +175,22 @@ public sealed partial class Repository
     /// <summary>Whether the version <paramref name="id"/> was forgotten (its record removed on purpose).</summary>
     public bool IsForgotten(Hash id) => Db.Get(Families.Meta, ForgottenKey(id)) is not null;
 
+    /// <summary>
+    /// Whether the version <paramref name="id"/> was forgotten, and if so its parent, where a history
+    /// goes on (zero at a first version, and for versions forgotten before markers kept the parent).
+    /// </summary>
+    private bool IsForgotten(Hash id, out Hash parent)
+    {
+        byte[]? marker = Db.Get(Families.Meta, ForgottenKey(id));
+        parent = marker is { Length: ForgottenMarkerLength } ? Hash.FromBytes(marker.AsSpan(sizeof(long) + Hash.Size)) : Hash.Zero;
+        return marker is not null;
+    }
+
     /// <summary>The roots of the versions forgotten after <paramref name="sinceUnixMs"/>.</summary>
     internal IEnumerable<(Hash Id, Hash Root)> ForgottenSince(long sinceUnixMs) =>
         ForgottenMarkers()
-            .Where(m => m.Marker.Length == sizeof(long) + Hash.Size && System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(m.Marker) > sinceUnixMs)
-            .Select(m => (m.Id, Hash.FromBytes(m.Marker.AsSpan(sizeof(long)))));
+            .Where(m => m.Marker.Length >= sizeof(long) + Hash.Size && System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(m.Marker) > sinceUnixMs)
+            .Select(m => (m.Id, Hash.FromBytes(m.Marker.AsSpan(sizeof(long), Hash.Size))));
 
     /// <summary>The forgotten record whose id starts with <paramref name="hexPrefix"/> (lower-case hex), if exactly one does.</summary>
     private Hash? ForgottenWithPrefix(string hexPrefix)

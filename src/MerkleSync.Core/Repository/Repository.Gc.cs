@@ -7,7 +7,8 @@ namespace MerkleSync.Core.Repository;
 /// <param name="Grace">Packs indexed, and files and nodes staged, more recently than this are left alone: they may belong to a push that has not published yet.</param>
 /// <param name="RewriteBelow">A pack whose live bytes fall below this fraction is rewritten with only its live chunks.</param>
 /// <param name="DryRun">Only report what would be removed; change nothing (a rewritten pack's new size is estimated by its live chunks' stored bytes).</param>
-public sealed record GcOptions(TimeSpan Grace, double RewriteBelow = 0.5, bool DryRun = false)
+/// <param name="AsIfForgotten">In a dry run, versions to judge as if a forget had just dropped them (what <c>forget --dry-run --prune</c> estimates).</param>
+public sealed record GcOptions(TimeSpan Grace, double RewriteBelow = 0.5, bool DryRun = false, IReadOnlySet<Hash>? AsIfForgotten = null)
 {
     public static GcOptions Default { get; } = new(TimeSpan.FromHours(1));
 }
@@ -27,24 +28,32 @@ public sealed partial class Repository
     /// </summary>
     public async Task<GcReport> CollectGarbageAsync(GcOptions options, CancellationToken cancellationToken)
     {
+        var asIfForgotten = options.AsIfForgotten ?? new HashSet<Hash>();
+        if (asIfForgotten.Count > 0 && !options.DryRun)
+        {
+            throw new ArgumentException("Only a dry run can judge versions as if they were forgotten.", nameof(options));
+        }
+
         await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var reach = await Reachability.FromRefsAsync(this, cancellationToken).ConfigureAwait(false);
+            var reach = await Reachability.FromRefsAsync(this, asIfForgotten, cancellationToken).ConfigureAwait(false);
 
             // Dead records, nodes and files; what a push staged within the grace period is kept.
             // In milliseconds, not DateTimeOffset: a grace longer than the time since 0001 (say, forever) keeps everything.
-            long cutoff = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)options.Grace.TotalMilliseconds;
+            long cutoff = NowUnixMs - (long)options.Grace.TotalMilliseconds;
 
             // So is what a version forgotten within it reaches: a pull may be reading it, or a push
             // may have been told the server has its chunks.
-            foreach (var (id, root) in options.Grace > TimeSpan.Zero ? ForgottenSince(cutoff) : [])
+            var forgottenWithin = ForgottenSince(cutoff).Concat(asIfForgotten.Select(id => (id, GetVersion(id)!.Root)));
+            foreach (var (id, root) in options.Grace > TimeSpan.Zero ? forgottenWithin : [])
             {
                 await reach.AddTreeAsync(this, id, root, cancellationToken).ConfigureAwait(false);
             }
 
             var staged = ListStaged(cutoff);
-            var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id)).ToList();
+            // A forget removes its versions' records itself.
+            var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id) && !asIfForgotten.Contains(id)).ToList();
             var deadNodes = Db.Scan(Families.Nodes).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Nodes.Contains(id) && !staged.Nodes.Contains(id)).ToList();
             var deadFiles = Db.Scan(Families.Files).Select(kv => Hash.FromBytes(kv.Key)).Where(id => !reach.Files.ContainsKey(id) && !staged.Files.Contains(id)).ToList();
             if (!options.DryRun)

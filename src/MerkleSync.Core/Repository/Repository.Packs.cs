@@ -88,7 +88,7 @@ public sealed partial class Repository
     {
         long length = await Blobs.GetLengthAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException($"Pack {packId} vanished while being indexed.");
-        var record = new PackRecord(packId, length, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), entries);
+        var record = new PackRecord(packId, length, NowUnixMs, entries);
         Db.WriteDurable(batch =>
         {
             batch.Put(Families.Packs, Key(packId), record.Encode());

@@ -43,7 +43,7 @@ public sealed partial class Repository
             var tree = await VerifyTreeAsync(request.Root, cancellationToken).ConfigureAwait(false);
             await VerifyCanonicalAsync(request.Root, cancellationToken).ConfigureAwait(false);
 
-            var record = new VersionRecord(request.Root, head ?? Hash.Zero, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            var record = new VersionRecord(request.Root, head ?? Hash.Zero, NowUnixMs,
                 request.Author, request.Message, tree.Entries, tree.Bytes, tree.NewBytes);
             var id = record.Id;
             Db.WriteDurable(batch =>

@@ -120,7 +120,7 @@ public sealed partial class Repository
 
         Db.WriteDurable(batch =>
         {
-            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            long now = NowUnixMs;
             // In key order, here and below: a memtable inserts each key next to the one before it
             // instead of searching its skip list from the top (random hashes cost a cache miss per level).
             foreach (var (hash, (record, newBytes)) in records.OrderBy(r => r.Key))
@@ -162,10 +162,10 @@ public sealed partial class Repository
         return key;
     }
 
-    private static byte[] StagedTime()
+    private byte[] StagedTime()
     {
         var writer = new ArrayBufferWriter<byte>(Varint.MaxLength);
-        Varint.Write(writer, (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Varint.Write(writer, (ulong)NowUnixMs);
         return writer.WrittenSpan.ToArray();
     }
 

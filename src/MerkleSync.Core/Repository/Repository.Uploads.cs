@@ -57,7 +57,7 @@ public sealed partial class Repository
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Directory.CreateDirectory(UploadFolder);
         File.WriteAllBytes(UploadPath(id), []);
-        var state = new UploadState(id, length, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var state = new UploadState(id, length, 0, NowUnixMs);
         SaveUpload(state);
         if (_uploadVerifiers.Count < MaxUploadVerifiers)
         {
@@ -353,7 +353,7 @@ public sealed partial class Repository
     /// <summary>Removes uploads older than <see cref="UploadExpiry"/>.</summary>
     internal void ExpireUploads()
     {
-        long cutoff = DateTimeOffset.UtcNow.Add(-UploadExpiry).ToUnixTimeMilliseconds();
+        long cutoff = NowUnixMs - (long)UploadExpiry.TotalMilliseconds;
         foreach (var (key, _) in Db.Scan(Families.Uploads).ToList())
         {
             string id = System.Text.Encoding.ASCII.GetString(key);

@@ -74,6 +74,11 @@ public sealed partial class Repository : IDisposable
 
     internal SemaphoreSlim PublishLock { get; } = new(1, 1);
 
+    /// <summary>What stamps versions, packs and staged records, and what retention and gc judge them by (tests set the time).</summary>
+    internal TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    private long NowUnixMs => Clock.GetUtcNow().ToUnixTimeMilliseconds();
+
     /// <summary>Creates an empty repository at <paramref name="path"/>, its packs files under it.</summary>
     public static Repository Init(string path) => Create(path, null);
 
@@ -257,24 +262,22 @@ public sealed partial class Repository : IDisposable
             back += i > digits ? int.Parse(spec.AsSpan(digits, i - digits), CultureInfo.InvariantCulture) : 1;
         }
 
-        var (id, record) = ResolveName(spec[..at]);
-        for (long done = 0; done < back; done++)
+        var (head, _) = ResolveName(spec[..at]);
+        long done = -1;
+        var beyond = Hash.Zero; // the parent of the oldest version in the history
+        foreach (var version in History(head))
         {
-            if (record.Parent.IsZero)
+            if (++done == back)
             {
-                throw new NotFoundException($"'{spec}' goes back past the first version: '{spec[..at]}' has {done} before it.");
+                return version;
             }
 
-            if (IsForgotten(record.Parent))
-            {
-                throw new NotFoundException($"'{spec}' goes back past the oldest version kept: '{spec[..at]}' has {done} before it, and the ones before those were forgotten.");
-            }
-
-            id = record.Parent;
-            record = GetVersion(id) ?? throw new CorruptDataException($"History refers to missing version record {id}.");
+            beyond = version.Record.Parent;
         }
 
-        return (id, record);
+        throw new NotFoundException(beyond.IsZero
+            ? $"'{spec}' goes back past the first version: '{spec[..at]}' has {done} before it."
+            : $"'{spec}' goes back past the oldest version kept: '{spec[..at]}' has {done} before it, and the ones before those were forgotten.");
     }
 
     private (Hash Id, VersionRecord Record) ResolveName(string spec)
@@ -317,14 +320,29 @@ public sealed partial class Repository : IDisposable
             : new InvalidInputException($"'{spec}' is ambiguous; give more digits.");
     }
 
-    /// <summary>The history from <paramref name="head"/> back to the first version, or to the last before a forgotten one.</summary>
-    public IEnumerable<(Hash Id, VersionRecord Record)> History(Hash head)
+    /// <summary>
+    /// The history from <paramref name="head"/> back to the first version, newest first, stepping
+    /// over forgotten versions to the ones kept behind them (a record's parent may therefore not be
+    /// the next one). It ends early at a version forgotten before forget recorded parents.
+    /// <paramref name="asIfForgotten"/> are stepped over too (a dry run's view of a forget).
+    /// </summary>
+    public IEnumerable<(Hash Id, VersionRecord Record)> History(Hash head, IReadOnlySet<Hash>? asIfForgotten = null)
     {
         var seen = new HashSet<Hash>();
-        for (Hash id = head; !id.IsZero && seen.Add(id) && !IsForgotten(id);)
+        for (Hash id = head; !id.IsZero && seen.Add(id);)
         {
+            if (IsForgotten(id, out var parent))
+            {
+                id = parent;
+                continue;
+            }
+
             var record = GetVersion(id) ?? throw new CorruptDataException($"History refers to missing version record {id}.");
-            yield return (id, record);
+            if (asIfForgotten?.Contains(id) != true)
+            {
+                yield return (id, record);
+            }
+
             id = record.Parent;
         }
     }

@@ -98,7 +98,7 @@ public interface IRemote : IAsyncDisposable
     Task<GcReport> CollectGarbageAsync(TimeSpan grace, bool dryRun, CancellationToken cancellationToken);
 
     /// <summary>Forgets the versions <paramref name="policy"/> does not keep (write access); see <see cref="Repository.Repository.ForgetAsync"/>.</summary>
-    Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, CancellationToken cancellationToken);
+    Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, TimeSpan? prune, CancellationToken cancellationToken);
 
     /// <summary>Ids of every pack the repository has indexed, in ascending order.</summary>
     IAsyncEnumerable<Hash> ListPackIdsAsync(CancellationToken cancellationToken);

@@ -99,7 +99,7 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
     public Task<GcReport> CollectGarbageAsync(TimeSpan grace, bool dryRun, CancellationToken cancellationToken) =>
         repository.CollectGarbageAsync(new GcOptions(grace, DryRun: dryRun), cancellationToken);
 
-    public Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, CancellationToken cancellationToken) => repository.ForgetAsync(policy, dryRun, cancellationToken);
+    public Task<ForgetReport> ForgetAsync(ForgetPolicy policy, bool dryRun, TimeSpan? prune, CancellationToken cancellationToken) => repository.ForgetAsync(policy, dryRun, prune, cancellationToken);
 
     public IAsyncEnumerable<Hash> ListPackIdsAsync(CancellationToken cancellationToken) => repository.ListPackIds(null, int.MaxValue).ToAsyncEnumerable();
 

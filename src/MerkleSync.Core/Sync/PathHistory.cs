@@ -14,8 +14,9 @@ public static class PathHistory
     /// The versions from <paramref name="head"/> back that changed something at or under one of
     /// <paramref name="paths"/> (every version, for no paths), newest first, each with those
     /// changes (renames paired); up to <paramref name="max"/> of them. The first version of a
-    /// history added all it holds; a version whose parent was forgotten is left out, as what it
-    /// changed is no longer known.
+    /// history added all it holds. Where the history steps over forgotten versions, a version is
+    /// compared with the one kept before it (its changes include theirs); the oldest version kept,
+    /// whose parent was forgotten, is left out, as what it changed is no longer known.
     /// </summary>
     public static async IAsyncEnumerable<(VersionRef Version, IReadOnlyList<TreeChange> Changes)> ChangesAsync(
         IRemote remote, VersionRef head, IReadOnlyList<string> paths, int max, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -74,8 +74,9 @@ public static class RemoteExtensions
     /// <summary>
     /// Up to <paramref name="max"/> version records from <paramref name="head"/> back along their
     /// parents, newest first, read in pages of at most <paramref name="pageSize"/> (the server's
-    /// limit): a history longer than one page is not cut short. Each page must start with the
-    /// parent the one before ended on, or be empty when that parent was forgotten.
+    /// limit): a history longer than one page is not cut short. The first page must start at
+    /// <paramref name="head"/>; a later one starts at the parent the page before ended on, or, when
+    /// that was forgotten, at the version kept behind it, and is empty where the history ends.
     /// </summary>
     public static async IAsyncEnumerable<VersionRef> HistoryInPagesAsync(
         this IRemote remote, Hash head, long max, [EnumeratorCancellation] CancellationToken cancellationToken, int pageSize = WireFormat.MaxHistoryPerRequest)
@@ -90,7 +91,7 @@ public static class RemoteExtensions
                 yield break; // the parent was forgotten: the history ends with the page before
             }
 
-            if (page.Count == 0 || page[0].Id != next)
+            if (page.Count == 0 || (next == head && page[0].Id != next))
             {
                 throw new CorruptDataException($"Asked for the history from record {next}, got {(page.Count == 0 ? "none" : $"one from {page[0].Id}")}.");
             }

@@ -128,22 +128,24 @@ internal static class DatasetEndpoints
         {
             var repository = await registry.GetAsync(dataset, ct);
             var report = await repository.CollectGarbageAsync(new GcOptions(Seconds(graceSeconds, "graceSeconds") ?? GcOptions.Default.Grace, DryRun: dryRun ?? false), ct);
-            if (!report.DryRun)
-            {
-                ServerMetrics.GcBytesFreed.Inc(report.BytesFreed);
-            }
-
-            return Results.Json(report);
+            CountFreed(report);
+            return Results.Json(WireFormat.GcJson(report));
         });
 
-        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepDaily, int? keepWeekly, int? keepMonthly, [Microsoft.AspNetCore.Mvc.FromQuery] string[]? branch, bool? dryRun, DatasetRegistry registry, CancellationToken ct) =>
+        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepDaily, int? keepWeekly, int? keepMonthly, [Microsoft.AspNetCore.Mvc.FromQuery] string[]? branch, bool? dryRun, double? pruneGraceSeconds, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
             var within = Seconds(keepWithinSeconds, "keepWithinSeconds");
-            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly, branch is { Length: > 0 } ? branch : null), dryRun ?? false, ct);
+            var prune = Seconds(pruneGraceSeconds, "pruneGraceSeconds");
+            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly, branch is { Length: > 0 } ? branch : null), dryRun ?? false, prune, ct);
             if (dryRun != true)
             {
                 ServerMetrics.VersionsForgotten.Inc(report.Forgotten.Count);
+            }
+
+            if (report.Gc is { } gc)
+            {
+                CountFreed(gc);
             }
 
             return Results.Json(WireFormat.ForgetJson(report));
@@ -242,6 +244,14 @@ internal static class DatasetEndpoints
     }
 
     /// <summary>A duration given in seconds as the query parameter <paramref name="name"/>, or null; beyond what a TimeSpan holds, forever.</summary>
+    private static void CountFreed(GcReport report)
+    {
+        if (!report.DryRun)
+        {
+            ServerMetrics.GcBytesFreed.Inc(report.BytesFreed);
+        }
+    }
+
     private static TimeSpan? Seconds(double? seconds, string name) => seconds switch
     {
         null => null,

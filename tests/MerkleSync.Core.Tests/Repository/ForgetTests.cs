@@ -47,26 +47,27 @@ public class ForgetTests
         var (repo, v) = await FourVersionsAsync(temp);
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
 
-        var dry = await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: true, None);
+        var dry = await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: true, prune: null, None);
         Assert.Equal([v[2]], dry.Forgotten.Select(f => f.Id)); // main's head, side's head and the tag are kept
         Assert.Equal(3, dry.Kept);
         Assert.NotNull(repository.GetVersion(v[2]));
-        Assert.Empty((await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: TimeSpan.FromHours(1)), dryRun: true, None)).Forgotten);
-        Assert.Empty((await repository.ForgetAsync(new ForgetPolicy(KeepLast: 2, KeepWithin: null), dryRun: true, None)).Forgotten);
+        Assert.Empty((await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: TimeSpan.FromHours(1)), dryRun: true, prune: null, None)).Forgotten);
+        Assert.Empty((await repository.ForgetAsync(new ForgetPolicy(KeepLast: 2, KeepWithin: null), dryRun: true, prune: null, None)).Forgotten);
 
-        var report = await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: false, None);
+        var report = await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: false, prune: null, None);
         Assert.Equal([v[2]], report.Forgotten.Select(f => f.Id));
         Assert.Null(repository.GetVersion(v[2]));
         Assert.True(repository.IsForgotten(v[2]));
-        Assert.Equal([v[3]], repository.History(v[3]).Select(h => h.Id)); // the history ends where it reaches a forgotten version
+        Assert.Equal([v[3], v[1], v[0]], repository.History(v[3]).Select(h => h.Id)); // the history steps over the forgotten version
         Assert.Equal([v[1], v[0]], repository.History(v[1]).Select(h => h.Id));
-        var past = Assert.Throws<NotFoundException>(() => repository.Resolve("main~1"));
-        Assert.Contains("forgotten", past.Message, StringComparison.Ordinal);
+        Assert.Equal(v[1], repository.Resolve("main~1").Id);
+        var past = Assert.Throws<NotFoundException>(() => repository.Resolve("main~3"));
+        Assert.Equal("'main~3' goes back past the first version: 'main' has 2 before it.", past.Message);
         Assert.Equal(v[0], repository.Resolve("side~1").Id);
         var named = Assert.Throws<NotFoundException>(() => repository.Resolve(v[2].ToString()[..10]));
         Assert.Equal($"Version record {v[2]} was forgotten (merklesync forget): it can no longer be pulled or named.", named.Message);
-        Assert.Empty((await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: false, None)).Forgotten); // done once
-        await Assert.ThrowsAsync<NotFoundException>(() => repository.ForgetAsync(new ForgetPolicy(1, null, Branches: ["nope"]), dryRun: true, None));
+        Assert.Empty((await repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: false, prune: null, None)).Forgotten); // done once
+        await Assert.ThrowsAsync<NotFoundException>(() => repository.ForgetAsync(new ForgetPolicy(1, null, Branches: ["nope"]), dryRun: true, prune: null, None));
 
         long before = repository.ListPacks().Sum(p => p.BlobLength);
         // Within gc's grace period a forgotten version's data stays: a pull may still be reading it.
@@ -87,7 +88,7 @@ public class ForgetTests
         var (repo, _) = await FourVersionsAsync(temp);
         await using var opened = await RemoteUrl.OpenAsync(repo, None);
         var remote = (LocalRemote)opened;
-        await remote.Repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: false, None);
+        await remote.Repository.ForgetAsync(new ForgetPolicy(KeepLast: 1, KeepWithin: null), dryRun: false, prune: null, None);
         await remote.Repository.CollectGarbageAsync(new GcOptions(TimeSpan.Zero), None);
 
         foreach (var (name, file, seed) in new[] { ("main", "v4.bin", 4), ("side", "v2.bin", 2), ("release", "v1.bin", 1) })
@@ -99,6 +100,60 @@ public class ForgetTests
 
         var history = await remote.HistoryInPagesAsync(remote.Repository.Resolve("side").Id, long.MaxValue, None, pageSize: 1).ToListAsync();
         Assert.Equal(2, history.Count);
+    }
+
+    [Fact]
+    public async Task Versions_a_calendar_rule_keeps_behind_forgotten_ones_stay_in_the_history_through_gc_which_a_dry_run_estimated()
+    {
+        // Two versions a day on two days: --keep-daily 2 keeps each day's newest, so the history
+        // goes d -> (c forgotten) -> b -> (a forgotten). b must stay reachable, nameable and whole.
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        Core.Repository.Repository.Init(repo).Dispose();
+        await using var opened = await RemoteUrl.OpenAsync(repo, None);
+        var remote = (LocalRemote)opened;
+        var clock = new ManualClock(new DateTimeOffset(2026, 3, 1, 10, 0, 0, TimeSpan.Zero));
+        remote.Repository.Clock = clock;
+        var v = new Hash[4];
+        for (int i = 0; i < v.Length; i++)
+        {
+            clock.Now = new DateTimeOffset(2026, 3, 1 + (i / 2), 10 + (2 * (i % 2)), 0, 0, TimeSpan.Zero);
+            DatasetFiles.Write(source, "data.bin", DatasetFiles.Random(i + 1, 300_000));
+            v[i] = (await PushOperation.PushAsync(source, remote, new PushOptions(), None)).VersionId;
+        }
+
+        var repository = remote.Repository;
+        var policy = new ForgetPolicy(null, null, KeepDaily: 2);
+        // What a prune would free: nothing of theirs within gc's grace period, their files and packs without one.
+        var withGrace = (await repository.ForgetAsync(policy, dryRun: true, prune: TimeSpan.FromHours(1), None)).Gc!;
+        Assert.Equal((true, 0, 0L), (withGrace.DryRun, withGrace.FilesRemoved, withGrace.BytesFreed));
+        var estimate = (await repository.ForgetAsync(policy, dryRun: true, prune: TimeSpan.Zero, None)).Gc!;
+        Assert.Equal(4, repository.History(v[3]).Count()); // a dry run changes nothing
+        var report = await repository.ForgetAsync(policy, dryRun: false, prune: null, None);
+        Assert.Equal([v[2], v[0]], report.Forgotten.Select(f => f.Id));
+        Assert.Equal([v[3], v[1]], repository.History(v[3]).Select(h => h.Id));
+        Assert.Equal(v[1], repository.Resolve("main~1").Id);
+        Assert.Contains("forgotten", Assert.Throws<NotFoundException>(() => repository.Resolve("main~2")).Message, StringComparison.Ordinal);
+        Assert.Equal([v[3], v[1]], await remote.HistoryInPagesAsync(v[3], long.MaxValue, None, pageSize: 1).Select(h => h.Id).ToListAsync());
+
+        clock.Now = clock.Now.AddHours(2); // past the grace period: gc may now free what a and c alone used
+        var gc = await repository.CollectGarbageAsync(GcOptions.Default, None);
+        Assert.Equal((0, 2), (gc.VersionsRemoved, gc.FilesRemoved)); // forget removed the records; their files go now
+        Assert.True(gc.BytesFreed > 500_000, $"{gc}");
+        Assert.Equal((gc.VersionsRemoved, gc.FilesRemoved, gc.NodesRemoved, gc.PacksDeleted, gc.PacksRewritten, gc.BytesFreed),
+            (estimate.VersionsRemoved, estimate.FilesRemoved, estimate.NodesRemoved, estimate.PacksDeleted, estimate.PacksRewritten, estimate.BytesFreed));
+        Assert.NotNull(repository.GetVersion(v[1]));
+        string target = temp.Sub("pulled");
+        await PullOperation.PullAsync(remote, target, new PullOptions(Version: "main~1"), None);
+        Assert.Equal(DatasetFiles.Random(2, 300_000), File.ReadAllBytes(Path.Combine(target, "data.bin")));
+        var verify = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.All, null, None);
+        Assert.True(verify.Ok, string.Join("; ", verify.Problems.Select(p => p.Message)));
+        Assert.Equal(2, verify.Versions);
+
+        // A marker written before markers held the parent (time and root only) ends the history.
+        byte[] key = [.. "forgotten/"u8, .. v[2].ToArray()];
+        repository.Db.Put(Core.Repository.Repository.Families.Meta, key, repository.Db.Get(Core.Repository.Repository.Families.Meta, key).AsSpan(0, sizeof(long) + Hash.Size));
+        Assert.Equal([v[3]], repository.History(v[3]).Select(h => h.Id));
     }
 
     [Fact]
@@ -164,7 +219,7 @@ public class ForgetTests
         using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
         var policy = new ForgetPolicy(keepLast, keepWithinHours is { } h ? TimeSpan.FromHours(h) : null, KeepWeekly: keepWeekly);
 
-        await Assert.ThrowsAsync<InvalidInputException>(() => repository.ForgetAsync(policy, dryRun: false, None));
+        await Assert.ThrowsAsync<InvalidInputException>(() => repository.ForgetAsync(policy, dryRun: false, prune: null, None));
 
         Assert.All(v, id => Assert.NotNull(repository.GetVersion(id)));
     }

@@ -43,7 +43,7 @@ public class PathHistoryTests
         Assert.Empty(await LogAsync(["nothing/here"]));
 
         // Once the first two are forgotten, the oldest kept version's changes are no longer known.
-        await remote.Repository.ForgetAsync(new ForgetPolicy(KeepLast: 2, KeepWithin: null), dryRun: false, None);
+        await remote.Repository.ForgetAsync(new ForgetPolicy(KeepLast: 2, KeepWithin: null), dryRun: false, prune: null, None);
         Assert.Equal(["four: a.csv moved out: Renamed a.csv"], await LogAsync(["labels"]));
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using MerkleSync.Core.Collections;
 using MerkleSync.Core.Errors;
@@ -386,17 +387,34 @@ public static class WireFormat
                 ? hash : throw new CorruptDataException("'files_lost' in the server's repair report holds something other than file hashes."))]);
     }
 
-    /// <summary>A forget's report as JSON (<c>POST /forget</c>): the versions forgotten, newest first, and how many are kept.</summary>
+    /// <summary>A forget's report as JSON (<c>POST /forget</c>): the versions forgotten, newest first, how many are kept, and the prune's gc report or null.</summary>
     public static JsonObject ForgetJson(ForgetReport report) => new()
     {
         ["forgotten"] = new JsonArray([.. report.Forgotten.Select(v => (JsonNode)VersionJson(new VersionRef(v.Id, v.Record)))]),
         ["kept"] = report.Kept,
+        ["gc"] = report.Gc is null ? null : GcJson(report.Gc),
     };
 
     public static ForgetReport ParseForget(JsonNode? node)
     {
         var json = node as JsonObject ?? throw new CorruptDataException("The server's forget report is not a JSON object.");
-        return new ForgetReport([.. JsonList(json["forgotten"]).Select(ParseVersion).Select(v => (v.Id, v.Record))], JsonValueOf<int>(json, "kept"));
+        return new ForgetReport([.. JsonList(json["forgotten"]).Select(ParseVersion).Select(v => (v.Id, v.Record))], JsonValueOf<int>(json, "kept"),
+            json["gc"] is null ? null : ParseGc(json["gc"]));
+    }
+
+    /// <summary>A gc's report as JSON (<c>POST /gc</c>, and a pruning forget's): its fields in camel case.</summary>
+    public static JsonNode GcJson(GcReport report) => JsonSerializer.SerializeToNode(report, JsonSerializerOptions.Web)!;
+
+    public static GcReport ParseGc(JsonNode? node)
+    {
+        try
+        {
+            return node.Deserialize<GcReport>(JsonSerializerOptions.Web) ?? throw new CorruptDataException("The server sent no gc report.");
+        }
+        catch (JsonException e)
+        {
+            throw new CorruptDataException($"The server's gc report is not one: {e.Message}");
+        }
     }
 
     private static T JsonValueOf<T>(JsonObject json, string name) =>
