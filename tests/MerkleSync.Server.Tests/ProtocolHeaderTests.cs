@@ -93,4 +93,27 @@ public class ProtocolHeaderTests
         await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.CollectGarbageAsync(TimeSpan.Zero, dryRun: false, none));
         await broken.StopAsync();
     }
+
+    [Fact]
+    public async Task A_server_whose_history_comes_back_to_a_record_gets_a_corrupt_answer_error_not_an_endless_walk()
+    {
+        // Pages may step over forgotten records, so nothing links a page to the one before: a server
+        // that answers every page with the same record must not keep the client walking.
+        var record = new Core.Index.VersionRecord(Core.Hashing.Hash.Zero, Parent: Core.Hashing.XetHashes.ChunkHash([1]), 1, "a", "", 0, 0, 0);
+        var looping = new VersionRef(record.Id, record);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var server = builder.Build();
+        server.MapGet("/v1/datasets/ds/history/{id}", (HttpResponse r) =>
+        {
+            r.Headers[WireFormat.ProtocolHeader] = WireFormat.ProtocolVersion;
+            return Results.Content(new System.Text.Json.Nodes.JsonArray(WireFormat.VersionJson(looping)).ToJsonString(), "application/json");
+        });
+        await server.StartAsync();
+        await using var remote = new HttpRemote(new Uri($"{Hosting.ServerApp.BaseUrl(server)}/ds"), null);
+
+        var error = await Assert.ThrowsAsync<CorruptDataException>(async () => await remote.HistoryInPagesAsync(looping.Id, long.MaxValue, CancellationToken.None).CountAsync());
+        Assert.Contains("comes back to record", error.Message, StringComparison.Ordinal);
+        await server.StopAsync();
+    }
 }

@@ -81,7 +81,9 @@ public static class RemoteExtensions
     public static async IAsyncEnumerable<VersionRef> HistoryInPagesAsync(
         this IRemote remote, Hash head, long max, [EnumeratorCancellation] CancellationToken cancellationToken, int pageSize = WireFormat.MaxHistoryPerRequest)
     {
-        // Bounded by the history: each page moves at least one record down a chain of hash-linked records.
+        // Bounded by the history: each page moves at least one record down it, and as a page may
+        // step over forgotten records (which no hash links), a record met twice ends the walk.
+        var seen = new HashSet<Hash>();
         var next = head;
         while (max > 0 && !next.IsZero)
         {
@@ -98,6 +100,11 @@ public static class RemoteExtensions
 
             foreach (var version in page)
             {
+                if (!seen.Add(version.Id))
+                {
+                    throw new CorruptDataException($"The history from record {head} comes back to record {version.Id}.");
+                }
+
                 yield return version;
             }
 
