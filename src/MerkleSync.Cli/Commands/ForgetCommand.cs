@@ -17,9 +17,11 @@ internal static class ForgetCommand
         var remote = CommonOptions.Remote();
         var keepLast = new Option<int?>("--keep-last") { HelpName = "N", Description = "Keep the newest N versions of each branch." };
         var keepWithin = new Option<string?>("--keep-within") { HelpName = "DURATION", Description = "Keep the versions published within this long of now (e.g. 30d, 12h)." };
+        var keepHourly = new Option<int?>("--keep-hourly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N hours that have one (UTC)." };
         var keepDaily = new Option<int?>("--keep-daily") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N days that have one (UTC)." };
         var keepWeekly = new Option<int?>("--keep-weekly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N weeks that have one (ISO weeks)." };
         var keepMonthly = new Option<int?>("--keep-monthly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N months that have one." };
+        var keepYearly = new Option<int?>("--keep-yearly") { HelpName = "N", Description = "Keep the newest version of each of a branch's last N years that have one." };
         var branches = new Option<string[]>("--branch", "-b")
         {
             Description = "Apply the rules to this branch only (repeatable); versions other branches or tags reach are kept. Default: every branch.",
@@ -29,15 +31,16 @@ internal static class ForgetCommand
         var prune = new Option<bool>("--prune") { Description = "Then run gc, freeing what only the forgotten versions used." };
         var grace = GcCommand.GraceOption();
         var command = new Command("forget",
-            "Forget old versions: keep each branch's newest N (--keep-last), those newer than a duration (--keep-within), the newest of each of the last N days, weeks or months (--keep-daily, --keep-weekly, --keep-monthly); a version any rule keeps stays, and so does every version a branch or tag points at.\n\n"
+            "Forget old versions: keep each branch's newest N (--keep-last), those newer than a duration (--keep-within), the newest of each of the last N hours, days, weeks, months or years (--keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly); a version any rule keeps stays, and so does every version a branch or tag points at.\n\n"
             + "Examples:\n  merklesync forget file:///srv/repos/ds --keep-last 10 --dry-run\n  merklesync forget file:///srv/repos/ds --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --prune")
         {
-            remote, keepLast, keepWithin, keepDaily, keepWeekly, keepMonthly, branches, dryRun, prune, grace,
+            remote, keepLast, keepWithin, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, branches, dryRun, prune, grace,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             var policy = new ForgetPolicy(parse.GetValue(keepLast), parse.GetValue(keepWithin) is { } within ? Duration.Parse(within) : null,
-                parse.GetValue(keepDaily), parse.GetValue(keepWeekly), parse.GetValue(keepMonthly), parse.GetValue(branches) is { Length: > 0 } named ? named : null);
+                parse.GetValue(keepDaily), parse.GetValue(keepWeekly), parse.GetValue(keepMonthly), parse.GetValue(branches) is { Length: > 0 } named ? named : null,
+                parse.GetValue(keepHourly), parse.GetValue(keepYearly));
             policy.Validate(); // before --grace is read or anything is asked of the remote
             bool dry = parse.GetValue(dryRun), json = parse.GetValue(CliApp.Json);
             var graceTime = Duration.Parse(parse.GetValue(grace)!);

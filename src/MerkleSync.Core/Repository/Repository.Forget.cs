@@ -8,20 +8,21 @@ namespace MerkleSync.Core.Repository;
 /// Which versions a forget keeps, besides every version a branch or tag points at: the newest
 /// <paramref name="KeepLast"/> of each branch's history; those published within
 /// <paramref name="KeepWithin"/> of now; and, as restic's <c>--keep-daily</c> and the like, the
-/// newest of each of a branch's last <paramref name="KeepDaily"/> days (UTC), ISO weeks and months
-/// that have a version. At least one rule must be given. With <paramref name="Branches"/> the rules
+/// newest of each of a branch's last <paramref name="KeepDaily"/> days (UTC), ISO weeks, months,
+/// hours and years that have a version. At least one rule must be given. With <paramref name="Branches"/> the rules
 /// apply to those branches' histories only, and every version another branch or a tag reaches is kept.
 /// </summary>
-public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? KeepDaily = null, int? KeepWeekly = null, int? KeepMonthly = null, IReadOnlyList<string>? Branches = null)
+public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? KeepDaily = null, int? KeepWeekly = null, int? KeepMonthly = null, IReadOnlyList<string>? Branches = null,
+    int? KeepHourly = null, int? KeepYearly = null)
 {
     public void Validate()
     {
-        if (KeepLast is null && KeepWithin is null && KeepDaily is null && KeepWeekly is null && KeepMonthly is null)
+        if (KeepLast is null && KeepWithin is null && KeepHourly is null && KeepDaily is null && KeepWeekly is null && KeepMonthly is null && KeepYearly is null)
         {
-            throw new InvalidInputException("Say which versions to keep (--keep-last N, --keep-within DURATION, --keep-daily/--keep-weekly/--keep-monthly N): a forget without a policy would keep only the versions branches and tags point at.");
+            throw new InvalidInputException("Say which versions to keep (--keep-last N, --keep-within DURATION, --keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N): a forget without a policy would keep only the versions branches and tags point at.");
         }
 
-        foreach (var (count, option) in new[] { (KeepLast, "--keep-last"), (KeepDaily, "--keep-daily"), (KeepWeekly, "--keep-weekly"), (KeepMonthly, "--keep-monthly") })
+        foreach (var (count, option) in new[] { (KeepLast, "--keep-last"), (KeepHourly, "--keep-hourly"), (KeepDaily, "--keep-daily"), (KeepWeekly, "--keep-weekly"), (KeepMonthly, "--keep-monthly"), (KeepYearly, "--keep-yearly") })
         {
             if (count is < 1)
             {
@@ -81,6 +82,11 @@ public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? Keep
     /// <summary>The calendar rules: how many periods each keeps, and which period a time falls in.</summary>
     private IEnumerable<(int Count, Func<DateTime, int> Period)> CalendarRules()
     {
+        if (KeepHourly is { } hours)
+        {
+            yield return (hours, t => (int)(t.Ticks / TimeSpan.TicksPerHour)); // about 17.7 million in 2026: fits
+        }
+
         if (KeepDaily is { } days)
         {
             yield return (days, t => DateOnly.FromDateTime(t).DayNumber);
@@ -94,6 +100,11 @@ public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? Keep
         if (KeepMonthly is { } months)
         {
             yield return (months, t => (t.Year * 12) + t.Month);
+        }
+
+        if (KeepYearly is { } years)
+        {
+            yield return (years, t => t.Year);
         }
     }
 }

@@ -307,7 +307,7 @@ public sealed partial class HttpRemote : IRemote
     {
         policy.Validate(); // before any request: the server would refuse it anyway
         var query = new List<string> { $"dryRun={(dryRun ? "true" : "false")}" };
-        foreach (var (name, count) in new[] { ("keepLast", policy.KeepLast), ("keepDaily", policy.KeepDaily), ("keepWeekly", policy.KeepWeekly), ("keepMonthly", policy.KeepMonthly) })
+        foreach (var (name, count) in new[] { ("keepLast", policy.KeepLast), ("keepHourly", policy.KeepHourly), ("keepDaily", policy.KeepDaily), ("keepWeekly", policy.KeepWeekly), ("keepMonthly", policy.KeepMonthly), ("keepYearly", policy.KeepYearly) })
         {
             if (count is { } n)
             {

@@ -132,12 +132,12 @@ internal static class DatasetEndpoints
             return Results.Json(WireFormat.GcJson(report));
         });
 
-        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepDaily, int? keepWeekly, int? keepMonthly, [Microsoft.AspNetCore.Mvc.FromQuery] string[]? branch, bool? dryRun, double? pruneGraceSeconds, DatasetRegistry registry, CancellationToken ct) =>
+        ds.MapPost("/forget", async (string dataset, int? keepLast, double? keepWithinSeconds, int? keepHourly, int? keepDaily, int? keepWeekly, int? keepMonthly, int? keepYearly, [Microsoft.AspNetCore.Mvc.FromQuery] string[]? branch, bool? dryRun, double? pruneGraceSeconds, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
             var within = Seconds(keepWithinSeconds, "keepWithinSeconds");
             var prune = Seconds(pruneGraceSeconds, "pruneGraceSeconds");
-            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly, branch is { Length: > 0 } ? branch : null), dryRun ?? false, prune, ct);
+            var report = await repository.ForgetAsync(new ForgetPolicy(keepLast, within, keepDaily, keepWeekly, keepMonthly, branch is { Length: > 0 } ? branch : null, keepHourly, keepYearly), dryRun ?? false, prune, ct);
             if (dryRun != true)
             {
                 ServerMetrics.VersionsForgotten.Inc(report.Forgotten.Count);

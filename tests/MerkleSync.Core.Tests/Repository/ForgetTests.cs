@@ -177,12 +177,16 @@ public class ForgetTests
         var daily = NewestPer(t => t.Date, 7);
         var weekly = NewestPer(t => (System.Globalization.ISOWeek.GetYear(t), System.Globalization.ISOWeek.GetWeekOfYear(t)), 4);
         var monthly = NewestPer(t => t.Month, 12); // only three months have versions
+        var hourly = NewestPer(t => (t.Date, t.Hour), 30);
 
         Assert.Equal(7, daily.Count);
         Assert.Equal(3, monthly.Count);
         Assert.Equal(daily, Kept(new ForgetPolicy(null, null, KeepDaily: 7)));
         Assert.Equal(weekly, Kept(new ForgetPolicy(null, null, KeepWeekly: 4)));
         Assert.Equal(monthly, Kept(new ForgetPolicy(null, null, KeepMonthly: 12)));
+        Assert.Equal(hourly, Kept(new ForgetPolicy(null, null, KeepHourly: 30)));
+        Assert.Equal(30, hourly.Count); // a version every 7 hours: each in an hour of its own
+        Assert.Equal([versions[0].Id], Kept(new ForgetPolicy(null, null, KeepYearly: 5))); // all in 2026
         Assert.Equal([.. daily, .. weekly, .. monthly, .. versions.Take(10).Select(v => v.Id)], Kept(new ForgetPolicy(10, null, 7, 4, 12)));
         var withinThreeDays = versions.Where(v => v.Record.Time >= new DateTimeOffset(2026, 3, 28, 0, 0, 0, TimeSpan.Zero)).Select(v => v.Id).ToHashSet();
         Assert.InRange(withinThreeDays.Count, 5, 8);
