@@ -132,6 +132,9 @@ public class RepositoryVerbTests
         log = await CliRunner.RunAsync("log", repo);
         string v3 = gap.GetProperty("forgotten")[0].GetProperty("record").GetString()![..12];
         Assert.Matches($"(?s)v4.*\\(parent record {v3} was forgotten; the versions kept before it follow\\).*v2.*the history ends here", log.Stdout);
+        fileLog = await CliRunner.RunAsync("log", repo, "--path", "data.bin");
+        Assert.Contains("    v4\n\n    M data.bin  (293.0 KiB -> 1000 B)", fileLog.Stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal); // against v2, across the gap
+        Assert.DoesNotContain("v2", fileLog.Stdout, StringComparison.Ordinal);
         provenance = CliRunner.Json(await CliRunner.RunAsync("verify", repo, "main", "--json"));
         Assert.True(provenance.GetProperty("ok").GetBoolean());
         Assert.Equal(["v4", "v2"], provenance.GetProperty("provenance").EnumerateArray().Select(v => v.GetProperty("message").GetString()));
