@@ -565,6 +565,50 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task Verify_over_http_reads_a_shared_subtree_once_yet_names_every_version_and_path_a_damaged_file_breaks()
+    {
+        // v1: m/x.bin and z/y.bin among 600 small files (about ten leaves); v2 changes z/y.bin, so
+        // x's leaf is shared; v3 adds a copy of x at c/x2.bin.
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder();
+        foreach (int i in Enumerable.Range(0, 300))
+        {
+            Files.Write(source, $"f/{i:D3}.txt", "filler"u8.ToArray());
+            Files.Write(source, $"n/{i:D3}.txt", "filler"u8.ToArray());
+        }
+
+        var versions = new List<VersionRef>();
+        await using (var push = new HttpRemote(new Uri(server.DatasetUrl("ds")), null))
+        {
+            await push.CreateAsync(None);
+            Files.Write(source, "m/x.bin", Files.Random(301, 20_000));
+            Files.Write(source, "z/y.bin", Files.Random(302, 20_000));
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+            versions.Add(await push.ResolveAsync("main", None));
+            Files.Write(source, "z/y.bin", Files.Random(303, 20_000));
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+            versions.Add(await push.ResolveAsync("main", None));
+            Files.Write(source, "c/x2.bin", Files.Random(301, 20_000));
+            await PushOperation.PushAsync(source, push, new PushOptions(), None);
+            versions.Add(await push.ResolveAsync("main", None));
+        }
+
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null);
+        var x = await Core.Tree.TreeReader.EnumerateAsync(remote.Nodes, versions[0].Record.Root, None).SingleAsync(e => e.Path == "m/x.bin");
+        var chunk = (await remote.GetReconstructionAsync(x.FileHash, None)).Segments[0].Run[0];
+        await using var damaged = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, new CorruptPackByte(chunk.Offset + 100));
+
+        var report = await Core.Verification.RemoteVerifier.VerifyAsync(damaged, versions, Core.Verification.PackSubset.All, null, None);
+
+        // (The byte is flipped at that offset of any pack read, so another pack may be damaged too: only x's problems are counted.)
+        var uses = report.Problems.Where(p => p.Subject == "file " + x.FileHash).Select(p => (p.Paths.Single(), versions.FindIndex(v => v.Id == p.Versions.Single()))).Order().ToList();
+        Assert.Equal([("c/x2.bin", 2), ("m/x.bin", 0), ("m/x.bin", 1), ("m/x.bin", 2)], uses);
+        Assert.Equal(4, report.Files); // x, two y, the filler
+        int leaves = (await Core.Tree.TreeReader.LoadAsync(remote.Nodes, versions[0].Record.Root, None)).Children.Count;
+        Assert.True(leaves > 3 && report.Nodes < 3 * (leaves + 1), $"{report.Nodes} nodes for three versions of {leaves} leaves each"); // the versions share leaves
+    }
+
+    [Fact]
     public async Task A_pack_damaged_on_the_server_is_named_by_verify_repaired_by_the_server_and_healed_by_a_full_push()
     {
         await using var server = await TestServer.StartAsync();

@@ -4,15 +4,19 @@ using MerkleSync.Core.Tree;
 
 namespace MerkleSync.Core.Repository;
 
-/// <summary>Everything some versions reach: their records, tree nodes, and files with the paths that use them.</summary>
+/// <summary>
+/// Everything some versions reach: their records, tree nodes, and files with their sizes. A
+/// subtree is read once however many versions share it, so the walk costs what the versions hold
+/// apart, not their number times their size.
+/// </summary>
 internal sealed class Reachability
 {
     public Dictionary<Hash, VersionRecord> Versions { get; } = [];
 
     public HashSet<Hash> Nodes { get; } = [];
 
-    /// <summary>File hash → (version, path) uses, for reporting what a damaged file breaks.</summary>
-    public Dictionary<Hash, List<(Hash Version, string Path, long Size)>> Files { get; } = [];
+    /// <summary>File hash → its size, as the tree that reached it first says.</summary>
+    public Dictionary<Hash, long> Files { get; } = [];
 
     /// <summary>What the refs' histories reach, with <paramref name="asIfForgotten"/> stepped over as forgotten versions are.</summary>
     public static async Task<Reachability> FromRefsAsync(Repository repository, IReadOnlySet<Hash>? asIfForgotten, CancellationToken cancellationToken)
@@ -28,30 +32,24 @@ internal sealed class Reachability
         {
             var record = repository.GetVersion(id) ?? throw new Errors.NotFoundException($"Version record {id} is missing.");
             result.Versions[id] = record;
-            await result.AddTreeAsync(repository, id, record.Root, cancellationToken).ConfigureAwait(false);
+            await result.AddTreeAsync(repository, record.Root, cancellationToken).ConfigureAwait(false);
         }
 
         return result;
     }
 
-    /// <summary>
-    /// Adds the nodes and files of the tree <paramref name="root"/>, each file's uses under
-    /// <paramref name="version"/> (for reports). Every version's entries are listed (paths differ
-    /// between versions), but each node is read once per version.
-    /// </summary>
-    public async Task AddTreeAsync(Repository repository, Hash version, Hash root, CancellationToken cancellationToken)
+    /// <summary>Adds the nodes and files of the tree <paramref name="root"/>, skipping subtrees already added.</summary>
+    public async Task AddTreeAsync(Repository repository, Hash root, CancellationToken cancellationToken)
     {
         var pending = new Stack<Hash>([root]);
-        var seenHere = new HashSet<Hash>();
         while (pending.Count > 0)
         {
             var id = pending.Pop();
-            if (!seenHere.Add(id))
+            if (!Nodes.Add(id))
             {
-                continue;
+                continue; // the same id is the same subtree: its nodes and files are in already
             }
 
-            Nodes.Add(id);
             var node = await TreeReader.LoadAsync(repository.Nodes, id, cancellationToken).ConfigureAwait(false);
             foreach (var child in node.Children)
             {
@@ -60,13 +58,30 @@ internal sealed class Reachability
 
             foreach (var entry in node.Entries.Where(e => !e.FileHash.IsZero))
             {
-                if (!Files.TryGetValue(entry.FileHash, out var uses))
-                {
-                    Files[entry.FileHash] = uses = [];
-                }
-
-                uses.Add((version, entry.Path, entry.Size));
+                Files.TryAdd(entry.FileHash, entry.Size);
             }
         }
+    }
+
+    /// <summary>
+    /// Where <paramref name="files"/> are used: (version, path, size) for every version in
+    /// <see cref="Versions"/> whose tree holds one. Reads every version's tree whole, so it is for
+    /// reports about damaged files, which are rare, not for the walk itself.
+    /// </summary>
+    public async Task<Dictionary<Hash, List<(Hash Version, string Path, long Size)>>> UsesAsync(Repository repository, IReadOnlySet<Hash> files, CancellationToken cancellationToken)
+    {
+        var uses = files.ToDictionary(f => f, _ => new List<(Hash, string, long)>());
+        foreach (var (version, record) in Versions)
+        {
+            await foreach (var entry in TreeReader.EnumerateAsync(repository.Nodes, record.Root, cancellationToken).ConfigureAwait(false))
+            {
+                if (uses.TryGetValue(entry.FileHash, out var list))
+                {
+                    list.Add((version, entry.Path, entry.Size));
+                }
+            }
+        }
+
+        return uses;
     }
 }

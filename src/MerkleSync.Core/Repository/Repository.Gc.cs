@@ -46,9 +46,9 @@ public sealed partial class Repository
             // So is what a version forgotten within it reaches: a pull may be reading it, or a push
             // may have been told the server has its chunks.
             var forgottenWithin = ForgottenSince(cutoff).Concat(asIfForgotten.Select(id => (id, GetVersion(id)!.Root)));
-            foreach (var (id, root) in options.Grace > TimeSpan.Zero ? forgottenWithin : [])
+            foreach (var (_, root) in options.Grace > TimeSpan.Zero ? forgottenWithin : [])
             {
-                await reach.AddTreeAsync(this, id, root, cancellationToken).ConfigureAwait(false);
+                await reach.AddTreeAsync(this, root, cancellationToken).ConfigureAwait(false);
             }
 
             var staged = ListStaged(cutoff);

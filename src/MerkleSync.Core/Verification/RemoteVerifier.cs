@@ -71,6 +71,11 @@ public static class RemoteVerifier
             while (pending.Count > 0)
             {
                 var id = pending.Pop();
+                if (nodes.Contains(id))
+                {
+                    continue; // a subtree an earlier version shares: its files are checked (their other uses are found below)
+                }
+
                 TreeNode node;
                 try
                 {
@@ -107,7 +112,41 @@ public static class RemoteVerifier
         }
 
         await CheckBatchAsync().ConfigureAwait(false);
+        if (checkedFiles.Any(f => f.Value.Problem is not null))
+        {
+            await ReportSharedUsesAsync(remote, versions, checkedFiles, problems, cancellationToken).ConfigureAwait(false);
+        }
+
         return new VerifyReport(versions.Count, nodes.Count, checkedFiles.Count, chunks, packsRead.Count, bytesRead, problems);
+    }
+
+    /// <summary>
+    /// The walk reads a subtree once, at the first version that has it, so a damaged file is
+    /// reported at its uses there; this reads every version's tree whole for the uses in the
+    /// subtrees it stepped over. Only when something is damaged, which is rare.
+    /// </summary>
+    private static async Task ReportSharedUsesAsync(
+        IRemote remote, IReadOnlyList<VersionRef> versions, Dictionary<Hash, (string? Problem, Hash? Pack)> checkedFiles, List<VerifyProblem> problems, CancellationToken cancellationToken)
+    {
+        var reported = problems.Where(p => p.Subject.StartsWith("file ", StringComparison.Ordinal)).Select(p => (p.Subject, p.Paths[0], p.Versions[0])).ToHashSet();
+        foreach (var version in versions)
+        {
+            try
+            {
+                await foreach (var entry in TreeReader.EnumerateAsync(remote.Nodes, version.Record.Root, cancellationToken).ConfigureAwait(false))
+                {
+                    if (checkedFiles.TryGetValue(entry.FileHash, out var verdict) && verdict is { Problem: { } problem }
+                        && reported.Add(("file " + entry.FileHash, entry.Path, version.Id)))
+                    {
+                        problems.Add(new VerifyProblem("file " + entry.FileHash, problem, [entry.Path], [version.Id]) { DamagedPack = verdict.Pack });
+                    }
+                }
+            }
+            catch (Exception e) when (e is CorruptDataException or NotFoundException)
+            {
+                // A damaged tree was reported by the walk.
+            }
+        }
     }
 
     /// <summary>

@@ -47,13 +47,15 @@ public static class RepositoryVerifier
 
         // (pack, index) → files using that chunk, to say what a bad chunk breaks.
         var users = new Dictionary<(Hash Pack, int Index), List<Hash>>();
+        // Problems with the files they break; which paths of which versions those are is looked up at the end.
+        var found = new List<(string Subject, string Message, IReadOnlyCollection<Hash> Files, Hash? DamagedPack)>();
         long chunks = 0;
-        foreach (var (fileHash, uses) in reach.Files)
+        foreach (var (fileHash, size) in reach.Files)
         {
-            string? problem = CheckFile(repository, fileHash, uses[0].Size, users, ref chunks);
+            string? problem = CheckFile(repository, fileHash, size, users, ref chunks);
             if (problem is not null)
             {
-                problems.Add(Problem("file " + fileHash, problem, uses));
+                found.Add(("file " + fileHash, problem, [fileHash], null));
             }
         }
 
@@ -67,8 +69,7 @@ public static class RepositoryVerifier
             long? length = await repository.Blobs.GetLengthAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false);
             if (length != record.BlobLength)
             {
-                problems.Add(Problem("pack " + packId, length is null ? "pack file is missing" : $"pack file is {length} bytes, expected {record.BlobLength}",
-                    UsesOfPack(reach, users, packId, null)) with { DamagedPack = packId });
+                found.Add(("pack " + packId, length is null ? "pack file is missing" : $"pack file is {length} bytes, expected {record.BlobLength}", FilesOfPack(users, packId, null), packId));
                 if (read.Includes(packId))
                 {
                     progress?.AddRead(record.BlobLength); // done with, though there was nothing to read
@@ -88,14 +89,27 @@ public static class RepositoryVerifier
             progress?.AddRead(record.BlobLength);
             if (check.PackProblem is not null)
             {
-                problems.Add(Problem("pack " + packId, check.PackProblem, check.Entries.Length == 0 ? UsesOfPack(reach, users, packId, null) : []) with { DamagedPack = packId });
+                found.Add(("pack " + packId, check.PackProblem, check.Entries.Length == 0 ? FilesOfPack(users, packId, null) : [], packId));
             }
 
             foreach (var (entry, message) in check.CorruptChunks)
             {
                 int index = Array.IndexOf(check.Entries, entry);
-                problems.Add(Problem($"chunk {entry.ChunkHash} in pack {packId}", message, UsesOfPack(reach, users, packId, index)) with { DamagedPack = packId });
+                found.Add(($"chunk {entry.ChunkHash} in pack {packId}", message, FilesOfPack(users, packId, index), packId));
             }
+        }
+
+        if (found.Count > 0)
+        {
+            var uses = await reach.UsesAsync(repository, found.SelectMany(f => f.Files).ToHashSet(), cancellationToken).ConfigureAwait(false);
+            problems.AddRange(found.Select(f =>
+            {
+                var broken = f.Files.SelectMany(file => uses[file]).ToList();
+                return new VerifyProblem(f.Subject, f.Message, [.. broken.Select(u => u.Path).Distinct().Order(StringComparer.Ordinal)], [.. broken.Select(u => u.Version).Distinct()])
+                {
+                    DamagedPack = f.DamagedPack,
+                };
+            }));
         }
 
         return new VerifyReport(reach.Versions.Count, reach.Nodes.Count, reach.Files.Count, chunks, packsRead, bytesRead, problems);
@@ -150,9 +164,6 @@ public static class RepositoryVerifier
         return computed == fileHash ? null : $"chunk list hashes to {computed}";
     }
 
-    private static List<(Hash Version, string Path, long Size)> UsesOfPack(Reachability reach, Dictionary<(Hash Pack, int Index), List<Hash>> users, Hash packId, int? index) =>
-        [.. users.Where(u => u.Key.Pack == packId && (index is null || u.Key.Index == index)).SelectMany(u => u.Value).Distinct().SelectMany(f => reach.Files[f])];
-
-    private static VerifyProblem Problem(string subject, string message, List<(Hash Version, string Path, long Size)> uses) =>
-        new(subject, message, [.. uses.Select(u => u.Path).Distinct().Order(StringComparer.Ordinal)], [.. uses.Select(u => u.Version).Distinct()]);
+    private static HashSet<Hash> FilesOfPack(Dictionary<(Hash Pack, int Index), List<Hash>> users, Hash packId, int? index) =>
+        [.. users.Where(u => u.Key.Pack == packId && (index is null || u.Key.Index == index)).SelectMany(u => u.Value)];
 }

@@ -1,4 +1,5 @@
 using MerkleSync.Core.Errors;
+using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Progress;
@@ -45,6 +46,48 @@ public class VerifyAndGcTests
         var quick = new OperationProgress();
         await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, quick, None);
         Assert.Equal((0, 0), (quick.BytesToRead, quick.BytesRead));
+    }
+
+    [Fact]
+    public async Task A_missing_file_record_names_every_version_and_path_that_uses_it_though_shared_subtrees_are_read_once()
+    {
+        // v1: m/x.bin and z/y.txt among 600 small files (about ten leaves); v2 changes z/y.txt, so
+        // x's leaf is shared; v3 adds a copy of x at c/x2.bin.
+        using var temp = new TempFolder();
+        string source = temp.Sub("source"), repo = temp.Sub("repo");
+        foreach (int i in Enumerable.Range(0, 300))
+        {
+            DatasetFiles.Write(source, $"f/{i:D3}.txt", "filler"u8.ToArray());
+            DatasetFiles.Write(source, $"n/{i:D3}.txt", "filler"u8.ToArray());
+        }
+
+        Core.Repository.Repository.Init(repo).Dispose();
+        var versions = new List<Hash>();
+        await using (var remote = await RemoteUrl.OpenAsync(repo, None))
+        {
+            DatasetFiles.Write(source, "m/x.bin", DatasetFiles.Random(1, 200_000));
+            DatasetFiles.Write(source, "z/y.txt", DatasetFiles.Text(2, 5_000));
+            versions.Add((await PushOperation.PushAsync(source, remote, new PushOptions(), None)).VersionId);
+            DatasetFiles.Write(source, "z/y.txt", DatasetFiles.Text(3, 5_000));
+            versions.Add((await PushOperation.PushAsync(source, remote, new PushOptions(), None)).VersionId);
+            DatasetFiles.Write(source, "c/x2.bin", DatasetFiles.Random(1, 200_000));
+            versions.Add((await PushOperation.PushAsync(source, remote, new PushOptions(), None)).VersionId);
+        }
+
+        using var repository = await Core.Repository.Repository.OpenAsync(repo, None);
+        var root = repository.GetVersion(versions[0])!.Root;
+        var x = await Core.Tree.TreeReader.EnumerateAsync(repository.Nodes, root, None).SingleAsync(e => e.Path == "m/x.bin");
+        repository.Db.Delete(Core.Repository.Repository.Families.Files, x.FileHash.ToArray());
+
+        var report = await RepositoryVerifier.VerifyAsync(repository, null, PackSubset.None, null, None);
+
+        var missing = Assert.Single(report.Problems);
+        Assert.Equal(("file " + x.FileHash, "file record is missing"), (missing.Subject, missing.Message));
+        Assert.Equal(["c/x2.bin", "m/x.bin"], missing.Paths);
+        Assert.Equal(versions.ToHashSet(), missing.Versions.ToHashSet());
+        Assert.Equal((3, 4), (report.Versions, report.Files)); // x, two y, the filler
+        int leaves = (await Core.Tree.TreeReader.LoadAsync(repository.Nodes, root, None)).Children.Count;
+        Assert.True(leaves > 3 && report.Nodes < 3 * (leaves + 1), $"{report.Nodes} nodes for three versions of {leaves} leaves each"); // the versions share leaves
     }
 
     [Fact]
