@@ -116,7 +116,7 @@ public sealed record ForgetReport(IReadOnlyList<(Hash Id, VersionRecord Record)>
 
 public sealed partial class Repository
 {
-    /// <summary>Meta key prefix of a forgotten version's marker (the prefix, then its record id; the value is when, in Unix milliseconds).</summary>
+    /// <summary>Meta key prefix of a forgotten version's marker (the prefix, then its record id; the value: <see cref="ForgottenMarkerLength"/>).</summary>
     private static readonly byte[] ForgottenPrefix = "forgotten/"u8.ToArray();
 
     /// <summary>A marker's value: when (Unix ms), the version's root and its parent (earlier markers: 40 bytes, without the parent).</summary>
@@ -125,8 +125,8 @@ public sealed partial class Repository
     /// <summary>
     /// Forgets the versions in the branches' and tags' histories that <paramref name="policy"/> does
     /// not keep, as <c>restic forget</c> does: their records go, and a marker says each was
-    /// forgotten, so a history ends where it reaches one (a missing record that is not marked
-    /// stays an error that <c>verify</c> reports). What only they reach is left for gc to remove.
+    /// forgotten and names its parent, so a history steps over it to the versions kept behind it
+    /// (a missing record that is not marked stays an error that <c>verify</c> reports). What only they reach is left for gc to remove.
     /// A version a branch or tag points at is always kept. Holds the publish lock, so no ref moves
     /// while the policy is applied. With <paramref name="prune"/> (gc's grace period), a gc follows;
     /// in a dry run, a gc dry run that judges the versions as if they were forgotten now, which is
@@ -198,10 +198,10 @@ public sealed partial class Repository
     }
 
     /// <summary>The roots of the versions forgotten after <paramref name="sinceUnixMs"/>.</summary>
-    internal IEnumerable<(Hash Id, Hash Root)> ForgottenSince(long sinceUnixMs) =>
+    internal IEnumerable<Hash> ForgottenRootsSince(long sinceUnixMs) =>
         ForgottenMarkers()
             .Where(m => m.Marker.Length >= sizeof(long) + Hash.Size && System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(m.Marker) > sinceUnixMs)
-            .Select(m => (m.Id, Hash.FromBytes(m.Marker.AsSpan(sizeof(long), Hash.Size))));
+            .Select(m => Hash.FromBytes(m.Marker.AsSpan(sizeof(long), Hash.Size)));
 
     /// <summary>The forgotten record whose id starts with <paramref name="hexPrefix"/> (lower-case hex), if exactly one does.</summary>
     private Hash? ForgottenWithPrefix(string hexPrefix)

@@ -45,8 +45,8 @@ public sealed partial class Repository
 
             // So is what a version forgotten within it reaches: a pull may be reading it, or a push
             // may have been told the server has its chunks.
-            var forgottenWithin = ForgottenSince(cutoff).Concat(asIfForgotten.Select(id => (id, GetVersion(id)!.Root)));
-            foreach (var (_, root) in options.Grace > TimeSpan.Zero ? forgottenWithin : [])
+            var forgottenWithin = ForgottenRootsSince(cutoff).Concat(asIfForgotten.Select(GetVersion).OfType<VersionRecord>().Select(r => r.Root));
+            foreach (var root in options.Grace > TimeSpan.Zero ? forgottenWithin : [])
             {
                 await reach.AddTreeAsync(this, root, cancellationToken).ConfigureAwait(false);
             }
