@@ -98,6 +98,7 @@ public class RepositoryVerbTests
         Assert.Equal(0, dry.ExitCode);
         Assert.StartsWith("Would forget 1 version; 2 kept.", dry.Stdout, StringComparison.Ordinal);
         Assert.Contains(" v1", dry.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"Kept:\n.* v3  \(branch main, last\)\n.* v2  \(last\)\n", dry.Stdout.ReplaceLineEndings("\n"));
         Assert.Equal(3, CliRunner.Json(await CliRunner.RunAsync("log", repo, "--json")).GetArrayLength());
 
         var estimate = CliRunner.Json(await CliRunner.RunAsync("forget", repo, "--keep-last", "2", "--dry-run", "--prune", "--grace", "0s", "--json"));

@@ -66,6 +66,7 @@ public class SyncOverHttpTests : FolderTests
         await remote.UpdateBranchAsync("old/v1", null, pushed[0].VersionId, None);
         var daily = await remote.ForgetAsync(new(KeepLast: null, KeepWithin: null, KeepDaily: 1), dryRun: true, prune: null, None); // the newest of the last day
         Assert.Equal(["v2", "v1"], daily.Forgotten.Select(v => v.Record.Message));
+        Assert.Equal(["branch main", "daily"], Assert.Single(daily.KeptVersions).Reasons); // why, over the wire
         var yearly = await remote.ForgetAsync(new(KeepLast: null, KeepWithin: null, KeepYearly: 1), dryRun: true, prune: null, None);
         Assert.Equal(["v2", "v1"], yearly.Forgotten.Select(v => v.Record.Message)); // the rule travels as keepYearly
         var report = await remote.ForgetAsync(new(KeepLast: 2, KeepWithin: null), dryRun: false, prune: null, None);

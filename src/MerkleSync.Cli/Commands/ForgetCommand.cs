@@ -53,6 +53,12 @@ internal static class ForgetCommand
                     ["dry_run"] = dry,
                     ["forgotten"] = new JsonArray([.. report.Forgotten.Select(v => (JsonNode)CommonOptions.VersionJson(new VersionRef(v.Id, v.Record)))]),
                     ["kept"] = report.Kept,
+                    ["kept_versions"] = new JsonArray([.. report.KeptVersions.Select(v =>
+                    {
+                        var version = CommonOptions.VersionJson(new VersionRef(v.Id, v.Record));
+                        version["reasons"] = new JsonArray([.. v.Reasons.Select(r => (JsonNode)r)]);
+                        return (JsonNode)version;
+                    })]),
                     ["gc"] = gc is null ? null : GcCommand.ReportJson(gc),
                 });
                 return CliApp.Ok;
@@ -62,8 +68,17 @@ internal static class ForgetCommand
             Console.Out.WriteLine($"{(dry ? "Would forget" : "Forgot")} {versions}; {report.Kept} kept.");
             foreach (var (id, record) in report.Forgotten)
             {
-                string subject = Format.FirstLine(record.Message);
-                Console.Out.WriteLine($"  {id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC  {record.Author}{(subject.Length > 0 ? "  " + subject : "")}");
+                Console.Out.WriteLine(Line(id, record));
+            }
+
+            if (dry)
+            {
+                // As restic lists what it keeps and why, so a policy can be checked before it is applied.
+                Console.Out.WriteLine("Kept:");
+                foreach (var kept in report.KeptVersions)
+                {
+                    Console.Out.WriteLine($"{Line(kept.Id, kept.Record)}  ({string.Join(", ", kept.Reasons)})");
+                }
             }
 
             if (gc is not null)
@@ -82,5 +97,11 @@ internal static class ForgetCommand
             return CliApp.Ok;
         }, ct)));
         return command;
+    }
+
+    private static string Line(Core.Hashing.Hash id, Core.Index.VersionRecord record)
+    {
+        string subject = Format.FirstLine(record.Message);
+        return $"  {id.ToString()[..12]}  {record.Time.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC  {record.Author}{(subject.Length > 0 ? "  " + subject : "")}";
     }
 }

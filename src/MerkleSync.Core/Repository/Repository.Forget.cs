@@ -39,80 +39,120 @@ public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? Keep
     /// <summary>
     /// Applies the policy to the histories of every ref (newest first; a tag's keeps only its
     /// target, and the time rule; one the policy's branches leave out keeps all): the versions no
-    /// rule keeps, newest first, and how many are kept.
+    /// rule keeps, and those kept with why (as <c>restic forget</c> lists them), each newest first.
     /// </summary>
-    internal (List<(Hash Id, VersionRecord Record)> Forgotten, int Kept) Select(
+    internal (List<(Hash Id, VersionRecord Record)> Forgotten, List<KeptVersion> Kept) Select(
         IEnumerable<(RefName Name, IEnumerable<(Hash Id, VersionRecord Record)> History)> histories, long nowUnixMs, CancellationToken cancellationToken)
     {
         long keepFrom = KeepWithin is { } within ? nowUnixMs - (long)Math.Min(within.TotalMilliseconds, nowUnixMs) : long.MaxValue;
         var rules = CalendarRules().ToArray();
-        var kept = new HashSet<Hash>();
+        var kept = new Dictionary<Hash, (VersionRecord Record, SortedSet<string> Reasons)>();
         var candidates = new Dictionary<Hash, VersionRecord>();
         foreach (var (name, history) in histories)
         {
             bool isTag = name.IsTag, applies = Branches is null || (!isTag && Branches.Contains(name.Name));
+            string refName = $"{(isTag ? "tag" : "branch")} {name.Name}";
             int position = 0;
             var periods = rules.Select(_ => new HashSet<int>()).ToArray(); // per rule, the periods that kept a version
             foreach (var (id, record) in history)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                bool keep = !applies || position++ == 0 || (!isTag && position <= KeepLast) || record.TimeUnixMs >= keepFrom;
-                for (int r = 0; r < rules.Length && !isTag; r++)
+                var reasons = new List<string>();
+                if (position++ == 0)
                 {
-                    // The newest version of each period, for the rule's first periods that have one.
-                    keep |= periods[r].Count < rules[r].Count && periods[r].Add(rules[r].Period(record.Time.UtcDateTime));
+                    reasons.Add(refName);
                 }
 
-                if (keep)
+                if (!applies)
                 {
-                    kept.Add(id);
+                    reasons.Add($"in {refName}'s history"); // no rule judges it
+                }
+                else if (!isTag)
+                {
+                    if (position <= KeepLast)
+                    {
+                        reasons.Add("last");
+                    }
+
+                    // The newest version of each period, for the rule's first periods that have one.
+                    for (int r = 0; r < rules.Length; r++)
+                    {
+                        if (periods[r].Count < rules[r].Count && periods[r].Add(rules[r].Period(record.Time.UtcDateTime)))
+                        {
+                            reasons.Add(rules[r].Name);
+                        }
+                    }
+                }
+
+                if (applies && record.TimeUnixMs >= keepFrom)
+                {
+                    reasons.Add("within");
+                }
+
+                if (reasons.Count == 0)
+                {
+                    candidates[id] = record;
+                }
+                else if (kept.TryGetValue(id, out var known))
+                {
+                    known.Reasons.UnionWith(reasons);
                 }
                 else
                 {
-                    candidates[id] = record;
+                    kept[id] = (record, new SortedSet<string>(reasons, StringComparer.Ordinal));
                 }
             }
         }
 
-        var forgotten = candidates.Where(c => !kept.Contains(c.Key)).Select(c => (c.Key, c.Value))
-            .OrderByDescending(v => v.Value.TimeUnixMs).ThenBy(v => v.Key.ToString(), StringComparer.Ordinal).ToList();
-        return (forgotten, kept.Count);
+        var forgotten = candidates.Where(c => !kept.ContainsKey(c.Key)).Select(c => (c.Key, c.Value)).OrderBy(v => v, NewestFirst).ToList();
+        var keptVersions = kept.Select(k => (k.Key, k.Value.Record)).OrderBy(v => v, NewestFirst)
+            .Select(v => new KeptVersion(v.Key, v.Record, [.. kept[v.Key].Reasons])).ToList();
+        return (forgotten, keptVersions);
     }
 
+    private static readonly Comparer<(Hash Id, VersionRecord Record)> NewestFirst = Comparer<(Hash Id, VersionRecord Record)>.Create((a, b) =>
+        b.Record.TimeUnixMs != a.Record.TimeUnixMs ? b.Record.TimeUnixMs.CompareTo(a.Record.TimeUnixMs) : string.CompareOrdinal(a.Id.ToString(), b.Id.ToString()));
+
     /// <summary>The calendar rules: how many periods each keeps, and which period a time falls in.</summary>
-    private IEnumerable<(int Count, Func<DateTime, int> Period)> CalendarRules()
+    private IEnumerable<(string Name, int Count, Func<DateTime, int> Period)> CalendarRules()
     {
         if (KeepHourly is { } hours)
         {
-            yield return (hours, t => (int)(t.Ticks / TimeSpan.TicksPerHour)); // about 17.7 million in 2026: fits
+            yield return ("hourly", hours, t => (int)(t.Ticks / TimeSpan.TicksPerHour)); // about 17.7 million in 2026: fits
         }
 
         if (KeepDaily is { } days)
         {
-            yield return (days, t => DateOnly.FromDateTime(t).DayNumber);
+            yield return ("daily", days, t => DateOnly.FromDateTime(t).DayNumber);
         }
 
         if (KeepWeekly is { } weeks)
         {
-            yield return (weeks, t => (System.Globalization.ISOWeek.GetYear(t) * 100) + System.Globalization.ISOWeek.GetWeekOfYear(t));
+            yield return ("weekly", weeks, t => (System.Globalization.ISOWeek.GetYear(t) * 100) + System.Globalization.ISOWeek.GetWeekOfYear(t));
         }
 
         if (KeepMonthly is { } months)
         {
-            yield return (months, t => (t.Year * 12) + t.Month);
+            yield return ("monthly", months, t => (t.Year * 12) + t.Month);
         }
 
         if (KeepYearly is { } years)
         {
-            yield return (years, t => t.Year);
+            yield return ("yearly", years, t => t.Year);
         }
     }
 }
 
 /// <param name="Forgotten">The versions forgotten (or, in a dry run, that would be), newest first.</param>
-/// <param name="Kept">How many versions the branches' and tags' histories keep.</param>
+/// <param name="KeptVersions">The versions the branches' and tags' histories keep, newest first, each with why.</param>
 /// <param name="Gc">With a prune, the gc that followed (in a dry run, what it would remove and free); otherwise null.</param>
-public sealed record ForgetReport(IReadOnlyList<(Hash Id, VersionRecord Record)> Forgotten, int Kept, GcReport? Gc = null);
+public sealed record ForgetReport(IReadOnlyList<(Hash Id, VersionRecord Record)> Forgotten, IReadOnlyList<KeptVersion> KeptVersions, GcReport? Gc = null)
+{
+    public int Kept => KeptVersions.Count;
+}
+
+/// <summary>A version a forget keeps, and the refs and rules that keep it ("branch main", "tag t", "last", "within", "hourly", "daily", "weekly", "monthly", "yearly").</summary>
+public sealed record KeptVersion(Hash Id, VersionRecord Record, IReadOnlyList<string> Reasons);
 
 public sealed partial class Repository
 {

@@ -167,8 +167,9 @@ public class ForgetTests
         HashSet<Hash> Kept(ForgetPolicy policy, bool isTag = false)
         {
             var (forgotten, kept) = policy.Select([(isTag ? RefName.Tag("t") : RefName.Branch("main"), versions)], now, None);
-            Assert.Equal(versions.Count, forgotten.Count + kept);
-            return [.. versions.Select(v => v.Id).Except(forgotten.Select(f => f.Id))];
+            Assert.Equal(versions.Count, forgotten.Count + kept.Count);
+            Assert.Equal(versions.Select(v => v.Id).Except(forgotten.Select(f => f.Id)), kept.Select(k => k.Id)); // newest first, as the history
+            return [.. kept.Select(k => k.Id)];
         }
 
         // What each rule should keep, worked out another way: group by period, newest period first.
@@ -192,6 +193,12 @@ public class ForgetTests
         Assert.InRange(withinThreeDays.Count, 5, 8);
         Assert.Equal(withinThreeDays, Kept(new ForgetPolicy(null, TimeSpan.FromDays(3))));
         Assert.Equal([versions[0].Id], Kept(new ForgetPolicy(10, null, 7, 4, 12), isTag: true)); // a tag keeps its version, no history
+
+        // Why each is kept, as restic says it: the rules that picked it.
+        var why = new ForgetPolicy(2, TimeSpan.FromDays(3), KeepDaily: 7, KeepMonthly: 12).Select([(RefName.Branch("main"), versions)], now, None).Kept;
+        Assert.Equal(["branch main", "daily", "last", "monthly", "within"], why[0].Reasons);
+        Assert.Equal(["last", "within"], why[1].Reasons);
+        Assert.Equal(["monthly"], why[^1].Reasons); // January's newest
     }
 
     [Fact]

@@ -387,18 +387,34 @@ public static class WireFormat
                 ? hash : throw new CorruptDataException("'files_lost' in the server's repair report holds something other than file hashes."))]);
     }
 
-    /// <summary>A forget's report as JSON (<c>POST /forget</c>): the versions forgotten, newest first, how many are kept, and the prune's gc report or null.</summary>
+    /// <summary>
+    /// A forget's report as JSON (<c>POST /forget</c>): the versions forgotten, newest first, how
+    /// many are kept, the kept versions (newest first, each with its <c>reasons</c>), and the prune's gc report or null.
+    /// </summary>
     public static JsonObject ForgetJson(ForgetReport report) => new()
     {
         ["forgotten"] = new JsonArray([.. report.Forgotten.Select(v => (JsonNode)VersionJson(new VersionRef(v.Id, v.Record)))]),
         ["kept"] = report.Kept,
+        ["kept_versions"] = new JsonArray([.. report.KeptVersions.Select(v =>
+        {
+            var json = VersionJson(new VersionRef(v.Id, v.Record));
+            json["reasons"] = new JsonArray([.. v.Reasons.Select(r => (JsonNode)r)]);
+            return (JsonNode)json;
+        })]),
         ["gc"] = report.Gc is null ? null : GcJson(report.Gc),
     };
 
     public static ForgetReport ParseForget(JsonNode? node)
     {
         var json = node as JsonObject ?? throw new CorruptDataException("The server's forget report is not a JSON object.");
-        return new ForgetReport([.. JsonList(json["forgotten"]).Select(ParseVersion).Select(v => (v.Id, v.Record))], JsonValueOf<int>(json, "kept"),
+        var kept = JsonList(json["kept_versions"]).Select(k =>
+        {
+            var version = ParseVersion(k);
+            var reasons = JsonList(k?["reasons"]).Select(r => r is JsonValue v && v.TryGetValue(out string? text) ? text
+                : throw new CorruptDataException("'reasons' in the server's forget report holds something other than text.")).ToList();
+            return new KeptVersion(version.Id, version.Record, reasons);
+        }).ToList();
+        return new ForgetReport([.. JsonList(json["forgotten"]).Select(ParseVersion).Select(v => (v.Id, v.Record))], kept,
             json["gc"] is null ? null : ParseGc(json["gc"]));
     }
 
