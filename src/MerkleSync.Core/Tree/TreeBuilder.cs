@@ -79,7 +79,7 @@ public static class TreeBuilder
 
     // A node closes after an item whose key hash meets the level's bit rule (once it holds two
     // items, so every level at least halves), or when it is full.
-    private static bool ClosesNode(ulong boundary, int height, int count) =>
+    internal static bool ClosesNode(ulong boundary, int height, int count) =>
         count >= (height == 0 ? TreeFormat.MaxLeafEntries : TreeFormat.MaxChildren)
         || (count >= 2 && TreeFormat.IsBoundary(boundary, height));
 
