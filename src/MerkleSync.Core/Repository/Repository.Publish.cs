@@ -316,7 +316,7 @@ public sealed partial class Repository
             }
 
             id = node.Children[^1].NodeId;
-            node = await TreeReader.LoadAsync(Nodes, id, cancellationToken).ConfigureAwait(false);
+            node = await TreeReader.LoadChildAsync(Nodes, node, node.Children[^1], cancellationToken).ConfigureAwait(false); // a level down each time
         }
     }
 
