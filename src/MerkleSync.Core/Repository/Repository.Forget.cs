@@ -224,7 +224,7 @@ public sealed partial class Repository
     }
 
     /// <summary>Whether the version <paramref name="id"/> was forgotten (its record removed on purpose).</summary>
-    public bool IsForgotten(Hash id) => Db.Get(Families.Meta, ForgottenKey(id)) is not null;
+    public bool IsForgotten(Hash id) => IsForgotten(id, out _);
 
     /// <summary>
     /// Whether the version <paramref name="id"/> was forgotten, and if so its parent, where a history

@@ -48,9 +48,12 @@ public static class RemoteVerifier
             waiting.Clear();
         }
 
+        // Each use of a damaged file (file, path, version) is reported once.
+        var reported = new HashSet<(Hash File, string Path, Hash Version)>();
         void Report(TreeEntry entry, Hash version)
         {
-            if (checkedFiles[entry.FileHash] is { Problem: { } problem, Pack: var pack })
+            if (checkedFiles.TryGetValue(entry.FileHash, out var verdict) && verdict is { Problem: { } problem, Pack: var pack }
+                && reported.Add((entry.FileHash, entry.Path, version)))
             {
                 problems.Add(new VerifyProblem("file " + entry.FileHash, problem, [entry.Path], [version]) { DamagedPack = pack });
             }
@@ -112,9 +115,9 @@ public static class RemoteVerifier
         }
 
         await CheckBatchAsync().ConfigureAwait(false);
-        if (checkedFiles.Any(f => f.Value.Problem is not null))
+        if (reported.Count > 0)
         {
-            await ReportSharedUsesAsync(remote, versions, checkedFiles, problems, cancellationToken).ConfigureAwait(false);
+            await ReportSharedUsesAsync(remote, versions, Report, cancellationToken).ConfigureAwait(false);
         }
 
         return new VerifyReport(versions.Count, nodes.Count, checkedFiles.Count, chunks, packsRead.Count, bytesRead, problems);
@@ -125,21 +128,15 @@ public static class RemoteVerifier
     /// reported at its uses there; this reads every version's tree whole for the uses in the
     /// subtrees it stepped over. Only when something is damaged, which is rare.
     /// </summary>
-    private static async Task ReportSharedUsesAsync(
-        IRemote remote, IReadOnlyList<VersionRef> versions, Dictionary<Hash, (string? Problem, Hash? Pack)> checkedFiles, List<VerifyProblem> problems, CancellationToken cancellationToken)
+    private static async Task ReportSharedUsesAsync(IRemote remote, IReadOnlyList<VersionRef> versions, Action<TreeEntry, Hash> report, CancellationToken cancellationToken)
     {
-        var reported = problems.Where(p => p.Subject.StartsWith("file ", StringComparison.Ordinal)).Select(p => (p.Subject, p.Paths[0], p.Versions[0])).ToHashSet();
         foreach (var version in versions)
         {
             try
             {
                 await foreach (var entry in TreeReader.EnumerateAsync(remote.Nodes, version.Record.Root, cancellationToken).ConfigureAwait(false))
                 {
-                    if (checkedFiles.TryGetValue(entry.FileHash, out var verdict) && verdict is { Problem: { } problem }
-                        && reported.Add(("file " + entry.FileHash, entry.Path, version.Id)))
-                    {
-                        problems.Add(new VerifyProblem("file " + entry.FileHash, problem, [entry.Path], [version.Id]) { DamagedPack = verdict.Pack });
-                    }
+                    report(entry, version.Id);
                 }
             }
             catch (Exception e) when (e is CorruptDataException or NotFoundException)

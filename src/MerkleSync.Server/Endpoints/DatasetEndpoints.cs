@@ -243,7 +243,6 @@ internal static class DatasetEndpoints
         });
     }
 
-    /// <summary>A duration given in seconds as the query parameter <paramref name="name"/>, or null; beyond what a TimeSpan holds, forever.</summary>
     private static void CountFreed(GcReport report)
     {
         if (!report.DryRun)
@@ -252,6 +251,7 @@ internal static class DatasetEndpoints
         }
     }
 
+    /// <summary>A duration given in seconds as the query parameter <paramref name="name"/>, or null; beyond what a TimeSpan holds, forever.</summary>
     private static TimeSpan? Seconds(double? seconds, string name) => seconds switch
     {
         null => null,
