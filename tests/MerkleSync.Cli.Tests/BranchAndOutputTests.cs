@@ -53,6 +53,13 @@ public class BranchAndOutputTests
         Assert.True(deleted.ExitCode == 0, deleted.Stderr);
         Assert.Contains("Deleted branch 'experiment'", deleted.Stdout, StringComparison.Ordinal);
         Assert.Equal(1, (await CliRunner.RunAsync("branch", repo, "experiment", "--delete")).ExitCode);
+
+        // The command the deletion printed brings the branch back.
+        string[] restore = deleted.Stdout.Split('`')[1].Split(' ');
+        Assert.Equal("merklesync", restore[0]);
+        var restored = await CliRunner.RunAsync(restore[1..]);
+        Assert.True(restored.ExitCode == 0, restored.Stderr);
+        Assert.Equal(first.GetProperty("record").GetString(), JsonDocument.Parse((await CliRunner.RunAsync("log", repo, "--branch", "experiment", "--json")).Stdout).RootElement[1].GetProperty("record").GetString());
         Assert.Equal(2, (await CliRunner.RunAsync("branch", repo, "bad name!")).ExitCode);
     }
 

@@ -37,7 +37,7 @@ internal static class BranchCommand
                 }
 
                 await r.UpdateBranchAsync(branch, null, head.Id, ct);
-                Report(json, branch, "deleted", head, $"Deleted branch '{branch}' (was version {head.Record.Root}).");
+                Report(json, branch, "deleted", head, $"Deleted branch '{branch}' (was version {head.Record.Root}).\n{RefOutput.Left("branch", r, branch, head.Id)}");
                 return CliApp.Ok;
             }
 
@@ -48,8 +48,9 @@ internal static class BranchCommand
 
             var target = await r.ResolveAsync(parse.GetValue(from)!, ct);
             await r.UpdateBranchAsync(branch, target.Id, head?.Id, ct);
-            Report(json, branch, head is null ? "created" : "moved", target,
-                $"{(head is null ? "Created" : "Moved")} branch '{branch}' at version {target.Record.Root}.");
+            Report(json, branch, head is null ? "created" : "moved", target, head is null
+                ? $"Created branch '{branch}' at version {target.Record.Root}."
+                : $"Moved branch '{branch}' to version {target.Record.Root} (was version {head.Record.Root}).\n{RefOutput.Left("branch", r, branch, head.Id)}");
             return CliApp.Ok;
         }, ct)));
         return command;

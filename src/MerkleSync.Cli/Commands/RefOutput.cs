@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MerkleSync.Cli.Output;
+using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Sync;
 
 namespace MerkleSync.Cli.Commands;
@@ -29,6 +30,10 @@ internal static class RefOutput
             Console.Out.WriteLine($"{name,-20} {r.Root.ToString()[..12]}  {r.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC  {r.Author}  {Format.Bytes(r.Bytes)}  {Format.FirstLine(r.Message)}");
         }
     }
+
+    /// <summary>What to tell of a version a branch or tag no longer names: gc keeps its history for the grace period.</summary>
+    public static string Left(string kind, IRemote remote, string name, Hash record) =>
+        $"A gc keeps what it reached for its grace period (1 hour by default); until then `merklesync {kind} {remote.Url} {name} {record}` brings it back.";
 
     public static void Report(bool json, string kind, string name, string action, VersionRef version, string text)
     {

@@ -38,7 +38,7 @@ internal static class TagCommand
             {
                 var was = await r.ResolveAsync((current ?? throw new NotFoundException($"No tag '{tag}'.")).ToString(), ct);
                 await r.UpdateTagAsync(tag, null, current, ct);
-                Report(json, tag, "deleted", was, $"Deleted tag '{tag}' (was version {was.Record.Root}).");
+                Report(json, tag, "deleted", was, $"Deleted tag '{tag}' (was version {was.Record.Root}).\n{RefOutput.Left("tag", r, tag, was.Id)}");
                 return CliApp.Ok;
             }
 
@@ -56,7 +56,9 @@ internal static class TagCommand
             }
 
             await r.UpdateTagAsync(tag, target.Id, current, ct);
-            Report(json, tag, current is null ? "created" : "moved", target, $"Tagged version {target.Record.Root} as '{tag}'.");
+            Report(json, tag, current is null ? "created" : "moved", target, current is { } previous
+                ? $"Tagged version {target.Record.Root} as '{tag}' (it named record {previous}).\n{RefOutput.Left("tag", r, tag, previous)}"
+                : $"Tagged version {target.Record.Root} as '{tag}'.");
             return CliApp.Ok;
         }, ct)));
         return command;

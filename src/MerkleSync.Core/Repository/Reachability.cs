@@ -18,10 +18,14 @@ internal sealed class Reachability
     /// <summary>File hash → its size, as the tree that reached it first says.</summary>
     public Dictionary<Hash, long> Files { get; } = [];
 
-    /// <summary>What the refs' histories reach, with <paramref name="asIfForgotten"/> stepped over as forgotten versions are.</summary>
-    public static async Task<Reachability> FromRefsAsync(Repository repository, IReadOnlySet<Hash>? asIfForgotten, CancellationToken cancellationToken)
+    /// <summary>
+    /// What the histories of the refs and of <paramref name="otherHeads"/> reach, with <paramref name="asIfForgotten"/>
+    /// stepped over as forgotten versions are.
+    /// </summary>
+    public static async Task<Reachability> FromRefsAsync(
+        Repository repository, IReadOnlySet<Hash>? asIfForgotten, IEnumerable<Hash> otherHeads, CancellationToken cancellationToken)
     {
-        var heads = repository.ListRefs().Select(r => r.Id).Distinct();
+        var heads = repository.ListRefs().Select(r => r.Id).Concat(otherHeads).Distinct();
         return await FromVersionsAsync(repository, heads.SelectMany(h => repository.History(h, asIfForgotten).Select(v => v.Id)), cancellationToken).ConfigureAwait(false);
     }
 

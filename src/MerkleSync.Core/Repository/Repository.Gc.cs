@@ -1,10 +1,14 @@
+using System.Buffers.Binary;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
 
 namespace MerkleSync.Core.Repository;
 
-/// <param name="Grace">Packs indexed, and files and nodes staged, more recently than this are left alone: they may belong to a push that has not published yet.</param>
+/// <param name="Grace">
+/// Packs indexed, and files and nodes staged, more recently than this are left alone: they may belong to a push that has not
+/// published yet. So is what versions forgotten, or left by a branch or tag, more recently than this reach.
+/// </param>
 /// <param name="RewriteBelow">A pack whose live bytes fall below this fraction is rewritten with only its live chunks.</param>
 /// <param name="DryRun">Only report what would be removed; change nothing (a rewritten pack's new size is estimated by its live chunks' stored bytes).</param>
 /// <param name="AsIfForgotten">In a dry run, versions to judge as if a forget had just dropped them (what <c>forget --dry-run --prune</c> estimates).</param>
@@ -22,7 +26,8 @@ public sealed partial class Repository
     /// (dropping packs that hold no live chunk, rewriting packs that hold mostly garbage). Holds the
     /// publish lock throughout, so no version can start referring to a chunk while it is judged;
     /// young packs and files and nodes staged recently (see <see cref="GcOptions.Grace"/>) are never
-    /// touched, so the uploads of a push in flight survive. Order of writes: new pack and its index,
+    /// touched, so the uploads of a push in flight survive, and neither is what a version forgotten, or
+    /// left by a branch or tag, within that period reaches. Order of writes: new pack and its index,
     /// then file records that move to it, then removal of the old pack's index, then of its blob; a
     /// crash anywhere leaves every reachable chunk reachable.
     /// </summary>
@@ -37,13 +42,15 @@ public sealed partial class Repository
         await PublishLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var reach = await Reachability.FromRefsAsync(this, asIfForgotten, cancellationToken).ConfigureAwait(false);
-
-            // Dead records, nodes and files; what a push staged within the grace period is kept.
             // In milliseconds, not DateTimeOffset: a grace longer than the time since 0001 (say, forever) keeps everything.
             long cutoff = NowUnixMs - (long)options.Grace.TotalMilliseconds;
 
-            // So is what a version forgotten within it reaches: a pull may be reading it, or a push
+            // A version a branch or tag left within the grace period keeps its history, as a ref
+            // would: a pull may be reading it, and `branch NAME VERSION` can still bring it back.
+            var dropped = DroppedHeads().ToLookup(d => options.Grace > TimeSpan.Zero && d.UnixMs > cutoff && GetVersion(d.Id) is not null, d => d.Id);
+            var reach = await Reachability.FromRefsAsync(this, asIfForgotten, dropped[true], cancellationToken).ConfigureAwait(false);
+
+            // So does what a version forgotten within it reaches: a pull may be reading it, or a push
             // may have been told the server has its chunks.
             var forgottenWithin = ForgottenRootsSince(cutoff).Concat(asIfForgotten.Select(GetVersion).OfType<VersionRecord>().Select(r => r.Root));
             foreach (var root in options.Grace > TimeSpan.Zero ? forgottenWithin : [])
@@ -51,6 +58,7 @@ public sealed partial class Repository
                 await reach.AddTreeAsync(this, root, cancellationToken).ConfigureAwait(false);
             }
 
+            // Dead records, nodes and files; what a push staged within the grace period is kept.
             var staged = ListStaged(cutoff);
             // A forget removes its versions' records itself.
             var deadVersions = ListVersions().Select(v => v.Id).Where(id => !reach.Versions.ContainsKey(id) && !asIfForgotten.Contains(id)).ToList();
@@ -64,6 +72,7 @@ public sealed partial class Repository
                     deadNodes.ForEach(id => batch.Delete(Families.Nodes, Key(id)));
                     deadFiles.ForEach(id => batch.Delete(Families.Files, Key(id)));
                     staged.Expired.ForEach(key => batch.Delete(Families.Staged, key));
+                    dropped[false].ToList().ForEach(id => batch.Delete(Families.Meta, DroppedKey(id)));
                 });
             }
 
@@ -135,6 +144,24 @@ public sealed partial class Repository
             PublishLock.Release();
         }
     }
+
+    /// <summary>Meta key prefix of a dropped head's marker (the prefix, then the record id a branch or tag left; the value: when, Unix ms, i64 little-endian).</summary>
+    private static readonly byte[] DroppedPrefix = "dropped/"u8.ToArray();
+
+    private static byte[] DroppedKey(Hash id) => [.. DroppedPrefix, .. id.ToArray()];
+
+    private static byte[] DroppedMarker(long unixMs)
+    {
+        byte[] marker = new byte[sizeof(long)];
+        BinaryPrimitives.WriteInt64LittleEndian(marker, unixMs);
+        return marker;
+    }
+
+    /// <summary>The versions branches and tags left (deleted, or moved to another version), with when; a damaged marker reads as long ago.</summary>
+    internal IEnumerable<(Hash Id, long UnixMs)> DroppedHeads() =>
+        Db.Scan(Families.Meta, DroppedPrefix).Select(kv => (
+            Hash.FromBytes(kv.Key.AsSpan(DroppedPrefix.Length)),
+            kv.Value.Length == sizeof(long) ? BinaryPrimitives.ReadInt64LittleEndian(kv.Value) : long.MinValue));
 
     private async Task<PackRecord> CopyLiveChunksAsync(PackRecord pack, HashSet<int> used, CancellationToken cancellationToken) =>
         (await CopyChunksAsync(pack, [.. used.Order()], damaged: null, cancellationToken).ConfigureAwait(false))!;

@@ -63,7 +63,8 @@ public sealed partial class Repository
     /// <summary>
     /// Creates, moves or (with a null <paramref name="target"/>) deletes a branch by
     /// compare-and-swap: the branch must be at <paramref name="expected"/> (null: must not exist),
-    /// else a <see cref="ConflictException"/>. Serialised with publishes.
+    /// else a <see cref="ConflictException"/>. Serialised with publishes. The version a branch or tag
+    /// leaves gets a dropped-head marker, so a gc keeps its history for the grace period.
     /// </summary>
     public Task UpdateBranchAsync(string name, Hash? target, Hash? expected, CancellationToken cancellationToken) =>
         UpdateRefAsync(RefName.Branch(name), target, expected, cancellationToken);
@@ -97,6 +98,11 @@ public sealed partial class Repository
                 else
                 {
                     batch.Delete(Families.Refs, name.Key);
+                }
+
+                if (current is { } left && left != target)
+                {
+                    batch.Put(Families.Meta, DroppedKey(left), DroppedMarker(NowUnixMs));
                 }
             });
         }

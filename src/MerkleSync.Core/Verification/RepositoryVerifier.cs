@@ -37,7 +37,7 @@ public static class RepositoryVerifier
         {
             reach = version is { } id
                 ? await Reachability.FromVersionsAsync(repository, [id], cancellationToken).ConfigureAwait(false)
-                : await Reachability.FromRefsAsync(repository, null, cancellationToken).ConfigureAwait(false);
+                : await Reachability.FromRefsAsync(repository, null, [], cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is CorruptDataException or NotFoundException)
         {
