@@ -250,8 +250,9 @@ public class BranchAndOutputTests
             var notPlaced = await PullAsUser(target);
             Assert.Equal(2, notPlaced.ExitCode);
             Assert.Contains("'sub/b.txt' cannot be placed", notPlaced.Stderr, StringComparison.Ordinal);
-            Assert.Contains("The pull placed 1 of 3 files before it", notPlaced.Stderr, StringComparison.Ordinal);
+            Assert.Contains("The pull placed 2 of 3 files", notPlaced.Stderr, StringComparison.Ordinal);
             Assert.Equal("a.txt", File.ReadAllText(Path.Combine(target, "a.txt")));
+            Assert.Equal("z.txt", File.ReadAllText(Path.Combine(target, "z.txt")));
 
             File.SetUnixFileMode(sub, ReadAndSearch | UnixFileMode.UserWrite);
             Assert.Equal(0, (await PullAsUser(target)).ExitCode);

@@ -59,7 +59,7 @@ public class CrashTests
     }
 
     [Fact]
-    public async Task A_pull_that_failed_after_it_verified_large_files_is_resumed_without_downloading_them_again()
+    public async Task A_pull_stopped_by_one_file_places_the_others_and_is_resumed_without_downloading_them_again()
     {
         using var dir = new TempDirectory();
         string repo = "file://" + Path.Combine(dir.Path, "repo");
@@ -77,25 +77,28 @@ public class CrashTests
         Assert.Equal(0, (await CliRunner.RunAsync("push", data, repo)).ExitCode);
 
         // A folder where the version has a file, holding what no scan lists (another dataset's
-        // state), stops the pull once every file is staged and verified, before any is placed (a
-        // kill leaves the same; see PullResumeTests).
+        // state), stops the pull once every file is staged and verified; the files placed beside
+        // it stay placed, with the version's content.
         dir.Write("copy/a.txt/.merklesync/mine.txt", "mine"u8.ToArray());
         var failed = await CliRunner.RunAsync("pull", repo, copy);
         Assert.Equal(2, failed.ExitCode);
         Assert.Contains("is a folder here but a file in the version", failed.Stderr, StringComparison.Ordinal);
-        string staging = Path.Combine(copy, ".merklesync", "tmp");
-        Assert.Equal(4, Directory.EnumerateFiles(staging, "*.verified").Count());
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(data, $"large-{i}.bin")), File.ReadAllBytes(Path.Combine(copy, $"large-{i}.bin")));
+        }
 
         Directory.Delete(Path.Combine(copy, "a.txt"), recursive: true);
         var resumed = JsonDocument.Parse((await CliRunner.RunAsync("pull", repo, copy, "--json")).Stdout).RootElement;
 
-        Assert.Equal(24_000_000, resumed.GetProperty("bytes_reused").GetInt64());
+        Assert.Equal(4, resumed.GetProperty("files_unchanged").GetInt32());
         Assert.Equal("first in path order"u8.Length, resumed.GetProperty("chunk_bytes_fetched").GetInt64());
         foreach (string file in Directory.EnumerateFiles(data))
         {
             Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(copy, Path.GetFileName(file))));
         }
 
+        string staging = Path.Combine(copy, ".merklesync", "tmp");
         Assert.Empty(Directory.EnumerateFiles(staging));
     }
 }

@@ -122,6 +122,9 @@ public static class PullOperation
     /// <summary>Placed files are recorded in the stat cache this many at a time, not all at the end.</summary>
     private const int PlacedPerRecord = 4096;
 
+    /// <summary>Renames in flight while files are placed: the system calls wait on the file system more than they use a core.</summary>
+    private static readonly int PlacingThreads = Math.Clamp(2 * Environment.ProcessorCount, 4, 16);
+
     /// <summary>A pack or file record that a plan named was not found while the files came in.</summary>
     private sealed class PlanOutdatedException(NotFoundException missing) : Exception(missing.Message, missing);
 
@@ -287,55 +290,67 @@ public static class PullOperation
                 throw new PlanOutdatedException(missing);
             }
 
-            // Everything verified and staged: now replace files, each by one rename.
+            // Everything verified and staged: now replace files, each by one rename. Folders first, in
+            // order (a file in a folder's way goes, or the pull stops before any file is replaced), then
+            // the files, several at once (renames and stats are system calls: one thread left the other
+            // cores idle), recorded in the stat cache a part at a time.
             progress.Enter(Stage.Replacing);
             state = await opening.ConfigureAwait(false);
             long hashedAt = ClientStateStore.NowNs();
-            var preparedFolders = new HashSet<string>(StringComparer.Ordinal);
-            var placedFiles = new List<(string Path, FileStat Stat, ChunkedContent Content)>(PlacedPerRecord);
             staged.Sort((a, b) => DatasetPath.Comparer.Compare(a.Entry.Path, b.Entry.Path));
-            foreach (var (entry, stagedPath, content) in staged)
+            var preparedFolders = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (entry, _, _) in staged)
             {
+                string folder = Path.GetDirectoryName(Path.Combine(root, entry.Path))!;
                 try
                 {
-                    string target = Path.Combine(root, entry.Path);
-                    PrepareFolder(root, Path.GetDirectoryName(target)!, removable, preparedFolders);
-                    if (entry.Mode == EntryMode.Symlink)
-                    {
-                        string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
-                        Place(root, target, removable, () =>
-                        {
-                            File.Delete(target);
-                            File.CreateSymbolicLink(target, linkTarget);
-                        });
-                        File.Delete(stagedPath);
-                    }
-                    else
-                    {
-                        if (entry.Mode == EntryMode.Executable)
-                        {
-                            MakeExecutable(stagedPath); // staged files are created without execute bits
-                        }
-
-                        Place(root, target, removable, () => File.Move(stagedPath, target, overwrite: true));
-                    }
-
-                    placed++;
-                    placedFiles.Add((entry.Path, FileStat.Of(target), content));
-                    if (placedFiles.Count == PlacedPerRecord)
-                    {
-                        state.RememberAll(placedFiles, hashedAt);
-                        placedFiles.Clear();
-                    }
+                    PrepareFolder(root, folder, removable, preparedFolders);
                 }
                 catch (UnauthorizedAccessException e)
                 {
                     throw new InvalidInputException(
-                        $"'{entry.Path}' cannot be placed: {e.Message} The pull placed {placed} of {staged.Count} files before it (each with the version's content): give this user write access there and run it again.", e);
+                        $"'{Path.GetRelativePath(root, folder)}' cannot be created: {e.Message} No file was replaced: give this user write access there and run it again.", e);
                 }
             }
 
-            state.RememberAll(placedFiles, hashedAt);
+            var placing = new ParallelOptions { MaxDegreeOfParallelism = PlacingThreads, CancellationToken = cancellationToken };
+            var refused = new Exception?[PlacedPerRecord];
+            for (int start = 0; start < staged.Count; start += PlacedPerRecord)
+            {
+                var part = new (string Path, FileStat Stat, ChunkedContent Content)[Math.Min(PlacedPerRecord, staged.Count - start)];
+                int first = start;
+                try
+                {
+                    await Parallel.ForAsync(0, part.Length, placing, async (i, ct) =>
+                    {
+                        var (entry, stagedPath, content) = staged[first + i];
+                        string target = Path.Combine(root, entry.Path);
+                        try
+                        {
+                            await PlaceAsync(root, target, entry.Mode, stagedPath, removable, ct).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is UnauthorizedAccessException or InvalidInputException)
+                        {
+                            refused[i] = e; // the rest of this part is placed, then the pull stops
+                            return;
+                        }
+
+                        part[i] = (entry.Path, FileStat.Of(target), content);
+                        Interlocked.Increment(ref placed);
+                    }).ConfigureAwait(false);
+                }
+                finally
+                {
+                    state.RememberAll(part.Where(p => p.Path is not null), hashedAt);
+                }
+
+                if (Array.FindIndex(refused, e => e is not null) is var at and >= 0)
+                {
+                    throw refused[at] as InvalidInputException ?? new InvalidInputException(
+                        $"'{staged[start + at].Entry.Path}' cannot be placed: {refused[at]!.Message} The pull placed {placed} of {staged.Count} files (each with the version's content): give this user write access there and run it again.", refused[at]);
+                }
+            }
+
             if (filters.Length == 0)
             {
                 VerifiedStagedFiles.RemoveAll(staging); // what earlier pulls kept and this version lacks
@@ -534,6 +549,29 @@ public static class PullOperation
 
         Directory.CreateDirectory(folder);
         preparedFolders.Add(folder);
+    }
+
+    /// <summary>Renames a staged file into place (a link's staged file holds its target, and makes the link).</summary>
+    private static async Task PlaceAsync(string root, string target, EntryMode mode, string stagedPath, Removable removable, CancellationToken cancellationToken)
+    {
+        if (mode == EntryMode.Symlink)
+        {
+            string linkTarget = DatasetPath.Utf8.GetString(await File.ReadAllBytesAsync(stagedPath, cancellationToken).ConfigureAwait(false));
+            Place(root, target, removable, () =>
+            {
+                File.Delete(target);
+                File.CreateSymbolicLink(target, linkTarget);
+            });
+            File.Delete(stagedPath);
+            return;
+        }
+
+        if (mode == EntryMode.Executable)
+        {
+            MakeExecutable(stagedPath); // staged files are created without execute bits
+        }
+
+        Place(root, target, removable, () => File.Move(stagedPath, target, overwrite: true));
     }
 
     /// <summary>
