@@ -37,7 +37,7 @@ internal static unsafe class Blake3Wide
 
     public static bool IsSupported => Avx512F.IsSupported;
 
-    private static ReadOnlySpan<uint> IV => [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19];
+    internal static ReadOnlySpan<uint> IV => [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19];
 
     /// <summary>The message words each round takes, in order: round 0 as given, each next one permuted by BLAKE3's fixed permutation.</summary>
     private static ReadOnlySpan<byte> Schedule =>

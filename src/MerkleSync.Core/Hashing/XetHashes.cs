@@ -155,7 +155,11 @@ public static class XetHashes
     internal static Hash KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> data)
     {
         Span<byte> digest = stackalloc byte[Hash.Size];
-        if (data.Length > Blake3Wide.ChunkLength && Blake3Wide.IsSupported)
+        if (data.Length <= Blake3OneChunk.MaxLength)
+        {
+            Blake3OneChunk.KeyedHash(key, data, digest);
+        }
+        else if (Blake3Wide.IsSupported)
         {
             Blake3Wide.KeyedHash(key, data, digest);
         }

@@ -55,10 +55,8 @@ public static class TreeFormat
     {
         Span<byte> utf8 = path.Length <= 512 ? stackalloc byte[path.Length * 3] : new byte[path.Length * 3];
         int length = DatasetPath.Utf8.GetBytes(path, utf8);
-        using var hasher = Hasher.NewKeyed(BoundaryKey);
-        hasher.Update(utf8[..length]);
-        Span<byte> digest = stackalloc byte[8];
-        hasher.Finalize(digest);
+        Span<byte> digest = stackalloc byte[Hash.Size];
+        XetHashes.KeyedHash(BoundaryKey, utf8[..length]).WriteTo(digest);
         return System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest);
     }
 

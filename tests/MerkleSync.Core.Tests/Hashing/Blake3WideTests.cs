@@ -8,7 +8,8 @@ namespace MerkleSync.Core.Tests.Hashing;
 
 /// <summary>
 /// The AVX-512 keyed BLAKE3 against the official test vectors (BLAKE3-team/BLAKE3,
-/// test_vectors/test_vectors.json: the first 32 bytes of each keyed_hash) and against the Blake3 package.
+/// test_vectors/test_vectors.json: the first 32 bytes of each keyed_hash) and against the Blake3 package,
+/// and the one-chunk keyed BLAKE3 against the package.
 /// </summary>
 public class Blake3WideTests
 {
@@ -52,12 +53,33 @@ public class Blake3WideTests
             byte[] key = new byte[32], input = new byte[length];
             random.NextBytes(key);
             random.NextBytes(input);
-            using var hasher = Blake3.Hasher.NewKeyed(key);
-            hasher.Update(input);
-            byte[] expected = new byte[32];
-            hasher.Finalize(expected);
-            return Wide(key, input).AsSpan().SequenceEqual(expected);
+            return Wide(key, input).AsSpan().SequenceEqual(Package(key, input));
         });
+    }
+
+    [Fact]
+    public void The_one_chunk_hash_matches_the_Blake3_package_for_every_length_up_to_a_chunk()
+    {
+        var random = new Random(5);
+        byte[] key = new byte[32], input = new byte[Blake3OneChunk.MaxLength], ours = new byte[32];
+        for (int length = 0; length <= Blake3OneChunk.MaxLength; length++)
+        {
+            random.NextBytes(key);
+            random.NextBytes(input);
+            Blake3OneChunk.KeyedHash(key, input.AsSpan(0, length), ours);
+            Assert.Equal(Package(key, input.AsSpan(0, length)), ours);
+        }
+
+        Assert.Throws<ArgumentException>(() => Blake3OneChunk.KeyedHash(key, new byte[Blake3OneChunk.MaxLength + 1], ours));
+    }
+
+    private static byte[] Package(byte[] key, ReadOnlySpan<byte> input)
+    {
+        using var hasher = Blake3.Hasher.NewKeyed(key);
+        hasher.Update(input);
+        byte[] expected = new byte[32];
+        hasher.Finalize(expected);
+        return expected;
     }
 
     // Without AVX-512 the hashes go through the package; the tests then check that fallback.
