@@ -37,6 +37,29 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task A_branch_deleted_over_http_keeps_its_version_through_a_gc_within_the_grace_period()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), token: null);
+        await remote.CreateAsync(None);
+        Files.Write(source, "main.bin", Files.Random(61, 200_000));
+        await PushOperation.PushAsync(source, remote, new PushOptions(), None);
+        File.Delete(Path.Combine(source, "main.bin"));
+        Files.Write(source, "side.bin", Files.Random(62, 200_000));
+        var side = await PushOperation.PushAsync(source, remote, new PushOptions(Branch: "side"), None);
+        await remote.UpdateBranchAsync("side", null, side.VersionId, None);
+
+        var within = await remote.CollectGarbageAsync(TimeSpan.FromHours(1), dryRun: false, None);
+        Assert.Equal((0, 0), (within.VersionsRemoved, within.FilesRemoved));
+        await PullOperation.PullAsync(remote, target, new PullOptions(Version: side.VersionId.ToString()), None);
+        Files.AssertSameTree(source, target);
+
+        var none = await remote.CollectGarbageAsync(TimeSpan.Zero, dryRun: false, None);
+        Assert.Equal((1, 1), (none.VersionsRemoved, none.FilesRemoved));
+    }
+
+    [Fact]
     public async Task Forget_over_http_drops_old_versions_the_history_steps_over_them_and_gc_frees_their_data()
     {
         await using var server = await TestServer.StartAsync();
