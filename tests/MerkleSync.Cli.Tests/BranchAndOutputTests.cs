@@ -54,6 +54,12 @@ public class BranchAndOutputTests
         Assert.Contains("Deleted branch 'experiment'", deleted.Stdout, StringComparison.Ordinal);
         Assert.Equal(1, (await CliRunner.RunAsync("branch", repo, "experiment", "--delete")).ExitCode);
 
+        // Listed as left, newest first (main, moved above, left the first version).
+        var left = JsonDocument.Parse((await CliRunner.RunAsync("branch", repo, "--dropped", "--json")).Stdout).RootElement;
+        Assert.Equal(["experiment", "main"], left.EnumerateArray().Select(d => d.GetProperty("branch").GetString()));
+        Assert.Equal(first.GetProperty("record").GetString(), left[1].GetProperty("record").GetString());
+        Assert.Contains("branch experiment left record", (await CliRunner.RunAsync("branch", repo, "--dropped")).Stdout, StringComparison.Ordinal);
+
         // The command the deletion printed brings the branch back.
         string[] restore = deleted.Stdout.Split('`')[1].Split(' ');
         Assert.Equal("merklesync", restore[0]);

@@ -3,6 +3,7 @@ using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Progress;
+using MerkleSync.Core.Repository;
 using MerkleSync.Core.Restore;
 using MerkleSync.Core.Sync;
 using MerkleSync.Core.Sync.Protocol;
@@ -49,6 +50,9 @@ public class SyncOverHttpTests : FolderTests
         Files.Write(source, "side.bin", Files.Random(62, 200_000));
         var side = await PushOperation.PushAsync(source, remote, new PushOptions(Branch: "side"), None);
         await remote.UpdateBranchAsync("side", null, side.VersionId, None);
+        var dropped = Assert.Single(await remote.ListDroppedAsync(None));
+        Assert.Equal((RefName.Branch("side"), side.VersionId), (dropped.Name, dropped.Id));
+        Assert.InRange(DateTimeOffset.UtcNow - dropped.LeftAt, TimeSpan.Zero, TimeSpan.FromMinutes(1));
 
         var within = await remote.CollectGarbageAsync(TimeSpan.FromHours(1), dryRun: false, None);
         Assert.Equal((0, 0), (within.VersionsRemoved, within.FilesRemoved));
@@ -57,6 +61,7 @@ public class SyncOverHttpTests : FolderTests
 
         var none = await remote.CollectGarbageAsync(TimeSpan.Zero, dryRun: false, None);
         Assert.Equal((1, 1), (none.VersionsRemoved, none.FilesRemoved));
+        Assert.Empty(await remote.ListDroppedAsync(None));
     }
 
     [Fact]

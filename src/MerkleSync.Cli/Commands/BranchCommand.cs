@@ -16,13 +16,24 @@ internal static class BranchCommand
         var from = new Argument<string>("FROM") { Description = "Branch, tag or version the new branch starts at.", DefaultValueFactory = _ => "main" };
         var delete = new Option<bool>("--delete", "-d") { Description = "Delete the branch (its versions stay reachable from other branches and tags that contain them)." };
         var force = new Option<bool>("--force", "-f") { Description = "Move an existing branch to FROM." };
-        var command = new Command("branch", "List branches, or create, move or delete one.\n\nExamples:\n  merklesync branch origin\n  merklesync branch origin experiment main\n  merklesync branch origin experiment --delete")
+        var dropped = new Option<bool>("--dropped")
         {
-            remote, name, from, delete, force,
+            Description = "List the versions branches and tags left (deleted or moved away) that gc still keeps for its grace period, newest first, with the command that brings each back.",
+        };
+        var command = new Command("branch", "List branches, or create, move or delete one.\n\nExamples:\n  merklesync branch origin\n  merklesync branch origin experiment main\n  merklesync branch origin experiment --delete\n  merklesync branch origin --dropped")
+        {
+            remote, name, from, delete, force, dropped,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, () => CommonOptions.WithRemoteAsync(parse.GetValue(remote)!, async r =>
         {
             bool json = parse.GetValue(CliApp.Json);
+            if (parse.GetValue(dropped))
+            {
+                return parse.GetValue(name) is null
+                    ? await ListDroppedAsync(r, json, ct)
+                    : throw new InvalidInputException("--dropped lists; it takes no branch name.");
+            }
+
             if (parse.GetValue(name) is not { } branch)
             {
                 return await ListAsync(r, json, ct);
@@ -54,6 +65,37 @@ internal static class BranchCommand
             return CliApp.Ok;
         }, ct)));
         return command;
+    }
+
+    private static async Task<int> ListDroppedAsync(IRemote remote, bool json, CancellationToken ct)
+    {
+        var left = await remote.ListDroppedAsync(ct);
+        if (json)
+        {
+            var list = new JsonArray();
+            foreach (var d in left)
+            {
+                var entry = RefOutput.Describe(d.Name.IsTag ? "tag" : "branch", d.Name.Name, await remote.ResolveAsync(d.Id.ToString(), ct));
+                entry.Insert(1, "left_at", d.LeftAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+                list.Add(entry);
+            }
+
+            JsonOut.Write(list);
+            return CliApp.Ok;
+        }
+
+        if (left.Count == 0)
+        {
+            Console.Out.WriteLine($"No branch or tag of {remote.Url} left a version that gc still keeps.");
+        }
+
+        foreach (var d in left)
+        {
+            string kind = d.Name.IsTag ? "tag" : "branch";
+            Console.Out.WriteLine($"{d.LeftAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC  {kind} {d.Name.Name} left record {d.Id}: merklesync {kind} {remote.Url} {d.Name.Name} {d.Id}");
+        }
+
+        return CliApp.Ok;
     }
 
     private static async Task<int> ListAsync(IRemote remote, bool json, CancellationToken ct)

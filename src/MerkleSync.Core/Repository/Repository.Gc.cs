@@ -17,6 +17,9 @@ public sealed record GcOptions(TimeSpan Grace, double RewriteBelow = 0.5, bool D
     public static GcOptions Default { get; } = new(TimeSpan.FromHours(1));
 }
 
+/// <summary>A version a branch or tag left at <paramref name="LeftAt"/> (deleted, or moved to another version), which gc still keeps.</summary>
+public sealed record DroppedRef(RefName Name, Hash Id, DateTimeOffset LeftAt);
+
 public sealed record GcReport(int VersionsRemoved, int FilesRemoved, int NodesRemoved, int PacksDeleted, int PacksRewritten, long BytesFreed, long BytesKept, bool DryRun = false);
 
 public sealed partial class Repository
@@ -145,23 +148,39 @@ public sealed partial class Repository
         }
     }
 
-    /// <summary>Meta key prefix of a dropped head's marker (the prefix, then the record id a branch or tag left; the value: when, Unix ms, i64 little-endian).</summary>
+    /// <summary>
+    /// The versions that branches and tags left (deleted, or moved to another version) and that gc
+    /// still keeps, newest first, each with the ref that last left it: what `branch NAME RECORD`
+    /// can still bring back.
+    /// </summary>
+    public IReadOnlyList<DroppedRef> ListDropped() =>
+        [.. DroppedHeads()
+            .Where(d => d.Name is not null && GetVersion(d.Id) is not null)
+            .Select(d => new DroppedRef(d.Name!.Value, d.Id, DateTimeOffset.FromUnixTimeMilliseconds(d.UnixMs)))
+            .OrderByDescending(d => d.LeftAt)];
+
+    /// <summary>Meta key prefix of a dropped head's marker (the prefix, then the record id a branch or tag left; the value: when, Unix ms, i64 little-endian, then the ref's key).</summary>
     private static readonly byte[] DroppedPrefix = "dropped/"u8.ToArray();
 
     private static byte[] DroppedKey(Hash id) => [.. DroppedPrefix, .. id.ToArray()];
 
-    private static byte[] DroppedMarker(long unixMs)
+    private static byte[] DroppedMarker(long unixMs, RefName name)
     {
-        byte[] marker = new byte[sizeof(long)];
+        byte[] marker = new byte[sizeof(long) + name.Key.Length];
         BinaryPrimitives.WriteInt64LittleEndian(marker, unixMs);
+        name.Key.CopyTo(marker, sizeof(long));
         return marker;
     }
 
-    /// <summary>The versions branches and tags left (deleted, or moved to another version), with when; a damaged marker reads as long ago.</summary>
-    internal IEnumerable<(Hash Id, long UnixMs)> DroppedHeads() =>
+    /// <summary>The versions branches and tags left, with when and which ref; a damaged marker reads as long ago, by no ref.</summary>
+    internal IEnumerable<(Hash Id, long UnixMs, RefName? Name)> DroppedHeads() =>
         Db.Scan(Families.Meta, DroppedPrefix).Select(kv => (
             Hash.FromBytes(kv.Key.AsSpan(DroppedPrefix.Length)),
-            kv.Value.Length == sizeof(long) ? BinaryPrimitives.ReadInt64LittleEndian(kv.Value) : long.MinValue));
+            kv.Value.Length > sizeof(long) ? BinaryPrimitives.ReadInt64LittleEndian(kv.Value) : long.MinValue,
+            kv.Value.Length > sizeof(long) && TryRefName(kv.Value[sizeof(long)..]) is { } name ? name : (RefName?)null));
+
+    private static RefName? TryRefName(byte[] key) =>
+        System.Text.Encoding.UTF8.GetString(key) is ['b' or 't', '/', .. var name] && RefName.IsValid(name) ? RefName.FromKey(key) : null;
 
     private async Task<PackRecord> CopyLiveChunksAsync(PackRecord pack, HashSet<int> used, CancellationToken cancellationToken) =>
         (await CopyChunksAsync(pack, [.. used.Order()], damaged: null, cancellationToken).ConfigureAwait(false))!;

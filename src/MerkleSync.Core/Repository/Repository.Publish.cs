@@ -102,7 +102,7 @@ public sealed partial class Repository
 
                 if (current is { } left && left != target)
                 {
-                    batch.Put(Families.Meta, DroppedKey(left), DroppedMarker(NowUnixMs));
+                    batch.Put(Families.Meta, DroppedKey(left), DroppedMarker(NowUnixMs, name));
                 }
             });
         }

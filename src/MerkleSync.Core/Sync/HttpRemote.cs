@@ -154,8 +154,20 @@ public sealed partial class HttpRemote : IRemote
     public async ValueTask<IReadOnlyList<(RefName Name, Hash Id)>> ListRefsAsync(CancellationToken cancellationToken)
     {
         using var response = await _http.GetAsync($"{_api}/refs", cancellationToken).ConfigureAwait(false);
+        return [.. WireFormat.JsonList(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false)).Select(r => (RefOf(r), WireFormat.JsonHash(r, "record")))];
+    }
+
+    private static readonly long MaxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
+
+    private static RefName RefOf(JsonNode? json) => new(WireFormat.JsonString(json, "kind") == "tag", WireFormat.JsonString(json, "name"));
+
+    public async ValueTask<IReadOnlyList<DroppedRef>> ListDroppedAsync(CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"{_api}/dropped", cancellationToken).ConfigureAwait(false);
         return [.. WireFormat.JsonList(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false)).Select(r =>
-            (new RefName(WireFormat.JsonString(r, "kind") == "tag", WireFormat.JsonString(r, "name")), WireFormat.JsonHash(r, "record")))];
+            new DroppedRef(RefOf(r), WireFormat.JsonHash(r, "record"), WireFormat.JsonLong(r, "left_at_ms") is var ms && ms >= 0 && ms <= MaxUnixMs
+                ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+                : throw new CorruptDataException($"'left_at_ms' in the server's JSON is not a time: {ms}.")))];
     }
 
     public ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken) => HaveAsync("files", files, cancellationToken);

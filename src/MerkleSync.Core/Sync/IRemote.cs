@@ -49,6 +49,9 @@ public interface IRemote : IAsyncDisposable
 
     ValueTask<IReadOnlyList<(RefName Name, Hash Id)>> ListRefsAsync(CancellationToken cancellationToken);
 
+    /// <summary>Versions branches and tags left that gc still keeps, newest first (<see cref="Repository.Repository.ListDropped"/>).</summary>
+    ValueTask<IReadOnlyList<DroppedRef>> ListDroppedAsync(CancellationToken cancellationToken);
+
     /// <summary>For each hash, whether the repository has that file / chunk / tree node.</summary>
     ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken);
 

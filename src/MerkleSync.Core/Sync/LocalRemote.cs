@@ -41,6 +41,9 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
     public ValueTask<IReadOnlyList<(RefName Name, Hash Id)>> ListRefsAsync(CancellationToken cancellationToken) =>
         ValueTask.FromResult<IReadOnlyList<(RefName, Hash)>>([.. repository.ListRefs()]);
 
+    public ValueTask<IReadOnlyList<DroppedRef>> ListDroppedAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult(repository.ListDropped());
+
     public ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken) =>
         ValueTask.FromResult(files.Select(repository.HasFile).ToArray());
 

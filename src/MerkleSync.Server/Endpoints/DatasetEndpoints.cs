@@ -27,11 +27,17 @@ internal static class DatasetEndpoints
         ds.MapGet("/refs", async (string dataset, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            return Results.Json(new JsonArray([.. repository.ListRefs().Select(r => new JsonObject
+            return Results.Json(new JsonArray([.. repository.ListRefs().Select(r => RefJson(r.Name, r.Id))]));
+        });
+
+        ds.MapGet("/dropped", async (string dataset, DatasetRegistry registry, CancellationToken ct) =>
+        {
+            var repository = await registry.GetAsync(dataset, ct);
+            return Results.Json(new JsonArray([.. repository.ListDropped().Select(d =>
             {
-                ["kind"] = r.Name.IsTag ? "tag" : "branch",
-                ["name"] = r.Name.Name,
-                ["record"] = r.Id.ToString(),
+                var json = RefJson(d.Name, d.Id);
+                json["left_at_ms"] = d.LeftAt.ToUnixTimeMilliseconds();
+                return json;
             })]));
         });
 
@@ -242,6 +248,13 @@ internal static class DatasetEndpoints
             return Results.Stream(await repository.Blobs.OpenReadAsync(key, ct), WireFormat.BinaryType);
         });
     }
+
+    private static JsonObject RefJson(RefName name, Hash record) => new()
+    {
+        ["kind"] = name.IsTag ? "tag" : "branch",
+        ["name"] = name.Name,
+        ["record"] = record.ToString(),
+    };
 
     private static void CountFreed(GcReport report)
     {

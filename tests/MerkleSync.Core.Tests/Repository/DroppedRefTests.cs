@@ -40,6 +40,7 @@ public class DroppedRefTests
         await using var opened = remote;
         var repository = remote.Repository;
         await repository.UpdateBranchAsync("side", null, side[1], None);
+        Assert.Equal([new DroppedRef(RefName.Branch("side"), side[1], clock.Now)], repository.ListDropped());
 
         clock.Now = clock.Now.AddMinutes(30);
         var within = await repository.CollectGarbageAsync(GcOptions.Default, None);
@@ -62,18 +63,21 @@ public class DroppedRefTests
         Assert.True(after.PacksDeleted >= 1, $"{after}");
         Assert.Null(repository.GetVersion(side[1]));
         Assert.Single(repository.ListVersions());
+        Assert.Empty(repository.ListDropped());
     }
 
     [Fact]
     public async Task A_branch_moved_by_force_and_a_deleted_tag_keep_what_they_left_only_for_the_grace_period()
     {
         using var temp = new TempFolder();
-        var (remote, _, main, side, _) = await TwoBranchesAsync(temp);
+        var (remote, clock, main, side, _) = await TwoBranchesAsync(temp);
         await using var opened = remote;
         var repository = remote.Repository;
         await repository.UpdateTagAsync("first", side[0], null, None);
         await repository.UpdateBranchAsync("side", main, side[1], None); // side's own versions now only behind what it left
+        clock.Now = clock.Now.AddMinutes(1);
         await repository.UpdateTagAsync("first", null, side[0], None);
+        Assert.Equal([(RefName.Tag("first"), side[0]), (RefName.Branch("side"), side[1])], repository.ListDropped().Select(d => (d.Name, d.Id)));
 
         var dry = await repository.CollectGarbageAsync(GcOptions.Default with { DryRun = true }, None);
         Assert.Equal(0, dry.VersionsRemoved);

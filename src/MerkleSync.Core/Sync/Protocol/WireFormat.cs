@@ -447,5 +447,8 @@ public static class WireFormat
     public static Hash JsonHash(JsonNode? node, string name) =>
         Hash.TryParse(JsonString(node, name), out var hash) ? hash : throw new CorruptDataException($"'{name}' in the server's JSON is not a hash.");
 
+    public static long JsonLong(JsonNode? node, string name) =>
+        node is JsonObject json ? JsonValueOf<long>(json, name) : throw new CorruptDataException($"The server's JSON lacks the Int64 '{name}'.");
+
     public static JsonArray JsonList(JsonNode? node) => node as JsonArray ?? throw new CorruptDataException("The server's JSON is not the list expected.");
 }
