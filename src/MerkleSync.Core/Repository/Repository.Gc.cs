@@ -155,7 +155,7 @@ public sealed partial class Repository
     /// </summary>
     public IReadOnlyList<DroppedRef> ListDropped() =>
         [.. DroppedHeads()
-            .Where(d => d.Name is not null && GetVersion(d.Id) is not null)
+            .Where(d => d.Name is not null && d.UnixMs >= 0 && d.UnixMs <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() && GetVersion(d.Id) is not null)
             .Select(d => new DroppedRef(d.Name!.Value, d.Id, DateTimeOffset.FromUnixTimeMilliseconds(d.UnixMs)))
             .OrderByDescending(d => d.LeftAt)];
 
