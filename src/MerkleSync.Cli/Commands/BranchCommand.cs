@@ -75,7 +75,7 @@ internal static class BranchCommand
             var list = new JsonArray();
             foreach (var d in left)
             {
-                var entry = RefOutput.Describe(d.Name.IsTag ? "tag" : "branch", d.Name.Name, await remote.ResolveAsync(d.Id.ToString(), ct));
+                var entry = RefOutput.Describe(d.Name.Kind, d.Name.Name, await remote.ResolveAsync(d.Id.ToString(), ct));
                 entry.Insert(1, "left_at", d.LeftAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
                 list.Add(entry);
             }
@@ -91,8 +91,7 @@ internal static class BranchCommand
 
         foreach (var d in left)
         {
-            string kind = d.Name.IsTag ? "tag" : "branch";
-            Console.Out.WriteLine($"{d.LeftAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC  {kind} {d.Name.Name} left record {d.Id}: merklesync {kind} {remote.Url} {d.Name.Name} {d.Id}");
+            Console.Out.WriteLine($"{d.LeftAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC  {d.Name} left record {d.Id}: {RefOutput.RestoreCommand(d.Name.Kind, remote, d.Name.Name, d.Id)}");
         }
 
         return CliApp.Ok;

@@ -33,7 +33,10 @@ internal static class RefOutput
 
     /// <summary>What to tell of a version a branch or tag no longer names: gc keeps its history for the grace period.</summary>
     public static string Left(string kind, IRemote remote, string name, Hash record) =>
-        $"A gc keeps what it reached for its grace period (1 hour by default); until then `merklesync {kind} {remote.Url} {name} {record}` brings it back.";
+        $"A gc keeps what it reached for its grace period (1 hour by default); until then `{RestoreCommand(kind, remote, name, record)}` brings it back.";
+
+    /// <summary>The command that points the branch or tag <paramref name="name"/> at <paramref name="record"/> again.</summary>
+    public static string RestoreCommand(string kind, IRemote remote, string name, Hash record) => $"merklesync {kind} {remote.Url} {name} {record}";
 
     public static void Report(bool json, string kind, string name, string action, VersionRef version, string text)
     {

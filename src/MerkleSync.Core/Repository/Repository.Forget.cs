@@ -51,7 +51,7 @@ public sealed record ForgetPolicy(int? KeepLast, TimeSpan? KeepWithin, int? Keep
         foreach (var (name, history) in histories)
         {
             bool isTag = name.IsTag, applies = Branches is null || (!isTag && Branches.Contains(name.Name));
-            string refName = $"{(isTag ? "tag" : "branch")} {name.Name}";
+            string refName = name.ToString();
             int position = 0;
             var periods = rules.Select(_ => new HashSet<int>()).ToArray(); // per rule, the periods that kept a version
             foreach (var (id, record) in history)

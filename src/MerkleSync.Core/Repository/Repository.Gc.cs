@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
+using MerkleSync.Core.Serialization;
 
 namespace MerkleSync.Core.Repository;
 
@@ -50,7 +51,8 @@ public sealed partial class Repository
 
             // A version a branch or tag left within the grace period keeps its history, as a ref
             // would: a pull may be reading it, and `branch NAME VERSION` can still bring it back.
-            var dropped = DroppedHeads().ToLookup(d => options.Grace > TimeSpan.Zero && d.UnixMs > cutoff && GetVersion(d.Id) is not null, d => d.Id);
+            var dropped = DroppedHeads().ToLookup(
+                d => options.Grace > TimeSpan.Zero && d.Marker?.LeftAt.ToUnixTimeMilliseconds() > cutoff && GetVersion(d.Id) is not null, d => d.Id);
             var reach = await Reachability.FromRefsAsync(this, asIfForgotten, dropped[true], cancellationToken).ConfigureAwait(false);
 
             // So does what a version forgotten within it reaches: a pull may be reading it, or a push
@@ -154,10 +156,7 @@ public sealed partial class Repository
     /// can still bring back.
     /// </summary>
     public IReadOnlyList<DroppedRef> ListDropped() =>
-        [.. DroppedHeads()
-            .Where(d => d.Name is not null && d.UnixMs >= 0 && d.UnixMs <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() && GetVersion(d.Id) is not null)
-            .Select(d => new DroppedRef(d.Name!.Value, d.Id, DateTimeOffset.FromUnixTimeMilliseconds(d.UnixMs)))
-            .OrderByDescending(d => d.LeftAt)];
+        [.. DroppedHeads().Select(d => d.Marker).OfType<DroppedRef>().Where(d => GetVersion(d.Id) is not null).OrderByDescending(d => d.LeftAt)];
 
     /// <summary>Meta key prefix of a dropped head's marker (the prefix, then the record id a branch or tag left; the value: when, Unix ms, i64 little-endian, then the ref's key).</summary>
     private static readonly byte[] DroppedPrefix = "dropped/"u8.ToArray();
@@ -172,15 +171,17 @@ public sealed partial class Repository
         return marker;
     }
 
-    /// <summary>The versions branches and tags left, with when and which ref; a damaged marker reads as long ago, by no ref.</summary>
-    internal IEnumerable<(Hash Id, long UnixMs, RefName? Name)> DroppedHeads() =>
-        Db.Scan(Families.Meta, DroppedPrefix).Select(kv => (
-            Hash.FromBytes(kv.Key.AsSpan(DroppedPrefix.Length)),
-            kv.Value.Length > sizeof(long) ? BinaryPrimitives.ReadInt64LittleEndian(kv.Value) : long.MinValue,
-            kv.Value.Length > sizeof(long) && TryRefName(kv.Value[sizeof(long)..]) is { } name ? name : (RefName?)null));
-
-    private static RefName? TryRefName(byte[] key) =>
-        System.Text.Encoding.UTF8.GetString(key) is ['b' or 't', '/', .. var name] && RefName.IsValid(name) ? RefName.FromKey(key) : null;
+    /// <summary>The versions branches and tags left, each with its marker read back (null where the marker is damaged: gc drops it).</summary>
+    internal IEnumerable<(Hash Id, DroppedRef? Marker)> DroppedHeads() =>
+        Db.Scan(Families.Meta, DroppedPrefix).Select(kv =>
+        {
+            var id = Hash.FromBytes(kv.Key.AsSpan(DroppedPrefix.Length));
+            return kv.Value.Length > sizeof(long)
+                && UnixTime.FromMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(kv.Value)) is { } leftAt
+                && RefName.TryFromKey(kv.Value[sizeof(long)..]) is { } name
+                ? (id, new DroppedRef(name, id, leftAt))
+                : (id, (DroppedRef?)null);
+        });
 
     private async Task<PackRecord> CopyLiveChunksAsync(PackRecord pack, HashSet<int> used, CancellationToken cancellationToken) =>
         (await CopyChunksAsync(pack, [.. used.Order()], damaged: null, cancellationToken).ConfigureAwait(false))!;

@@ -396,6 +396,9 @@ public readonly record struct RefName(bool IsTag, string Name)
 
     public static RefName Tag(string name) => new(true, Validate(name));
 
+    /// <summary>"tag" or "branch".</summary>
+    public string Kind => IsTag ? "tag" : "branch";
+
     public byte[] Key => Encoding.UTF8.GetBytes((IsTag ? "t/" : "b/") + Name);
 
     public static RefName FromKey(byte[] key)
@@ -404,12 +407,16 @@ public readonly record struct RefName(bool IsTag, string Name)
         return new RefName(text.StartsWith("t/", StringComparison.Ordinal), text[2..]);
     }
 
+    /// <summary>The ref a key names, or null if it is not one (a key read from a damaged record).</summary>
+    public static RefName? TryFromKey(byte[] key) =>
+        Encoding.UTF8.GetString(key) is [var kind and ('b' or 't'), '/', .. var name] && IsValid(name) ? new RefName(kind == 't', name) : null;
+
     /// <summary>Names are 1-100 characters of letters, digits, '.', '_', '-' and '/', not starting with '.' or '-'.</summary>
     public static bool IsValid(string name) =>
         name.Length is > 0 and <= 100 && name[0] is not ('.' or '-') && !name.Contains("..", StringComparison.Ordinal)
         && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '/');
 
-    public override string ToString() => (IsTag ? "tag " : "branch ") + Name;
+    public override string ToString() => Kind + " " + Name;
 
     private static string Validate(string name) => IsValid(name)
         ? name

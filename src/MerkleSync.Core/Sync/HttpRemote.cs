@@ -9,6 +9,7 @@ using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Repository;
+using MerkleSync.Core.Serialization;
 using MerkleSync.Core.Sync.Protocol;
 using MerkleSync.Core.Tree;
 using Microsoft.Extensions.Http.Resilience;
@@ -157,16 +158,14 @@ public sealed partial class HttpRemote : IRemote
         return [.. WireFormat.JsonList(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false)).Select(r => (RefOf(r), WireFormat.JsonHash(r, "record")))];
     }
 
-    private static readonly long MaxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
-
     private static RefName RefOf(JsonNode? json) => new(WireFormat.JsonString(json, "kind") == "tag", WireFormat.JsonString(json, "name"));
 
     public async ValueTask<IReadOnlyList<DroppedRef>> ListDroppedAsync(CancellationToken cancellationToken)
     {
         using var response = await _http.GetAsync($"{_api}/dropped", cancellationToken).ConfigureAwait(false);
         return [.. WireFormat.JsonList(await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false)).Select(r =>
-            new DroppedRef(RefOf(r), WireFormat.JsonHash(r, "record"), WireFormat.JsonLong(r, "left_at_ms") is var ms && ms >= 0 && ms <= MaxUnixMs
-                ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+            new DroppedRef(RefOf(r), WireFormat.JsonHash(r, "record"), WireFormat.JsonLong(r, "left_at_ms") is var ms && UnixTime.FromMilliseconds(ms) is { } leftAt
+                ? leftAt
                 : throw new CorruptDataException($"'left_at_ms' in the server's JSON is not a time: {ms}.")))];
     }
 

@@ -55,9 +55,7 @@ public static class TreeFormat
     {
         Span<byte> utf8 = path.Length <= 512 ? stackalloc byte[path.Length * 3] : new byte[path.Length * 3];
         int length = DatasetPath.Utf8.GetBytes(path, utf8);
-        Span<byte> digest = stackalloc byte[Hash.Size];
-        XetHashes.KeyedHash(BoundaryKey, utf8[..length]).WriteTo(digest);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest);
+        return XetHashes.KeyedHash(BoundaryKey, utf8[..length]).FirstWord;
     }
 
     /// <summary>Whether an item whose key has <paramref name="boundaryHash"/> may close a node at <paramref name="level"/>.</summary>

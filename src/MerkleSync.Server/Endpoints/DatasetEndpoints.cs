@@ -251,7 +251,7 @@ internal static class DatasetEndpoints
 
     private static JsonObject RefJson(RefName name, Hash record) => new()
     {
-        ["kind"] = name.IsTag ? "tag" : "branch",
+        ["kind"] = name.Kind,
         ["name"] = name.Name,
         ["record"] = record.ToString(),
     };
