@@ -154,6 +154,39 @@ public sealed class RocksStore : IDisposable
 
     public byte[]? Get(string family, ReadOnlySpan<byte> key) => Absent(family) ? null : _db.Get(key.ToArray(), Family(family));
 
+    /// <summary>
+    /// The values of <paramref name="keys"/> (null where absent), looked up in key order, many per
+    /// call: RocksDB then finds neighbouring keys in the same blocks and pays its per-lookup work
+    /// once per call. For 16k lookups of keys written just before, as a server checks what a push
+    /// stored, ~40% less time than one call each (bench <c>lookups</c>).
+    /// </summary>
+    public byte[]?[] GetMany(string family, IReadOnlyList<byte[]> keys)
+    {
+        var values = new byte[]?[keys.Count];
+        if (Absent(family))
+        {
+            return values;
+        }
+
+        int[] order = [.. Enumerable.Range(0, keys.Count)];
+        Array.Sort(order, (a, b) => keys[a].AsSpan().SequenceCompareTo(keys[b]));
+        var families = new ColumnFamilyHandle[Math.Min(keys.Count, MaxKeysPerMultiGet)];
+        Array.Fill(families, Family(family));
+        foreach (var part in order.Chunk(MaxKeysPerMultiGet))
+        {
+            var found = _db.MultiGet([.. part.Select(i => keys[i])], part.Length == families.Length ? families : families[..part.Length]);
+            for (int i = 0; i < part.Length; i++)
+            {
+                values[part[i]] = found[i].Value;
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>Keys per RocksDB call of <see cref="GetMany"/>: bounds the arrays of one call.</summary>
+    private const int MaxKeysPerMultiGet = 4096;
+
     public bool Has(string family, ReadOnlySpan<byte> key) => !Absent(family) && _db.HasKey(key, Family(family));
 
     public void Put(string family, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool durable = true) =>

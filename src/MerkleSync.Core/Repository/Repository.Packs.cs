@@ -89,16 +89,18 @@ public sealed partial class Repository
         long length = await Blobs.GetLengthAsync(PackFormat.BlobKey(packId), cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException($"Pack {packId} vanished while being indexed.");
         var record = new PackRecord(packId, length, NowUnixMs, entries);
+        // In key order: see StoreFilePart.
+        int[] order = [.. Enumerable.Range(0, entries.Length).OrderBy(i => entries[i].ChunkHash)];
+        var existing = GetChunkLocations([.. order.Select(i => entries[i].ChunkHash)]);
         Db.WriteDurable(batch =>
         {
             batch.Put(Families.Packs, Key(packId), record.Encode());
-            // In key order: see StoreFilePart.
-            foreach (int i in Enumerable.Range(0, entries.Length).OrderBy(i => entries[i].ChunkHash))
+            for (int k = 0; k < order.Length; k++)
             {
-                var existing = GetChunkLocation(entries[i].ChunkHash);
-                if (existing is null || relocate)
+                if (existing[k] is null || relocate)
                 {
-                    batch.Put(Families.Chunks, Key(entries[i].ChunkHash), new ChunkLocation(packId, i, existing?.Referenced ?? false).Encode());
+                    int i = order[k];
+                    batch.Put(Families.Chunks, Key(entries[i].ChunkHash), new ChunkLocation(packId, i, existing[k]?.Referenced ?? false).Encode());
                 }
             }
         });

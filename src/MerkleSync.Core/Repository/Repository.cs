@@ -190,6 +190,21 @@ public sealed partial class Repository : IDisposable
 
     public bool HasNode(Hash node) => Db.Has(Families.Nodes, Key(node));
 
+    /// <summary>Which of <paramref name="files"/> are stored, looked up together (<see cref="RocksStore.GetMany"/>).</summary>
+    public bool[] HaveFiles(IReadOnlyList<Hash> files) => HaveMany(Families.Files, files);
+
+    /// <inheritdoc cref="HaveFiles"/>
+    public bool[] HaveChunks(IReadOnlyList<Hash> chunks) => HaveMany(Families.Chunks, chunks);
+
+    /// <inheritdoc cref="HaveFiles"/>
+    public bool[] HaveNodes(IReadOnlyList<Hash> nodes) => HaveMany(Families.Nodes, nodes);
+
+    private bool[] HaveMany(string family, IReadOnlyList<Hash> hashes) => [.. Db.GetMany(family, [.. hashes.Select(Key)]).Select(value => value is not null)];
+
+    /// <summary>Where each of <paramref name="chunks"/> is stored (null if it is not), looked up together.</summary>
+    public ChunkLocation?[] GetChunkLocations(IReadOnlyList<Hash> chunks) =>
+        [.. Db.GetMany(Families.Chunks, [.. chunks.Select(Key)]).Select(value => value is null ? (ChunkLocation?)null : ChunkLocation.Decode(value))];
+
     public ChunkLocation? GetChunkLocation(Hash chunk) =>
         Db.Get(Families.Chunks, Key(chunk)) is { } value ? ChunkLocation.Decode(value) : null;
 

@@ -45,13 +45,13 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
         ValueTask.FromResult(repository.ListDropped());
 
     public ValueTask<bool[]> HaveFilesAsync(IReadOnlyList<Hash> files, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(files.Select(repository.HasFile).ToArray());
+        ValueTask.FromResult(repository.HaveFiles(files));
 
     public ValueTask<bool[]> HaveChunksAsync(IReadOnlyList<Hash> chunks, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(chunks.Select(repository.HasChunk).ToArray());
+        ValueTask.FromResult(repository.HaveChunks(chunks));
 
     public ValueTask<bool[]> HaveNodesAsync(IReadOnlyList<Hash> nodes, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(nodes.Select(repository.HasNode).ToArray());
+        ValueTask.FromResult(repository.HaveNodes(nodes));
 
     public ValueTask<IPackUpload> BeginPackAsync(Compression compression, CancellationToken cancellationToken) => repository.BeginPackAsync(cancellationToken);
 

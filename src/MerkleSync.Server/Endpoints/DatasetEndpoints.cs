@@ -83,15 +83,15 @@ internal static class DatasetEndpoints
         ds.MapPost("/missing/{kind}", async (string dataset, string kind, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>
         {
             var repository = await registry.GetAsync(dataset, ct);
-            Func<Hash, bool> has = kind switch
+            Func<IReadOnlyList<Hash>, bool[]> have = kind switch
             {
-                "files" => repository.HasFile,
-                "chunks" => repository.HasChunk,
-                "nodes" => repository.HasNode,
+                "files" => repository.HaveFiles,
+                "chunks" => repository.HaveChunks,
+                "nodes" => repository.HaveNodes,
                 _ => throw new NotFoundException($"Unknown kind '{kind}'; use files, chunks or nodes."),
             };
             var hashes = WireFormat.DecodeHashes(await ReadBodyAsync(context, WireFormat.MaxHashesPerRequest * Hash.Size, ct));
-            return Results.Bytes(WireFormat.EncodeMissing([.. hashes.Select(has)]), WireFormat.BinaryType);
+            return Results.Bytes(WireFormat.EncodeMissing(have(hashes)), WireFormat.BinaryType);
         });
 
         ds.MapPost("/files", async (string dataset, HttpContext context, DatasetRegistry registry, CancellationToken ct) =>

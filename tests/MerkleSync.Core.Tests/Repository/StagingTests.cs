@@ -39,6 +39,13 @@ public class StagingTests
         Assert.Equal(chunks[..3].Sum(c => (long)c.Length), repository.GetFile(good.FileHash)!.Length);
         Assert.All(chunks, (c, i) => Assert.Equal(i < 3, repository.GetChunkLocation(c.Hash)!.Value.Referenced));
 
+        // A part's chunks are looked up together, for the files not stored yet: one stored before
+        // another in the same call takes no place among them.
+        var next = File(chunks[4..]);
+        await repository.StoreFilesAsync([good, next], None);
+        Assert.Equal(chunks[4..].Sum(c => (long)c.Length), repository.GetFile(next.FileHash)!.Length);
+        Assert.All(chunks, (c, i) => Assert.Equal(i != 3, repository.GetChunkLocation(c.Hash)!.Value.Referenced));
+
         var leaf = Node(TreeNode.Leaf([new TreeEntry("a", good.FileHash, 1, EntryMode.Regular)]));
         await Assert.ThrowsAsync<CorruptDataException>(() => repository.StoreNodesAsync([new(Hash.Zero, leaf.Value)], None));
         Assert.False(repository.HasNode(Hash.Zero));
