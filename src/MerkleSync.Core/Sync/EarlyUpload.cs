@@ -34,6 +34,13 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
     private readonly HashSet<string> _runsStopped = new(StringComparer.Ordinal);
     private long _pendingBytes;
     private long _groupBytes = Math.Max(1, packing.PackSize / 2);
+
+    /// <summary>
+    /// Files a group takes at most, whatever their bytes: two packs' worth of files of a few hundred
+    /// bytes is hundreds of thousands of files, whose negotiation and records then all came after
+    /// the hashing instead of beside it.
+    /// </summary>
+    private const int MaxGroupFiles = 32_768;
     private Task _negotiated = Task.CompletedTask;
     private Task _previousGroup = Task.CompletedTask;
     private Task _lastGroup = Task.CompletedTask;
@@ -92,7 +99,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
 
     private void StartGroupIfFull()
     {
-        if (_pendingBytes < _groupBytes)
+        if (_pendingBytes < _groupBytes && _pending.Count < MaxGroupFiles)
         {
             return;
         }
