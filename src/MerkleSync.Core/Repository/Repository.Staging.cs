@@ -74,8 +74,8 @@ public sealed partial class Repository
     private void StoreFilePart(IReadOnlyList<NewFile> files, Range part)
     {
         var (start, count) = part.GetOffsetAndLength(files.Count);
-        // The part's lookups in two calls of many, files then the chunks of those not stored: a
-        // part of small files is thousands of lookups, a third of the time in calls of many.
+        // The part's lookups in two calls of many, its files, then the chunks of those not stored:
+        // a part of small files is thousands of lookups (see RocksStore.GetMany).
         var stored = HaveFiles([.. files.Skip(start).Take(count).Select(f => f.FileHash)]);
         var firstLocation = new int[count];
         var chunks = new List<Hash>();
