@@ -205,6 +205,10 @@ public sealed partial class Repository : IDisposable
     public ChunkLocation?[] GetChunkLocations(IReadOnlyList<Hash> chunks) =>
         [.. Db.GetMany(Families.Chunks, [.. chunks.Select(Key)]).Select(value => value is null ? (ChunkLocation?)null : ChunkLocation.Decode(value))];
 
+    /// <summary>The records of <paramref name="files"/> (null where not stored), looked up together.</summary>
+    public FileRecord?[] GetFiles(IReadOnlyList<Hash> files) =>
+        [.. Db.GetMany(Families.Files, [.. files.Select(Key)]).Select(value => value is null ? null : FileRecord.Decode(value))];
+
     public ChunkLocation? GetChunkLocation(Hash chunk) =>
         Db.Get(Families.Chunks, Key(chunk)) is { } value ? ChunkLocation.Decode(value) : null;
 

@@ -1,5 +1,6 @@
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
+using MerkleSync.Core.Index;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Repository;
 using MerkleSync.Core.Tree;
@@ -71,12 +72,15 @@ public sealed class LocalRemote(Repository.Repository repository, string url) : 
     }
 
     public ValueTask<IReadOnlyList<FileReconstruction>> GetReconstructionsAsync(IReadOnlyList<Hash> fileHashes, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<IReadOnlyList<FileReconstruction>>([.. fileHashes.Select(Reconstruct)]);
+        ValueTask.FromResult<IReadOnlyList<FileReconstruction>>([.. fileHashes.Zip(repository.GetFiles(fileHashes), Reconstruct)]);
 
     /// <summary>A file's content as runs of its pack entries: what a client needs to fetch it.</summary>
-    public FileReconstruction Reconstruct(Hash fileHash)
+    public FileReconstruction Reconstruct(Hash fileHash) => Reconstruct(fileHash, repository.GetFile(fileHash));
+
+    /// <summary>The plan of a file from its record, which the caller looked up (null: not stored).</summary>
+    public FileReconstruction Reconstruct(Hash fileHash, FileRecord? record)
     {
-        var file = repository.GetFile(fileHash) ?? throw new NotFoundException($"File {fileHash} is not in the repository.");
+        var file = record ?? throw new NotFoundException($"File {fileHash} is not in the repository.");
         var segments = file.Segments.Select(s =>
         {
             var entries = repository.GetPack(s.PackId).Entries;

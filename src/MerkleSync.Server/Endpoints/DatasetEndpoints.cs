@@ -209,15 +209,16 @@ internal static class DatasetEndpoints
             var repository = await registry.GetAsync(dataset, ct);
             var hashes = WireFormat.DecodeHashes(await ReadBodyAsync(context, WireFormat.MaxPlansPerRequest * Hash.Size, ct));
             var files = new LocalRemote(repository, "");
+            var records = repository.GetFiles(hashes);
             var answer = new System.Buffers.ArrayBufferWriter<byte>();
-            foreach (var hash in hashes)
+            for (int i = 0; i < hashes.Length; i++)
             {
                 if (answer.WrittenCount >= WireFormat.ResponseBudget)
                 {
                     break; // the client asks again for the rest
                 }
 
-                WireFormat.AppendReconstruction(answer, files.Reconstruct(hash));
+                WireFormat.AppendReconstruction(answer, files.Reconstruct(hashes[i], records[i]));
             }
 
             return Results.Bytes(answer.WrittenMemory, WireFormat.BinaryType);
