@@ -14,4 +14,7 @@ public interface IHashListener
     /// for that file. Returns false to hear no more runs of this file.
     /// </summary>
     bool OnChunks(ScannedFile file, long offset, ChunkRef[] chunks);
+
+    /// <summary>Where small files' bytes are kept from hashing for their upload; null to keep none.</summary>
+    KeptBytesBudget? Keep { get; }
 }

@@ -6,7 +6,8 @@ namespace MerkleSync.Core.Ingest;
 
 /// <summary>A file of a snapshot with its chunk list and where its bytes are on disk.</summary>
 /// <param name="Stat">The file's stat when the snapshot took it (cached snapshots), to notice a change before its chunks are sent.</param>
-public sealed record SnapshotFile(TreeEntry Entry, ChunkedContent Content, string SourcePath, ClientState.FileStat? Stat = null);
+/// <param name="Kept">The bytes hashing read, kept for the upload (small files, while a push's budget has room).</param>
+public sealed record SnapshotFile(TreeEntry Entry, ChunkedContent Content, string SourcePath, ClientState.FileStat? Stat = null, KeptBytes? Kept = null);
 
 /// <summary>A directory's snapshot: the root (version id), its files and chunk statistics.</summary>
 public sealed record SnapshotResult(Hash Root, IReadOnlyList<SnapshotFile> Files)

@@ -46,9 +46,10 @@ public static class Snapshotter
         {
             var file = scanned[i];
             ChunkedContent content;
+            KeptBytes? kept;
             try
             {
-                content = await HashFileAsync(file, ct, progress, listener).ConfigureAwait(false);
+                (content, kept) = await HashAndKeepAsync(file, progress, listener, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {
@@ -59,26 +60,31 @@ public static class Snapshotter
                 throw DirectoryScanner.PermissionDenied(file.FullPath, "file", e);
             }
 
-            results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath, file.Stat);
+            results[i] = new SnapshotFile(new TreeEntry(file.Path, content.FileHash, content.Length, file.Mode), content, file.FullPath, file.Stat, kept);
             listener?.OnFile(results[i]);
         }
     }
 
     /// <summary>The content of one scanned file; a symlink's content is its target path.</summary>
-    public static async ValueTask<ChunkedContent> HashFileAsync(ScannedFile file, CancellationToken cancellationToken, OperationProgress? progress = null, IHashListener? listener = null)
+    public static async ValueTask<ChunkedContent> HashFileAsync(ScannedFile file, CancellationToken cancellationToken, OperationProgress? progress = null) =>
+        (await HashAndKeepAsync(file, progress, listener: null, cancellationToken).ConfigureAwait(false)).Content;
+
+    /// <summary><see cref="HashFileAsync"/>, keeping a small file's bytes when the listener has room for them.</summary>
+    private static async ValueTask<(ChunkedContent Content, KeptBytes? Kept)> HashAndKeepAsync(
+        ScannedFile file, OperationProgress? progress, IHashListener? listener, CancellationToken cancellationToken)
     {
         if (file.Mode == EntryMode.Symlink)
         {
-            return ContentHasher.Hash(ChunkSource.SymlinkContent(file.FullPath));
+            return (ContentHasher.Hash(ChunkSource.SymlinkContent(file.FullPath)), null);
         }
 
-        if (file.Size <= WholeReadLimit && HashWhole(file.FullPath, (int)file.Size, progress) is { } whole)
+        if (file.Size <= WholeReadLimit && HashWhole(file.FullPath, (int)file.Size, progress, listener?.Keep) is { } whole)
         {
             return whole;
         }
 
         await using Stream stream = progress is null ? OpenForRead(file.FullPath) : new ReadCountingStream(OpenForRead(file.FullPath), progress.AddRead);
-        return await ContentHasher.HashAsync(stream, cancellationToken, HashThreadsFor(file.Size), onHashed: listener is null ? null : new ChunkRuns(file, listener).Add).ConfigureAwait(false);
+        return (await ContentHasher.HashAsync(stream, cancellationToken, HashThreadsFor(file.Size), onHashed: listener is null ? null : new ChunkRuns(file, listener).Add).ConfigureAwait(false), null);
     }
 
     /// <summary>Passes a large file's hashed chunks on with their offsets, until the listener wants no more.</summary>
@@ -116,7 +122,7 @@ public static class Snapshotter
     /// regular file's read comes back short only at its end. Null when the size changed since the
     /// scan; the caller then streams the file.
     /// </summary>
-    private static ChunkedContent? HashWhole(string path, int size, OperationProgress? progress)
+    private static (ChunkedContent Content, KeptBytes? Kept)? HashWhole(string path, int size, OperationProgress? progress, KeptBytesBudget? keep)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(size + 1);
         try
@@ -133,7 +139,7 @@ public static class Snapshotter
             }
 
             progress?.AddRead(read);
-            return ContentHasher.Hash(buffer.AsSpan(0, size));
+            return (ContentHasher.Hash(buffer.AsSpan(0, size)), keep?.TryKeep(buffer.AsSpan(0, size)));
         }
         finally
         {

@@ -47,6 +47,12 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
     private UploadTotals _totals = new(0, 0, 0, 0);
     private Exception? _failure;
 
+    /// <summary>
+    /// Small files' bytes kept from hashing until their group packs them: at most 16 MiB, about the
+    /// bytes of the groups that negotiate or upload while hashing goes on.
+    /// </summary>
+    public KeptBytesBudget Keep { get; } = new(16 << 20);
+
     /// <summary>File hashes asked about (valid once <see cref="FinishAsync"/> returned).</summary>
     public HashSet<Hash> AskedFiles { get; } = [];
 
@@ -186,6 +192,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
 
             await twoBack.ConfigureAwait(false);
             var upload = await ChunkUploader.UploadAsync(missingFiles, group.Runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
+            ReleaseKept(group.Files); // those the remote had, or whose chunks it had
             lock (_lock)
             {
                 _totals += upload;
@@ -201,6 +208,15 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         {
             // A group ends after the one before it, so that waiting for the last waits for all.
             await oneBack.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Gives back the room of files' kept bytes (packed ones gave it back already).</summary>
+    public static void ReleaseKept(IEnumerable<SnapshotFile> files)
+    {
+        foreach (var file in files)
+        {
+            file.Kept?.Release();
         }
     }
 

@@ -116,15 +116,27 @@ internal sealed class EncodedBatch : IDisposable
                     runLength += taken[end++].Length;
                 }
 
-                if (!sources.TryGetValue(first.SourcePath, out var source))
+                if (first.Kept?.Bytes is { } kept && first.Offset + runLength <= kept.Length)
                 {
-                    source = (OpenSource(first), first.Stat);
-                    sources.Add(first.SourcePath, source);
+                    // The bytes that were hashed: no read, nor a stat to prove the file unchanged.
+                    kept.AsSpan((int)first.Offset, (int)runLength).CopyTo(batch.Buffer.AsSpan(at));
+                    if (first.Offset + runLength == kept.Length)
+                    {
+                        first.Kept.Release();
+                    }
                 }
-
-                if (source.Source.Read(batch.Buffer.AsSpan(at, (int)runLength), first.Offset) != runLength)
+                else
                 {
-                    throw Changed(first.SourcePath);
+                    if (!sources.TryGetValue(first.SourcePath, out var source))
+                    {
+                        source = (OpenSource(first), first.Stat);
+                        sources.Add(first.SourcePath, source);
+                    }
+
+                    if (source.Source.Read(batch.Buffer.AsSpan(at, (int)runLength), first.Offset) != runLength)
+                    {
+                        throw Changed(first.SourcePath);
+                    }
                 }
 
                 for (; start < end; start++)
