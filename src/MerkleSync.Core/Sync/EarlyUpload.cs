@@ -48,8 +48,8 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
     private Exception? _failure;
 
     /// <summary>
-    /// Small files' bytes kept from hashing until their group packs them: at most 16 MiB, about the
-    /// bytes of the groups that negotiate or upload while hashing goes on.
+    /// Small files' bytes kept from hashing until their group packs them: at most 16 MiB (32 MiB
+    /// saved no more time on 400k files of a few hundred bytes and raised the peak RSS).
     /// </summary>
     public KeptBytesBudget Keep { get; } = new(16 << 20);
 
