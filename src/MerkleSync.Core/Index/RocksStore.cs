@@ -169,12 +169,22 @@ public sealed class RocksStore : IDisposable
         }
 
         int[] order = [.. Enumerable.Range(0, keys.Count)];
-        Array.Sort(order, (a, b) => keys[a].AsSpan().SequenceCompareTo(keys[b]));
-        var families = new ColumnFamilyHandle[Math.Min(keys.Count, MaxKeysPerMultiGet)];
-        Array.Fill(families, Family(family));
+        int Compare(int a, int b) => keys[a].AsSpan().SequenceCompareTo(keys[b]);
+        bool sorted = true; // callers that write in key order pass them sorted already
+        for (int i = 1; i < keys.Count && sorted; i++)
+        {
+            sorted = Compare(i - 1, i) <= 0;
+        }
+
+        if (!sorted)
+        {
+            Array.Sort(order, Compare);
+        }
+
+        var handle = Family(family);
         foreach (var part in order.Chunk(MaxKeysPerMultiGet))
         {
-            var found = _db.MultiGet([.. part.Select(i => keys[i])], part.Length == families.Length ? families : families[..part.Length]);
+            var found = _db.MultiGet([.. part.Select(i => keys[i])], [.. part.Select(_ => handle)]);
             for (int i = 0; i < part.Length; i++)
             {
                 values[part[i]] = found[i].Value;

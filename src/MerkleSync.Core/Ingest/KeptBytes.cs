@@ -27,6 +27,15 @@ public sealed class KeptBytes
             _budget.Return(bytes.Length);
         }
     }
+
+    /// <summary>Releases what <paramref name="files"/> still keep (packed files released theirs already).</summary>
+    public static void ReleaseAll(IEnumerable<SnapshotFile> files)
+    {
+        foreach (var file in files)
+        {
+            file.Kept?.Release();
+        }
+    }
 }
 
 /// <summary>How many bytes of small files a push keeps between hashing and packing at most.</summary>

@@ -199,15 +199,17 @@ public sealed partial class Repository : IDisposable
     /// <inheritdoc cref="HaveFiles"/>
     public bool[] HaveNodes(IReadOnlyList<Hash> nodes) => HaveMany(Families.Nodes, nodes);
 
-    private bool[] HaveMany(string family, IReadOnlyList<Hash> hashes) => [.. Db.GetMany(family, [.. hashes.Select(Key)]).Select(value => value is not null)];
+    private bool[] HaveMany(string family, IReadOnlyList<Hash> hashes) => LookUpMany(family, hashes, value => value is not null);
 
     /// <summary>Where each of <paramref name="chunks"/> is stored (null if it is not), looked up together.</summary>
     public ChunkLocation?[] GetChunkLocations(IReadOnlyList<Hash> chunks) =>
-        [.. Db.GetMany(Families.Chunks, [.. chunks.Select(Key)]).Select(value => value is null ? (ChunkLocation?)null : ChunkLocation.Decode(value))];
+        LookUpMany(Families.Chunks, chunks, value => value is null ? (ChunkLocation?)null : ChunkLocation.Decode(value));
 
     /// <summary>The records of <paramref name="files"/> (null where not stored), looked up together.</summary>
     public FileRecord?[] GetFiles(IReadOnlyList<Hash> files) =>
-        [.. Db.GetMany(Families.Files, [.. files.Select(Key)]).Select(value => value is null ? null : FileRecord.Decode(value))];
+        LookUpMany(Families.Files, files, value => value is null ? null : FileRecord.Decode(value));
+
+    private T[] LookUpMany<T>(string family, IReadOnlyList<Hash> hashes, Func<byte[]?, T> read) => [.. Db.GetMany(family, [.. hashes.Select(Key)]).Select(read)];
 
     public ChunkLocation? GetChunkLocation(Hash chunk) =>
         Db.Get(Families.Chunks, Key(chunk)) is { } value ? ChunkLocation.Decode(value) : null;

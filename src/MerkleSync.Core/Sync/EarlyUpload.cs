@@ -192,7 +192,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
 
             await twoBack.ConfigureAwait(false);
             var upload = await ChunkUploader.UploadAsync(missingFiles, group.Runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
-            ReleaseKept(group.Files); // those the remote had, or whose chunks it had
+            KeptBytes.ReleaseAll(group.Files); // those the remote had, or whose chunks it had
             lock (_lock)
             {
                 _totals += upload;
@@ -208,15 +208,6 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         {
             // A group ends after the one before it, so that waiting for the last waits for all.
             await oneBack.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Gives back the room of files' kept bytes (packed ones gave it back already).</summary>
-    public static void ReleaseKept(IEnumerable<SnapshotFile> files)
-    {
-        foreach (var file in files)
-        {
-            file.Kept?.Release();
         }
     }
 

@@ -213,7 +213,7 @@ public static class PushOperation
         }
 
         var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, [], missingChunks, snapshot.TotalBytes, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
-        EarlyUpload.ReleaseKept(snapshot.Files); // nothing reads them now: free them before the publish
+        KeptBytes.ReleaseAll(snapshot.Files); // nothing reads them now: free them before the publish
         if (publish)
         {
             progress.Enter(Stage.Publishing);
