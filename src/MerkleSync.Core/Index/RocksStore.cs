@@ -113,8 +113,9 @@ public sealed class RocksStore : IDisposable
     /// Most lookups ask for a key that is not there (is this chunk, file, node new?), and RocksDB
     /// searched the memtable's skip list for each before its table files' bloom filters (a server
     /// taking 400k new files spent about 15% of its CPU there). A bloom filter over the memtable's
-    /// whole keys answers those at once (bench <c>lookups</c>: 4.5 -> 2.0 µs for keys just written). Memtables are at most <see cref="WriteBufferBudget"/> (all
-    /// families share that budget), and their filter is 2% of that, 0.3 MiB, ~16 bits a key when full.
+    /// whole keys answers those at once (bench <c>lookups</c>: 4.5 -> 2.0 µs for keys just written).
+    /// Memtables are at most <see cref="WriteBufferBudget"/> (all families share that budget), and
+    /// their filter is 2% of that, 0.3 MiB, ~16 bits a key when full.
     /// </summary>
     private static ColumnFamilyOptions FamilyOptions()
     {
