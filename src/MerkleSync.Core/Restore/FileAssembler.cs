@@ -155,7 +155,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         switch (step.Kind)
         {
             case StepKind.Zeros:
-                await WriteChunkAsync(output, XetHashes.ZeroChunk, step.Position, cancellationToken).ConfigureAwait(false);
+                WriteChunk(output, XetHashes.ZeroChunk.Span, step.Position);
                 Interlocked.Add(ref _bytesReused, XetHashes.ZeroChunk.Length);
                 progress.AddTransferred(XetHashes.ZeroChunk.Length);
                 break;
@@ -171,9 +171,19 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         }
     }
 
-    /// <summary>Writes a chunk at its place; with --sparse a chunk of zeros (of any length) is left unwritten, a hole.</summary>
-    private ValueTask WriteChunkAsync(SafeFileHandle output, ReadOnlyMemory<byte> chunk, long position, CancellationToken cancellationToken) =>
-        sparse && !chunk.Span.ContainsAnyExcept((byte)0) ? ValueTask.CompletedTask : RandomAccess.WriteAsync(output, chunk, position, cancellationToken);
+    /// <summary>
+    /// Writes a chunk at its place; with --sparse a chunk of zeros (of any length) is left unwritten,
+    /// a hole. The write blocks: .NET has no asynchronous file writes on Unix (an awaited write is the
+    /// same blocking write, queued to another pool thread), and that hop for each chunk, ~16 000 per
+    /// GiB, cost more than the write (a 1 GiB pull: 1.93 → 1.88 s, client 2.7 → 2.6 CPU-s).
+    /// </summary>
+    private void WriteChunk(SafeFileHandle output, ReadOnlySpan<byte> chunk, long position)
+    {
+        if (!(sparse && !chunk.ContainsAnyExcept((byte)0)))
+        {
+            RandomAccess.Write(output, chunk, position);
+        }
+    }
 
     /// <summary>Reads the step's chunks from their pack, verified, into their places in the file.</summary>
     private async ValueTask FetchAsync(Step step, SafeFileHandle output, CancellationToken cancellationToken)
@@ -184,11 +194,12 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
         await _reads.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await remote.ReadChunksAsync(step.PackId, step.Entries, async (entry, raw) =>
+            await remote.ReadChunksAsync(step.PackId, step.Entries, (entry, raw) =>
             {
-                await WriteChunkAsync(output, raw, position, cancellationToken).ConfigureAwait(false);
+                WriteChunk(output, raw.Span, position);
                 position += raw.Length;
                 CountFetched(entry.RawLength);
+                return ValueTask.CompletedTask;
             }, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -211,7 +222,7 @@ internal sealed partial class FileAssembler(IRemote remote, LocalChunkIndex loca
                 return;
             }
 
-            await WriteChunkAsync(output, data, step.Position, cancellationToken).ConfigureAwait(false);
+            WriteChunk(output, data.Span, step.Position);
             progress.AddTransferred(entry.RawLength);
         }
         finally
