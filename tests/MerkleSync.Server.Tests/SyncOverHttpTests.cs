@@ -869,6 +869,67 @@ public class SyncOverHttpTests : FolderTests
     }
 
     /// <summary>Fails the first question about missing files, noting how much the push had read by then.</summary>
+    [Fact]
+    public async Task An_early_upload_that_fails_once_hashing_is_done_fails_the_push_with_its_error_and_publishes_nothing()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        for (int i = 0; i < 24; i++)
+        {
+            Files.Write(source, $"d{i % 3}/f{i:D2}.bin", Files.Random(300 + i, 300_000));
+        }
+
+        // Hashing waits, once 1 MB is read, for an early round's first PATCH, which waits until
+        // hashing is done and then fails: the push's own round negotiates meanwhile.
+        var progress = new OperationProgress();
+        var upload = new FailFirstPatchAfterHashing(progress);
+        progress.Read += total =>
+        {
+            if (total >= 1_000_000)
+            {
+                Assert.True(upload.Held.Wait(TimeSpan.FromSeconds(60)), "no early upload");
+            }
+        };
+        await using var failing = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, upload);
+        await failing.CreateAsync(None);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => PushOperation.PushAsync(source, failing, new PushOptions(PackSize: 256 << 10, Progress: progress), None));
+
+        Assert.Equal("simulated failure", error.Message);
+        Assert.Equal(Stage.Hashing, upload.StageWhenSent);
+        Assert.Null(await failing.GetBranchAsync("main", None));
+        // Run again, it sends what is missing and publishes.
+        Assert.True((await PushOperation.PushAsync(source, failing, new PushOptions(PackSize: 256 << 10), None)).Published);
+        await PullOperation.PullAsync(failing, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    private sealed class FailFirstPatchAfterHashing(OperationProgress progress) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _patches;
+
+        public ManualResetEventSlim Held { get; } = new();
+
+        public Stage StageWhenSent { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Method == HttpMethod.Patch && Interlocked.Increment(ref _patches) == 1)
+            {
+                StageWhenSent = progress.Stage;
+                Held.Set();
+                for (int waited = 0; progress.Stage <= Stage.Hashing && waited < 60_000; waited += 10)
+                {
+                    await Task.Delay(10, cancellationToken);
+                }
+
+                throw new InvalidOperationException("simulated failure");
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+
     private sealed class FailFirstNegotiation(OperationProgress progress) : DelegatingHandler(new SocketsHttpHandler())
     {
         private int _asked;
