@@ -145,44 +145,17 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
     /// (each group waits for the one before it without taking on its failure). Files not in a full
     /// group are left to the caller's negotiation.
     /// </summary>
-    public Task FinishAsync()
+    public async Task FinishAsync()
     {
+        Task last;
         lock (_lock)
         {
-            return ThrowingFirstFailureAsync(_lastGroup);
+            last = _lastGroup;
         }
-    }
 
-    /// <summary>
-    /// Waits until the groups started have negotiated: what they asked about and settled is then
-    /// complete, and the caller's round (once hashing is done, the files in no full group) can
-    /// negotiate while the groups still upload. That round then joins them as one more group would:
-    /// it uploads once <see cref="PreviousGroupAsync"/> is done, and stores its records after
-    /// <see cref="FinishAsync"/>. Waiting for all the groups instead left the link half idle while
-    /// the last ones drained.
-    /// </summary>
-    public Task NegotiatedAsync()
-    {
-        lock (_lock)
-        {
-            return ThrowingFirstFailureAsync(_negotiated);
-        }
-    }
-
-    /// <summary>The group before the last one (at most two rounds upload at once).</summary>
-    public Task PreviousGroupAsync()
-    {
-        lock (_lock)
-        {
-            return ThrowingFirstFailureAsync(_previousGroup);
-        }
-    }
-
-    private async Task ThrowingFirstFailureAsync(Task task)
-    {
         try
         {
-            await task.ConfigureAwait(false);
+            await last.ConfigureAwait(false);
         }
         catch (Exception) when (_failure is not null)
         {

@@ -157,88 +157,73 @@ public static class PushOperation
         using var state = await opening.ConfigureAwait(false);
         var (snapshot, bytesScanned, _, entriesDigest, treeReused, statsTrusted) = cached;
         progress.Enter(Stage.Negotiating);
-        // The early groups may still be uploading: this round joins them as one more (EarlyUpload.NegotiatedAsync).
-        var groupsDone = early.FinishAsync();
-        try
+        await Task.WhenAll(headLookup, early.FinishAsync()).ConfigureAwait(false);
+        var head = await headLookup.ConfigureAwait(false);
+        if (!options.DryRun)
         {
-            await Task.WhenAll(headLookup, early.NegotiatedAsync()).ConfigureAwait(false);
-            var head = await headLookup.ConfigureAwait(false);
-            if (!options.DryRun)
-            {
-                // Now that the remote has answered: a first push that fails or is killed from here on
-                // can be run again as 'push DIR'.
-                state.NameOriginIfUnset(remote.Url);
-            }
+            // Now that the remote has answered: a first push that fails or is killed from here on
+            // can be run again as 'push DIR'.
+            state.NameOriginIfUnset(remote.Url);
+        }
 
-            if (treeReused && head?.Record.Root != snapshot.Root)
-            {
-                // Something is to publish after all: its nodes are needed in hand.
-                await TreeBuilder.BuildAsync(snapshot.Files.Select(f => f.Entry), nodes, cancellationToken).ConfigureAwait(false);
-            }
+        if (treeReused && head?.Record.Root != snapshot.Root)
+        {
+            // Something is to publish after all: its nodes are needed in hand.
+            await TreeBuilder.BuildAsync(snapshot.Files.Select(f => f.Entry), nodes, cancellationToken).ConfigureAwait(false);
+        }
 
-            // A branch this directory never synced with but that starts at a version it did sync (made
-            // by 'merklesync branch') is based on that version.
-            var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
-            long chunksTotal = snapshot.ChunkCount;
-            PushResult DryRunResult(long chunks, long bytes, bool wouldPublish) => WithTransferCounters(
-                new PushResult(default, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, bytes, 0, chunksTotal, chunks, 0, clock.Elapsed), 0, 0)
-                with { DryRun = true, WouldPublish = wouldPublish };
+        // A branch this directory never synced with but that starts at a version it did sync (made
+        // by 'merklesync branch') is based on that version.
+        var synced = state.GetSynced(remote.Url, options.Branch) ?? (head is null ? null : state.FindSynced(remote.Url, head.Id));
+        long chunksTotal = snapshot.ChunkCount;
+        PushResult DryRunResult(long chunks, long bytes, bool wouldPublish) => WithTransferCounters(
+            new PushResult(default, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, bytes, 0, chunksTotal, chunks, 0, clock.Elapsed), 0, 0)
+            with { DryRun = true, WouldPublish = wouldPublish };
 
-            LastPush? Seal(VersionRef version) => statsTrusted && fingerprint is { } print
-                ? new LastPush(print, remote.Url, options.Branch, version.Id, version.Record.Root, snapshot.Files.Count, snapshot.TotalBytes, chunksTotal)
-                : null;
+        LastPush? Seal(VersionRef version) => statsTrusted && fingerprint is { } print
+            ? new LastPush(print, remote.Url, options.Branch, version.Id, version.Record.Root, snapshot.Files.Count, snapshot.TotalBytes, chunksTotal)
+            : null;
 
-            bool publish = head?.Record.Root != snapshot.Root;
-            if (head is not null && !publish && !options.Full)
-            {
-                await groupsDone.ConfigureAwait(false);
-                progress.Enter(Stage.Done);
-                if (options.DryRun)
-                {
-                    return DryRunResult(0, 0, wouldPublish: false);
-                }
-
-                await RememberAsync(state, remote, options.Branch, head, nodes, (entriesDigest, snapshot.Root), Seal(head), cancellationToken).ConfigureAwait(false);
-                return WithTransferCounters(
-                    new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), resumed, 0);
-            }
-
-            // Negotiate what the early rounds did not settle. Only the branch head is known to be on the
-            // remote with all its files: a synced version the branch moved away from may be gone
-            // (collected, or the repository recreated at this URL).
-            var onRemote = synced is { } s && s.Id == head?.Id && !options.Full ? s.Root : (Hash?)null;
-            var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
-            var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
-            var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, [], early.SettledChunks, cancellationToken).ConfigureAwait(false);
+        bool publish = head?.Record.Root != snapshot.Root;
+        if (head is not null && !publish && !options.Full)
+        {
+            progress.Enter(Stage.Done);
             if (options.DryRun)
             {
-                progress.Enter(Stage.Done);
-                var wouldSend = ChunkUploader.PendingChunks(missingFiles, [], missingChunks);
-                return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), publish);
+                return DryRunResult(0, 0, wouldPublish: false);
             }
 
-            await early.PreviousGroupAsync().ConfigureAwait(false);
-            var own = await ChunkUploader.UploadAsync(missingFiles, [], missingChunks, snapshot.TotalBytes, remote, packing, progress, groupsDone, cancellationToken).ConfigureAwait(false);
-            var upload = early.Totals + own; // the groups are done: this round's records waited for them
-            KeptBytes.ReleaseAll(snapshot.Files); // nothing reads them now: free them before the publish
-            if (publish)
-            {
-                progress.Enter(Stage.Publishing);
-            }
-
-            var published = publish ? await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false) : head!;
-            await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), Seal(published), cancellationToken).ConfigureAwait(false);
-            progress.Enter(Stage.Done);
-            return WithTransferCounters(new PushResult(published.Id, published.Record.Root, publish, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
-                upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, packing.Pacer.Backoffs);
+            await RememberAsync(state, remote, options.Branch, head, nodes, (entriesDigest, snapshot.Root), Seal(head), cancellationToken).ConfigureAwait(false);
+            return WithTransferCounters(
+                new PushResult(head.Id, snapshot.Root, false, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned, 0, 0, chunksTotal, 0, 0, clock.Elapsed), resumed, 0);
         }
-        catch (Exception)
+
+        // Negotiate what the early rounds did not settle. Only the branch head is known to be on the
+        // remote with all its files: a synced version the branch moved away from may be gone
+        // (collected, or the repository recreated at this URL).
+        var onRemote = synced is { } s && s.Id == head?.Id && !options.Full ? s.Root : (Hash?)null;
+        var candidates = await FilesNotInAsync(onRemote, snapshot, state, nodes, cancellationToken).ConfigureAwait(false);
+        var missingFiles = await Negotiation.MissingFilesAsync(remote, candidates, early.AskedFiles, cancellationToken).ConfigureAwait(false);
+        var missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, [], early.SettledChunks, cancellationToken).ConfigureAwait(false);
+        if (options.DryRun)
         {
-            // Nothing may write to the state once it closes: the groups stop first.
-            await earlyCancel.CancelAsync().ConfigureAwait(false);
-            await groupsDone.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            throw;
+            progress.Enter(Stage.Done);
+            var wouldSend = ChunkUploader.PendingChunks(missingFiles, [], missingChunks);
+            return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), publish);
         }
+
+        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, [], missingChunks, snapshot.TotalBytes, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+        KeptBytes.ReleaseAll(snapshot.Files); // nothing reads them now: free them before the publish
+        if (publish)
+        {
+            progress.Enter(Stage.Publishing);
+        }
+
+        var published = publish ? await PublishOnBaseAsync(remote, state, nodes, snapshot.Root, head, synced, options, cancellationToken).ConfigureAwait(false) : head!;
+        await RememberAsync(state, remote, options.Branch, published, nodes, (entriesDigest, snapshot.Root), Seal(published), cancellationToken).ConfigureAwait(false);
+        progress.Enter(Stage.Done);
+        return WithTransferCounters(new PushResult(published.Id, published.Record.Root, publish, snapshot.Files.Count, snapshot.TotalBytes, bytesScanned,
+            upload.RawBytes, upload.StoredBytes, chunksTotal, upload.Chunks, upload.Packs, clock.Elapsed), resumed, packing.Pacer.Backoffs);
     }
 
     // A file:// repository inside DIR would be snapshotted, and read, while the push writes to it.
