@@ -868,7 +868,6 @@ public class SyncOverHttpTests : FolderTests
         Assert.InRange(progress.BytesRead - negotiation.ReadWhenFailed, 0, 16_000_000);
     }
 
-    /// <summary>Fails the first question about missing files, noting how much the push had read by then.</summary>
     [Fact]
     public async Task An_early_upload_that_fails_once_hashing_is_done_fails_the_push_with_its_error_and_publishes_nothing()
     {
@@ -880,7 +879,7 @@ public class SyncOverHttpTests : FolderTests
         }
 
         // Hashing waits, once 1 MB is read, for an early round's first PATCH, which waits until
-        // hashing is done and then fails: the push's own round negotiates meanwhile.
+        // hashing is done and then fails: the push is past hashing when its early round fails.
         var progress = new OperationProgress();
         var upload = new FailFirstPatchAfterHashing(progress);
         progress.Read += total =>
@@ -904,6 +903,7 @@ public class SyncOverHttpTests : FolderTests
         Files.AssertSameTree(source, target);
     }
 
+    /// <summary>Holds the first PATCH until the push is past hashing, then fails it, noting the stage it was sent in.</summary>
     private sealed class FailFirstPatchAfterHashing(OperationProgress progress) : DelegatingHandler(new SocketsHttpHandler())
     {
         private int _patches;
@@ -930,6 +930,7 @@ public class SyncOverHttpTests : FolderTests
         }
     }
 
+    /// <summary>Fails the first question about missing files, noting how much the push had read by then.</summary>
     private sealed class FailFirstNegotiation(OperationProgress progress) : DelegatingHandler(new SocketsHttpHandler())
     {
         private int _asked;
