@@ -11,8 +11,9 @@ namespace MerkleSync.Core.Sync;
 /// for the whole hashing phase. Files go in groups: the first of half a pack's worth, so the server
 /// has work early, then of two packs' worth (and at most <see cref="MaxGroupFiles"/> files). Groups
 /// negotiate one after another (what a group settled, files asked about and chunks it sends or found
-/// on the remote, is left out of the next one's questions), and a group uploads while the one before it finishes its last packs: at most
-/// two groups upload at once, so lanes that run dry at a group's end do not leave the link idle.
+/// on the remote, is left out of the next one's questions), and a group uploads while the one before
+/// it finishes its last packs: at most two groups upload at once, so lanes that run dry at a group's
+/// end do not leave the link idle.
 /// A group stores its missing files' records on the remote once the groups before it are done (a
 /// file's other chunks may be in their packs), so the publish finds them. What the groups settled
 /// is left out of the negotiation that follows the snapshot.
