@@ -5,32 +5,69 @@ using System.Runtime.CompilerServices;
 namespace MerkleSync.Core.Hashing;
 
 /// <summary>
-/// Keyed BLAKE3 (32-byte output) of an input of at most one chunk (1 KiB): one compression per
-/// 64-byte block on the stack. Paths, tree boundaries and Xet's small Merkle nodes are this size;
-/// through the Blake3 package each cost ~300 ns, two thirds of it setting up and returning the
-/// hasher's pooled buffers, where the compressions themselves take ~100.
+/// BLAKE3 (32-byte output) of an input of at most one chunk (1 KiB): one compression per 64-byte
+/// block on the stack. Paths, tree boundaries and Xet's small Merkle nodes are this size; through
+/// the Blake3 package each cost ~300 ns, two thirds of it setting up and returning the hasher's
+/// pooled buffers, where the compressions themselves take ~100.
 /// </summary>
 internal static class Blake3OneChunk
 {
     public const int MaxLength = Blake3Wide.ChunkLength;
 
     private const int BlockLength = 64;
-    private const uint ChunkStart = 1, ChunkEnd = 2, Root = 8, Keyed = 16;
+    private const uint ChunkStart = 1, ChunkEnd = 2, Root = 8;
 
     /// <summary>Writes keyed BLAKE3 of <paramref name="input"/> (at most <see cref="MaxLength"/> bytes) to <paramref name="output"/> (32 bytes).</summary>
+    public static void KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> input, Span<byte> output) => Hash(key, Blake3Wide.Keyed, input, output);
+
+    /// <summary>
+    /// Writes BLAKE3 of <paramref name="input"/> (at most <see cref="MaxLength"/> bytes) to
+    /// <paramref name="output"/> (32 bytes), with <paramref name="key"/> (32 bytes) as the key words
+    /// and <paramref name="mode"/> (<see cref="Blake3Wide.Keyed"/>, <see cref="Blake3Wide.DeriveKeyMaterial"/>) in the flags.
+    /// </summary>
     [SkipLocalsInit]
-    public static void KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> input, Span<byte> output)
+    public static void Hash(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<byte> input, Span<byte> output)
     {
-        if (input.Length > MaxLength || key.Length != 32 || output.Length < 32)
+        if (key.Length != 32)
         {
-            throw new ArgumentException("Blake3OneChunk takes a 32-byte key and at most one chunk of input.");
+            throw new ArgumentException("Blake3OneChunk takes a 32-byte key.");
+        }
+
+        Span<uint> keyWords = stackalloc uint[8];
+        for (int i = 0; i < 8; i++)
+        {
+            keyWords[i] = BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]);
+        }
+
+        Compute(keyWords, mode, input, output);
+    }
+
+    /// <summary>Plain (unkeyed) BLAKE3 of <paramref name="input"/> (at most <see cref="MaxLength"/> bytes).</summary>
+    public static byte[] Hash(ReadOnlySpan<byte> input)
+    {
+        byte[] output = new byte[32];
+        Compute(Blake3Wide.IV, 0, input, output);
+        return output;
+    }
+
+    /// <summary>The key that BLAKE3's derive-key mode hashes key material with under <paramref name="context"/>.</summary>
+    public static byte[] ContextKey(string context)
+    {
+        byte[] output = new byte[32];
+        Compute(Blake3Wide.IV, Blake3Wide.DeriveKeyContext, System.Text.Encoding.UTF8.GetBytes(context), output);
+        return output;
+    }
+
+    [SkipLocalsInit]
+    private static void Compute(ReadOnlySpan<uint> keyWords, uint mode, ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        if (input.Length > MaxLength || output.Length < 32)
+        {
+            throw new ArgumentException("Blake3OneChunk hashes at most one chunk of input into 32 bytes.");
         }
 
         Span<uint> cv = stackalloc uint[8];
-        for (int i = 0; i < 8; i++)
-        {
-            cv[i] = BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]);
-        }
+        keyWords.CopyTo(cv);
 
         Span<byte> block = stackalloc byte[BlockLength];
         Span<uint> words = stackalloc uint[16];
@@ -45,7 +82,7 @@ internal static class Blake3OneChunk
                 words[i] = BinaryPrimitives.ReadUInt32LittleEndian(block[(4 * i)..]);
             }
 
-            uint flags = Keyed | (b == 0 ? ChunkStart : 0) | (b == blocks - 1 ? ChunkEnd | Root : 0);
+            uint flags = mode | (b == 0 ? ChunkStart : 0) | (b == blocks - 1 ? ChunkEnd | Root : 0);
             Compress(cv, words, (uint)bytes.Length, flags);
         }
 

@@ -7,15 +7,19 @@ using System.Runtime.Intrinsics.X86;
 namespace MerkleSync.Core.Hashing;
 
 /// <summary>
-/// Keyed BLAKE3 (32-byte output) of an input longer than one chunk, sixteen compressions at a time
-/// with AVX-512: the chunks in passes of sixteen, a partial last chunk as one more lane, then each
-/// level of parent nodes likewise, up to the root. The Blake3 package also hashes sixteen chunks at
-/// once, but a Xet chunk (8-128 KiB) leaves it up to fifteen chunks and the parents, which it
-/// compresses one block at a time: that path was the largest part of its time in a push profile.
+/// BLAKE3 (32-byte output) of an input longer than one chunk, sixteen compressions at a time with
+/// AVX-512: the chunks in passes of sixteen, a partial last chunk as one more lane, then each level
+/// of parent nodes likewise, up to the root. The Blake3 package also hashes sixteen chunks at once,
+/// but a Xet chunk (8-128 KiB) leaves it up to fifteen chunks and the parents, which it compresses
+/// one block at a time: that path was the largest part of its time in a push profile. The pieces
+/// (<see cref="ChunkValues"/>, <see cref="ParentValue"/>) also serve <see cref="Blake3Incremental"/>.
 /// </summary>
 internal static unsafe class Blake3Wide
 {
     public const int ChunkLength = 1024;
+
+    /// <summary>Mode flags: keyed hashing; derive-key mode hashing its context string, then key material under the context's key.</summary>
+    public const uint Keyed = 16, DeriveKeyContext = 32, DeriveKeyMaterial = 64;
 
     private const int BlockLength = 64;
     private const int Lanes = 16;
@@ -23,7 +27,6 @@ internal static unsafe class Blake3Wide
     private const uint ChunkEnd = 2;
     private const uint Parent = 4;
     private const uint Root = 8;
-    private const uint Keyed = 16;
 
     /// <summary>
     /// How far ahead of the block being loaded each lane's row is prefetched. The sixteen rows are sixteen
@@ -52,58 +55,38 @@ internal static unsafe class Blake3Wide
     ];
 
     /// <summary>Writes keyed BLAKE3 of <paramref name="input"/> (longer than <see cref="ChunkLength"/>) to <paramref name="output"/> (32 bytes).</summary>
+    public static void KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> input, Span<byte> output) => Hash(key, Keyed, input, output);
+
+    /// <summary>
+    /// Writes BLAKE3 of <paramref name="input"/> (longer than <see cref="ChunkLength"/>) to
+    /// <paramref name="output"/> (32 bytes), with <paramref name="key"/> as the key words and
+    /// <paramref name="mode"/> (<see cref="Keyed"/>, <see cref="DeriveKeyMaterial"/>, ...) in every compression's flags.
+    /// </summary>
     [SkipLocalsInit]
-    public static void KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> input, Span<byte> output)
+    public static void Hash(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<byte> input, Span<byte> output)
     {
-        if (!IsSupported || input.Length <= ChunkLength || key.Length != 32 || output.Length < 32)
+        if (input.Length <= ChunkLength || output.Length < 32)
         {
-            throw new ArgumentException("Blake3Wide takes a 32-byte key, more than one chunk of input and AVX-512.");
+            throw new ArgumentException("Blake3Wide hashes more than one chunk of input into 32 bytes.");
         }
 
         int chunks = (input.Length + ChunkLength - 1) / ChunkLength;
         uint[]? rented = chunks > StackChunks ? ArrayPool<uint>.Shared.Rent(chunks * 8) : null;
         Span<uint> cvSpace = rented ?? stackalloc uint[StackChunks * 8];
         var keyWords = stackalloc Vector512<uint>[8];
-        for (int i = 0; i < 8; i++)
-        {
-            keyWords[i] = Vector512.Create(BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]));
-        }
-
-        byte* lastChunk = stackalloc byte[ChunkLength];
+        LoadKey(key, keyWords);
         byte** rows = stackalloc byte*[Lanes];
-        uint* lastBlock = stackalloc uint[Lanes];
-        uint* lastLength = stackalloc uint[Lanes];
         try
         {
-            fixed (byte* data = input)
             fixed (uint* cvs = cvSpace)
             {
-                // Leaves: lane l of a pass hashes chunk first + l; the last chunk, if partial, from a zero-padded copy.
-                int tail = input.Length - ((chunks - 1) * ChunkLength);
-                input[^tail..].CopyTo(new Span<byte>(lastChunk, ChunkLength));
-                new Span<byte>(lastChunk + tail, ChunkLength - tail).Clear();
-                for (int first = 0; first < chunks; first += Lanes)
-                {
-                    int count = Math.Min(Lanes, chunks - first);
-                    for (int l = 0; l < Lanes; l++)
-                    {
-                        bool last = first + l == chunks - 1;
-                        int length = last ? tail : ChunkLength;
-                        rows[l] = l >= count || last ? lastChunk : data + ((long)(first + l) * ChunkLength);
-                        lastBlock[l] = (uint)((length - 1) / BlockLength);
-                        lastLength[l] = (uint)(length - ((int)lastBlock[l] * BlockLength));
-                    }
-
-                    int blocks = (int)(count == 1 ? lastBlock[0] + 1 : ChunkLength / BlockLength);
-                    var counter = Vector512.Create((uint)first) + Vector512<uint>.Indices;
-                    CompressLanes(rows, blocks, keyWords, counter, Vector512.Load(lastBlock), Vector512.Load(lastLength), ChunkStart, ChunkEnd, Keyed, cvs + (first * 8), count);
-                }
+                Leaves(input, keyWords, mode, 0, cvs);
 
                 // Parents, level by level: pair i's two chaining values lie together as one block; an odd one out moves up as it is.
                 for (int n = chunks; n > 1;)
                 {
                     int pairs = n / 2;
-                    uint flags = n == 2 ? Keyed | Parent | Root : Keyed | Parent;
+                    uint flags = n == 2 ? mode | Parent | Root : mode | Parent;
                     for (int first = 0; first < pairs; first += Lanes)
                     {
                         int count = Math.Min(Lanes, pairs - first);
@@ -134,6 +117,103 @@ internal static unsafe class Blake3Wide
             if (rented is not null)
             {
                 ArrayPool<uint>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes the chaining values (eight words each, none a root's) of the chunks of
+    /// <paramref name="input"/> to <paramref name="cvs"/>: the last chunk may be partial, and the
+    /// first is chunk number <paramref name="firstChunk"/> of the whole input (below 2^32).
+    /// </summary>
+    [SkipLocalsInit]
+    public static void ChunkValues(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<byte> input, long firstChunk, Span<uint> cvs)
+    {
+        int chunks = (input.Length + ChunkLength - 1) / ChunkLength;
+        if (input.IsEmpty || cvs.Length < chunks * 8 || firstChunk < 0 || firstChunk + chunks > uint.MaxValue)
+        {
+            throw new ArgumentException("ChunkValues takes at least one byte, room for eight words a chunk and chunk numbers below 2^32.");
+        }
+
+        var keyWords = stackalloc Vector512<uint>[8];
+        LoadKey(key, keyWords);
+        fixed (uint* output = cvs)
+        {
+            Leaves(input, keyWords, mode, (uint)firstChunk, output);
+        }
+    }
+
+    /// <summary>
+    /// Writes the chaining value of the parent of two children (<paramref name="children"/>: the
+    /// left's eight words, then the right's) to <paramref name="output"/>, or with
+    /// <paramref name="root"/> the first 32 bytes of the root's output, as eight words.
+    /// </summary>
+    [SkipLocalsInit]
+    public static void ParentValue(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<uint> children, bool root, Span<uint> output)
+    {
+        if (children.Length != 16 || output.Length < 8)
+        {
+            throw new ArgumentException("A parent takes two chaining values and gives one.");
+        }
+
+        var keyWords = stackalloc Vector512<uint>[8];
+        LoadKey(key, keyWords);
+        byte** rows = stackalloc byte*[Lanes];
+        fixed (uint* block = children)
+        fixed (uint* cv = output)
+        {
+            for (int l = 0; l < Lanes; l++)
+            {
+                rows[l] = (byte*)block;
+            }
+
+            CompressLanes(rows, 1, keyWords, Vector512<uint>.Zero, Vector512<uint>.Zero, Vector512.Create((uint)BlockLength), 0, 0, mode | Parent | (root ? Root : 0), cv, 1);
+        }
+    }
+
+    private static void LoadKey(ReadOnlySpan<byte> key, Vector512<uint>* keyWords)
+    {
+        if (!IsSupported || key.Length != 32)
+        {
+            throw new ArgumentException("Blake3Wide takes a 32-byte key and AVX-512.");
+        }
+
+        for (int i = 0; i < 8; i++)
+        {
+            keyWords[i] = Vector512.Create(BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]));
+        }
+    }
+
+    // The chaining values of input's chunks, numbered from firstChunk, in passes of sixteen lanes:
+    // lane l of a pass hashes chunk first + l; the last chunk, if partial, from a zero-padded copy.
+    [SkipLocalsInit]
+    private static void Leaves(ReadOnlySpan<byte> input, Vector512<uint>* keyWords, uint mode, uint firstChunk, uint* cvs)
+    {
+        int chunks = (input.Length + ChunkLength - 1) / ChunkLength;
+        byte* lastChunk = stackalloc byte[ChunkLength];
+        byte** rows = stackalloc byte*[Lanes];
+        uint* lastBlock = stackalloc uint[Lanes];
+        uint* lastLength = stackalloc uint[Lanes];
+        fixed (byte* data = input)
+        {
+            int tail = input.Length - ((chunks - 1) * ChunkLength);
+            input[^tail..].CopyTo(new Span<byte>(lastChunk, ChunkLength));
+            new Span<byte>(lastChunk + tail, ChunkLength - tail).Clear();
+            for (int first = 0; first < chunks; first += Lanes)
+            {
+                int count = Math.Min(Lanes, chunks - first);
+                for (int l = 0; l < Lanes; l++)
+                {
+                    bool last = first + l == chunks - 1;
+                    int length = last ? tail : ChunkLength;
+                    rows[l] = l >= count || last ? lastChunk : data + ((long)(first + l) * ChunkLength);
+                    lastBlock[l] = (uint)((length - 1) / BlockLength);
+                    lastLength[l] = (uint)(length - ((int)lastBlock[l] * BlockLength));
+                }
+
+                int blocks = (int)(count == 1 ? lastBlock[0] + 1 : ChunkLength / BlockLength);
+                var counter = Vector512.Create(firstChunk + (uint)first) + Vector512<uint>.Indices;
+                CompressLanes(rows, blocks, keyWords, counter, Vector512.Load(lastBlock), Vector512.Load(lastLength), ChunkStart, ChunkEnd, mode, cvs + (first * 8), count);
             }
         }
     }

@@ -9,7 +9,7 @@ namespace MerkleSync.Core.Hashing;
 /// </summary>
 internal sealed class PathRecordHasher(string context, int fixedPart) : IDisposable
 {
-    private readonly Blake3.Hasher _hasher = Blake3.Hasher.NewDeriveKey(context);
+    private readonly Blake3Incremental _hasher = Blake3Incremental.NewDeriveKey(context);
     private byte[] _buffer = new byte[64 * 1024];
     private int _used;
 

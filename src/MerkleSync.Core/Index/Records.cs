@@ -1,10 +1,8 @@
 using System.Buffers;
-using System.Text;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
 using MerkleSync.Core.Packs;
 using MerkleSync.Core.Serialization;
-using Hasher = Blake3.Hasher;
 
 namespace MerkleSync.Core.Index;
 
@@ -134,7 +132,7 @@ public sealed record VersionRecord(Hash Root, Hash Parent, long TimeUnixMs, stri
     public const int MaxMessageLength = MaxTextBytes / 4;
 
     /// <summary>Key of the record-id hash: BLAKE3 of the ASCII text "MerkleSync version v1".</summary>
-    public static readonly byte[] IdKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync version v1")).AsSpan().ToArray();
+    public static readonly byte[] IdKey = Blake3OneChunk.Hash("MerkleSync version v1"u8);
 
     public Hash Id => XetHashes.KeyedHash(IdKey, Encode());
 

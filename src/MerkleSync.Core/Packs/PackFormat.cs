@@ -1,9 +1,7 @@
 using System.Buffers.Binary;
-using System.Text;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Hashing;
-using Hasher = Blake3.Hasher;
 
 namespace MerkleSync.Core.Packs;
 
@@ -46,7 +44,7 @@ public static class PackFormat
     public const int MaxEntries = (int)(4 * TargetPackSize / 64);
 
     /// <summary>Key of the pack-id hash: BLAKE3 of the ASCII text "MerkleSync pack v1".</summary>
-    public static readonly byte[] PackKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync pack v1")).AsSpan().ToArray();
+    public static readonly byte[] PackKey = Blake3OneChunk.Hash("MerkleSync pack v1"u8);
 
     /// <summary>The pack id: keyed BLAKE3 of the encoded index.</summary>
     public static Hash PackId(ReadOnlySpan<byte> encodedIndex) => XetHashes.KeyedHash(PackKey, encodedIndex);

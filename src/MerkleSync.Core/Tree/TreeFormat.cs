@@ -1,5 +1,3 @@
-using System.Text;
-using Hasher = Blake3.Hasher;
 using MerkleSync.Core.Hashing;
 
 namespace MerkleSync.Core.Tree;
@@ -24,10 +22,10 @@ public static class TreeFormat
     public const int MaxLevel = 32;
 
     /// <summary>Key of the node-id hash: BLAKE3 of the ASCII text "MerkleSync tree node v1".</summary>
-    public static readonly byte[] NodeKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync tree node v1")).AsSpan().ToArray();
+    public static readonly byte[] NodeKey = Blake3OneChunk.Hash("MerkleSync tree node v1"u8);
 
     /// <summary>Key of the boundary hash: BLAKE3 of the ASCII text "MerkleSync tree boundary v1".</summary>
-    public static readonly byte[] BoundaryKey = Hasher.Hash(Encoding.ASCII.GetBytes("MerkleSync tree boundary v1")).AsSpan().ToArray();
+    public static readonly byte[] BoundaryKey = Blake3OneChunk.Hash("MerkleSync tree boundary v1"u8);
 
     /// <summary>A node's id: keyed BLAKE3 of its encoding.</summary>
     public static Hash NodeId(ReadOnlySpan<byte> encodedNode) => XetHashes.KeyedHash(NodeKey, encodedNode);

@@ -9,7 +9,7 @@ namespace MerkleSync.Core.Tests.Hashing;
 /// <summary>
 /// The AVX-512 keyed BLAKE3 against the official test vectors (BLAKE3-team/BLAKE3,
 /// test_vectors/test_vectors.json: the first 32 bytes of each keyed_hash) and against the Blake3 package,
-/// and the one-chunk keyed BLAKE3 against the package.
+/// the one-chunk keyed BLAKE3, the incremental derive-key BLAKE3 and the formats' keys against the package.
 /// </summary>
 public class Blake3WideTests
 {
@@ -71,6 +71,52 @@ public class Blake3WideTests
         }
 
         Assert.Throws<ArgumentException>(() => Blake3OneChunk.KeyedHash(key, new byte[Blake3OneChunk.MaxLength + 1], ours));
+    }
+
+    [Property(MaxTest = 200)]
+    public Property The_incremental_derive_key_hash_matches_the_Blake3_package_for_any_length_and_pieces()
+    {
+        // Lengths around the chunk, the sixteen-chunk batch (and two, three of them) and the 256-chunk stack; pieces of any size.
+        var lengths = Gen.OneOf(
+            Gen.Choose(0, 3000),
+            Gen.Choose(15_000, 70_000),
+            Gen.Elements(1024, 1025, 16 * 1024, (16 * 1024) + 1, 32 * 1024, (32 * 1024) + 1, 48 * 1024, 256 * 1024, (256 * 1024) + 1, 300_000));
+        return Prop.ForAll(Arb.From(lengths), Arb.From(Gen.Choose(0, int.MaxValue)), (length, seed) =>
+        {
+            var random = new Random(seed);
+            byte[] input = new byte[length];
+            random.NextBytes(input);
+            string context = $"merklesync test context {seed}";
+            byte[] actual = new byte[32], expected = new byte[32];
+            using (var ours = Blake3Incremental.NewDeriveKey(context))
+            {
+                for (int at = 0; at < length;)
+                {
+                    int piece = Math.Min(length - at, random.Next(2) == 0 ? random.Next(1, 100) : random.Next(1, 70_000));
+                    ours.Update(input.AsSpan(at, piece));
+                    at += piece;
+                }
+
+                ours.Finalize(actual);
+            }
+
+            using (var package = Blake3.Hasher.NewDeriveKey(context))
+            {
+                package.Update(input);
+                package.Finalize(expected);
+            }
+
+            return actual.AsSpan().SequenceEqual(expected);
+        });
+    }
+
+    [Fact]
+    public void The_formats_keys_are_BLAKE3_of_their_texts()
+    {
+        Assert.Equal(Blake3.Hasher.Hash("MerkleSync tree node v1"u8).AsSpan().ToArray(), MerkleSync.Core.Tree.TreeFormat.NodeKey);
+        Assert.Equal(Blake3.Hasher.Hash("MerkleSync tree boundary v1"u8).AsSpan().ToArray(), MerkleSync.Core.Tree.TreeFormat.BoundaryKey);
+        Assert.Equal(Blake3.Hasher.Hash("MerkleSync pack v1"u8).AsSpan().ToArray(), MerkleSync.Core.Packs.PackFormat.PackKey);
+        Assert.Equal(Blake3.Hasher.Hash("MerkleSync version v1"u8).AsSpan().ToArray(), MerkleSync.Core.Index.VersionRecord.IdKey);
     }
 
     private static byte[] Package(byte[] key, ReadOnlySpan<byte> input)
