@@ -46,8 +46,8 @@ public static class DirectoryScanner
 
         // A level of the tree at a time: list the names of its folders (cheap), then lstat all of
         // them on all cores (one call per entry says what it is; no readlink of regular files).
-        var level = new List<(string Directory, string Prefix)> { (directory.FullName, string.Empty) };
-        var entries = new List<(string FullPath, string Path)>();
+        var level = new List<Listed> { new(directory.FullName, string.Empty) };
+        var entries = new List<Listed>();
         while (level.Count > 0)
         {
             entries.Clear();
@@ -55,8 +55,8 @@ public static class DirectoryScanner
             {
                 try
                 {
-                    entries.AddRange(new FileSystemEnumerable<(string, string)>(
-                        current, (ref FileSystemEntry entry) => (System.IO.Path.Join(current, entry.FileName), DatasetPath.Normalize(string.Concat(prefix, entry.FileName))), options)
+                    entries.AddRange(new FileSystemEnumerable<Listed>(
+                        current, (ref FileSystemEntry entry) => new(System.IO.Path.Join(current, entry.FileName), DatasetPath.Normalize(string.Concat(prefix, entry.FileName))), options)
                     {
                         // Client state is never data, at any depth: a dataset folder nested in this one has
                         // its own, and its tokens file holds secrets.
@@ -90,7 +90,7 @@ public static class DirectoryScanner
                 switch (mode & FileTypeMask)
                 {
                     case DirectoryType:
-                        level.Add((fullPath, path + "/"));
+                        level.Add(new(fullPath, path + "/"));
                         break;
                     case SymlinkType:
                         // Symlinks are recorded as links, never followed: a link out of the dataset stays a link.
@@ -210,7 +210,12 @@ public static class DirectoryScanner
     private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, FifoType = 0x1000, CharacterDeviceType = 0x2000, SocketType = 0xC000, OwnerExecute = 0x40;
 
     // Where lstat's layout is not known, or lstat failed: ask through FileSystemInfo.
-    private static void AddPortably(List<ScannedFile> files, List<(string Directory, string Prefix)> pending, FileInfo item, string path, IgnoreRules? ignore)
+    // A listed name: its full path and its path in the dataset (for a folder still to list, the prefix
+    // of its entries, ending in '/'). A class, not a value tuple: lists and enumerables of it run the
+    // shared code the ahead-of-time image holds, where a tuple's were compiled at run time in every scan.
+    private sealed record Listed(string FullPath, string Path);
+
+    private static void AddPortably(List<ScannedFile> files, List<Listed> pending, FileInfo item, string path, IgnoreRules? ignore)
     {
         if (!item.Exists && !Directory.Exists(item.FullName) && !IsLink(item))
         {
@@ -238,7 +243,7 @@ public static class DirectoryScanner
         }
         else if ((item.Attributes & FileAttributes.Directory) != 0)
         {
-            pending.Add((item.FullName, path + "/"));
+            pending.Add(new(item.FullName, path + "/"));
         }
         else if (item.Exists)
         {
