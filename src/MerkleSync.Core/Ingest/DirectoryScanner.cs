@@ -209,12 +209,12 @@ public static class DirectoryScanner
 
     private const uint FileTypeMask = 0xF000, DirectoryType = 0x4000, SymlinkType = 0xA000, RegularType = 0x8000, FifoType = 0x1000, CharacterDeviceType = 0x2000, SocketType = 0xC000, OwnerExecute = 0x40;
 
-    // Where lstat's layout is not known, or lstat failed: ask through FileSystemInfo.
     // A listed name: its full path and its path in the dataset (for a folder still to list, the prefix
     // of its entries, ending in '/'). A class, not a value tuple: lists and enumerables of it run the
     // shared code the ahead-of-time image holds, where a tuple's were compiled at run time in every scan.
     private sealed record Listed(string FullPath, string Path);
 
+    // Where lstat's layout is not known, or lstat failed: ask through FileSystemInfo.
     private static void AddPortably(List<ScannedFile> files, List<Listed> pending, FileInfo item, string path, IgnoreRules? ignore)
     {
         if (!item.Exists && !Directory.Exists(item.FullName) && !IsLink(item))
