@@ -96,12 +96,9 @@ internal sealed class Blake3Incremental : IDisposable
         }
 
         Span<uint> cv = values.Slice((count - 1) * 8, 8);
-        Span<uint> children = stackalloc uint[16];
         for (int d = _depth - 1; d >= 0; d--)
         {
-            _stack.AsSpan(d * 8, 8).CopyTo(children);
-            cv.CopyTo(children[8..]);
-            Blake3Wide.ParentValue(_key, Mode, children, root: d == 0, cv);
+            JoinLeft(d, cv, root: d == 0);
         }
 
         for (int i = 0; i < 8; i++)
@@ -129,18 +126,24 @@ internal sealed class Blake3Incremental : IDisposable
     private void Push(ReadOnlySpan<uint> chunkValue)
     {
         Span<uint> cv = stackalloc uint[8];
-        Span<uint> children = stackalloc uint[16];
         chunkValue.CopyTo(cv);
         _chunks++;
         for (long total = _chunks; (total & 1) == 0; total >>= 1)
         {
             _depth--;
-            _stack.AsSpan(_depth * 8, 8).CopyTo(children);
-            cv.CopyTo(children[8..]);
-            Blake3Wide.ParentValue(_key, Mode, children, root: false, cv);
+            JoinLeft(_depth, cv, root: false);
         }
 
         cv.CopyTo(_stack.AsSpan(_depth * 8, 8));
         _depth++;
+    }
+
+    // cv becomes the parent of the stack's value at depth d (the left child) and cv (the right).
+    private void JoinLeft(int d, Span<uint> cv, bool root)
+    {
+        Span<uint> children = stackalloc uint[16];
+        _stack.AsSpan(d * 8, 8).CopyTo(children);
+        cv.CopyTo(children[8..]);
+        Blake3OneChunk.ParentValue(_key, Mode, children, root, cv);
     }
 }

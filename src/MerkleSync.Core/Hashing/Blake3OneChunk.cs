@@ -15,7 +15,7 @@ internal static class Blake3OneChunk
     public const int MaxLength = Blake3Wide.ChunkLength;
 
     private const int BlockLength = 64;
-    private const uint ChunkStart = 1, ChunkEnd = 2, Root = 8;
+    private const uint ChunkStart = 1, ChunkEnd = 2, Parent = 4, Root = 8;
 
     /// <summary>Writes keyed BLAKE3 of <paramref name="input"/> (at most <see cref="MaxLength"/> bytes) to <paramref name="output"/> (32 bytes).</summary>
     public static void KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> input, Span<byte> output) => Hash(key, Blake3Wide.Keyed, input, output);
@@ -56,6 +56,27 @@ internal static class Blake3OneChunk
         byte[] output = new byte[32];
         Compute(Blake3Wide.IV, Blake3Wide.DeriveKeyContext, System.Text.Encoding.UTF8.GetBytes(context), output);
         return output;
+    }
+
+    /// <summary>
+    /// Writes the chaining value of the parent of two children (<paramref name="children"/>: the
+    /// left's eight words, then the right's) to <paramref name="output"/>, or with
+    /// <paramref name="root"/> the first 32 bytes of the root's output, as eight words: one
+    /// compression of one 64-byte block, as for a one-block chunk.
+    /// </summary>
+    public static void ParentValue(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<uint> children, bool root, Span<uint> output)
+    {
+        if (key.Length != 32 || children.Length != 16 || output.Length < 8)
+        {
+            throw new ArgumentException("A parent takes a 32-byte key and two chaining values, and gives one.");
+        }
+
+        for (int i = 0; i < 8; i++)
+        {
+            output[i] = BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]);
+        }
+
+        Compress(output, children, BlockLength, mode | Parent | (root ? Root : 0));
     }
 
     [SkipLocalsInit]

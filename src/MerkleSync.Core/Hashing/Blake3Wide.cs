@@ -11,8 +11,8 @@ namespace MerkleSync.Core.Hashing;
 /// AVX-512: the chunks in passes of sixteen, a partial last chunk as one more lane, then each level
 /// of parent nodes likewise, up to the root. The Blake3 package also hashes sixteen chunks at once,
 /// but a Xet chunk (8-128 KiB) leaves it up to fifteen chunks and the parents, which it compresses
-/// one block at a time: that path was the largest part of its time in a push profile. The pieces
-/// (<see cref="ChunkValues"/>, <see cref="ParentValue"/>) also serve <see cref="Blake3Incremental"/>.
+/// one block at a time: that path was the largest part of its time in a push profile. Its leaves
+/// (<see cref="ChunkValues"/>) also serve <see cref="Blake3Incremental"/>.
 /// </summary>
 internal static unsafe class Blake3Wide
 {
@@ -140,34 +140,6 @@ internal static unsafe class Blake3Wide
         fixed (uint* output = cvs)
         {
             Leaves(input, keyWords, mode, (uint)firstChunk, output);
-        }
-    }
-
-    /// <summary>
-    /// Writes the chaining value of the parent of two children (<paramref name="children"/>: the
-    /// left's eight words, then the right's) to <paramref name="output"/>, or with
-    /// <paramref name="root"/> the first 32 bytes of the root's output, as eight words.
-    /// </summary>
-    [SkipLocalsInit]
-    public static void ParentValue(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<uint> children, bool root, Span<uint> output)
-    {
-        if (children.Length != 16 || output.Length < 8)
-        {
-            throw new ArgumentException("A parent takes two chaining values and gives one.");
-        }
-
-        var keyWords = stackalloc Vector512<uint>[8];
-        LoadKey(key, keyWords);
-        byte** rows = stackalloc byte*[Lanes];
-        fixed (uint* block = children)
-        fixed (uint* cv = output)
-        {
-            for (int l = 0; l < Lanes; l++)
-            {
-                rows[l] = (byte*)block;
-            }
-
-            CompressLanes(rows, 1, keyWords, Vector512<uint>.Zero, Vector512<uint>.Zero, Vector512.Create((uint)BlockLength), 0, 0, mode | Parent | (root ? Root : 0), cv, 1);
         }
     }
 
