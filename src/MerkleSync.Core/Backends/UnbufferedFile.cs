@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using MerkleSync.Core.Buffers;
 
 namespace MerkleSync.Core.Backends;
 
@@ -23,7 +23,9 @@ public static partial class UnbufferedFile
     private const int SetFlags = 4; // F_SETFL
     private static readonly int DirectFlag = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 0x4000 : 0x10000;
 
-    private static readonly ConcurrentBag<byte[]> Pool = [];
+    // Direct I/O buffers are large and a pack verification or upload needs one or two: pooled, 16 kept.
+    // They start on a huge-page boundary, so on any block-size boundary O_DIRECT asks for.
+    private static readonly LargeBufferPool Pool = new(BlockSize, maxKept: 16);
 
     /// <summary>
     /// Opens a forward-only reader of <paramref name="length"/> bytes at <paramref name="offset"/>
@@ -68,30 +70,12 @@ public static partial class UnbufferedFile
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(SafeFileHandle handle, int command, int argument);
 
-    // A pinned array with an aligned window of BlockSize bytes; pooled, because direct I/O buffers
-    // are large and a pack verification or upload needs one or two.
-    private static byte[] Rent() => Pool.TryTake(out byte[]? array) ? array : GC.AllocateUninitializedArray<byte>(BlockSize + Alignment, pinned: true);
-
-    private static void Return(byte[] array)
-    {
-        if (Pool.Count < 16)
-        {
-            Pool.Add(array);
-        }
-    }
-
-    private static Memory<byte> AlignedWindow(byte[] array)
-    {
-        long address = Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
-        int skip = (int)((Alignment - (address % Alignment)) % Alignment);
-        return array.AsMemory(skip, BlockSize);
-    }
 
     /// <summary>Reads a range of a file front to back, one block ahead of the caller.</summary>
     private sealed class Reader(SafeFileHandle handle, long start, long end) : Stream
     {
-        private byte[] _current = Rent();
-        private byte[] _next = Rent();
+        private Memory<byte> _current = Pool.Rent();
+        private Memory<byte> _next = Pool.Rent();
         private Memory<byte> _data;                                  // unread part of the current block
         private Task<int>? _ahead;                                   // the read of the next block
         private long _filePosition = start - (start % Alignment);   // where the next block starts
@@ -145,7 +129,7 @@ public static partial class UnbufferedFile
                 // The range's head and tail are cut from its first and last blocks.
                 int from = (int)Math.Clamp(start - blockStart, 0, read);
                 int to = (int)Math.Clamp(end - blockStart, from, read);
-                _data = AlignedWindow(_current)[from..to];
+                _data = _current[from..to];
                 _end = read < BlockSize || _filePosition >= end;
                 _ahead = _end ? null : ReadBlockAsync(_next, cancellationToken);
             }
@@ -158,10 +142,10 @@ public static partial class UnbufferedFile
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Read packs asynchronously.");
 
-        private async Task<int> ReadBlockAsync(byte[] array, CancellationToken cancellationToken)
+        private async Task<int> ReadBlockAsync(Memory<byte> block, CancellationToken cancellationToken)
         {
             long rangeEnd = end + ((Alignment - (end % Alignment)) % Alignment);
-            var window = AlignedWindow(array)[..(int)Math.Min(BlockSize, rangeEnd - _filePosition)];
+            var window = block[..(int)Math.Min(BlockSize, rangeEnd - _filePosition)];
             int total = 0;
             while (total < window.Length)
             {
@@ -204,11 +188,9 @@ public static partial class UnbufferedFile
             {
                 _disposed = true;
                 handle.Dispose();
-                if (_ahead is null || _ahead.IsCompleted)
-                {
-                    Return(_current);
-                    Return(_next);
-                }
+                // Back to the pool once no read fills them (a block is native memory: dropped, it would stay mapped).
+                var (current, next) = (_current, _next);
+                (_ahead ?? Task.CompletedTask).ContinueWith(_ => { Pool.Return(current); Pool.Return(next); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
             base.Dispose(disposing);
@@ -224,8 +206,8 @@ public static partial class UnbufferedFile
     {
         private readonly SafeFileHandle _handle;
         private readonly bool _direct;
-        private byte[] _array = Rent();
-        private byte[]? _spare;     // the previous block, while _writing writes it
+        private Memory<byte> _block = Pool.Rent();
+        private Memory<byte>? _spare; // the previous block, while _writing writes it
         private Task? _writing;     // write-behind: the disk takes one block while the next fills
         private long _blockStart;   // file position of the buffer's first byte (aligned)
         private int _fill;
@@ -239,7 +221,7 @@ public static partial class UnbufferedFile
             _fill = (int)(offset - _blockStart);
         }
 
-        private Memory<byte> Buffer => AlignedWindow(_array);
+        private Memory<byte> Buffer => _block;
 
         public override bool CanRead => false;
 
@@ -306,10 +288,10 @@ public static partial class UnbufferedFile
             if (_fill == BlockSize)
             {
                 await WrittenAsync().ConfigureAwait(false);
-                var full = _array;
-                _array = _spare ?? Rent();
+                var full = _block;
+                _block = _spare ?? Pool.Rent();
                 _spare = full;
-                _writing = RandomAccess.WriteAsync(_handle, AlignedWindow(full), _blockStart, cancellationToken).AsTask();
+                _writing = RandomAccess.WriteAsync(_handle, full, _blockStart, cancellationToken).AsTask();
                 _blockStart += BlockSize;
                 _fill = 0;
             }
@@ -405,14 +387,16 @@ public static partial class UnbufferedFile
             {
                 _disposed = true;
                 _handle.Dispose();
-                if (_writing is null || _writing.IsCompleted)
+                // Back to the pool once no write reads them (a block is native memory: dropped, it would stay mapped).
+                var (block, spare) = (_block, _spare);
+                (_writing ?? Task.CompletedTask).ContinueWith(_ =>
                 {
-                    Return(_array);
-                    if (_spare is not null)
+                    Pool.Return(block);
+                    if (spare is { } written)
                     {
-                        Return(_spare);
+                        Pool.Return(written);
                     }
-                }
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
             base.Dispose(disposing);

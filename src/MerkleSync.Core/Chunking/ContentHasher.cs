@@ -1,4 +1,4 @@
-using System.Buffers;
+using MerkleSync.Core.Buffers;
 using MerkleSync.Core.Hashing;
 
 namespace MerkleSync.Core.Chunking;
@@ -72,10 +72,10 @@ public static class ContentHasher
 
         // Batches are rented by the chunking thread and returned by a hashing one, which the shared
         // pool kept only partly (about 8 MB of new 4 MiB arrays per GiB hashed).
-        private static readonly ArrayPool<byte> BatchPool = ArrayPool<byte>.Create(BatchBytes, 32);
+        private static readonly LargeBufferPool BatchPool = new(BatchBytes, maxKept: 32);
 
         private readonly Queue<Task<ChunkRef[]>> _inFlight = new();
-        private byte[]? _batch;
+        private Memory<byte>? _batch;
 
         public async ValueTask<(List<ChunkRef> Chunks, long Length)> RunAsync(Stream stream, GearChunker chunker, CancellationToken cancellationToken)
         {
@@ -85,7 +85,8 @@ public static class ContentHasher
             int chunkStart = 0; // first byte of the unfinished chunk in the batch
             int scanned = 0;    // bytes before this were already fed to the chunker
             int filled = 0;
-            _batch = BatchPool.Rent(BatchBytes);
+            var current = BatchPool.Rent();
+            _batch = current;
             while (true)
             {
                 if (scanned == filled)
@@ -93,14 +94,15 @@ public static class ContentHasher
                     if (filled == BatchBytes)
                     {
                         // Full: hash its finished chunks; the unfinished one (under the maximum chunk size) starts the next batch.
-                        byte[] next = BatchPool.Rent(BatchBytes);
-                        _batch.AsSpan(chunkStart, filled - chunkStart).CopyTo(next);
+                        var next = BatchPool.Rent();
+                        current.Span[chunkStart..filled].CopyTo(next.Span);
                         await DispatchAsync(next).ConfigureAwait(false);
+                        current = next;
                         (filled, scanned, chunkStart) = (filled - chunkStart, filled - chunkStart, 0);
                     }
 
                     // Reads of at most ReadBytes: the chunker scans each while it is still in the core's cache.
-                    int read = await stream.ReadAsync(_batch.AsMemory(filled, Math.Min(ReadBytes, BatchBytes - filled)), cancellationToken).ConfigureAwait(false);
+                    int read = await stream.ReadAsync(current.Slice(filled, Math.Min(ReadBytes, BatchBytes - filled)), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
                         if (filled > chunkStart)
@@ -121,7 +123,7 @@ public static class ContentHasher
                     total += read;
                 }
 
-                int boundary = chunker.NextBoundary(_batch.AsSpan(scanned, filled - scanned));
+                int boundary = chunker.NextBoundary(current.Span[scanned..filled]);
                 if (boundary < 0)
                 {
                     scanned = filled;
@@ -134,9 +136,9 @@ public static class ContentHasher
             }
 
             // Hands the current batch (its chunks' lengths in lengths) to a hashing thread and makes next current.
-            async ValueTask DispatchAsync(byte[]? next)
+            async ValueTask DispatchAsync(Memory<byte>? next)
             {
-                byte[] batch = _batch!;
+                var batch = _batch!.Value;
                 int[] batchLengths = [.. lengths];
                 lengths.Clear();
                 _batch = next;
@@ -169,14 +171,14 @@ public static class ContentHasher
                 }
             }
 
-            if (_batch is not null)
+            if (_batch is { } batch)
             {
-                BatchPool.Return(_batch);
+                BatchPool.Return(batch);
                 _batch = null;
             }
         }
 
-        private static ChunkRef[] HashBatch(byte[] batch, int[] lengths)
+        private static ChunkRef[] HashBatch(Memory<byte> batch, int[] lengths)
         {
             try
             {
@@ -184,7 +186,7 @@ public static class ContentHasher
                 int start = 0;
                 for (int i = 0; i < lengths.Length; i++)
                 {
-                    refs[i] = HashChunk(batch.AsSpan(start, lengths[i]));
+                    refs[i] = HashChunk(batch.Span.Slice(start, lengths[i]));
                     start += lengths[i];
                 }
 

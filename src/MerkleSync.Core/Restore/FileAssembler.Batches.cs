@@ -1,3 +1,4 @@
+using MerkleSync.Core.Buffers;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.ClientState;
 using MerkleSync.Core.Errors;
@@ -72,33 +73,43 @@ internal sealed partial class FileAssembler
     /// </summary>
     public async Task AssembleSmallFilesAsync(IEnumerable<TreeEntry> files, Action<(TreeEntry Entry, string Path, ChunkedContent Content)> onBuilt, CancellationToken cancellationToken)
     {
-        var buffers = new byte[2][];
-        FetchedBatch? fetched = null;
-        int count = 0;
-        foreach (var batch in Batches(files))
+        var buffers = new LargeBuffer?[2];
+        try
         {
-            _shards ??= [.. Enumerable.Range(0, StagingShards).Select(k => Directory.CreateDirectory(Path.Combine(stagingFolder, $"s{k}")).FullName)];
-            var buffer = buffers[count++ % 2] ??= GC.AllocateUninitializedArray<byte>(BatchBytes);
-            var fetching = FetchAsync(batch, buffer, fetched?.Slots, cancellationToken);
-            if (fetched is not null)
+            FetchedBatch? fetched = null;
+            int count = 0;
+            foreach (var batch in Batches(files))
             {
-                try
+                _shards ??= [.. Enumerable.Range(0, StagingShards).Select(k => Directory.CreateDirectory(Path.Combine(stagingFolder, $"s{k}")).FullName)];
+                var buffer = buffers[count++ % 2] ??= new LargeBuffer(BatchBytes);
+                var fetching = FetchAsync(batch, buffer.Memory, fetched?.Slots, cancellationToken);
+                if (fetched is not null)
                 {
-                    await WriteAsync(fetched, onBuilt, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await WriteAsync(fetched, onBuilt, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        await Task.WhenAny(fetching).ConfigureAwait(false); // stops using the buffers before they go; the write's failure is the one to report
+                        throw;
+                    }
                 }
-                catch
-                {
-                    await Task.WhenAny(fetching).ConfigureAwait(false); // stops using the buffers before they go; the write's failure is the one to report
-                    throw;
-                }
+
+                fetched = await fetching.ConfigureAwait(false);
             }
 
-            fetched = await fetching.ConfigureAwait(false);
+            if (fetched is not null)
+            {
+                await WriteAsync(fetched, onBuilt, cancellationToken).ConfigureAwait(false);
+            }
         }
-
-        if (fetched is not null)
+        finally
         {
-            await WriteAsync(fetched, onBuilt, cancellationToken).ConfigureAwait(false);
+            foreach (var buffer in buffers)
+            {
+                buffer?.Dispose();
+            }
         }
     }
 
@@ -110,7 +121,7 @@ internal sealed partial class FileAssembler
     /// bytes bound their total) and fills it: from the previous batch's slots, from a local file,
     /// or from its pack, with neighbouring chunks of a pack in one read.
     /// </summary>
-    private async Task<FetchedBatch> FetchAsync(IReadOnlyList<TreeEntry> batch, byte[] buffer, Dictionary<Hash, Memory<byte>>? previous, CancellationToken cancellationToken)
+    private async Task<FetchedBatch> FetchAsync(IReadOnlyList<TreeEntry> batch, Memory<byte> buffer, Dictionary<Hash, Memory<byte>>? previous, CancellationToken cancellationToken)
     {
         var plans = await PlanAsync(batch, cancellationToken).ConfigureAwait(false);
         var slots = new Dictionary<Hash, Memory<byte>>();
@@ -127,7 +138,7 @@ internal sealed partial class FileAssembler
                         continue;
                     }
 
-                    var slot = buffer.AsMemory(used, entry.RawLength);
+                    var slot = buffer.Slice(used, entry.RawLength);
                     used += entry.RawLength;
                     slots.Add(entry.ChunkHash, slot);
                     if (previous is not null && previous.TryGetValue(entry.ChunkHash, out var inMemory))

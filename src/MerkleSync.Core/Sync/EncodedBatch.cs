@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
+using MerkleSync.Core.Buffers;
 using MerkleSync.Core.Chunking;
 using MerkleSync.Core.Collections;
 using MerkleSync.Core.ClientState;
@@ -23,14 +23,14 @@ internal sealed class EncodedBatch : IDisposable
     // All batches use one buffer size, and a lane holds two (one packed while the next is encoded),
     // so a push keeps a few MiB here however long it runs. Per-chunk buffers of four sizes used to
     // pile up to the peak count of each size, which grew with the length of the push.
-    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(MaxBytes, 16);
+    private static readonly LargeBufferPool Pool = new(MaxBytes);
 
     private readonly ArraySegment<ChunkOrigin> _chunks;
     private readonly int[] _offsets;
     private readonly (Codec Codec, int Length, uint Crc32C)[] _stored;
-    private byte[]? _buffer;
+    private Memory<byte>? _buffer;
 
-    private EncodedBatch(ArraySegment<ChunkOrigin> chunks, int[] offsets, byte[] buffer)
+    private EncodedBatch(ArraySegment<ChunkOrigin> chunks, int[] offsets, Memory<byte> buffer)
     {
         _chunks = chunks;
         _offsets = offsets;
@@ -41,9 +41,9 @@ internal sealed class EncodedBatch : IDisposable
     public int Count => _chunks.Count;
 
     public (ChunkOrigin Origin, Codec Codec, ReadOnlyMemory<byte> Stored, uint Crc32C) this[int index] =>
-        (_chunks[index], _stored[index].Codec, Buffer.AsMemory(_offsets[index], _stored[index].Length), _stored[index].Crc32C);
+        (_chunks[index], _stored[index].Codec, Buffer.Slice(_offsets[index], _stored[index].Length), _stored[index].Crc32C);
 
-    private byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(EncodedBatch));
+    private Memory<byte> Buffer => _buffer ?? throw new ObjectDisposedException(nameof(EncodedBatch));
 
     /// <summary>
     /// Reads all of <paramref name="chunks"/> batch after batch (see <see cref="ReadAsync"/>), the
@@ -101,7 +101,7 @@ internal sealed class EncodedBatch : IDisposable
     {
         int count = taken.Count;
         var offsets = new int[count];
-        var batch = new EncodedBatch(taken, offsets, Pool.Rent(Math.Max(taken.Sum(c => c.Length), MaxBytes)));
+        var batch = new EncodedBatch(taken, offsets, Pool.Rent()); // chunks are far below MaxBytes, so a batch fits
         var sources = new Dictionary<string, (ChunkSource Source, FileStat? Stat)>(StringComparer.Ordinal);
         try
         {
@@ -119,7 +119,7 @@ internal sealed class EncodedBatch : IDisposable
                 if (first.Kept?.Bytes is { } kept && first.Offset + runLength <= kept.Length)
                 {
                     // The bytes that were hashed: no read, nor a stat to prove the file unchanged.
-                    kept.AsSpan((int)first.Offset, (int)runLength).CopyTo(batch.Buffer.AsSpan(at));
+                    kept.AsSpan((int)first.Offset, (int)runLength).CopyTo(batch.Buffer.Span[at..]);
                     if (first.Offset + runLength == kept.Length)
                     {
                         first.Kept.Release();
@@ -133,7 +133,7 @@ internal sealed class EncodedBatch : IDisposable
                         sources.Add(first.SourcePath, source);
                     }
 
-                    if (source.Source.Read(batch.Buffer.AsSpan(at, (int)runLength), first.Offset) != runLength)
+                    if (source.Source.Read(batch.Buffer.Span.Slice(at, (int)runLength), first.Offset) != runLength)
                     {
                         throw Changed(first.SourcePath);
                     }
@@ -184,7 +184,7 @@ internal sealed class EncodedBatch : IDisposable
     private void Encode(int index, bool rehash, Compression compression)
     {
         var origin = _chunks[index];
-        var raw = Buffer.AsSpan(_offsets[index], origin.Length);
+        var raw = Buffer.Span.Slice(_offsets[index], origin.Length);
         if (rehash && XetHashes.ChunkHash(raw) != origin.Hash)
         {
             throw Changed(origin.SourcePath);

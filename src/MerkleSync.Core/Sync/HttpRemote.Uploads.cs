@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.Http.Headers;
+using MerkleSync.Core.Buffers;
 using MerkleSync.Core.Errors;
 using MerkleSync.Core.Ingest;
 using MerkleSync.Core.Packs;
@@ -34,7 +34,7 @@ public sealed partial class HttpRemote
 
     // Pieces are rented on one thread and returned on another, which the shared pool kept only
     // partly: about 8 MB of new piece arrays per GiB pushed.
-    private static readonly ArrayPool<byte> PiecePool = ArrayPool<byte>.Create(UploadPieceBytes, 16);
+    private static readonly LargeBufferPool PiecePool = new(UploadPieceBytes, maxKept: 16);
 
     private readonly SemaphoreSlim _pieces = new(PieceBudget);
     private IUploadCheckpoints? _checkpoints;
@@ -146,14 +146,14 @@ public sealed partial class HttpRemote
     /// No per-PATCH checksum: the server re-hashes every chunk with BLAKE3 before it accepts the
     /// pack, which already catches any damage in transit.
     /// </summary>
-    private async Task<string?> PatchAsync(Uri location, byte[] piece, int count, long start, long? uploadLength, CancellationToken cancellationToken)
+    private async Task<string?> PatchAsync(Uri location, ReadOnlyMemory<byte> piece, int count, long start, long? uploadLength, CancellationToken cancellationToken)
     {
         long offset = start;
         for (int failures = 0; ;)
         {
             int sent = (int)(offset - start);
             using var patch = TusRequest(HttpMethod.Patch, location);
-            patch.Content = new ByteArrayContent(piece, sent, count - sent);
+            patch.Content = new ReadOnlyMemoryContent(piece[sent..count]);
             patch.Headers.Add("Upload-Offset", offset.ToString(CultureInfo.InvariantCulture));
             if (uploadLength is { } length)
             {
@@ -191,13 +191,13 @@ public sealed partial class HttpRemote
         }
     }
 
-    private async ValueTask<byte[]> RentPieceAsync(CancellationToken cancellationToken)
+    private async ValueTask<Memory<byte>> RentPieceAsync(CancellationToken cancellationToken)
     {
         await _pieces.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return PiecePool.Rent(UploadPieceBytes);
+        return PiecePool.Rent();
     }
 
-    private void ReturnPiece(byte[] piece)
+    private void ReturnPiece(Memory<byte> piece)
     {
         PiecePool.Return(piece);
         _pieces.Release();
@@ -277,8 +277,8 @@ public sealed partial class HttpRemote
     /// </summary>
     private sealed class PieceStream(HttpRemote remote, Uri location, long skip, Action beforeSend) : Stream
     {
-        private byte[]? _piece;
-        private byte[]? _sendingPiece;
+        private Memory<byte>? _piece;
+        private Memory<byte>? _sendingPiece;
         private int _filled;
         private long _position;
         private Task? _sending;
@@ -304,9 +304,9 @@ public sealed partial class HttpRemote
 
             while (buffer.Length > 0)
             {
-                _piece ??= await remote.RentPieceAsync(cancellationToken).ConfigureAwait(false);
+                var piece = _piece ??= await remote.RentPieceAsync(cancellationToken).ConfigureAwait(false);
                 int take = Math.Min(buffer.Length, UploadPieceBytes - _filled);
-                buffer[..take].CopyTo(_piece.AsMemory(_filled));
+                buffer[..take].CopyTo(piece[_filled..]);
                 _filled += take;
                 _position += take;
                 buffer = buffer[take..];
@@ -315,7 +315,7 @@ public sealed partial class HttpRemote
                     await WaitForSendAsync().ConfigureAwait(false);
                     beforeSend();
                     (_piece, _sendingPiece) = (_sendingPiece ?? await remote.RentPieceAsync(cancellationToken).ConfigureAwait(false), _piece);
-                    _sending = remote.PatchAsync(location, _sendingPiece, _filled, _position - _filled, null, cancellationToken);
+                    _sending = remote.PatchAsync(location, _sendingPiece.Value, _filled, _position - _filled, null, cancellationToken);
                     _filled = 0;
                 }
             }
@@ -329,7 +329,7 @@ public sealed partial class HttpRemote
             beforeSend();
             try
             {
-                return await remote.PatchAsync(location, _piece ?? [], _filled, _position - _filled, _position, cancellationToken).ConfigureAwait(false);
+                return await remote.PatchAsync(location, _piece ?? Memory<byte>.Empty, _filled, _position - _filled, _position, cancellationToken).ConfigureAwait(false);
             }
             finally
             {

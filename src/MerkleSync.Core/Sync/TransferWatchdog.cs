@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net;
+using MerkleSync.Core.Buffers;
 
 namespace MerkleSync.Core.Sync;
 
@@ -67,12 +68,20 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         // Its own small pool: the shared one keeps up to 32 arrays per size and core, too many of these.
         private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 64 << 20, maxArraysPerBucket: 8);
 
-        private byte[]? _buffer;
-        private readonly int _length;
+        // Pack ranges, the bulk of a pull, in huge-page buffers (see LargeBuffer): as many as a pull
+        // reads at once. Smaller bodies (JSON, ranges of a few chunks) take arrays.
+        private static readonly LargeBufferPool RangeBuffers = new((int)RemoteExtensions.MaxReadBytes, maxKept: 8);
+        private const int SmallestRange = 1 << 20;
 
-        private BufferedContent(byte[] buffer, int length, HttpContent original)
+        private readonly byte[]? _array;
+        private readonly Memory<byte>? _large;
+        private readonly int _length;
+        private int _returned;
+
+        private BufferedContent(byte[]? array, Memory<byte>? large, int length, HttpContent original)
         {
-            _buffer = buffer;
+            _array = array;
+            _large = large;
             _length = length;
             foreach (var header in original.Headers)
             {
@@ -80,31 +89,49 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
             }
         }
 
-        public ReadOnlyMemory<byte> Bytes => (_buffer ?? throw new ObjectDisposedException(nameof(BufferedContent))).AsMemory(0, _length);
+        public ReadOnlyMemory<byte> Bytes =>
+            Volatile.Read(ref _returned) != 0 ? throw new ObjectDisposedException(nameof(BufferedContent))
+            : _large is { } large ? large[.._length]
+            : _array.AsMemory(0, _length);
 
         /// <summary>Reads <paramref name="original"/> to its end (reporting progress to the watch) and disposes it.</summary>
         internal static async Task<BufferedContent> ReadAsync(HttpContent original, Watch watch)
         {
             using (original)
             {
+                await using var stream = await original.ReadAsStreamAsync(watch.Token).ConfigureAwait(false);
                 long? announced = original.Headers.ContentLength;
+                if (announced is { } size && size >= SmallestRange && size <= RangeBuffers.BlockBytes)
+                {
+                    var large = RangeBuffers.Rent();
+                    try
+                    {
+                        return new BufferedContent(null, large, await FillAsync(stream, large[..(int)size], watch).ConfigureAwait(false), original);
+                    }
+                    catch
+                    {
+                        RangeBuffers.Return(large);
+                        throw;
+                    }
+                }
+
                 byte[] buffer = Pool.Rent((int)Math.Clamp(announced ?? 0, 1 << 16, 64 << 20));
                 int length = 0;
                 try
                 {
-                    await using var stream = await original.ReadAsStreamAsync(watch.Token).ConfigureAwait(false);
-                    int read;
-                    while (length != announced && (read = await stream.ReadAsync(buffer.AsMemory(length), watch.Token).ConfigureAwait(false)) > 0)
+                    while (length != announced)
                     {
-                        watch.Progress();
+                        int read = await FillAsync(stream, buffer.AsMemory(length), watch).ConfigureAwait(false);
                         length += read;
-                        if (length == buffer.Length && length != announced)
+                        if (length < buffer.Length || length == announced)
                         {
-                            byte[] larger = Pool.Rent(checked(buffer.Length * 2));
-                            buffer.AsSpan(0, length).CopyTo(larger);
-                            Pool.Return(buffer);
-                            buffer = larger;
+                            break; // the body ended
                         }
+
+                        byte[] larger = Pool.Rent(checked(buffer.Length * 2));
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        Pool.Return(buffer);
+                        buffer = larger;
                     }
                 }
                 catch
@@ -113,8 +140,22 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
                     throw;
                 }
 
-                return new BufferedContent(buffer, length, original);
+                return new BufferedContent(buffer, null, length, original);
             }
+        }
+
+        /// <summary>Reads into <paramref name="destination"/> until it is full or the body ends; returns the bytes read.</summary>
+        private static async Task<int> FillAsync(Stream stream, Memory<byte> destination, Watch watch)
+        {
+            int length = 0;
+            int read;
+            while (length < destination.Length && (read = await stream.ReadAsync(destination[length..], watch.Token).ConfigureAwait(false)) > 0)
+            {
+                watch.Progress();
+                length += read;
+            }
+
+            return length;
         }
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(Bytes).AsTask();
@@ -127,9 +168,16 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing && Interlocked.Exchange(ref _buffer, null) is { } buffer)
+            if (disposing && Interlocked.Exchange(ref _returned, 1) == 0)
             {
-                Pool.Return(buffer);
+                if (_large is { } large)
+                {
+                    RangeBuffers.Return(large);
+                }
+                else if (_array is { } array)
+                {
+                    Pool.Return(array);
+                }
             }
 
             base.Dispose(disposing);
