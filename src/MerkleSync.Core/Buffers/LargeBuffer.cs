@@ -7,8 +7,9 @@ namespace MerkleSync.Core.Buffers;
 /// A large I/O buffer outside the managed heap, on Linux mapped on its own and backed by transparent
 /// huge pages where the kernel offers them for the asking (its "madvise" mode, the usual default):
 /// the first fill of 16 MiB then takes 8 page faults instead of 4 096. On the VMs measured here a
-/// 4 KiB page's first touch cost ~10 µs, and the fresh buffers a pull fills were a sixth of its CPU
-/// (docs/benchmarks.md, the forty-fifth session). Elsewhere it is plain aligned native memory.
+/// 4 KiB page's first touch cost ~10 µs, and a pull's 35 000 page faults were a tenth of its CPU,
+/// half of them in such buffers (docs/benchmarks.md, the forty-fifth session). Elsewhere it is
+/// plain aligned native memory.
 /// Its bytes start undefined; dispose it once nothing uses them. No finalizer (a span of it may
 /// outlive every reference to it): one that is never disposed stays mapped.
 /// </summary>
