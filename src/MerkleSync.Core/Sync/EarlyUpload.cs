@@ -176,13 +176,15 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         try
         {
             List<SnapshotFile> missingFiles;
+            List<ChunkOrigin> runs;
             HashSet<Hash> missingChunks;
             try
             {
                 await negotiatedBefore.ConfigureAwait(false);
+                runs = RunsNotStopped(group.Runs);
                 missingFiles = await Negotiation.MissingFilesAsync(remote, group.Files, AskedFiles, cancellationToken).ConfigureAwait(false);
-                missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, group.Runs, SettledChunks, cancellationToken).ConfigureAwait(false);
-                StopRunsFoundOnRemote(group.Runs, missingChunks);
+                missingChunks = await Negotiation.MissingChunksAsync(remote, missingFiles, runs, SettledChunks, cancellationToken).ConfigureAwait(false);
+                StopRunsFoundOnRemote(runs, missingChunks);
                 negotiated.SetResult();
             }
             catch (Exception e)
@@ -192,7 +194,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
             }
 
             await twoBack.ConfigureAwait(false);
-            var upload = await ChunkUploader.UploadAsync(missingFiles, group.Runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
+            var upload = await ChunkUploader.UploadAsync(missingFiles, runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
             KeptBytes.ReleaseAll(group.Files); // those the remote had, or whose chunks it had
             lock (_lock)
             {
@@ -209,6 +211,18 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         {
             // A group ends after the one before it, so that waiting for the last waits for all.
             await oneBack.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+    }
+
+    // Runs of files whose earlier runs the remote turned out to have (in the groups before this one,
+    // which negotiated first) are left to their file's hash as well: a group formed while that
+    // answer was on its way would otherwise still ask about each of their chunks. Their bytes stay
+    // counted as settled here, and their file's group leaves them out (_runBytesTaken).
+    private List<ChunkOrigin> RunsNotStopped(List<ChunkOrigin> runs)
+    {
+        lock (_lock)
+        {
+            return _runsStopped.Count == 0 ? runs : runs.Where(r => !_runsStopped.Contains(r.SourcePath)).ToList();
         }
     }
 
