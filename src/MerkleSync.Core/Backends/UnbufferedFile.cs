@@ -70,7 +70,6 @@ public static partial class UnbufferedFile
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(SafeFileHandle handle, int command, int argument);
 
-
     /// <summary>Reads a range of a file front to back, one block ahead of the caller.</summary>
     private sealed class Reader(SafeFileHandle handle, long start, long end) : Stream
     {

@@ -33,8 +33,9 @@ public sealed partial class HttpRemote
     private const int PieceBudget = 12;
 
     // Pieces are rented on one thread and returned on another, which the shared pool kept only
-    // partly: about 8 MB of new piece arrays per GiB pushed.
-    private static readonly LargeBufferPool PiecePool = new(UploadPieceBytes, maxKept: 16);
+    // partly: about 8 MB of new piece arrays per GiB pushed. All are kept (the budget bounds them),
+    // never unmapped: a PATCH the server answered early may still be reading its piece.
+    private static readonly LargeBufferPool PiecePool = new(UploadPieceBytes);
 
     private readonly SemaphoreSlim _pieces = new(PieceBudget);
     private IUploadCheckpoints? _checkpoints;
