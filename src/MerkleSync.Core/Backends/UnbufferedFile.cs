@@ -220,8 +220,6 @@ public static partial class UnbufferedFile
             _fill = (int)(offset - _blockStart);
         }
 
-        private Memory<byte> Buffer => _block;
-
         public override bool CanRead => false;
 
         public override bool CanSeek => false;
@@ -244,7 +242,7 @@ public static partial class UnbufferedFile
                 return;
             }
 
-            int read = await RandomAccess.ReadAsync(_handle, Buffer[..Alignment], _blockStart, cancellationToken).ConfigureAwait(false);
+            int read = await RandomAccess.ReadAsync(_handle, _block[..Alignment], _blockStart, cancellationToken).ConfigureAwait(false);
             if (read < _fill)
             {
                 throw new IOException($"The file is shorter ({_blockStart + read} bytes) than the offset to append at ({Length}).");
@@ -273,7 +271,7 @@ public static partial class UnbufferedFile
             get
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return Buffer[_fill..];
+                return _block[_fill..];
             }
         }
 
@@ -318,20 +316,20 @@ public static partial class UnbufferedFile
             int whole = _fill - (_fill % Alignment);
             if (whole > 0)
             {
-                await RandomAccess.WriteAsync(_handle, Buffer[..whole], _blockStart, cancellationToken).ConfigureAwait(false);
+                await RandomAccess.WriteAsync(_handle, _block[..whole], _blockStart, cancellationToken).ConfigureAwait(false);
             }
 
             if (whole < _fill)
             {
                 SetDirect(_handle, false); // a direct write cannot be shorter than a block
-                await RandomAccess.WriteAsync(_handle, Buffer[whole.._fill], _blockStart + whole, cancellationToken).ConfigureAwait(false);
+                await RandomAccess.WriteAsync(_handle, _block[whole.._fill], _blockStart + whole, cancellationToken).ConfigureAwait(false);
                 SetDirect(_handle, _direct);
             }
 
             // Keep the partial block buffered, at the front, so writing can go on after a flush.
             if (whole > 0)
             {
-                Buffer[whole.._fill].CopyTo(Buffer);
+                _block[whole.._fill].CopyTo(_block);
                 _blockStart += whole;
                 _fill -= whole;
             }

@@ -15,7 +15,10 @@ namespace MerkleSync.Core.Buffers;
 /// </summary>
 public sealed unsafe partial class LargeBuffer : MemoryManager<byte>
 {
-    private const nuint HugePage = 2 << 20;
+    /// <summary>A transparent huge page on x86-64 (and arm64 with 4 KiB pages): the buffer starts on one.</summary>
+    public const int HugePageBytes = 2 << 20;
+
+    private const nuint HugePage = HugePageBytes;
 
     private byte* _mapping;
     private readonly nuint _mappedBytes;
@@ -38,7 +41,7 @@ public sealed unsafe partial class LargeBuffer : MemoryManager<byte>
 
             _mapping = (byte*)mapping;
             _start = (byte*)(((nuint)mapping + HugePage - 1) & ~(HugePage - 1));
-            _ = Advise((nint)_start, _mappedBytes - HugePage, HugePages); // best effort: refused where huge pages are off
+            _ = Advise((nint)_start, _mappedBytes - HugePage, AdviseHugePages); // best effort: refused where huge pages are off
         }
         else
         {
@@ -88,7 +91,7 @@ public sealed unsafe partial class LargeBuffer : MemoryManager<byte>
 
     private const int ReadWrite = 0x1 | 0x2; // PROT_READ | PROT_WRITE
     private const int PrivateAnonymous = 0x02 | 0x20; // MAP_PRIVATE | MAP_ANONYMOUS
-    private const int HugePages = 14; // MADV_HUGEPAGE
+    private const int AdviseHugePages = 14; // MADV_HUGEPAGE
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial nint Map(nint address, nuint length, int protection, int flags, int fd, nint offset);

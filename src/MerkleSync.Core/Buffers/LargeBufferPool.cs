@@ -12,8 +12,6 @@ namespace MerkleSync.Core.Buffers;
 /// </summary>
 public sealed class LargeBufferPool(int blockBytes, int maxKept = int.MaxValue)
 {
-    private const int HugePageBytes = 2 << 20;
-
     private readonly ConcurrentBag<Memory<byte>> _free = [];
     private readonly Lock _carving = new();
 
@@ -26,7 +24,7 @@ public sealed class LargeBufferPool(int blockBytes, int maxKept = int.MaxValue)
             return block;
         }
 
-        if (blockBytes >= HugePageBytes)
+        if (blockBytes >= LargeBuffer.HugePageBytes)
         {
             return new LargeBuffer(blockBytes).Memory;
         }
@@ -38,7 +36,7 @@ public sealed class LargeBufferPool(int blockBytes, int maxKept = int.MaxValue)
                 return block;
             }
 
-            int count = HugePageBytes / blockBytes;
+            int count = LargeBuffer.HugePageBytes / blockBytes;
             var page = new LargeBuffer(count * blockBytes).Memory; // never unmapped: its blocks are the pool's
             for (int i = 1; i < count; i++)
             {
@@ -56,7 +54,7 @@ public sealed class LargeBufferPool(int blockBytes, int maxKept = int.MaxValue)
             throw new ArgumentException($"A block of this pool has {blockBytes} bytes, not {block.Length}.", nameof(block));
         }
 
-        if (blockBytes >= HugePageBytes && _free.Count >= maxKept && MemoryMarshal.TryGetMemoryManager<byte, LargeBuffer>(block, out var buffer))
+        if (blockBytes >= LargeBuffer.HugePageBytes && _free.Count >= maxKept && MemoryMarshal.TryGetMemoryManager<byte, LargeBuffer>(block, out var buffer))
         {
             buffer.Dispose();
             return;

@@ -28,17 +28,8 @@ internal static class Blake3OneChunk
     [SkipLocalsInit]
     public static void Hash(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<byte> input, Span<byte> output)
     {
-        if (key.Length != 32)
-        {
-            throw new ArgumentException("Blake3OneChunk takes a 32-byte key.");
-        }
-
         Span<uint> keyWords = stackalloc uint[8];
-        for (int i = 0; i < 8; i++)
-        {
-            keyWords[i] = BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]);
-        }
-
+        ReadKey(key, keyWords);
         Compute(keyWords, mode, input, output);
     }
 
@@ -66,17 +57,27 @@ internal static class Blake3OneChunk
     /// </summary>
     public static void ParentValue(ReadOnlySpan<byte> key, uint mode, ReadOnlySpan<uint> children, bool root, Span<uint> output)
     {
-        if (key.Length != 32 || children.Length != 16 || output.Length < 8)
+        if (children.Length != 16 || output.Length < 8)
         {
-            throw new ArgumentException("A parent takes a 32-byte key and two chaining values, and gives one.");
+            throw new ArgumentException("A parent takes two chaining values and gives one.");
+        }
+
+        ReadKey(key, output);
+        Compress(output, children, BlockLength, mode | Parent | (root ? Root : 0));
+    }
+
+    // The key's eight little-endian words, which start every chunk's and parent's compression.
+    private static void ReadKey(ReadOnlySpan<byte> key, Span<uint> words)
+    {
+        if (key.Length != 32)
+        {
+            throw new ArgumentException("Blake3OneChunk takes a 32-byte key.");
         }
 
         for (int i = 0; i < 8; i++)
         {
-            output[i] = BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]);
+            words[i] = BinaryPrimitives.ReadUInt32LittleEndian(key[(4 * i)..]);
         }
-
-        Compress(output, children, BlockLength, mode | Parent | (root ? Root : 0));
     }
 
     [SkipLocalsInit]
