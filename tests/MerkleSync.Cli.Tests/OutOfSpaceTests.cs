@@ -39,7 +39,7 @@ public class OutOfSpaceTests
         using var server = new ServerOutput(Process.Start(start)!);
         try
         {
-            string listening = await server.WaitForLineAsync("Now listening on: ");
+            string listening = await server.WaitForLineAsync("Now listening on: ", " (it needs 'unshare --user --map-root-user --mount' to be allowed)");
             string remote = listening[(listening.IndexOf("http", StringComparison.Ordinal))..].Trim() + "/ds";
             var init = await CliRunner.RunAsync("init", remote);
             Assert.True(init.ExitCode == 0, init.Stderr);
@@ -149,75 +149,5 @@ public class OutOfSpaceTests
         }
 
         return Path.Combine(dir.Path, "data");
-    }
-
-    /// <summary>Collects a process's output lines as they come.</summary>
-    private sealed class ServerOutput : IDisposable
-    {
-        private readonly Process _process;
-        private readonly List<string> _lines = [];
-
-        public ServerOutput(Process process)
-        {
-            _process = process;
-            process.OutputDataReceived += (_, e) => Add(e.Data);
-            process.ErrorDataReceived += (_, e) => Add(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public IReadOnlyList<string> Lines
-        {
-            get
-            {
-                lock (_lines)
-                {
-                    return [.. _lines];
-                }
-            }
-        }
-
-        public async Task<string> WaitForLineAsync(string text)
-        {
-            for (int i = 0; i < 600; i++)
-            {
-                if (Lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal)) is { } line)
-                {
-                    return line;
-                }
-
-                if (_process.HasExited)
-                {
-                    break;
-                }
-
-                await Task.Delay(100);
-            }
-
-            throw new InvalidOperationException($"No line with '{text}' from the server (it needs 'unshare --user --map-root-user --mount' to be allowed). Output:\n{string.Join('\n', Lines)}");
-        }
-
-        public async Task StopAsync()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-
-            await _process.WaitForExitAsync();
-        }
-
-        public void Dispose() => _process.Dispose();
-
-        private void Add(string? line)
-        {
-            if (line is not null)
-            {
-                lock (_lines)
-                {
-                    _lines.Add(line);
-                }
-            }
-        }
     }
 }

@@ -18,14 +18,21 @@ internal static class ServeCommand
         {
             Description = "Keep the packs of datasets created from now on in S3, each under PREFIX/DATASET (s3://BUCKET/PREFIX, or s3:http://HOST:PORT/BUCKET/PREFIX for an S3-compatible server); indexes stay under --root. Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile.",
         };
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "How log lines go to stderr: text (one line each) or json (one object per line, the access log's fields apart). Both start with a UTC timestamp.",
+            DefaultValueFactory = _ => "text",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var command = new Command("serve", "Run the sync server: datasets under --root, reached as http://HOST:PORT/DATASET.\n\nExample:\n  merklesync serve --root /srv/merklesync --listen http://0.0.0.0:8470 --tokens tokens.json")
         {
-            root, listen, tokens, tlsCert, tlsKey, packStore,
+            root, listen, tokens, tlsCert, tlsKey, packStore, logFormat,
         };
         command.SetAction((parse, ct) => CliApp.GuardAsync(parse, async () =>
         {
             var listenUrls = parse.GetValue(listen) is { Length: > 0 } urls ? urls : [ServerSettings.DefaultListen];
-            await using var app = ServerApp.Build(new ServerSettings(parse.GetValue(root)!, listenUrls, parse.GetValue(tokens), parse.GetValue(tlsCert), parse.GetValue(tlsKey), PackStore: parse.GetValue(packStore) is { } store ? S3Location.Parse(store) : null));
+            await using var app = ServerApp.Build(new ServerSettings(parse.GetValue(root)!, listenUrls, parse.GetValue(tokens), parse.GetValue(tlsCert), parse.GetValue(tlsKey), PackStore: parse.GetValue(packStore) is { } store ? S3Location.Parse(store) : null,
+                LogFormat: ServerSettings.ParseLogFormat(parse.GetValue(logFormat)!)));
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);
             return CliApp.Ok;

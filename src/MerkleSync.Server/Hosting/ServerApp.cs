@@ -17,6 +17,9 @@ namespace MerkleSync.Server.Hosting;
 /// <summary>Builds the sync server: Kestrel, the dataset registry, auth, access log, error mapping and endpoints.</summary>
 public static partial class ServerApp
 {
+    /// <summary>ISO 8601 in UTC to the millisecond, as log collectors parse it.</summary>
+    private const string TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+
     public static WebApplication Build(ServerSettings settings)
     {
         if (settings.Listen.FirstOrDefault(url => !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) is { } bad)
@@ -72,7 +75,24 @@ public static partial class ServerApp
             }
         });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        if (settings.LogFormat == LogFormat.Json)
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.TimestampFormat = TimestampFormat;
+                o.UseUtcTimestamp = true;
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = TimestampFormat + " ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace); // stdout stays for command output
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
