@@ -41,6 +41,16 @@ public class ObservabilityTests : FolderTests
 public class HostingTests : FolderTests
 {
     [Fact]
+    public void The_standalone_servers_arguments_choose_the_log_format_and_refuse_an_unknown_one()
+    {
+        Assert.Equal(LogFormat.Text, ServerSettings.FromArgs(["--root", "r"]).LogFormat);
+        Assert.Equal(LogFormat.Json, ServerSettings.FromArgs(["--root", "r", "--log-format", "json"]).LogFormat);
+        var refused = Assert.Throws<Core.Errors.InvalidInputException>(() => ServerSettings.FromArgs(["--root", "r", "--log-format", "xml"]));
+        Assert.Equal("'xml' is not a log format; use text or json.", refused.Message);
+        Assert.Contains("--log-format needs a value", Assert.Throws<Core.Errors.InvalidInputException>(() => ServerSettings.FromArgs(["--root", "r", "--log-format"])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_server_watches_no_configuration_file_in_its_working_directory()
     {
         // A reloadable appsettings.json puts an inotify watch on every folder under the working
