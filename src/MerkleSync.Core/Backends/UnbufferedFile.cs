@@ -70,6 +70,18 @@ public static partial class UnbufferedFile
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(SafeFileHandle handle, int command, int argument);
 
+    // Blocks go back to the pool once the I/O that may still use them has ended, however it ended (a
+    // block is native memory: dropped, it would stay mapped).
+    private static void ReturnAfter(Task? io, Memory<byte> block, Memory<byte>? other) =>
+        (io ?? Task.CompletedTask).ContinueWith(_ =>
+        {
+            Pool.Return(block);
+            if (other is { } second)
+            {
+                Pool.Return(second);
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
     /// <summary>Reads a range of a file front to back, one block ahead of the caller.</summary>
     private sealed class Reader(SafeFileHandle handle, long start, long end) : Stream
     {
@@ -187,9 +199,7 @@ public static partial class UnbufferedFile
             {
                 _disposed = true;
                 handle.Dispose();
-                // Back to the pool once no read fills them (a block is native memory: dropped, it would stay mapped).
-                var (current, next) = (_current, _next);
-                (_ahead ?? Task.CompletedTask).ContinueWith(_ => { Pool.Return(current); Pool.Return(next); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                ReturnAfter(_ahead, _current, _next);
             }
 
             base.Dispose(disposing);
@@ -384,16 +394,7 @@ public static partial class UnbufferedFile
             {
                 _disposed = true;
                 _handle.Dispose();
-                // Back to the pool once no write reads them (a block is native memory: dropped, it would stay mapped).
-                var (block, spare) = (_block, _spare);
-                (_writing ?? Task.CompletedTask).ContinueWith(_ =>
-                {
-                    Pool.Return(block);
-                    if (spare is { } written)
-                    {
-                        Pool.Return(written);
-                    }
-                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                ReturnAfter(_writing, _block, _spare);
             }
 
             base.Dispose(disposing);

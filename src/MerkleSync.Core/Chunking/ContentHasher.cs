@@ -75,7 +75,7 @@ public static class ContentHasher
         private static readonly LargeBufferPool BatchPool = new(BatchBytes, maxKept: 32);
 
         private readonly Queue<Task<ChunkRef[]>> _inFlight = new();
-        private Memory<byte>? _batch;
+        private Memory<byte> _batch; // the batch being filled (empty when none), returned on dispose after a failure
 
         public async ValueTask<(List<ChunkRef> Chunks, long Length)> RunAsync(Stream stream, GearChunker chunker, CancellationToken cancellationToken)
         {
@@ -85,8 +85,7 @@ public static class ContentHasher
             int chunkStart = 0; // first byte of the unfinished chunk in the batch
             int scanned = 0;    // bytes before this were already fed to the chunker
             int filled = 0;
-            var current = BatchPool.Rent();
-            _batch = current;
+            _batch = BatchPool.Rent();
             while (true)
             {
                 if (scanned == filled)
@@ -95,14 +94,13 @@ public static class ContentHasher
                     {
                         // Full: hash its finished chunks; the unfinished one (under the maximum chunk size) starts the next batch.
                         var next = BatchPool.Rent();
-                        current.Span[chunkStart..filled].CopyTo(next.Span);
+                        _batch.Span[chunkStart..filled].CopyTo(next.Span);
                         await DispatchAsync(next).ConfigureAwait(false);
-                        current = next;
                         (filled, scanned, chunkStart) = (filled - chunkStart, filled - chunkStart, 0);
                     }
 
                     // Reads of at most ReadBytes: the chunker scans each while it is still in the core's cache.
-                    int read = await stream.ReadAsync(current.Slice(filled, Math.Min(ReadBytes, BatchBytes - filled)), cancellationToken).ConfigureAwait(false);
+                    int read = await stream.ReadAsync(_batch.Slice(filled, Math.Min(ReadBytes, BatchBytes - filled)), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
                         if (filled > chunkStart)
@@ -110,7 +108,7 @@ public static class ContentHasher
                             lengths.Add(filled - chunkStart);
                         }
 
-                        await DispatchAsync(null).ConfigureAwait(false);
+                        await DispatchAsync(Memory<byte>.Empty).ConfigureAwait(false);
                         while (_inFlight.Count > 0)
                         {
                             Collect(await _inFlight.Dequeue().ConfigureAwait(false));
@@ -123,7 +121,7 @@ public static class ContentHasher
                     total += read;
                 }
 
-                int boundary = chunker.NextBoundary(current.Span[scanned..filled]);
+                int boundary = chunker.NextBoundary(_batch.Span[scanned..filled]);
                 if (boundary < 0)
                 {
                     scanned = filled;
@@ -136,9 +134,9 @@ public static class ContentHasher
             }
 
             // Hands the current batch (its chunks' lengths in lengths) to a hashing thread and makes next current.
-            async ValueTask DispatchAsync(Memory<byte>? next)
+            async ValueTask DispatchAsync(Memory<byte> next)
             {
-                var batch = _batch!.Value;
+                var batch = _batch;
                 int[] batchLengths = [.. lengths];
                 lengths.Clear();
                 _batch = next;
@@ -171,10 +169,10 @@ public static class ContentHasher
                 }
             }
 
-            if (_batch is { } batch)
+            if (!_batch.IsEmpty)
             {
-                BatchPool.Return(batch);
-                _batch = null;
+                BatchPool.Return(_batch);
+                _batch = Memory<byte>.Empty;
             }
         }
 
@@ -183,10 +181,11 @@ public static class ContentHasher
             try
             {
                 var refs = new ChunkRef[lengths.Length];
+                var bytes = batch.Span;
                 int start = 0;
                 for (int i = 0; i < lengths.Length; i++)
                 {
-                    refs[i] = HashChunk(batch.Span.Slice(start, lengths[i]));
+                    refs[i] = HashChunk(bytes.Slice(start, lengths[i]));
                     start += lengths[i];
                 }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net;
+using System.Runtime.InteropServices;
 using MerkleSync.Core.Buffers;
 
 namespace MerkleSync.Core.Sync;
@@ -73,15 +74,13 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         private static readonly LargeBufferPool RangeBuffers = new((int)RemoteExtensions.MaxReadBytes, maxKept: 8);
         private const int SmallestRange = 1 << 20;
 
-        private readonly byte[]? _array;
-        private readonly Memory<byte>? _large;
+        private readonly Memory<byte> _buffer; // a whole array of Pool or block of RangeBuffers, which takes it back
         private readonly int _length;
         private int _returned;
 
-        private BufferedContent(byte[]? array, Memory<byte>? large, int length, HttpContent original)
+        private BufferedContent(Memory<byte> buffer, int length, HttpContent original)
         {
-            _array = array;
-            _large = large;
+            _buffer = buffer;
             _length = length;
             foreach (var header in original.Headers)
             {
@@ -89,10 +88,7 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
             }
         }
 
-        public ReadOnlyMemory<byte> Bytes =>
-            Volatile.Read(ref _returned) != 0 ? throw new ObjectDisposedException(nameof(BufferedContent))
-            : _large is { } large ? large[.._length]
-            : _array.AsMemory(0, _length);
+        public ReadOnlyMemory<byte> Bytes => Volatile.Read(ref _returned) == 0 ? _buffer[.._length] : throw new ObjectDisposedException(nameof(BufferedContent));
 
         /// <summary>Reads <paramref name="original"/> to its end (reporting progress to the watch) and disposes it.</summary>
         internal static async Task<BufferedContent> ReadAsync(HttpContent original, Watch watch)
@@ -106,7 +102,7 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
                     var large = RangeBuffers.Rent();
                     try
                     {
-                        return new BufferedContent(null, large, await FillAsync(stream, large[..(int)size], watch).ConfigureAwait(false), original);
+                        return new BufferedContent(large, await FillAsync(stream, large[..(int)size], watch).ConfigureAwait(false), original);
                     }
                     catch
                     {
@@ -140,7 +136,7 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
                     throw;
                 }
 
-                return new BufferedContent(buffer, null, length, original);
+                return new BufferedContent(buffer, length, original);
             }
         }
 
@@ -170,13 +166,13 @@ internal sealed class TransferWatchdog(HttpMessageHandler inner, TimeSpan stallT
         {
             if (disposing && Interlocked.Exchange(ref _returned, 1) == 0)
             {
-                if (_large is { } large)
+                if (MemoryMarshal.TryGetArray<byte>(_buffer, out var array))
                 {
-                    RangeBuffers.Return(large);
+                    Pool.Return(array.Array!);
                 }
-                else if (_array is { } array)
+                else
                 {
-                    Pool.Return(array);
+                    RangeBuffers.Return(_buffer);
                 }
             }
 
