@@ -23,7 +23,7 @@ namespace MerkleSync.Core.Sync;
 /// file renamed or touched), the rest of that file waits for its hash, which one question settles.
 /// A group that fails calls <paramref name="onFailure"/> (the push stops hashing and reports it) at once.
 /// </summary>
-internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, OperationProgress progress, Action onFailure, CancellationToken cancellationToken) : IHashListener
+internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, OperationProgress progress, Action onFailure, CancellationToken cancellationToken) : IHashListener, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly List<SnapshotFile> _pending = [];
@@ -53,6 +53,9 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
     /// saved no more time on 400k files of a few hundred bytes and raised the peak RSS).
     /// </summary>
     public KeptBytesBudget Keep { get; } = new(16 << 20);
+
+    /// <summary>Frees the kept bytes that nothing packed (the push failed, or the remote had their chunks).</summary>
+    public void Dispose() => Keep.Dispose();
 
     /// <summary>File hashes asked about (valid once <see cref="FinishAsync"/> returned).</summary>
     public HashSet<Hash> AskedFiles { get; } = [];

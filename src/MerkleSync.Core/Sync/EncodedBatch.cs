@@ -116,13 +116,13 @@ internal sealed class EncodedBatch : IDisposable
                     runLength += taken[end++].Length;
                 }
 
-                if (first.Kept?.Bytes is { } kept && first.Offset + runLength <= kept.Length)
+                if (first.Kept is { } kept && first.Offset + runLength <= kept.Length
+                    && kept.TryCopyTo((int)first.Offset, batch.Buffer.Span.Slice(at, (int)runLength)))
                 {
                     // The bytes that were hashed: no read, nor a stat to prove the file unchanged.
-                    kept.AsSpan((int)first.Offset, (int)runLength).CopyTo(batch.Buffer.Span[at..]);
                     if (first.Offset + runLength == kept.Length)
                     {
-                        first.Kept.Release();
+                        kept.Release();
                     }
                 }
                 else

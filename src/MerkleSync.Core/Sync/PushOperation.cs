@@ -99,7 +99,7 @@ public static class PushOperation
         using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var hashing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var packing = new PackingOptions(options.PackSize, options.Compression);
-        var early = new EarlyUpload(remote, packing, progress, hashing.Cancel, earlyCancel.Token);
+        using var early = new EarlyUpload(remote, packing, progress, hashing.Cancel, earlyCancel.Token);
         Hash? fingerprint;
         try
         {
