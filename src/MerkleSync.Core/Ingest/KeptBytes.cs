@@ -125,6 +125,9 @@ public sealed class KeptBytesBudget : IDisposable
 
     internal bool TryCopy(KeptBytes kept, int start, Span<byte> destination)
     {
+        // The block holds other files' bytes on either side: never hand those out.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)start, (uint)kept.Length, nameof(start));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(destination.Length, kept.Length - start, nameof(destination));
         lock (_lock)
         {
             if (kept.Released || _disposed)

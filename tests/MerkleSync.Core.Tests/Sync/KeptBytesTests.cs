@@ -63,6 +63,10 @@ public class KeptBytesTests
             Assert.Equal(files[i].AsSpan(10).ToArray(), copy);
         }
 
+        // A copy never reaches past the file into its neighbours in the block.
+        Assert.Throws<ArgumentOutOfRangeException>(() => kept[0]!.TryCopyTo(1, new byte[files[0].Length]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => kept[0]!.TryCopyTo(-1, new byte[1]));
+
         foreach (var k in kept)
         {
             k!.Release();
