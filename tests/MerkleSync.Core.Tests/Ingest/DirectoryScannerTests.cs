@@ -18,14 +18,21 @@ public class DirectoryScannerTests
 
         using var temp = new TempFolder();
         DatasetFiles.Write(temp.Path, "sub/ok.txt", "ok"u8.ToArray());
-        await CreateWithRawNameAsync(Path.Combine(temp.Path, "sub"));
+        string sub = Path.Combine(temp.Path, "sub");
+        await CreateWithRawNameAsync(sub);
+        try
+        {
+            var refused = Assert.Throws<InvalidInputException>(() => DirectoryScanner.Scan(temp.Path));
+            Assert.Contains("name.bin' has a name that is not valid UTF-8", refused.Message, StringComparison.Ordinal);
+            Assert.Contains(sub, refused.Message, StringComparison.Ordinal);
 
-        var refused = Assert.Throws<InvalidInputException>(() => DirectoryScanner.Scan(temp.Path));
-        Assert.Contains("name.bin' has a name that is not valid UTF-8", refused.Message, StringComparison.Ordinal);
-        Assert.Contains(Path.Combine(temp.Path, "sub"), refused.Message, StringComparison.Ordinal);
-
-        File.WriteAllText(Path.Combine(temp.Path, IgnoreRules.FileName), "*name.bin\n");
-        Assert.Equal([IgnoreRules.FileName, "sub/ok.txt"], DirectoryScanner.Scan(temp.Path).Select(f => f.Path));
+            File.WriteAllText(Path.Combine(temp.Path, IgnoreRules.FileName), "*name.bin\n");
+            Assert.Equal([IgnoreRules.FileName, "sub/ok.txt"], DirectoryScanner.Scan(temp.Path).Select(f => f.Path));
+        }
+        finally
+        {
+            await RunShellAsync("rm -rf \"$1\"", sub); // Directory.Delete cannot name the file: it reads names as UTF-8
+        }
     }
 
     [Theory]
