@@ -35,7 +35,9 @@ one() {
   rm -rf "$work/run" && mkdir -p "$work/run" && cp -a "$set_dir/v1" "$work/run/src" && sync
   env $env "$cli" serve --root "$work/run/server" --listen "http://127.0.0.1:$port" > "$work/server.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  local up=
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && { up=1; break; }; sleep 0.1; done
+  [ -n "$up" ] || { echo "the server did not start (see $work/server.log)" >&2; exit 1; }
   "$cli" init "http://127.0.0.1:$port/ds" >/dev/null
   local before after
   before=$(awk '{print $14 + $15}' "/proc/$server/stat")
