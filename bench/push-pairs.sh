@@ -21,6 +21,7 @@ while [ $# -gt 1 ]; do
     --env-b) env_b=$2 ;;
     --server-env-b) server_env_b=$2 ;;
     --prefix-b) prefix_b=$2 ;;
+    -*) echo "push-pairs.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
   shift 2
