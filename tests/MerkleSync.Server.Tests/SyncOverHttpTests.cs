@@ -1033,6 +1033,63 @@ public class SyncOverHttpTests : FolderTests
     }
 
     [Fact]
+    public async Task The_files_left_when_hashing_ends_go_as_a_last_round_beside_the_earlier_ones_not_after_them()
+    {
+        await using var server = await TestServer.StartAsync();
+        string source = NewFolder(), target = NewFolder();
+        for (int i = 0; i < 12; i++)
+        {
+            Files.Write(source, $"a/f{i:D2}.bin", Files.Random(300 + i, 100_000));
+        }
+
+        var holding = new HoldPatchesUntilThirdNegotiation();
+        await using var remote = new HttpRemote(new Uri(server.DatasetUrl("ds")), null, holding);
+        await remote.CreateAsync(None);
+        // Packs of 256 KiB: a round once 128 KiB are hashed (2 files), the next once 512 KiB more are
+        // (6 files); 4 files are left when hashing ends. Their round asks about them while the two
+        // rounds before it cannot finish: no PATCH is answered until it has asked.
+        var pushed = await PushOperation.PushAsync(source, remote, new PushOptions(PackSize: 256 << 10), None);
+
+        Assert.False(holding.TimedOut, "the last round waited for the earlier ones");
+        Assert.True(pushed.Published);
+        Assert.Equal(12 * 100_000, pushed.NewChunkBytes);
+        await PullOperation.PullAsync(remote, target, new PullOptions(), None);
+        Files.AssertSameTree(source, target);
+    }
+
+    /// <summary>Holds every PATCH until the push asks about files for the third time, or for 30 s.</summary>
+    private sealed class HoldPatchesUntilThirdNegotiation() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private readonly TaskCompletionSource _asked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _negotiations;
+
+        public bool TimedOut { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/missing/files", StringComparison.Ordinal) && Interlocked.Increment(ref _negotiations) == 3)
+            {
+                _asked.TrySetResult();
+            }
+
+            if (request.Method == HttpMethod.Patch && !_asked.Task.IsCompleted)
+            {
+                try
+                {
+                    await _asked.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    TimedOut = true;
+                    _asked.TrySetResult();
+                }
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task Files_sent_while_the_push_still_hashes_lie_in_path_order_so_a_pull_reads_each_stored_byte_about_once()
     {
         await using var server = await TestServer.StartAsync();

@@ -120,6 +120,7 @@ public static class PushOperation
             _ = opening.ContinueWith(_ => hashing.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             resumed = options.DryRun ? 0 : await remote.ResumeUploadsAsync(checkpoints, cancellationToken).ConfigureAwait(false);
             cached = await CachedSnapshotter.SnapshotAsync(scanned, opening, stateIsNew, nodes, hashing.Token, progress, reuseTree: true, options.DryRun ? null : early).ConfigureAwait(false); // awaits the state too
+            early.OnHashingDone();
         }
         catch (Exception e)
         {
