@@ -32,11 +32,11 @@ internal sealed record UploadTotals(long Chunks, long RawBytes, long StoredBytes
 /// </summary>
 internal static class ChunkUploader
 {
-    private const int MaxLanes = 4;
+    public const int MaxLanes = 4;
 
     public static async Task<UploadTotals> UploadAsync(
         List<SnapshotFile> files, IReadOnlyList<ChunkOrigin> runs, HashSet<Hash> missing, long settledBytes, IRemote remote, PackingOptions packing, OperationProgress progress,
-        Task beforeRecords, CancellationToken cancellationToken)
+        Task beforeRecords, CancellationToken cancellationToken, int maxLanes = MaxLanes)
     {
         var chunks = PendingChunks(files, runs, missing);
         int count = chunks.Count;
@@ -48,7 +48,7 @@ internal static class ChunkUploader
         }
 
         var totals = new Totals(packing.Pacer, packing.Compression, remote, progress);
-        int lanes = (int)Math.Clamp(toSend / Math.Max(1, packing.PackSize / 4), 1, MaxLanes);
+        int lanes = (int)Math.Clamp(toSend / Math.Max(1, packing.PackSize / 4), 1, maxLanes);
         using (var sideBySide = new SideBySide(cancellationToken))
         {
             await sideBySide.WhenAllAsync([.. Shares(chunks, toSend, lanes).Select(share => RunLaneAsync(share, totals, sideBySide))]).ConfigureAwait(false);

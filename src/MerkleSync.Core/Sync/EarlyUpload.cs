@@ -164,7 +164,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         _previousGroup = _lastGroup;
         // Not on the hashing thread, nor under the lock; always run (no token here), so that
         // its negotiation's completion, which the next group waits for, is always set.
-        _lastGroup = Task.Run(() => RunGroupAsync(new Group(files, runs, settled), negotiatedBefore, negotiated, twoBack, oneBack), CancellationToken.None);
+        _lastGroup = Task.Run(() => RunGroupAsync(new Group(files, runs, settled, last), negotiatedBefore, negotiated, twoBack, oneBack), CancellationToken.None);
     }
 
     /// <summary>
@@ -195,7 +195,14 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
         }
     }
 
-    private sealed record Group(List<SnapshotFile> Files, List<ChunkOrigin> Runs, long SettledBytes);
+    private sealed record Group(List<SnapshotFile> Files, List<ChunkOrigin> Runs, long SettledBytes, bool Last);
+
+    /// <summary>
+    /// Lanes of the last group, which uploads beside two others: with the others' four each, ten
+    /// lanes at most fill packs at once, under the remote's piece budget (twelve), and its memory
+    /// (two encoded batches and up to two pieces a lane) stays small.
+    /// </summary>
+    private const int LastGroupLanes = 2;
 
     private async Task RunGroupAsync(Group group, Task negotiatedBefore, TaskCompletionSource negotiated, Task twoBack, Task oneBack)
     {
@@ -220,7 +227,8 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
             }
 
             await twoBack.ConfigureAwait(false);
-            var upload = await ChunkUploader.UploadAsync(missingFiles, runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken).ConfigureAwait(false);
+            var upload = await ChunkUploader.UploadAsync(
+                missingFiles, runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken, group.Last ? LastGroupLanes : ChunkUploader.MaxLanes).ConfigureAwait(false);
             KeptBytes.ReleaseAll(group.Files); // those the remote had, or whose chunks it had
             lock (_lock)
             {

@@ -29,10 +29,10 @@ public sealed partial class HttpRemote
     /// finished one until the server answers. Uncapped, four lanes with up to three packs finishing
     /// each held up to twenty, more the longer a push ran, so its memory grew with its size. A lane
     /// that would go over waits for a pack to finish. Above the most lanes that can fill packs at
-    /// once (three groups of four, <see cref="EarlyUpload"/>): each may hold one piece while it waits
-    /// for a second, and with no piece left over they would all wait for each other.
+    /// once (ten, <see cref="EarlyUpload"/>): each may hold one piece while it waits for a second,
+    /// and with no piece left over they would all wait for each other.
     /// </summary>
-    private const int PieceBudget = 16;
+    private const int PieceBudget = 12;
 
     // Pieces are rented on one thread and returned on another, which the shared pool kept only
     // partly: about 8 MB of new piece arrays per GiB pushed. All are kept (the budget bounds them),
