@@ -36,7 +36,7 @@ internal static class ChunkUploader
 
     public static async Task<UploadTotals> UploadAsync(
         List<SnapshotFile> files, IReadOnlyList<ChunkOrigin> runs, HashSet<Hash> missing, long settledBytes, IRemote remote, PackingOptions packing, OperationProgress progress,
-        Task beforeRecords, CancellationToken cancellationToken, int maxLanes = MaxLanes)
+        Task beforeRecords, int maxLanes, CancellationToken cancellationToken)
     {
         var chunks = PendingChunks(files, runs, missing);
         int count = chunks.Count;

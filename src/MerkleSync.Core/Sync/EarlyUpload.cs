@@ -228,7 +228,7 @@ internal sealed class EarlyUpload(IRemote remote, PackingOptions packing, Operat
 
             await twoBack.ConfigureAwait(false);
             var upload = await ChunkUploader.UploadAsync(
-                missingFiles, runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, cancellationToken, group.Last ? LastGroupLanes : ChunkUploader.MaxLanes).ConfigureAwait(false);
+                missingFiles, runs, missingChunks, group.SettledBytes, remote, packing, progress, oneBack, group.Last ? LastGroupLanes : ChunkUploader.MaxLanes, cancellationToken).ConfigureAwait(false);
             KeptBytes.ReleaseAll(group.Files); // those the remote had, or whose chunks it had
             lock (_lock)
             {

@@ -213,7 +213,7 @@ public static class PushOperation
             return DryRunResult(wouldSend.Count, wouldSend.Sum(c => (long)c.Length), publish);
         }
 
-        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, [], missingChunks, snapshot.TotalBytes, remote, packing, progress, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+        var upload = early.Totals + await ChunkUploader.UploadAsync(missingFiles, [], missingChunks, snapshot.TotalBytes, remote, packing, progress, Task.CompletedTask, ChunkUploader.MaxLanes, cancellationToken).ConfigureAwait(false);
         KeptBytes.ReleaseAll(snapshot.Files); // nothing reads them now: free them before the publish
         if (publish)
         {
