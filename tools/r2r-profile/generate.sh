@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Regenerates src/MerkleSync.Cli/ReadyToRun/commands.mibc, the profile that names for crossgen2 the
+# generic code the commands instantiate across assemblies (async state machines of our types in
+# the framework's method builders, Polly's pipeline over the HTTP handler's state, LINQ over our
+# value types): crossgen2 does not find it by itself, so without the profile the JIT compiles it
+# at every start. Publishes the CLI without the profile, runs the common commands against a local
+# server with the runtime's JIT events traced, and writes the methods the JIT compiled.
+# Run it after changes to the code the commands run (a stale profile only compiles less ahead of time).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+dotnet publish "$root/src/MerkleSync.Cli" -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true \
+  -p:PublishReadyToRunComposite=true -p:ReadyToRunProfile=false -o "$work/cli" -v q -nologo >/dev/null
+ms="$work/cli/merklesync"
+python3 "$root/../shared/bench/gen_versions.py" "$work/set" --size 256MiB --seed 7 >/dev/null
+
+port=18479
+"$ms" serve --root "$work/server" --listen "http://127.0.0.1:$port" > "$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+remote="http://127.0.0.1:$port/ds"
+traced() { # NAME COMMAND...: the command, its JIT events traced to NAME.nettrace
+  DOTNET_EnableEventPipe=1 DOTNET_EventPipeConfig="Microsoft-Windows-DotNETRuntime:0x18:5" \
+    DOTNET_EventPipeOutputPath="$work/$1.nettrace" "${@:2}" > /dev/null
+}
+traced init "$ms" init "$remote"
+cp -a "$work/set/v1" "$work/data"
+traced push-first "$ms" push "$work/data" "$remote" --quiet
+traced push-unchanged "$ms" push "$work/data" "$remote" --quiet
+traced status "$ms" status "$work/data"
+rsync -a --exclude .merklesync "$work/set/v2/" "$work/data/"
+traced push-changed "$ms" push "$work/data" "$remote" --quiet --json
+traced pull-new "$ms" pull "$remote" "$work/pulled" --quiet --json
+traced log "$ms" log "$remote"
+traced diff "$ms" diff "$remote" main~1 main
+traced verify "$ms" verify "$remote"
+dotnet run --project "$root/tools/r2r-profile" -c Release -- "$root/src/MerkleSync.Cli/ReadyToRun/commands.mibc" "$work"/*.nettrace
