@@ -8,8 +8,8 @@ namespace MerkleSync.R2RProfile;
 /// MibcEmitter and MIbcProfileParser): an assembly whose global method AssemblyDictionary holds,
 /// per group, <c>ldstr "Defining;Other;...;"</c> (the assemblies the group's methods involve, the
 /// defining one first), <c>ldtoken</c> of a global method and <c>pop</c>; each such method holds
-/// <c>ldtoken</c> and <c>pop</c> per profiled method. A method whose assemblies are not all in
-/// the compilation's version bubble is skipped by crossgen2.
+/// <c>ldtoken</c> and <c>pop</c> per profiled method. crossgen2 reads a group only if it compiles
+/// every assembly the group names (a composite image of the whole app does).
 /// </summary>
 internal static class MibcWriter
 {

@@ -2,7 +2,7 @@ using MerkleSync.R2RProfile;
 
 // Writes the profile that tells crossgen2 which generic instantiations to compile into the
 // ReadyToRun composite image: the methods the JIT compiled at run time in the given EventPipe
-// traces (see bench/r2r-profile.sh). Usage: MerkleSync.R2RProfile OUT.mibc TRACE.nettrace...
+// traces (tools/r2r-profile/generate.sh makes them). Usage: MerkleSync.R2RProfile OUT.mibc TRACE.nettrace...
 if (args.Length < 2)
 {
     Console.Error.WriteLine("usage: MerkleSync.R2RProfile OUT.mibc TRACE.nettrace...");
