@@ -11,20 +11,24 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+# An image compiled with the profile, left in obj/, would be reused and trace only what it lacks.
+rm -rf "$root/src/MerkleSync.Cli/obj/Release/net10.0/linux-x64/R2R"
 dotnet publish "$root/src/MerkleSync.Cli" -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true \
   -p:PublishReadyToRunComposite=true -p:ReadyToRunProfile=false -o "$work/cli" -v q -nologo >/dev/null
 ms="$work/cli/merklesync"
 python3 "$root/../shared/bench/gen_versions.py" "$work/set" --size 256MiB --seed 7 >/dev/null
 
+export DOTNET_EventPipeConfig="Microsoft-Windows-DotNETRuntime:0x18:5" # JIT and loader events, verbose
+traced() { # NAME COMMAND...: the command, its JIT events traced to NAME.nettrace
+  DOTNET_EnableEventPipe=1 DOTNET_EventPipeOutputPath="$work/$1.nettrace" "${@:2}" > /dev/null
+}
+# The server too: what it compiles while the first push runs takes a core from the client.
 port=18479
-"$ms" serve --root "$work/server" --listen "http://127.0.0.1:$port" > "$work/server.log" 2>&1 &
+DOTNET_EnableEventPipe=1 DOTNET_EventPipeOutputPath="$work/server.nettrace" \
+  "$ms" serve --root "$work/server" --listen "http://127.0.0.1:$port" > "$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 remote="http://127.0.0.1:$port/ds"
-traced() { # NAME COMMAND...: the command, its JIT events traced to NAME.nettrace
-  DOTNET_EnableEventPipe=1 DOTNET_EventPipeConfig="Microsoft-Windows-DotNETRuntime:0x18:5" \
-    DOTNET_EventPipeOutputPath="$work/$1.nettrace" "${@:2}" > /dev/null
-}
 traced init "$ms" init "$remote"
 cp -a "$work/set/v1" "$work/data"
 traced push-first "$ms" push "$work/data" "$remote" --quiet
@@ -36,4 +40,6 @@ traced pull-new "$ms" pull "$remote" "$work/pulled" --quiet --json
 traced log "$ms" log "$remote"
 traced diff "$ms" diff "$remote" main~1 main
 traced verify "$ms" verify "$remote"
+kill "$server" && wait "$server" || true # SIGTERM: the server stops cleanly and closes its trace
+server=
 dotnet run --project "$root/tools/r2r-profile" -c Release -- "$root/src/MerkleSync.Cli/ReadyToRun/commands.mibc" "$work"/*.nettrace
