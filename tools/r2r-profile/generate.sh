@@ -11,11 +11,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
-# An image compiled with the profile, left in obj/, would be reused and trace only what it lacks.
-rm -rf "$root/src/MerkleSync.Cli/obj/Release/net10.0/linux-x64/R2R"
-dotnet publish "$root/src/MerkleSync.Cli" -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true \
-  -p:PublishReadyToRunComposite=true -p:ReadyToRunProfile=false -o "$work/cli" -v q -nologo >/dev/null
-ms="$work/cli/merklesync"
+# The benchmarks' build without the profile. An image compiled with the profile, left in obj/,
+# would be reused and trace only what the profile lacks.
+rm -rf "$root"/src/MerkleSync.Cli/obj/Release/net10.0/*/R2R
+ms=$("$root/bench/publish-cli.sh" -p:ReadyToRunProfile=false)
 python3 "$root/../shared/bench/gen_versions.py" "$work/set" --size 256MiB --seed 7 >/dev/null
 
 export DOTNET_EventPipeConfig="Microsoft-Windows-DotNETRuntime:0x18:5" # JIT and loader events, verbose
